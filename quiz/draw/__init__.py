@@ -1,0 +1,1 @@
+"""Publicly verifiable prize draw: pure, database-free core."""
