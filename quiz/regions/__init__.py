@@ -1,0 +1,1 @@
+"""Administrative regions: division table, address parser, postal check, bulk locate."""
