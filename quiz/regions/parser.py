@@ -23,8 +23,6 @@ _SUFFIXES = ("新区", "林区", "特区", "地区", "市", "区", "县", "旗",
 # A short form followed by one of these is a street name (中山路, 人民大道), not a division.
 _STREET_AFTER = frozenset("路街道巷弄里村港湾桥门")
 _DIRECTIONS = frozenset("东西南北中")
-_SEPARATORS = frozenset(" \t\u3000,，、;；:：.。/\\-—_|()（）[]【】")
-_MAX_GAP = 4  # non-separator characters tolerated between two parts ("省直辖", "市辖区")
 
 # Renamed or merged divisions people still write: (old name, current name, province).
 _OLD_NAMES = (
@@ -74,7 +72,7 @@ class Location:
         return self.unresolved is None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # identity equality: one object per code
 class _Node:
     code: str
     level: int
@@ -82,6 +80,7 @@ class _Node:
     province: divisions.Division
     city: divisions.Division | None
     district: divisions.Division | None
+    location: Location  # the answer when this node is the only candidate left
 
 
 def _short_forms(division: divisions.Division) -> set[str]:
@@ -116,7 +115,9 @@ def _index() -> tuple[ahocorasick.Automaton, dict[str, _Node]]:
         chain = divisions.path(division.code)
         province = chain[0]
         if division.level == PROVINCE:
-            city = province if province.code in MUNICIPALITIES else None
+            # Municipalities and the SARs are their own city.
+            own_city = province.code in MUNICIPALITIES or not divisions.children(province.code)
+            city = province if own_city else None
             district = None
         elif division.level == PREFECTURE:
             city, district = division, None
@@ -127,9 +128,9 @@ def _index() -> tuple[ahocorasick.Automaton, dict[str, _Node]]:
         else:
             city, district = chain[1], division
         ancestors = frozenset(d.code for d in chain[:-1])
-        nodes[division.code] = _Node(
-            division.code, division.level, ancestors, province, city, district
-        )
+        node = _Node(division.code, division.level, ancestors, province, city, district, Location())
+        object.__setattr__(node, "location", _location([node]))  # frozen: set once here
+        nodes[division.code] = node
 
     aliases: dict[str, tuple[set[str], bool]] = {}
 
@@ -152,7 +153,8 @@ def _index() -> tuple[ahocorasick.Automaton, dict[str, _Node]]:
 
     automaton = ahocorasick.Automaton()
     for alias, (codes, short) in aliases.items():
-        automaton.add_word(alias, (len(alias), tuple(sorted(codes)), short))
+        # The value carries the nodes themselves so matching needs no dict lookups.
+        automaton.add_word(alias, (len(alias), tuple(nodes[c] for c in sorted(codes)), short))
     automaton.make_automaton()
     return automaton, nodes
 
@@ -207,7 +209,7 @@ def parse_address(text: str) -> Location:
     """Parse a free-text Chinese address into province, city, district and division code."""
     if not text or not text.strip():
         return Location(unresolved="empty address")
-    automaton, nodes = _index()
+    automaton = _index()[0]
     # Chains of consecutive, mutually consistent division names; the one with the
     # most parts wins, the earliest on a tie (detail text comes after the divisions).
     matches = list(automaton.iter(text))
@@ -229,13 +231,10 @@ def parse_address(text: str) -> Location:
                 after in _DIRECTIONS and last + 2 < size and text[last + 2] in _STREET_AFTER
             ):
                 continue  # 中山路, 朝阳北路: a street, not a division
-        matched = [nodes[c] for c in codes]
         refined: list[_Node] = []
-        if current and (
-            start == end or sum(ch not in _SEPARATORS for ch in text[end:start]) <= _MAX_GAP
-        ):
+        if current:
             for old in current:
-                for new in matched:
+                for new in codes:
                     node = _consistent(old, new)
                     if node is not None and node not in refined:
                         refined.append(node)
@@ -245,13 +244,13 @@ def parse_address(text: str) -> Location:
         else:
             if parts > best_parts:
                 best, best_parts = current, parts
-            current, parts = matched, 1
+            current, parts = list(codes), 1
         end = last + 1
     if parts > best_parts:
         best = current
     if not best:
         return Location(unresolved="no administrative division found")
-    return _location(best)
+    return best[0].location if len(best) == 1 else _location(best)
 
 
 def warm_up() -> None:
