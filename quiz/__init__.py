@@ -1,0 +1,104 @@
+"""Insurance-knowledge prize quiz: the application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # keep `import quiz` light: quiz.draw.replay must run without Flask
+    from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigurationError(RuntimeError):
+    """The app refuses to start with this configuration."""
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config, database, extensions, blueprints, CLI, error handlers."""
+    from flask import Flask
+
+    from quiz.config import Settings, flask_config
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(flask_config(Settings()))
+    if overrides:
+        app.config.from_mapping(overrides)
+    configure(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_hooks(app)
+    return app
+
+
+def configure(app: Flask) -> None:
+    """Fill in secrets and the database URL; refuse unsafe production settings."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from quiz.db import Database
+    from quiz.protection import Protector, load_or_create_instance_keys, split_keys
+
+    production = app.config["QUIZ_ENV"] == "production"
+    needed = ("SECRET_KEY", "QUIZ_DATA_KEY", "QUIZ_HASH_KEY")
+    missing = [name for name in needed if not app.config.get(name)]
+    if missing and production:
+        raise ConfigurationError(f"production needs {', '.join(missing)} in the environment")
+    if missing:
+        keys = load_or_create_instance_keys(app.instance_path)
+        for name in missing:
+            app.config[name] = keys[name]
+    if not app.config.get("DATABASE_URL"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'quiz.sqlite3'}"
+    workers = app.config.get("WEB_CONCURRENCY") or 1
+    storage = app.config["RATELIMIT_STORAGE_URI"]
+    if production and workers > 1 and storage.startswith("memory://"):
+        raise ConfigurationError(
+            "RATELIMIT_STORAGE_URI=memory:// keeps separate counts in each worker, so limits "
+            "would be multiplied by the worker count; use redis://... with several workers"
+        )
+    app.extensions["quiz.db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["quiz.protector"] = Protector(
+        split_keys(app.config["QUIZ_DATA_KEY"]), app.config["QUIZ_HASH_KEY"]
+    )
+    if app.config.get("TRUSTED_PROXIES"):
+        n = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    logging.getLogger("quiz").setLevel(app.config.get("QUIZ_LOG_LEVEL", "INFO"))
+
+
+def register_extensions(app: Flask) -> None:
+    from quiz.extensions import csrf, limiter
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from quiz.public.views import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    from quiz.ops import bp as ops_bp
+
+    app.register_blueprint(ops_bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from quiz.errors import register
+
+    register(app)
+
+
+def register_hooks(app: Flask) -> None:
+    from quiz.web import register as register_web
+
+    register_web(app)

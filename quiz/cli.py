@@ -1,0 +1,151 @@
+"""The `quiz` command line: thin click wrappers over the services."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import cast
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import func, select
+
+from quiz import create_app
+from quiz.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _app_factory() -> Flask:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_app_factory, add_default_commands=True)
+def main() -> None:
+    """Insurance-knowledge prize quiz: operate the site."""
+
+
+def database() -> Database:
+    return cast(Database, current_app.extensions["quiz.db"])
+
+
+# --- database ---------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Upgrade the schema (default: to the newest revision)."""
+    from quiz.migrate import upgrade
+
+    upgrade(database().url, revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Downgrade the schema to REVISION (e.g. base)."""
+    from quiz.migrate import downgrade
+
+    downgrade(database().url, revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+# --- campaign ---------------------------------------------------------------
+
+
+@main.group("campaign")
+def campaign_group() -> None:
+    """Campaign file: check and load."""
+
+
+@campaign_group.command("check")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def campaign_check(path: Path) -> None:
+    """Validate a campaign file without loading it."""
+    from quiz.campaign import CampaignFileError, load_campaign_file
+
+    try:
+        spec = load_campaign_file(path)
+    except CampaignFileError as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    click.echo(f"{path}: OK ({len(spec.questions)} questions, {spec.name})")
+
+
+@campaign_group.command("load")
+@click.argument(
+    "path", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@with_appcontext
+def campaign_load(path: Path | None) -> None:
+    """Validate and load a campaign file (default: the shipped demo campaign)."""
+    from quiz.campaign import CampaignFileError, default_campaign_path, install_campaign
+    from quiz.campaign import load_campaign_file
+
+    path = path or Path(current_app.config.get("QUIZ_CAMPAIGN_FILE") or default_campaign_path())
+    try:
+        spec = load_campaign_file(path)
+    except CampaignFileError as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    with database().transaction() as session:
+        campaign = install_campaign(session, spec)
+        click.echo(f"loaded campaign {campaign.slug!r}: {spec.name} ({len(spec.questions)} questions)")
+
+
+# --- setup and serving ------------------------------------------------------
+
+
+def setup_site() -> None:
+    """Migrate, load the campaign if there is none, seed the default branches if empty."""
+    from quiz.branches import seed_default_branches
+    from quiz.campaign import default_campaign_path, install_campaign, load_campaign_file
+    from quiz.migrate import upgrade
+    from quiz.models import Campaign
+
+    upgrade(database().url)
+    with database().transaction() as session:
+        if not session.scalar(select(func.count()).select_from(Campaign)):
+            path = current_app.config.get("QUIZ_CAMPAIGN_FILE") or default_campaign_path()
+            install_campaign(session, load_campaign_file(Path(path)))
+            click.echo(f"loaded campaign from {path}")
+        created = seed_default_branches(session)
+        if created:
+            click.echo(f"created {created} default provincial branches and their routes")
+
+
+@main.command("setup")
+@with_appcontext
+def setup_command() -> None:
+    """Create or migrate the database and load the demo campaign and branches."""
+    setup_site()
+    click.echo("setup complete")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="default: from the CPU count")
+@with_appcontext
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Set up the database, then serve the site with gunicorn."""
+    setup_site()
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    args = [gunicorn, "-c", str(ROOT / "quiz" / "gunicorn.conf.py"), "-b", f"{host}:{port}"]
+    if workers:
+        args += ["-w", str(workers)]
+        os.environ["WEB_CONCURRENCY"] = str(workers)
+    args.append("wsgi:app")
+    click.echo(f"serving the quiz at http://{host}:{port}/  (staff pages: /admin/)")
+    os.chdir(ROOT)
+    os.execv(args[0], args)  # noqa: S606  (replace this process with gunicorn)

@@ -1,0 +1,93 @@
+"""Configuration: the only module that reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    return default if value is None else value.lower() in TRUE_WORDS
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return default if value is None else int(value)
+
+
+@dataclass
+class Settings:
+    """Settings read from the environment, with safe defaults for the embedded setup."""
+
+    env: str = field(default_factory=lambda: _env("QUIZ_ENV", "development") or "development")
+    secret_key: str | None = field(default_factory=lambda: _env("SECRET_KEY"))
+    database_url: str | None = field(default_factory=lambda: _env("DATABASE_URL"))
+    data_key: str | None = field(default_factory=lambda: _env("QUIZ_DATA_KEY"))
+    hash_key: str | None = field(default_factory=lambda: _env("QUIZ_HASH_KEY"))
+    ratelimit_storage_uri: str = field(
+        default_factory=lambda: _env("RATELIMIT_STORAGE_URI", "memory://") or "memory://"
+    )
+    trusted_proxies: int = field(default_factory=lambda: _env_int("TRUSTED_PROXIES", 0))
+    https: bool = field(default_factory=lambda: _env_bool("QUIZ_HTTPS", False))
+    campaign_file: str | None = field(default_factory=lambda: _env("QUIZ_CAMPAIGN_FILE"))
+    register_limit: str = field(
+        default_factory=lambda: _env("QUIZ_REGISTER_LIMIT", "30/minute;300/hour") or ""
+    )
+    answer_limit: str = field(
+        default_factory=lambda: _env("QUIZ_ANSWER_LIMIT", "240/minute") or ""
+    )
+    login_limit: str = field(
+        default_factory=lambda: _env("QUIZ_LOGIN_LIMIT", "10/minute;50/hour") or ""
+    )
+    web_concurrency: int | None = field(
+        default_factory=lambda: int(v) if (v := _env("WEB_CONCURRENCY")) else None
+    )
+    branch_totp_required: bool = field(
+        default_factory=lambda: _env_bool("QUIZ_BRANCH_TOTP", False)
+    )
+    log_level: str = field(default_factory=lambda: _env("QUIZ_LOG_LEVEL", "INFO") or "INFO")
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
+def flask_config(settings: Settings) -> dict[str, Any]:
+    """Translate settings into the Flask config mapping."""
+    return {
+        "QUIZ_ENV": settings.env,
+        "SECRET_KEY": settings.secret_key,
+        "DATABASE_URL": settings.database_url,
+        "QUIZ_DATA_KEY": settings.data_key,
+        "QUIZ_HASH_KEY": settings.hash_key,
+        "RATELIMIT_STORAGE_URI": settings.ratelimit_storage_uri,
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "TRUSTED_PROXIES": settings.trusted_proxies,
+        "QUIZ_HTTPS": settings.https,
+        "QUIZ_CAMPAIGN_FILE": settings.campaign_file,
+        "QUIZ_REGISTER_LIMIT": settings.register_limit,
+        "QUIZ_ANSWER_LIMIT": settings.answer_limit,
+        "QUIZ_LOGIN_LIMIT": settings.login_limit,
+        "QUIZ_BRANCH_TOTP": settings.branch_totp_required,
+        "WEB_CONCURRENCY": settings.web_concurrency,
+        "QUIZ_LOG_LEVEL": settings.log_level,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": settings.https,
+        "SESSION_COOKIE_NAME": "quiz_session",
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "JSON_AS_ASCII": False,
+    }

@@ -1,0 +1,386 @@
+"""Typed SQLAlchemy models: columns, relationships and tiny invariants only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from quiz.db import Base, UTCDateTime, utcnow
+
+FOLLOW_UP_STATUSES = ("待联系", "已联系", "已拜访", "已成交", "无效")
+ROLES = ("admin", "analyst", "branch")
+
+
+class Campaign(Base):
+    """One campaign, loaded from the campaign file head office edits."""
+
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    draw_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The validated campaign file as data: texts, prize tiers, settings.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    questions: Mapped[list[Question]] = relationship(
+        back_populates="campaign", order_by="Question.position"
+    )
+
+
+class Question(Base):
+    """A knowledge or purchase-intent question of a campaign."""
+
+    __tablename__ = "question"
+    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # "knowledge" or "intent"
+    multiple: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    # [{"key": "A", "text": "..."}, ...]
+    options: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    correct: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="questions")
+
+
+class Branch(Base):
+    """An insurer branch (机构) that receives leads."""
+
+    __tablename__ = "branch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[str] = mapped_column(String(16), default="分公司")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), nullable=True)
+    contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    target: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class BranchRoute(Base):
+    """Maps a province (city_code NULL) or a city override to a branch."""
+
+    __tablename__ = "branch_route"
+    __table_args__ = (UniqueConstraint("province_code", "city_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    province_code: Mapped[str] = mapped_column(String(6))
+    city_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+
+    branch: Mapped[Branch] = relationship()
+
+
+class Channel(Base):
+    """A promotion channel (partner site, SMS, poster ...)."""
+
+    __tablename__ = "channel"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Agent(Base):
+    """A branch sales agent who promotes the campaign."""
+
+    __tablename__ = "agent"
+    __table_args__ = (UniqueConstraint("branch_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+
+    branch: Mapped[Branch] = relationship()
+
+
+class ReferralLink(Base):
+    """A tracked short link /r/<code> for a channel, branch or agent."""
+
+    __tablename__ = "referral_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id"), nullable=True)
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), nullable=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), nullable=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    channel: Mapped[Channel | None] = relationship()
+    branch: Mapped[Branch | None] = relationship()
+    agent: Mapped[Agent | None] = relationship()
+
+
+class Participant(Base):
+    """A registered member of the public: the entry and the sales lead.
+
+    The resident ID number and mobile are stored encrypted; their keyed hashes
+    serve uniqueness and look-ups; masked forms serve lists and the draw file.
+    """
+
+    __tablename__ = "participant"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "id_hash"),
+        Index("ix_participant_campaign_status", "campaign_id", "status"),
+        Index("ix_participant_branch_created", "branch_id", "created_at"),
+        Index("ix_participant_mobile_hash", "mobile_hash"),
+        CheckConstraint("status IN ('registered', 'completed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="registered")
+
+    name: Mapped[str] = mapped_column(String(100))
+    name_masked: Mapped[str] = mapped_column(String(100))
+    id_hash: Mapped[str] = mapped_column(String(64))
+    id_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    id_masked: Mapped[str] = mapped_column(String(24))
+    id_last4: Mapped[str] = mapped_column(String(4))
+    birth_date: Mapped[datetime | None] = mapped_column(Date, nullable=True)
+    mobile_hash: Mapped[str] = mapped_column(String(64))
+    mobile_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    mobile_masked: Mapped[str] = mapped_column(String(16))
+    landline_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    duplicate_mobile: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    address: Mapped[str] = mapped_column(String(300))
+    postal_code: Mapped[str] = mapped_column(String(6))
+    postal_mismatch: Mapped[bool] = mapped_column(Boolean, default=False)
+    province_code: Mapped[str | None] = mapped_column(String(6), nullable=True, index=True)
+    city_code: Mapped[str | None] = mapped_column(String(6), nullable=True, index=True)
+    district_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
+    division_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
+    unresolved_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    branch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("branch.id"), nullable=True, index=True
+    )
+    address_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), nullable=True)
+
+    referral_link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("referral_link.id"), nullable=True, index=True
+    )
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), nullable=True, index=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id"), nullable=True)
+    referral_flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    intent: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # First product-interest answer, kept in a column so the leads list can filter on it.
+    intent_level: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+
+    consent_rules_version: Mapped[str] = mapped_column(String(64))
+    consent_privacy_version: Mapped[str] = mapped_column(String(64))
+    consent_sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    consent_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    follow_up_status: Mapped[str] = mapped_column(String(8), default="待联系", index=True)
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    excluded_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    campaign: Mapped[Campaign] = relationship()
+    branch: Mapped[Branch | None] = relationship(foreign_keys=[branch_id])
+    address_branch: Mapped[Branch | None] = relationship(foreign_keys=[address_branch_id])
+    agent: Mapped[Agent | None] = relationship()
+    channel: Mapped[Channel | None] = relationship()
+    items: Mapped[list[QuizItem]] = relationship(
+        back_populates="participant", order_by="QuizItem.position"
+    )
+
+
+class QuizItem(Base):
+    """A question assigned to a participant, in order, and the answer once given."""
+
+    __tablename__ = "quiz_item"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "position"),
+        UniqueConstraint("participant_id", "question_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    is_correct: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    participant: Mapped[Participant] = relationship(back_populates="items")
+    question: Mapped[Question] = relationship()
+
+
+class FollowUp(Base):
+    """A branch's record of contacting a lead."""
+
+    __tablename__ = "follow_up"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participant.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(Text, default="")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    staff: Mapped[StaffUser | None] = relationship()
+
+
+class DailyCounter(Base):
+    """Funnel counters per day (campaign-page visits, consents)."""
+
+    __tablename__ = "daily_counter"
+
+    day: Mapped[datetime] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StaffUser(Base):
+    """A head-office or branch staff account."""
+
+    __tablename__ = "staff_user"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'analyst', 'branch')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), nullable=True)
+    can_reveal: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    recovery_codes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # Bumped on logout-everywhere and password change: older session cookies stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    branch: Mapped[Branch | None] = relationship()
+
+
+class AuditLog(Base):
+    """Append-only record of staff actions."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), nullable=True)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Exclusion(Base):
+    """A person head office excludes from the draw (staff, rejected duplicates)."""
+
+    __tablename__ = "exclusion"
+    __table_args__ = (UniqueConstraint("campaign_id", "id_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    id_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Draw(Base):
+    """A frozen entrant list and, once run, the draw's inputs and result."""
+
+    __tablename__ = "draw"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="frozen")  # frozen/drawn/voided
+    entrant_count: Mapped[int] = mapped_column(Integer)
+    entrant_digest: Mapped[str] = mapped_column(String(64))
+    randomness_source: Mapped[str] = mapped_column(Text)
+    randomness_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    algorithm: Mapped[str] = mapped_column(String(8), default="v1")
+    tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    frozen_by: Mapped[str] = mapped_column(String(64), default="")
+    drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    drawn_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    voided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    campaign: Mapped[Campaign] = relationship()
+
+
+class DrawEntrant(Base):
+    """Entry number of each eligible participant in a frozen list."""
+
+    __tablename__ = "draw_entrant"
+
+    draw_id: Mapped[int] = mapped_column(
+        ForeignKey("draw.id", ondelete="CASCADE"), primary_key=True
+    )
+    entry_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
+    line: Mapped[str] = mapped_column(String(200))
+
+
+class Winner(Base):
+    """A winning entry of a draw and its prize fulfilment."""
+
+    __tablename__ = "winner"
+    __table_args__ = (UniqueConstraint("draw_id", "participant_id"),)
+
+    draw_id: Mapped[int] = mapped_column(
+        ForeignKey("draw.id", ondelete="CASCADE"), primary_key=True
+    )
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_no: Mapped[int] = mapped_column(Integer)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
+    tier: Mapped[str] = mapped_column(String(32))
+    prize: Mapped[str] = mapped_column(String(200))
+    value_yuan: Mapped[int] = mapped_column(Integer)
+    shipping_status: Mapped[str] = mapped_column(String(16), default="待寄送")
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    tracking_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    participant: Mapped[Participant] = relationship()

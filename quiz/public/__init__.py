@@ -1,0 +1,1 @@
+"""The public site: campaign page, registration, quiz, result."""

@@ -1,0 +1,91 @@
+"""Public forms; field rules come from quiz.identity so messages stay in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, IntegerField, StringField
+from wtforms.validators import ValidationError
+
+from quiz import identity
+
+
+def _rule(check: Callable[[str], Any]) -> Callable[[FlaskForm, Any], None]:
+    def validator(_form: FlaskForm, field: Any) -> None:
+        try:
+            check(field.data or "")
+        except identity.IdentityError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    return validator
+
+
+def _short(limit: int, label: str) -> Callable[[FlaskForm, Any], None]:
+    def validator(_form: FlaskForm, field: Any) -> None:
+        if field.data and len(field.data) > limit:
+            raise ValidationError(f"{label}不能超过{limit}个字")
+
+    return validator
+
+
+class ConsentForm(FlaskForm):
+    """The two consents asked before 同意参加活动."""
+
+    agree_rules = BooleanField("我已阅读并同意活动规则")
+    agree_sensitive = BooleanField(
+        "我同意主办方为核验参与资格和奖品发放处理我的身份证号码(敏感个人信息)"
+    )
+
+    def validate_agree_rules(self, field: BooleanField) -> None:
+        if not field.data:
+            raise ValidationError("请阅读并勾选同意活动规则")
+
+    def validate_agree_sensitive(self, field: BooleanField) -> None:
+        if not field.data:
+            raise ValidationError("参加活动需要您同意处理身份证号码")
+
+
+class RegistrationForm(FlaskForm):
+    """姓名, 身份证号码, 邮寄地址, 邮政编码, 手机号码, 固定电话 (optional)."""
+
+    name = StringField("姓名", validators=[_short(30, "姓名"), _rule(identity.validate_name)])
+    resident_id = StringField(
+        "身份证号码",
+        validators=[_short(30, "身份证号码"), _rule(identity.validate_resident_id)],
+    )
+    address = StringField("邮寄地址", validators=[_short(200, "邮寄地址")])
+    province_code = HiddenField()
+    city_code = HiddenField()
+    district_code = HiddenField()
+    address_detail = StringField("详细地址", validators=[_short(120, "详细地址")])
+    postal_code = StringField(
+        "邮政编码", validators=[_short(10, "邮政编码"), _rule(identity.validate_postal_code)]
+    )
+    mobile = StringField(
+        "手机号码", validators=[_short(20, "手机号码"), _rule(identity.validate_mobile)]
+    )
+    landline = StringField(
+        "固定电话(选填)",
+        validators=[_short(20, "固定电话"), _rule(identity.validate_landline)],
+    )
+    confirm_postal = BooleanField("邮政编码无误,继续提交")
+
+
+class ResumeForm(FlaskForm):
+    """Find an unfinished entry again by ID number and mobile."""
+
+    resident_id = StringField(
+        "身份证号码",
+        validators=[_short(30, "身份证号码"), _rule(identity.validate_resident_id)],
+    )
+    mobile = StringField(
+        "手机号码", validators=[_short(20, "手机号码"), _rule(identity.validate_mobile)]
+    )
+
+
+class AnswerForm(FlaskForm):
+    """One answer; the chosen options come from request.form.getlist('choice')."""
+
+    position = IntegerField()

@@ -1,0 +1,316 @@
+"""Public views: thin wrappers that parse forms, call quiz_flow and render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from quiz import counters, quiz_flow
+from quiz.db import utcnow
+from quiz.extensions import limiter
+from quiz.identity import IdentityError, validate_mobile, validate_resident_id
+from quiz.models import Campaign, Participant
+from quiz.public.forms import AnswerForm, ConsentForm, RegistrationForm, ResumeForm
+from quiz.regions.postal import postal_code_province_mismatch
+from quiz.routing import AddressInput, resolve_address
+from quiz.web import db, protector
+
+bp = Blueprint("public", __name__)
+
+
+def _register_limit() -> str:
+    return str(current_app.config["QUIZ_REGISTER_LIMIT"])
+
+
+def _answer_limit() -> str:
+    return str(current_app.config["QUIZ_ANSWER_LIMIT"])
+
+
+def campaign_or_404() -> Campaign:
+    campaign = quiz_flow.current_campaign(db())
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def current_participant(campaign: Campaign) -> Participant | None:
+    public_id = session.get("pid")
+    if not public_id:
+        return None
+    return db().scalars(
+        select(Participant).where(
+            Participant.public_id == public_id, Participant.campaign_id == campaign.id
+        )
+    ).first()
+
+
+@bp.get("/")
+def campaign_page() -> ResponseReturnValue:
+    if not session.get("visited"):
+        # Before the request's session begins: see counters.bump_alone.
+        counters.bump_alone(current_app.extensions["quiz.db"], "visit")
+        session["visited"] = True
+    campaign = campaign_or_404()
+    state = quiz_flow.window_state(campaign)
+    return render_template(
+        "public/campaign.html", campaign=campaign, state=state, form=ConsentForm()
+    )
+
+
+@bp.post("/consent")
+def consent() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    state = quiz_flow.window_state(campaign)
+    form = ConsentForm()
+    if state != "open":
+        return render_template(
+            "public/campaign.html", campaign=campaign, state=state, form=form
+        ), 409
+    if not form.validate_on_submit():
+        return render_template(
+            "public/campaign.html", campaign=campaign, state=state, form=form
+        ), 422
+    session.permanent = True
+    session["consent"] = {
+        "campaign": campaign.id,
+        "rules_version": campaign.content.get("rules_version", ""),
+        "privacy_version": campaign.content.get("privacy_version", ""),
+        "at": utcnow().isoformat(),
+    }
+    counters.bump(db(), "consent")
+    db().commit()
+    return redirect(url_for("public.register"))
+
+
+def _consent_of(campaign: Campaign) -> quiz_flow.Consent | None:
+    data: dict[str, Any] | None = session.get("consent")
+    if not data or data.get("campaign") != campaign.id:
+        return None
+    from datetime import datetime
+
+    return quiz_flow.Consent(
+        rules_version=data["rules_version"],
+        privacy_version=data["privacy_version"],
+        sensitive=True,
+        at=datetime.fromisoformat(data["at"]),
+        ip=request.remote_addr,
+    )
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def register() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    state = quiz_flow.window_state(campaign)
+    if state != "open":
+        return render_template("public/campaign.html", campaign=campaign, state=state,
+                               form=ConsentForm()), 409 if request.method == "POST" else 200
+    consent_given = _consent_of(campaign)
+    if consent_given is None:
+        flash("请先阅读活动规则和个人信息处理规则,并勾选同意。", "warning")
+        return redirect(url_for("public.campaign_page") + "#consent")
+    form = RegistrationForm()
+    if request.method == "GET":
+        return render_template("public/register.html", form=form, campaign=campaign)
+    if form.validate_on_submit():
+        address = AddressInput(
+            free_text=form.address.data or "",
+            province_code=(form.province_code.data or "").strip()[:6],
+            city_code=(form.city_code.data or "").strip()[:6],
+            district_code=(form.district_code.data or "").strip()[:6],
+            detail=form.address_detail.data or "",
+        )
+        try:
+            resolved = resolve_address(address)
+        except IdentityError as exc:
+            form.address.errors = [*form.address.errors, str(exc)]
+            return render_template("public/register.html", form=form, campaign=campaign), 422
+        postal = form.postal_code.data.strip()
+        province = resolved.location.province_code
+        mismatch = bool(province and postal_code_province_mismatch(postal, province))
+        if mismatch and not form.confirm_postal.data:
+            warning = (
+                f"邮政编码 {postal} 与地址所在的{resolved.location.province}不一致,"
+                "请核对;如确认无误,请勾选下方确认后再次提交。"
+            )
+            return render_template(
+                "public/register.html", form=form, campaign=campaign, postal_warning=warning
+            ), 422
+        reg = quiz_flow.Registration(
+            name=form.name.data.strip(),
+            resident_id=validate_resident_id(form.resident_id.data),
+            mobile=validate_mobile(form.mobile.data),
+            landline=_landline(form.landline.data),
+            postal_code=postal,
+            address=address,
+        )
+        from quiz.referrals import referral_for_request
+
+        try:
+            participant = quiz_flow.register(
+                db(), protector(), campaign, reg, consent_given,
+                referral=referral_for_request(db(), campaign),
+            )
+            participant.postal_mismatch = mismatch
+            db().commit()
+        except quiz_flow.AlreadyRegistered as exc:
+            db().rollback()
+            return _already_registered(form, campaign, exc.participant)
+        except IntegrityError:
+            # A concurrent registration with the same ID number won the race.
+            db().rollback()
+            existing = quiz_flow.find_by_identity(
+                db(), protector(), campaign, reg.resident_id.number
+            )
+            if existing is None:
+                raise
+            return _already_registered(form, campaign, existing)
+        except quiz_flow.FlowError as exc:
+            db().rollback()
+            flash(str(exc), "error")
+            return render_template("public/register.html", form=form, campaign=campaign), 409
+        session["pid"] = participant.public_id
+        return redirect(url_for("public.question"))
+    return render_template("public/register.html", form=form, campaign=campaign), 422
+
+
+def _landline(value: str | None) -> str | None:
+    from quiz.identity import validate_landline
+
+    return validate_landline(value or "")
+
+
+def _already_registered(
+    form: RegistrationForm, campaign: Campaign, existing: Participant
+) -> ResponseReturnValue:
+    status = "已完成答题,已获得抽奖资格" if existing.status == "completed" else "尚未完成答题"
+    form.resident_id.errors = [
+        *form.resident_id.errors,
+        f"该身份证号码已经报名参加本次活动(当前状态:{status}),每人限参加一次。"
+        "如需继续答题,请使用“继续答题”。",
+    ]
+    return render_template(
+        "public/register.html", form=form, campaign=campaign, show_resume=True
+    ), 409
+
+
+@bp.route("/resume", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def resume() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    form = ResumeForm()
+    if request.method == "GET":
+        return render_template("public/resume.html", form=form, campaign=campaign)
+    if not form.validate_on_submit():
+        return render_template("public/resume.html", form=form, campaign=campaign), 422
+    try:
+        participant = quiz_flow.resume(
+            db(),
+            protector(),
+            campaign,
+            validate_resident_id(form.resident_id.data).number,
+            validate_mobile(form.mobile.data),
+        )
+    except quiz_flow.NotFound as exc:
+        form.mobile.errors = [*form.mobile.errors, str(exc)]
+        return render_template("public/resume.html", form=form, campaign=campaign), 404
+    session.permanent = True
+    session["pid"] = participant.public_id
+    if participant.status == "completed":
+        return redirect(url_for("public.result"))
+    return redirect(url_for("public.question"))
+
+
+@bp.get("/quiz")
+def question() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    participant = current_participant(campaign)
+    if participant is None:
+        return redirect(url_for("public.campaign_page"))
+    item = quiz_flow.next_item(db(), participant)
+    if item is None:
+        return redirect(url_for("public.result"))
+    answered, total = quiz_flow.progress(db(), participant)
+    return render_template(
+        "public/question.html",
+        campaign=campaign,
+        item=item,
+        question=item.question,
+        number=item.position,
+        total=total,
+        answered=answered,
+        form=AnswerForm(position=item.position),
+        state=quiz_flow.window_state(campaign),
+    )
+
+
+@bp.post("/quiz")
+@limiter.limit(_answer_limit)
+def answer() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    participant = current_participant(campaign)
+    if participant is None:
+        return redirect(url_for("public.campaign_page"))
+    form = AnswerForm()
+    if not form.validate_on_submit() or form.position.data is None:
+        flash("提交无效,请重新作答。", "error")
+        return redirect(url_for("public.question"))
+    choices = [c[:8] for c in request.form.getlist("choice")[:20]]
+    try:
+        quiz_flow.record_answer(db(), participant, form.position.data, choices)
+        db().commit()
+    except quiz_flow.FlowError as exc:
+        db().rollback()
+        item = quiz_flow.next_item(db(), participant)
+        if item is None:
+            return redirect(url_for("public.result"))
+        answered, total = quiz_flow.progress(db(), participant)
+        return render_template(
+            "public/question.html",
+            campaign=campaign,
+            item=item,
+            question=item.question,
+            number=item.position,
+            total=total,
+            answered=answered,
+            form=AnswerForm(position=item.position),
+            error=str(exc),
+            state=quiz_flow.window_state(campaign),
+        ), 422
+    if participant.status == "completed":
+        return redirect(url_for("public.result"))
+    return redirect(url_for("public.question"))
+
+
+@bp.get("/result")
+def result() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    participant = current_participant(campaign)
+    if participant is None:
+        return redirect(url_for("public.campaign_page"))
+    if participant.status != "completed":
+        return redirect(url_for("public.question"))
+    items = quiz_flow.items_of(db(), participant)
+    return render_template(
+        "public/result.html", campaign=campaign, participant=participant, items=items
+    )
+
+
+@bp.get("/privacy")
+def privacy() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    return render_template("public/privacy.html", campaign=campaign)

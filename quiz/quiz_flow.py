@@ -1,0 +1,326 @@
+"""The participant's path: register, get questions, answer them one by one, finish.
+
+Plain functions over a Session; they flush but never commit, and raise
+domain errors whose messages are shown to participants as they are.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from quiz import identity
+from quiz.db import utcnow
+from quiz.models import Campaign, Participant, Question, QuizItem
+from quiz.protection import Protector
+from quiz.routing import AddressInput, resolve_and_route
+
+
+class FlowError(Exception):
+    """A participant-facing refusal; str(exc) is the Chinese message."""
+
+
+class NotOpen(FlowError):
+    """The campaign has not started yet."""
+
+
+class Closed(FlowError):
+    """The campaign no longer takes entries or answers."""
+
+
+class AlreadyRegistered(FlowError):
+    """This resident ID number already has an entry."""
+
+    def __init__(self, participant: Participant) -> None:
+        super().__init__("该身份证号码已经参加过本次活动,每人限参加一次。")
+        self.participant = participant
+
+
+class NotFound(FlowError):
+    """No entry matches the details given."""
+
+
+class AnswerError(FlowError):
+    """The answer cannot be accepted (wrong question, invalid choice)."""
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What the participant agreed to on the campaign page."""
+
+    rules_version: str
+    privacy_version: str
+    sensitive: bool
+    at: datetime
+    ip: str | None
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Validated registration fields."""
+
+    name: str
+    resident_id: identity.ResidentId
+    mobile: str
+    landline: str | None
+    postal_code: str
+    address: AddressInput
+
+
+def window_state(campaign: Campaign, now: datetime | None = None) -> str:
+    """'upcoming', 'open' or 'closed'."""
+    now = now or utcnow()
+    if now < campaign.opens_at:
+        return "upcoming"
+    if now > campaign.closes_at:
+        return "closed"
+    return "open"
+
+
+def ensure_open(campaign: Campaign, now: datetime | None = None) -> None:
+    """Raise unless the campaign takes entries at this moment."""
+    state = window_state(campaign, now)
+    if state == "upcoming":
+        raise NotOpen("活动尚未开始,请在活动开始后再参加。")
+    if state == "closed":
+        raise Closed("活动已结束,不再接受报名和答题。")
+
+
+def current_campaign(session: Session) -> Campaign | None:
+    """The campaign the public site serves: the most recently opened one."""
+    return session.scalars(
+        select(Campaign).order_by(Campaign.opens_at.desc(), Campaign.id.desc()).limit(1)
+    ).first()
+
+
+def find_by_identity(
+    session: Session, protector: Protector, campaign: Campaign, resident_id: str
+) -> Participant | None:
+    """The entry of this resident ID number in the campaign, if any."""
+    id_hash = protector.lookup_hash("rid", resident_id)
+    return session.scalars(
+        select(Participant).where(
+            Participant.campaign_id == campaign.id, Participant.id_hash == id_hash
+        )
+    ).first()
+
+
+def register(
+    session: Session,
+    protector: Protector,
+    campaign: Campaign,
+    reg: Registration,
+    consent: Consent,
+    *,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+    referral: dict[str, Any] | None = None,
+) -> Participant:
+    """Create the participant, route the lead to a branch and assign their questions."""
+    now = now or utcnow()
+    ensure_open(campaign, now)
+    existing = find_by_identity(session, protector, campaign, reg.resident_id.number)
+    if existing is not None:
+        raise AlreadyRegistered(existing)
+    mobile_hash = protector.lookup_hash("mobile", reg.mobile)
+    participant = Participant(
+        campaign_id=campaign.id,
+        public_id=secrets.token_urlsafe(16),
+        name=reg.name,
+        name_masked=identity.mask_name(reg.name),
+        id_hash=protector.lookup_hash("rid", reg.resident_id.number),
+        id_enc=protector.encrypt(reg.resident_id.number),
+        id_masked=identity.mask_resident_id(reg.resident_id.number),
+        id_last4=reg.resident_id.last4,
+        birth_date=reg.resident_id.birth_date,
+        mobile_hash=mobile_hash,
+        mobile_enc=protector.encrypt(reg.mobile),
+        mobile_masked=identity.mask_mobile(reg.mobile),
+        landline_enc=protector.encrypt(reg.landline) if reg.landline else None,
+        postal_code=reg.postal_code,
+        address="",
+        consent_rules_version=consent.rules_version,
+        consent_privacy_version=consent.privacy_version,
+        consent_sensitive=consent.sensitive,
+        consent_at=consent.at,
+        consent_ip=consent.ip,
+        created_at=now,
+    )
+    resolve_and_route(session, participant, reg.address, referral=referral)
+    # The same mobile under another ID number is allowed but flagged for head office.
+    others = session.execute(
+        update(Participant)
+        .where(
+            Participant.campaign_id == campaign.id,
+            Participant.mobile_hash == mobile_hash,
+        )
+        .values(duplicate_mobile=True)
+    ).rowcount
+    participant.duplicate_mobile = bool(others)
+    session.add(participant)
+    session.flush()
+    assign_questions(session, campaign, participant, rng=rng)
+    return participant
+
+
+def assign_questions(
+    session: Session,
+    campaign: Campaign,
+    participant: Participant,
+    *,
+    rng: random.Random | None = None,
+) -> list[QuizItem]:
+    """A random subset of knowledge questions in random order, then the intent questions."""
+    rng = rng or random.SystemRandom()
+    questions = session.scalars(
+        select(Question)
+        .where(Question.campaign_id == campaign.id, Question.active.is_(True))
+        .order_by(Question.position)
+    ).all()
+    knowledge = [q for q in questions if q.kind == "knowledge"]
+    intent = [q for q in questions if q.kind == "intent"]
+    count = min(int(campaign.content.get("questions_per_participant", 5)), len(knowledge))
+    chosen = rng.sample(knowledge, count) + intent
+    items = [
+        QuizItem(participant_id=participant.id, question_id=q.id, position=i + 1)
+        for i, q in enumerate(chosen)
+    ]
+    session.add_all(items)
+    participant.total = count
+    session.flush()
+    return items
+
+
+def resume(
+    session: Session,
+    protector: Protector,
+    campaign: Campaign,
+    resident_id: str,
+    mobile: str,
+) -> Participant:
+    """Find an entry by ID number and mobile together (both must match)."""
+    participant = find_by_identity(session, protector, campaign, resident_id)
+    if participant is None or participant.mobile_hash != protector.lookup_hash("mobile", mobile):
+        raise NotFound("没有找到与该身份证号码和手机号码相符的报名记录。")
+    return participant
+
+
+def items_of(session: Session, participant: Participant) -> Sequence[QuizItem]:
+    """The participant's questions in order, with their answers so far."""
+    return session.scalars(
+        select(QuizItem)
+        .where(QuizItem.participant_id == participant.id)
+        .order_by(QuizItem.position)
+    ).all()
+
+
+def next_item(session: Session, participant: Participant) -> QuizItem | None:
+    """The first unanswered question, or None when all are answered."""
+    return session.scalars(
+        select(QuizItem)
+        .where(QuizItem.participant_id == participant.id, QuizItem.answer.is_(None))
+        .order_by(QuizItem.position)
+        .limit(1)
+    ).first()
+
+
+def record_answer(
+    session: Session,
+    participant: Participant,
+    position: int,
+    choices: Sequence[str],
+    *,
+    now: datetime | None = None,
+) -> QuizItem:
+    """Store the answer to question `position`; finishing the last one completes the entry.
+
+    Answers are only accepted in order. Sending the same answer twice (a double
+    tap) is harmless; changing a stored answer is refused.
+    """
+    now = now or utcnow()
+    ensure_open(participant.campaign, now)
+    item = session.scalars(
+        select(QuizItem).where(
+            QuizItem.participant_id == participant.id, QuizItem.position == position
+        )
+    ).first()
+    if item is None:
+        raise AnswerError("题目不存在,请返回继续答题。")
+    question = item.question
+    keys = {opt["key"] for opt in question.options}
+    picked = sorted(set(choices))
+    if not picked:
+        raise AnswerError("请选择一个答案。")
+    if not set(picked) <= keys:
+        raise AnswerError("所选答案无效,请重新选择。")
+    if not question.multiple and len(picked) != 1:
+        raise AnswerError("本题为单选题,请只选择一个答案。")
+    if item.answer is not None:
+        if sorted(item.answer) == picked:
+            return item
+        raise AnswerError("本题已作答,答案不能修改。")
+    pending = next_item(session, participant)
+    if pending is None or pending.position != position:
+        raise AnswerError("请按顺序答题。")
+    correct = None if question.correct is None else sorted(question.correct) == picked
+    # Conditional update: of two concurrent submissions only one stores the answer.
+    stored = session.execute(
+        update(QuizItem)
+        .where(QuizItem.id == item.id, QuizItem.answer.is_(None))
+        .values(answer=picked, is_correct=correct, answered_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.refresh(item)
+    if not stored and sorted(item.answer or []) != picked:
+        raise AnswerError("本题已作答,答案不能修改。")
+    if next_item(session, participant) is None:
+        finish(session, participant, now=now)
+    return item
+
+
+def finish(session: Session, participant: Participant, *, now: datetime | None = None) -> None:
+    """Score the entry and keep the purchase-intent answers as lead data."""
+    now = now or utcnow()
+    items = items_of(session, participant)
+    score = sum(1 for it in items if it.is_correct)
+    intent: dict[str, Any] = {}
+    intent_level: str | None = None
+    for it in items:
+        q = it.question
+        if q.kind != "intent" or it.answer is None:
+            continue
+        labels = {opt["key"]: opt["text"] for opt in q.options}
+        intent[q.key] = [labels[k] for k in it.answer]
+        if intent_level is None:
+            intent_level = labels[it.answer[0]][:32]
+    session.execute(
+        update(Participant)
+        .where(Participant.id == participant.id, Participant.status == "registered")
+        .values(
+            status="completed",
+            completed_at=now,
+            score=score,
+            intent=intent,
+            intent_level=intent_level,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(participant)
+
+
+def progress(session: Session, participant: Participant) -> tuple[int, int]:
+    """(answered, total) questions."""
+    answered, total = session.execute(
+        select(
+            func.count(QuizItem.answered_at),
+            func.count(QuizItem.id),
+        ).where(and_(QuizItem.participant_id == participant.id))
+    ).one()
+    return int(answered), int(total)

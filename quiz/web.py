@@ -1,0 +1,90 @@
+"""Request plumbing: the request's database session, request ids, security headers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from datetime import datetime
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, g, request
+from flask.wrappers import Response
+from sqlalchemy.orm import Session
+
+from quiz.db import Database
+from quiz.protection import Protector
+
+log = logging.getLogger("quiz.request")
+CHINA = ZoneInfo("Asia/Shanghai")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+
+
+def database() -> Database:
+    return cast(Database, current_app.extensions["quiz.db"])
+
+
+def protector() -> Protector:
+    return cast(Protector, current_app.extensions["quiz.protector"])
+
+
+def db() -> Session:
+    """The request's session; write requests take SQLite's write lock when they begin."""
+    if "db" not in g:
+        g.db = database().session(write=request.method in WRITE_METHODS)
+    return cast(Session, g.db)
+
+
+def cn_time(value: datetime | None) -> str:
+    """A UTC datetime as Beijing time, the way the campaign states its dates."""
+    if value is None:
+        return ""
+    local = value.astimezone(CHINA)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def register(app: Flask) -> None:
+    """Install per-request hooks."""
+    app.add_template_filter(cn_time, "cn_time")
+
+    @app.before_request
+    def _start() -> None:
+        g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+        g.started = time.perf_counter()
+
+    @app.teardown_appcontext
+    def _close(_exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        if app.config.get("QUIZ_HTTPS"):
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if not request.path.startswith("/static/"):
+            # Pages may carry personal data or CSRF tokens: never store them in caches.
+            response.headers.setdefault("Cache-Control", "no-store")
+        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info(
+            "request id=%s method=%s path=%s status=%s ms=%.1f ip=%s",
+            g.get("request_id", "-"),
+            request.method,
+            request.path,
+            response.status_code,
+            elapsed_ms,
+            request.remote_addr,
+        )
+        return response

@@ -1,0 +1,142 @@
+"""The public pages through the test client (CSRF on where it is checked)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from quiz.models import Participant
+from tests.conftest import make_app
+from tests.factories import make_mobile, make_resident_id
+
+FIELDS = {
+    "name": "李四",
+    "resident_id": make_resident_id("420102", seq=11),
+    "address": "湖北省武汉市江岸区沿江大道100号",
+    "postal_code": "430014",
+    "mobile": make_mobile(4242),
+    "landline": "",
+}
+
+
+def consent(client):
+    return client.post("/consent", data={"agree_rules": "y", "agree_sensitive": "y"})
+
+
+def test_campaign_page_shows_rules_dates_prize_and_consent(client):
+    page = client.get("/").get_data(as_text=True)
+    assert "同意参加活动" in page
+    assert "幸运奖" in page and "8,888" in page
+    assert "个人信息处理规则" in page
+    assert 'name="agree_rules"' in page and 'name="agree_sensitive"' in page
+
+
+def test_consent_requires_both_boxes(client):
+    resp = client.post("/consent", data={"agree_rules": "y"})
+    assert resp.status_code == 422
+    assert "参加活动需要您同意处理身份证号码" in resp.get_data(as_text=True)
+
+
+def test_register_without_consent_redirects(client):
+    resp = client.get("/register")
+    assert resp.status_code == 302
+
+
+def test_form_labels_name_every_field(client):
+    consent(client)
+    page = client.get("/register").get_data(as_text=True)
+    for label in ("姓名", "身份证号码", "邮寄地址", "邮政编码", "手机号码", "固定电话"):
+        assert re.search(rf"<label for=\"[a-z_]+\">{label}", page), label
+
+
+def test_invalid_id_gives_422_message_and_keeps_fields(client, session):
+    consent(client)
+    bad = dict(FIELDS, resident_id=FIELDS["resident_id"][:-1] + ("0" if FIELDS["resident_id"][-1] != "0" else "1"))
+    resp = client.post("/register", data=bad)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "身份证号码校验位不正确" in page
+    assert 'aria-describedby="resident_id-error"' in page or "resident_id-error" in page
+    assert FIELDS["address"] in page and FIELDS["mobile"] in page and "李四" in page
+    assert session.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+def test_full_flow_scores_and_shows_explanations(client, session):
+    consent(client)
+    resp = client.post("/register", data=FIELDS)
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/quiz")
+    seen = 0
+    while True:
+        page = client.get("/quiz")
+        if page.status_code == 302:
+            break
+        html = page.get_data(as_text=True)
+        m = re.search(r"第 (\d+) 题 / 共 (\d+) 题", html)
+        assert m, html
+        position = int(m.group(1))
+        key = re.search(r'name="choice" id="choice-([A-Z])"', html).group(1)
+        resp = client.post("/quiz", data={"position": position, "choice": key})
+        assert resp.status_code == 302
+        seen += 1
+    result = client.get("/result").get_data(as_text=True)
+    assert "答题完成" in result and "解析" in result and "正确答案" in result
+    p = session.scalars(select(Participant)).one()
+    assert p.status == "completed" and seen == len(p.items)
+
+
+def test_duplicate_id_is_refused_with_status(client):
+    consent(client)
+    assert client.post("/register", data=FIELDS).status_code == 302
+    other = client.application.test_client()
+    consent(other)
+    resp = other.post("/register", data=dict(FIELDS, mobile=make_mobile(9)))
+    assert resp.status_code == 409
+    assert "已经报名参加本次活动" in resp.get_data(as_text=True)
+
+
+def test_postal_mismatch_warns_then_accepts_on_confirm(client, session):
+    consent(client)
+    data = dict(FIELDS, postal_code="100022")  # Beijing code, Hubei address
+    resp = client.post("/register", data=data)
+    assert resp.status_code == 422
+    assert "邮政编码" in resp.get_data(as_text=True) and "不一致" in resp.get_data(as_text=True)
+    resp = client.post("/register", data=dict(data, confirm_postal="y"))
+    assert resp.status_code == 302
+    assert session.scalars(select(Participant)).one().postal_mismatch is True
+
+
+@pytest.fixture
+def csrf_client(database_url, tmp_path):
+    from quiz.db import Base
+    from tests.factories import install_test_campaign
+
+    app = make_app(database_url, tmp_path / "inst", WTF_CSRF_ENABLED=True)
+    Base.metadata.create_all(app.extensions["quiz.db"].engine)
+    with app.extensions["quiz.db"].transaction() as s:
+        install_test_campaign(s)
+    yield app.test_client()
+    app.extensions["quiz.db"].dispose()
+
+
+def test_csrf_is_enforced(csrf_client):
+    resp = csrf_client.post("/consent", data={"agree_rules": "y", "agree_sensitive": "y"})
+    assert resp.status_code == 400
+    page = csrf_client.get("/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    resp = csrf_client.post(
+        "/consent", data={"agree_rules": "y", "agree_sensitive": "y", "csrf_token": token}
+    )
+    assert resp.status_code == 302
+
+
+def test_security_headers(client):
+    resp = client.get("/")
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_health(client):
+    assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok"}

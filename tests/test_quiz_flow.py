@@ -1,0 +1,142 @@
+"""The participant's path through the services, without HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from quiz import quiz_flow
+from quiz.models import Participant, QuizItem
+from tests.factories import make_participant, registration, consent
+
+
+def campaign_of(session):
+    return quiz_flow.current_campaign(session)
+
+
+def test_registration_assigns_random_subset_then_intent(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 1, seed=7)
+    items = quiz_flow.items_of(session, p)
+    kinds = [it.question.kind for it in items]
+    per = campaign.content["questions_per_participant"]
+    assert kinds[:per] == ["knowledge"] * per
+    assert set(kinds[per:]) == {"intent"} and len(kinds) > per
+    other = make_participant(session, protector, campaign, 2, seed=8)
+    assert [i.question_id for i in quiz_flow.items_of(session, other)][:per] != [
+        i.question_id for i in items
+    ][:per]
+
+
+def test_answers_in_order_and_score(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 3)
+    items = quiz_flow.items_of(session, p)
+    with pytest.raises(quiz_flow.AnswerError, match="按顺序"):
+        quiz_flow.record_answer(session, p, 2, [items[1].question.options[0]["key"]])
+    expected = 0
+    for it in items:
+        q = it.question
+        key = q.correct[0] if q.correct and it.position % 2 else q.options[-1]["key"]
+        if q.correct:
+            expected += key in q.correct and len(q.correct) == 1
+        quiz_flow.record_answer(session, p, it.position, [key])
+    session.refresh(p)
+    assert p.status == "completed"
+    assert p.score == expected
+    assert p.intent and p.intent_level
+
+
+def test_double_tap_is_harmless_but_changes_refused(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 4)
+    first = quiz_flow.items_of(session, p)[0]
+    keys = [o["key"] for o in first.question.options]
+    quiz_flow.record_answer(session, p, 1, [keys[0]])
+    quiz_flow.record_answer(session, p, 1, [keys[0]])
+    with pytest.raises(quiz_flow.AnswerError, match="不能修改"):
+        quiz_flow.record_answer(session, p, 1, [keys[1]])
+    answered = session.scalar(
+        select(func.count()).select_from(QuizItem).where(
+            QuizItem.participant_id == p.id, QuizItem.answer.is_not(None)
+        )
+    )
+    assert answered == 1
+
+
+def test_invalid_choices_refused(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 5)
+    with pytest.raises(quiz_flow.AnswerError):
+        quiz_flow.record_answer(session, p, 1, ["Z"])
+    with pytest.raises(quiz_flow.AnswerError, match="单选"):
+        quiz_flow.record_answer(session, p, 1, ["A", "B"])
+    with pytest.raises(quiz_flow.AnswerError):
+        quiz_flow.record_answer(session, p, 1, [])
+
+
+def test_one_entry_per_id_number(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 6)
+    with pytest.raises(quiz_flow.AlreadyRegistered) as info:
+        quiz_flow.register(
+            session, protector, campaign,
+            registration(6, mobile="13700000000"), consent(),
+        )
+    assert info.value.participant.id == p.id
+
+
+def test_same_mobile_other_id_is_flagged(session, protector):
+    campaign = campaign_of(session)
+    a = make_participant(session, protector, campaign, 7, mobile="13611112222")
+    b = make_participant(session, protector, campaign, 8, mobile="13611112222")
+    session.refresh(a)
+    assert a.duplicate_mobile and b.duplicate_mobile
+    c = make_participant(session, protector, campaign, 9)
+    assert not c.duplicate_mobile
+
+
+def test_resume_needs_both_id_and_mobile(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 10)
+    reg = registration(10)
+    found = quiz_flow.resume(session, protector, campaign, reg.resident_id.number, reg.mobile)
+    assert found.id == p.id
+    with pytest.raises(quiz_flow.NotFound):
+        quiz_flow.resume(session, protector, campaign, reg.resident_id.number, "13900000000")
+
+
+def test_window_closed_refuses_registration_and_answers(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 11)
+    later = campaign.closes_at + timedelta(seconds=1)
+    with pytest.raises(quiz_flow.Closed):
+        quiz_flow.register(session, protector, campaign, registration(12), consent(), now=later)
+    with pytest.raises(quiz_flow.Closed):
+        quiz_flow.record_answer(session, p, 1, ["A"], now=later)
+    early = campaign.opens_at - timedelta(seconds=1)
+    with pytest.raises(quiz_flow.NotOpen):
+        quiz_flow.register(session, protector, campaign, registration(13), consent(), now=early)
+    assert quiz_flow.window_state(campaign, datetime.now(UTC)) == "open"
+
+
+def test_lead_routed_to_province_branch(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 1)  # 上海市浦东新区
+    assert p.province_code == "310000"
+    assert p.district_code == "310115"
+    assert p.branch is not None and p.branch.name == "上海分公司"
+
+
+def test_personal_data_stored_encrypted(session, protector):
+    campaign = campaign_of(session)
+    reg = registration(14)
+    p = make_participant(session, protector, campaign, 14)
+    assert reg.resident_id.number.encode() not in p.id_enc
+    assert protector.decrypt(p.id_enc) == reg.resident_id.number
+    assert protector.decrypt(p.mobile_enc) == reg.mobile
+    assert p.mobile_masked == reg.mobile[:3] + "****" + reg.mobile[-4:]
+    rows = session.scalars(select(Participant)).all()
+    assert all(reg.mobile not in (r.mobile_masked or "") for r in rows)
