@@ -370,7 +370,10 @@ class _Checker:
 def _check_prizes(c: _Checker, data: Mapping[str, Any]) -> list[PrizeTier]:
     prizes: list[PrizeTier] = []
     seen: set[str] = set()
-    for i, table in enumerate(c.array_of_tables(data, "prizes")):
+    tables = c.array_of_tables(data, "prizes")
+    if "prizes" in data and not tables and isinstance(data["prizes"], list):
+        c.fail(("prizes",), "at least one [[prizes]] tier is required")
+    for i, table in enumerate(tables):
         path: Path_ = ("prizes", i)
         c.keys(table, path, _PRIZE_KEYS, _PRIZE_KEYS)
         tier = c.text(table, path, "tier", 32)

@@ -250,6 +250,16 @@ def test_missing_prizes_is_refused() -> None:
     assert error.path == "prizes"
 
 
+def test_empty_prize_list_is_refused() -> None:
+    text = valid().replace(
+        '[[prizes]]\ntier = "幸运奖"\ncount = 10\nprize = "纪念品"\nvalue_yuan = 20\n', ""
+    )
+    text = "prizes = []\n" + text
+    error = refuse(text)
+    assert error.path == "prizes"
+    assert error.line == 1
+
+
 def test_closing_before_opening_is_refused() -> None:
     text = valid().replace("closes_at = 2027-01-31T23:59:59", "closes_at = 2026-10-31T23:59:59")
     error = refuse(text)
