@@ -87,7 +87,12 @@ def register_blueprints(app: Flask) -> None:
     from quiz.public.views import bp as public_bp
 
     app.register_blueprint(public_bp)
+    from quiz.admin import bp as admin_bp
+    from quiz.admin import load_views
     from quiz.ops import bp as ops_bp
+
+    load_views()
+    app.register_blueprint(admin_bp)
 
     app.register_blueprint(ops_bp)
 

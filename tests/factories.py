@@ -99,3 +99,21 @@ def make_participant(
             )
     session.flush()
     return participant
+
+
+def make_staff(
+    session: Session, username: str = "admin1", role: str = "admin", **kw: Any
+) -> Any:
+    """A staff user (password hashing is done by quiz.auth once it exists)."""
+    from quiz.models import StaffUser
+
+    user = StaffUser(username=username, role=role, password_hash=kw.pop("password_hash", "!"), **kw)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def login_as(client: Any, user: Any) -> None:
+    """Put a fully authenticated staff session (password and second factor done) in the client."""
+    with client.session_transaction() as sess:
+        sess["staff"] = {"id": user.id, "ver": user.session_version, "totp_ok": True}
