@@ -287,6 +287,8 @@ class StaffUser(Base):
     can_reveal: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     recovery_codes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # Last accepted TOTP time step: a code is accepted once (no replay within its window).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Bumped on logout-everywhere and password change: older session cookies stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 01:16:13.549356
+Create Date: 2026-11-26 01:23:32.534400
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def upgrade() -> None:
     sa.Column('can_reveal', sa.Boolean(), nullable=False),
     sa.Column('totp_secret_enc', sa.LargeBinary(), nullable=True),
     sa.Column('recovery_codes', sa.JSON(), nullable=True),
+    sa.Column('totp_last_step', sa.Integer(), nullable=True),
     sa.Column('session_version', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
