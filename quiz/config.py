@@ -42,18 +42,14 @@ class Settings:
     register_limit: str = field(
         default_factory=lambda: _env("QUIZ_REGISTER_LIMIT", "30/minute;300/hour") or ""
     )
-    answer_limit: str = field(
-        default_factory=lambda: _env("QUIZ_ANSWER_LIMIT", "240/minute") or ""
-    )
+    answer_limit: str = field(default_factory=lambda: _env("QUIZ_ANSWER_LIMIT", "240/minute") or "")
     login_limit: str = field(
         default_factory=lambda: _env("QUIZ_LOGIN_LIMIT", "10/minute;50/hour") or ""
     )
     web_concurrency: int | None = field(
         default_factory=lambda: int(v) if (v := _env("WEB_CONCURRENCY")) else None
     )
-    branch_totp_required: bool = field(
-        default_factory=lambda: _env_bool("QUIZ_BRANCH_TOTP", False)
-    )
+    branch_totp_required: bool = field(default_factory=lambda: _env_bool("QUIZ_BRANCH_TOTP", False))
     log_level: str = field(default_factory=lambda: _env("QUIZ_LOG_LEVEL", "INFO") or "INFO")
 
     @property

@@ -19,8 +19,39 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, 
 
 # Mainland province-level prefixes of resident ID numbers (GB/T 2260 first two digits).
 PROVINCE_PREFIXES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65"
-    .split()
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+    ]
 )
 OLDEST_BIRTH_YEAR = 1900
 NAME_RE = re.compile(r"^[\u3400-\u9fff\u00b7\u30fb·A-Za-z][\u3400-\u9fff\u00b7\u30fb·A-Za-z ]*$")

@@ -72,8 +72,11 @@ def registration(n: int = 1, **kw: Any) -> quiz_flow.Registration:
 
 def consent(now: datetime | None = None) -> quiz_flow.Consent:
     return quiz_flow.Consent(
-        rules_version="test", privacy_version="test", sensitive=True,
-        at=now or datetime.now(UTC), ip="127.0.0.1",
+        rules_version="test",
+        privacy_version="test",
+        sensitive=True,
+        at=now or datetime.now(UTC),
+        ip="127.0.0.1",
     )
 
 
@@ -101,9 +104,7 @@ def make_participant(
     return participant
 
 
-def make_staff(
-    session: Session, username: str = "admin1", role: str = "admin", **kw: Any
-) -> Any:
+def make_staff(session: Session, username: str = "admin1", role: str = "admin", **kw: Any) -> Any:
     """A staff user (password hashing is done by quiz.auth once it exists)."""
     from quiz.models import StaffUser
 

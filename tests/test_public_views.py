@@ -53,7 +53,10 @@ def test_form_labels_name_every_field(client):
 
 def test_invalid_id_gives_422_message_and_keeps_fields(client, session):
     consent(client)
-    bad = dict(FIELDS, resident_id=FIELDS["resident_id"][:-1] + ("0" if FIELDS["resident_id"][-1] != "0" else "1"))
+    bad = dict(
+        FIELDS,
+        resident_id=FIELDS["resident_id"][:-1] + ("0" if FIELDS["resident_id"][-1] != "0" else "1"),
+    )
     resp = client.post("/register", data=bad)
     page = resp.get_data(as_text=True)
     assert resp.status_code == 422

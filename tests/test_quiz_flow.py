@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from quiz import quiz_flow
 from quiz.models import Participant, QuizItem
-from tests.factories import make_participant, registration, consent
+from tests.factories import consent, make_participant, registration
 
 
 def campaign_of(session):
@@ -59,9 +59,9 @@ def test_double_tap_is_harmless_but_changes_refused(session, protector):
     with pytest.raises(quiz_flow.AnswerError, match="不能修改"):
         quiz_flow.record_answer(session, p, 1, [keys[1]])
     answered = session.scalar(
-        select(func.count()).select_from(QuizItem).where(
-            QuizItem.participant_id == p.id, QuizItem.answer.is_not(None)
-        )
+        select(func.count())
+        .select_from(QuizItem)
+        .where(QuizItem.participant_id == p.id, QuizItem.answer.is_not(None))
     )
     assert answered == 1
 
@@ -82,8 +82,11 @@ def test_one_entry_per_id_number(session, protector):
     p = make_participant(session, protector, campaign, 6)
     with pytest.raises(quiz_flow.AlreadyRegistered) as info:
         quiz_flow.register(
-            session, protector, campaign,
-            registration(6, mobile="13700000000"), consent(),
+            session,
+            protector,
+            campaign,
+            registration(6, mobile="13700000000"),
+            consent(),
         )
     assert info.value.participant.id == p.id
 

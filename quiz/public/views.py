@@ -51,11 +51,15 @@ def current_participant(campaign: Campaign) -> Participant | None:
     public_id = session.get("pid")
     if not public_id:
         return None
-    return db().scalars(
-        select(Participant).where(
-            Participant.public_id == public_id, Participant.campaign_id == campaign.id
+    return (
+        db()
+        .scalars(
+            select(Participant).where(
+                Participant.public_id == public_id, Participant.campaign_id == campaign.id
+            )
         )
-    ).first()
+        .first()
+    )
 
 
 @bp.get("/")
@@ -117,8 +121,9 @@ def register() -> ResponseReturnValue:
     campaign = campaign_or_404()
     state = quiz_flow.window_state(campaign)
     if state != "open":
-        return render_template("public/campaign.html", campaign=campaign, state=state,
-                               form=ConsentForm()), 409 if request.method == "POST" else 200
+        return render_template(
+            "public/campaign.html", campaign=campaign, state=state, form=ConsentForm()
+        ), 409 if request.method == "POST" else 200
     consent_given = _consent_of(campaign)
     if consent_given is None:
         flash("请先阅读活动规则和个人信息处理规则,并勾选同意。", "warning")
@@ -162,7 +167,11 @@ def register() -> ResponseReturnValue:
 
         try:
             participant = quiz_flow.register(
-                db(), protector(), campaign, reg, consent_given,
+                db(),
+                protector(),
+                campaign,
+                reg,
+                consent_given,
                 referral=referral_for_request(db(), campaign),
             )
             participant.postal_mismatch = mismatch
