@@ -153,6 +153,14 @@ class Participant(Base):
         Index("ix_participant_campaign_status", "campaign_id", "status"),
         Index("ix_participant_branch_created", "branch_id", "created_at"),
         Index("ix_participant_mobile_hash", "mobile_hash"),
+        # Covering indexes for the dashboard's GROUP BY queries (quiz/stats.py).
+        Index(
+            "ix_participant_stats_branch", "campaign_id", "branch_id", "status", "follow_up_status"
+        ),
+        Index("ix_participant_stats_province", "campaign_id", "province_code"),
+        Index("ix_participant_stats_score", "campaign_id", "status", "score"),
+        Index("ix_participant_stats_intent", "campaign_id", "intent_level"),
+        Index("ix_participant_stats_created", "campaign_id", "created_at"),
         CheckConstraint("status IN ('registered', 'completed')", name="status"),
     )
 
@@ -386,3 +394,30 @@ class Winner(Base):
     tracking_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     participant: Mapped[Participant] = relationship()
+
+
+class ExportJob(Base):
+    """A background export (XLSX): its filters, progress and the file it produced."""
+
+    __tablename__ = "export_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id"), nullable=True, index=True
+    )
+    format: Mapped[str] = mapped_column(String(8))  # "xlsx" or "csv"
+    scope: Mapped[str] = mapped_column(String(16), default="branch")  # "branch" or "all" (ZIP)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reveal: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending/running/done/failed
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    file_path: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    file_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    staff: Mapped[StaffUser | None] = relationship()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 01:23:32.534400
+Create Date: 2026-11-26 01:23:56.173131
 """
 
 from __future__ import annotations
@@ -164,6 +164,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_log_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
 
+    op.create_table('export_job',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('format', sa.String(length=8), nullable=False),
+    sa.Column('scope', sa.String(length=16), nullable=False),
+    sa.Column('filters', sa.JSON(), nullable=False),
+    sa.Column('reveal', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('rows_done', sa.Integer(), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('file_path', sa.String(length=300), nullable=True),
+    sa.Column('file_name', sa.String(length=200), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', quiz.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', quiz.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_export_job_staff_id_staff_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_export_job'))
+    )
+    with op.batch_alter_table('export_job', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_export_job_staff_id'), ['staff_id'], unique=False)
+
     op.create_table('referral_link',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=16), nullable=False),
@@ -247,6 +268,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_participant_mobile_hash', ['mobile_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_participant_province_code'), ['province_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_participant_referral_link_id'), ['referral_link_id'], unique=False)
+        batch_op.create_index('ix_participant_stats_branch', ['campaign_id', 'branch_id', 'status', 'follow_up_status'], unique=False)
+        batch_op.create_index('ix_participant_stats_created', ['campaign_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_participant_stats_intent', ['campaign_id', 'intent_level'], unique=False)
+        batch_op.create_index('ix_participant_stats_province', ['campaign_id', 'province_code'], unique=False)
+        batch_op.create_index('ix_participant_stats_score', ['campaign_id', 'status', 'score'], unique=False)
 
     op.create_table('draw_entrant',
     sa.Column('draw_id', sa.Integer(), nullable=False),
@@ -326,6 +352,11 @@ def downgrade() -> None:
 
     op.drop_table('draw_entrant')
     with op.batch_alter_table('participant', schema=None) as batch_op:
+        batch_op.drop_index('ix_participant_stats_score')
+        batch_op.drop_index('ix_participant_stats_province')
+        batch_op.drop_index('ix_participant_stats_intent')
+        batch_op.drop_index('ix_participant_stats_created')
+        batch_op.drop_index('ix_participant_stats_branch')
         batch_op.drop_index(batch_op.f('ix_participant_referral_link_id'))
         batch_op.drop_index(batch_op.f('ix_participant_province_code'))
         batch_op.drop_index('ix_participant_mobile_hash')
@@ -340,6 +371,10 @@ def downgrade() -> None:
 
     op.drop_table('participant')
     op.drop_table('referral_link')
+    with op.batch_alter_table('export_job', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_export_job_staff_id'))
+
+    op.drop_table('export_job')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
         batch_op.drop_index(batch_op.f('ix_audit_log_action'))
