@@ -215,6 +215,8 @@ class Participant(Base):
     consent_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     follow_up_status: Mapped[str] = mapped_column(String(8), default="待联系", index=True)
+    # The participant chose 暂不需要联系: the draw entry stands, but no sales contact.
+    contact_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)
     excluded_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -23,6 +23,10 @@ from quiz.protection import Protector
 from quiz.routing import AddressInput, resolve_and_route
 
 
+# The intent option by which a participant declines sales contact (campaign plan, step 5).
+OPT_OUT_TEXT = "暂不需要联系"
+
+
 class FlowError(Exception):
     """A participant-facing refusal; str(exc) is the Chinese message."""
 
@@ -292,12 +296,14 @@ def finish(session: Session, participant: Participant, *, now: datetime | None =
     score = sum(1 for it in items if it.is_correct)
     intent: dict[str, Any] = {}
     intent_level: str | None = None
+    opt_out = False
     for it in items:
         q = it.question
         if q.kind != "intent" or it.answer is None:
             continue
         labels = {opt["key"]: opt["text"] for opt in q.options}
         intent[q.key] = [labels[k] for k in it.answer]
+        opt_out = opt_out or OPT_OUT_TEXT in intent[q.key]
         if intent_level is None:
             intent_level = labels[it.answer[0]][:32]
     session.execute(
@@ -309,6 +315,7 @@ def finish(session: Session, participant: Participant, *, now: datetime | None =
             score=score,
             intent=intent,
             intent_level=intent_level,
+            contact_opt_out=opt_out,
         )
         .execution_options(synchronize_session=False)
     )

@@ -143,3 +143,18 @@ def test_personal_data_stored_encrypted(session, protector):
     assert p.mobile_masked == reg.mobile[:3] + "****" + reg.mobile[-4:]
     rows = session.scalars(select(Participant)).all()
     assert all(reg.mobile not in (r.mobile_masked or "") for r in rows)
+
+
+def test_declining_contact_is_recorded_and_keeps_the_entry(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 16)
+    for it in quiz_flow.items_of(session, p):
+        options = it.question.options
+        pick = next(
+            (o["key"] for o in options if o["text"] == quiz_flow.OPT_OUT_TEXT), options[0]["key"]
+        )
+        quiz_flow.record_answer(session, p, it.position, [pick])
+    session.refresh(p)
+    assert p.status == "completed" and p.contact_opt_out is True
+    other = make_participant(session, protector, campaign, 17, complete=True)
+    assert other.contact_opt_out is False

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 01:23:56.173131
+Create Date: 2026-11-26 01:24:07.899815
 """
 
 from __future__ import annotations
@@ -240,6 +240,7 @@ def upgrade() -> None:
     sa.Column('consent_at', quiz.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('consent_ip', sa.String(length=64), nullable=True),
     sa.Column('follow_up_status', sa.String(length=8), nullable=False),
+    sa.Column('contact_opt_out', sa.Boolean(), nullable=False),
     sa.Column('excluded', sa.Boolean(), nullable=False),
     sa.Column('excluded_reason', sa.String(length=200), nullable=True),
     sa.Column('anonymised_at', quiz.db.UTCDateTime(timezone=True), nullable=True),
