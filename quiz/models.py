@@ -118,6 +118,8 @@ class Agent(Base):
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(100))
+    # Keyed hash of the agent's mobile (optional CSV column): detects self-referral.
+    mobile_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     branch: Mapped[Branch] = relationship()
 

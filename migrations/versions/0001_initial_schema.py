@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 01:24:07.899815
+Create Date: 2026-11-26 01:24:59.591653
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.Column('branch_id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('mobile_hash', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['branch_id'], ['branch.id'], name=op.f('fk_agent_branch_id_branch')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agent')),
     sa.UniqueConstraint('branch_id', 'code', name=op.f('uq_agent_branch_id_code'))
