@@ -1,0 +1,358 @@
+"""The draw service without HTTP: eligibility, freeze, run once, void, verify, look-ups."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from quiz.draw import service
+from quiz.draw.algorithm import draw_v1
+from quiz.draw.eligibility import DrawRefused, exclude_participant
+from quiz.models import AuditLog, Campaign, Draw, DrawEntrant, Exclusion, Participant, Winner
+from quiz.quiz_flow import current_campaign
+from tests.factories import make_participant
+
+RANDOMNESS = "2027-02-04 双色球 03 07 12 19 25 31 + 09"
+
+
+@pytest.fixture
+def campaign(session: Session) -> Campaign:
+    found = current_campaign(session)
+    assert found is not None
+    return found
+
+
+def after_close(campaign: Campaign) -> Any:
+    return campaign.closes_at + timedelta(hours=1)
+
+
+def set_tiers(session: Session, campaign: Campaign, tiers: list[tuple[str, int, int]]) -> None:
+    content = dict(campaign.content)
+    content["prizes"] = [
+        {"tier": t, "count": c, "prize": f"{t}奖品", "value_yuan": v} for t, c, v in tiers
+    ]
+    campaign.content = content
+    session.flush()
+
+
+def entrants(session: Session, protector: Any, campaign: Campaign, n: int) -> list[Participant]:
+    return [
+        make_participant(session, protector, campaign, i, complete=True) for i in range(1, n + 1)
+    ]
+
+
+def frozen(session: Session, protector: Any, campaign: Campaign, n: int) -> Draw:
+    entrants(session, protector, campaign, n)
+    return service.freeze(session, campaign, operator="tester", now=after_close(campaign))
+
+
+def audit_actions(session: Session) -> list[str]:
+    return list(session.scalars(select(AuditLog.action).order_by(AuditLog.id)))
+
+
+# --- eligibility and freeze --------------------------------------------------------------
+
+
+def test_freeze_numbers_entrants_in_completion_order_and_publishes_digest(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    people = entrants(session, protector, campaign, 4)
+    # Completion order, not registration order, decides the entry numbers.
+    base = campaign.opens_at + timedelta(hours=1)
+    for minutes, person in zip((30, 10, 20, 10), people, strict=True):
+        person.completed_at = base + timedelta(minutes=minutes)
+    session.flush()
+    draw = service.freeze(session, campaign, operator="tester", now=after_close(campaign))
+
+    rows = session.execute(
+        select(DrawEntrant.entry_no, DrawEntrant.participant_id, DrawEntrant.line)
+        .where(DrawEntrant.draw_id == draw.id)
+        .order_by(DrawEntrant.entry_no)
+    ).all()
+    assert [r.participant_id for r in rows] == [
+        people[1].id,
+        people[3].id,
+        people[2].id,
+        people[0].id,
+    ]
+    first = people[1]
+    assert rows[0].line == f"1\t{first.name_masked}\t{first.mobile_masked}"
+    body = "".join(r.line + "\n" for r in rows).encode()
+    assert draw.status == "frozen"
+    assert draw.entrant_count == 4
+    assert draw.entrant_digest == hashlib.sha256(body).hexdigest()
+    assert draw.randomness_source == campaign.content["randomness_source"]
+    assert draw.tiers[0]["tier"] == "幸运奖" and draw.tiers[0]["count"] == 8888
+    assert b"".join(service.entrant_file_chunks(session, draw)) == body
+    assert "draw.freeze" in audit_actions(session)
+
+
+def test_eligibility_rules(session: Session, protector: Any, campaign: Campaign) -> None:
+    ok, unfinished, late, flagged, excluded_row, low = (
+        make_participant(session, protector, campaign, i, complete=i != 2) for i in range(1, 7)
+    )
+    late.completed_at = campaign.closes_at + timedelta(seconds=1)
+    flagged.excluded = True
+    session.add(Exclusion(campaign_id=campaign.id, id_hash=excluded_row.id_hash, reason="员工"))
+    content = dict(campaign.content)
+    content["min_score"] = 1
+    campaign.content = content
+    for person in (ok, unfinished, late, flagged, excluded_row):
+        person.score = 3
+    low.score = 0
+    session.flush()
+    draw = service.freeze(session, campaign, now=after_close(campaign))
+    frozen_ids = set(
+        session.scalars(select(DrawEntrant.participant_id).where(DrawEntrant.draw_id == draw.id))
+    )
+    assert frozen_ids == {ok.id}
+
+
+def test_registered_before_window_is_not_eligible(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    early, good = entrants(session, protector, campaign, 2)
+    early.created_at = campaign.opens_at - timedelta(minutes=1)
+    session.flush()
+    assert service.count_eligible(session, campaign) == 1
+    draw = service.freeze(session, campaign, now=after_close(campaign))
+    assert service.entry_numbers_of(session, draw, [good.id]) == [1]
+    assert service.entry_numbers_of(session, draw, [early.id]) == []
+
+
+def test_freeze_refused_before_close_twice_and_with_no_entrants(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    with pytest.raises(DrawRefused, match="N = 0"):
+        service.freeze(session, campaign, now=after_close(campaign))
+    entrants(session, protector, campaign, 2)
+    with pytest.raises(DrawRefused, match="尚未截止"):
+        service.freeze(session, campaign, now=campaign.closes_at - timedelta(minutes=1))
+    service.freeze(session, campaign, now=after_close(campaign))
+    with pytest.raises(DrawRefused, match="已有冻结"):
+        service.freeze(session, campaign, now=after_close(campaign))
+    assert session.scalar(select(func.count()).select_from(Draw)) == 1
+
+
+def test_exclusion_is_audited_and_refused_after_freeze(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    staff_member, other = entrants(session, protector, campaign, 2)
+    with pytest.raises(DrawRefused, match="原因"):
+        exclude_participant(session, campaign, staff_member, "  ")
+    exclude_participant(session, campaign, staff_member, "主办方员工", operator="boss")
+    assert staff_member.excluded and staff_member.excluded_reason == "主办方员工"
+    assert session.scalar(select(Exclusion.reason).where(Exclusion.id_hash == staff_member.id_hash))
+    log = session.scalars(select(AuditLog).where(AuditLog.action == "draw.exclude")).one()
+    assert log.actor == "boss" and log.detail["reason"] == "主办方员工"
+    service.freeze(session, campaign, now=after_close(campaign))
+    with pytest.raises(DrawRefused, match="已冻结"):
+        exclude_participant(session, campaign, other, "重复报名")
+
+
+# --- run -----------------------------------------------------------------------------------
+
+
+def test_run_stores_inputs_and_winners_matching_the_algorithm(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    set_tiers(session, campaign, [("一等奖", 1, 500), ("二等奖", 2, 100), ("三等奖", 3, 20)])
+    draw = frozen(session, protector, campaign, 10)
+    count = service.run_draw(session, draw, RANDOMNESS, operator="boss")
+    assert count == 6
+    assert draw.status == "drawn" and draw.randomness_value == RANDOMNESS
+    assert draw.drawn_by == "boss" and draw.drawn_at is not None
+    winners = session.scalars(
+        select(Winner).where(Winner.draw_id == draw.id).order_by(Winner.rank)
+    ).all()
+    expected = draw_v1(draw.entrant_digest, RANDOMNESS, 10, 6)
+    assert [w.entry_no for w in winners] == expected
+    assert [w.tier for w in winners] == ["一等奖", "二等奖", "二等奖", "三等奖", "三等奖", "三等奖"]
+    assert [w.value_yuan for w in winners][:2] == [500, 100]
+    owner = dict(session.execute(select(DrawEntrant.entry_no, DrawEntrant.participant_id)).all())
+    assert all(owner[w.entry_no] == w.participant_id for w in winners)
+    assert len({w.participant_id for w in winners}) == 6  # one prize per person
+    log = session.scalars(select(AuditLog).where(AuditLog.action == "draw.run")).one()
+    assert log.detail["randomness"] == RANDOMNESS
+    assert log.detail["entrant_digest"] == draw.entrant_digest
+    assert log.detail["algorithm"] == "v1"
+
+
+def test_fewer_entrants_than_prizes_everyone_wins_in_tier_order(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    set_tiers(session, campaign, [("一等奖", 2, 500), ("二等奖", 5, 100)])
+    draw = frozen(session, protector, campaign, 4)
+    assert service.run_draw(session, draw, RANDOMNESS) == 4
+    tiers = session.scalars(select(Winner.tier).order_by(Winner.rank)).all()
+    assert tiers == ["一等奖", "一等奖", "二等奖", "二等奖"]
+    assert sorted(session.scalars(select(Winner.entry_no))) == [1, 2, 3, 4]
+
+
+def test_second_run_is_refused_even_from_a_stale_object(
+    app: Any, session: Session, protector: Any, campaign: Campaign
+) -> None:
+    draw = frozen(session, protector, campaign, 3)
+    session.commit()
+    # What a second operator's process loaded before the first run committed.
+    reader = app.extensions["quiz.db"].session(write=False)
+    stale = reader.get(Draw, draw.id)
+    assert stale is not None and stale.status == "frozen"
+    reader.close()
+    service.run_draw(session, draw, RANDOMNESS)
+    session.commit()
+    with pytest.raises(DrawRefused, match="不能重复"):
+        service.run_draw(session, draw, "another value")
+    # The stale copy still says 'frozen': the conditional UPDATE is what refuses it.
+    second = app.extensions["quiz.db"].session(write=True)
+    try:
+        with pytest.raises(DrawRefused, match="不能重复"):
+            service.run_draw(second, stale, "another value")
+    finally:
+        second.rollback()
+        second.close()
+    assert session.scalar(select(func.count()).select_from(Winner)) == 3
+    assert session.scalar(select(Draw.randomness_value)) == RANDOMNESS
+
+
+def test_non_ascii_randomness_is_used_exactly_and_blank_is_refused(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    draw = frozen(session, protector, campaign, 30)
+    with pytest.raises(DrawRefused, match="开奖结果"):
+        service.run_draw(session, draw, "   ")
+    assert draw.status == "frozen"
+    value = " 福彩双色球 ０３ 07+09 "  # full-width digits and edge spaces are part of it
+    set_tiers(session, campaign, [("幸运奖", 5, 20)])
+    draw.tiers = service.tiers_of(campaign)
+    session.flush()
+    service.run_draw(session, draw, value)
+    assert draw.randomness_value == value
+    got = list(session.scalars(select(Winner.entry_no).order_by(Winner.rank)))
+    assert got == draw_v1(draw.entrant_digest, value, 30, 5)
+    assert got != draw_v1(draw.entrant_digest, value.strip(), 30, 5)
+
+
+# --- void and verify -----------------------------------------------------------------------
+
+
+def test_void_keeps_record_and_allows_a_new_freeze(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    draw = frozen(session, protector, campaign, 3)
+    service.run_draw(session, draw, RANDOMNESS)
+    with pytest.raises(DrawRefused, match="原因"):
+        service.void_draw(session, draw, "")
+    service.void_draw(session, draw, "随机数来源公布有误", operator="boss")
+    assert draw.status == "voided" and draw.void_reason == "随机数来源公布有误"
+    assert session.scalar(select(func.count()).select_from(Winner)) == 3  # kept for the record
+    with pytest.raises(DrawRefused, match="已作废"):
+        service.run_draw(session, draw, RANDOMNESS)
+    again = service.freeze(session, campaign, now=after_close(campaign))
+    assert again.id != draw.id and again.status == "frozen"
+    assert service.published_draw(session, campaign) is again
+    assert audit_actions(session)[-3:] == ["draw.run", "draw.void", "draw.freeze"]
+
+
+def test_verify_passes_then_detects_a_tampered_line(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    draw = frozen(session, protector, campaign, 12)
+    set_tiers(session, campaign, [("幸运奖", 4, 20)])
+    draw.tiers = service.tiers_of(campaign)
+    service.run_draw(session, draw, RANDOMNESS)
+    result = service.verify_draw(session, draw)
+    assert result.ok, result.problems
+    assert result.entrant_count == 12 and result.digest == draw.entrant_digest
+    session.execute(
+        update(DrawEntrant)
+        .where(DrawEntrant.draw_id == draw.id, DrawEntrant.entry_no == 7)
+        .values(line="7\t王*五\t139****0007")
+    )
+    result = service.verify_draw(session, draw)
+    assert not result.ok
+    assert any("摘要不符" in p for p in result.problems)
+
+
+def test_verify_detects_a_tampered_winner(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    draw = frozen(session, protector, campaign, 12)
+    set_tiers(session, campaign, [("幸运奖", 4, 20)])
+    draw.tiers = service.tiers_of(campaign)
+    service.run_draw(session, draw, RANDOMNESS)
+    winners = set(session.scalars(select(Winner.entry_no)))
+    loser = min(set(range(1, 13)) - winners)
+    session.execute(
+        update(Winner).where(Winner.draw_id == draw.id, Winner.rank == 2).values(entry_no=loser)
+    )
+    result = service.verify_draw(session, draw)
+    assert not result.ok
+    assert any("第 2 名不符" in p for p in result.problems)
+
+
+# --- look-ups, shipping, export ----------------------------------------------------------
+
+
+def test_lookups_by_mobile_and_id_last4(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    set_tiers(session, campaign, [("幸运奖", 2, 20)])
+    people = entrants(session, protector, campaign, 6)
+    draw = service.freeze(session, campaign, now=after_close(campaign))
+    service.run_draw(session, draw, RANDOMNESS)
+    winner = session.scalars(select(Winner).where(Winner.rank == 1)).one()
+    person = session.get(Participant, winner.participant_id)
+    assert person is not None
+    mobile = protector.decrypt(person.mobile_enc)
+    found = service.participants_by_contact(session, protector, campaign, mobile, person.id_last4)
+    assert found == [person.id]
+    assert service.prizes_of(session, draw, found)[0].rank == 1
+    # A wrong ID ending finds nobody: no hint that the mobile is registered.
+    wrong = "0000" if person.id_last4 != "0000" else "1111"
+    assert service.participants_by_contact(session, protector, campaign, mobile, wrong) == []
+    assert service.normalise_last4("123x") == "123X"
+    assert service.normalise_last4("12a4") is None
+    others = [p for p in people if p.id != person.id]
+    assert service.entry_numbers_of(session, draw, [others[0].id])
+
+
+def test_shipping_update_and_branch_export_are_formula_safe(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    set_tiers(session, campaign, [("幸运奖", 3, 20)])
+    draw = frozen(session, protector, campaign, 5)
+    service.run_draw(session, draw, RANDOMNESS)
+    winner = session.scalars(select(Winner).where(Winner.rank == 1)).one()
+    with pytest.raises(DrawRefused, match="快递单号"):
+        service.update_shipping(session, winner, "已寄送", "")
+    with pytest.raises(DrawRefused, match="状态无效"):
+        service.update_shipping(session, winner, "丢了", "SF1")
+    service.update_shipping(session, winner, "已寄送", "SF123", operator="branch1")
+    assert winner.shipping_status == "已寄送" and winner.shipped_at is not None
+    person = session.get(Participant, winner.participant_id)
+    assert person is not None
+    person.address = '=HYPERLINK("http://x")北京市'
+    session.flush()
+    text = "".join(
+        service.winners_csv(session, protector, draw, person.branch_id, all_branches=False)
+    )
+    assert text.startswith("\ufeff排名,")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    mine = [r for r in rows[1:] if r[1] == str(winner.entry_no)]
+    assert mine and mine[0][7].startswith("'=HYPERLINK")
+    assert mine[0][6] == protector.decrypt(person.mobile_enc)
+    assert mine[0][10] == "已寄送" and mine[0][11] == "SF123"
+    others = session.scalars(
+        select(Participant.branch_id).join(Winner, Winner.participant_id == Participant.id)
+    ).all()
+    assert len(rows) - 1 == sum(1 for b in others if b == person.branch_id)
+    assert service.safe_cell("-1") == "'-1" and service.safe_cell("\t1") == "'\t1"
+    assert service.safe_cell("北京") == "北京"
