@@ -149,3 +149,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
     click.echo(f"serving the quiz at http://{host}:{port}/  (staff pages: /admin/)")
     os.chdir(ROOT)
     os.execv(args[0], args)  # noqa: S606  (replace this process with gunicorn)
+
+from quiz.draw.commands import draw_group  # noqa: E402
+
+main.add_command(draw_group)
