@@ -153,3 +153,10 @@ def serve(host: str, port: int, workers: int | None) -> None:
 from quiz.draw.commands import draw_group  # noqa: E402
 
 main.add_command(draw_group)
+
+
+# --- personal data: keys, purge, deletion requests, backups ----------------
+
+from quiz.privacy_commands import register as _register_privacy  # noqa: E402
+
+_register_privacy(main)
