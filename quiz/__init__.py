@@ -84,6 +84,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from quiz.public import referral_views  # noqa: F401  (routes on public_bp: /r/<code>)
     from quiz.public.views import bp as public_bp
 
     app.register_blueprint(public_bp)

@@ -160,3 +160,9 @@ main.add_command(draw_group)
 from quiz.privacy_commands import register as _register_privacy  # noqa: E402
 
 _register_privacy(main)
+
+# --- referral links, posters and the leaderboard ------------------------------
+
+from quiz.referral_commands import referrals_group  # noqa: E402
+
+main.add_command(referrals_group)

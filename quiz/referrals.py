@@ -1,20 +1,443 @@
-"""Referral links: which channel, branch and agent brought a participant."""
+"""Referral links: which channel, branch and agent brought a participant.
+
+Every channel, branch and agent gets a tracked short link /r/<code>. A visit stores
+the code in the session (and a 30-day cookie); registration resolves it with
+`referral_for_request` and quiz.routing applies it to the new participant.
+
+Anti-gaming: a `before_insert` hook on Participant flags a referred entry
+(`referral_flagged`) when it is a self-referral or part of a burst from one client
+address on one code; see `flag_reasons` for the rules and thresholds.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import session as web_session
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapper, Session
 
-from quiz.models import Campaign, ReferralLink
+from quiz.models import Agent, Branch, Campaign, Channel, Participant, ReferralLink
+
+# No 0/O, 1/I: codes are typed from posters and read out over the phone.
+ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CODE_LENGTH = 7
+CODE_RE = re.compile(rf"[{ALPHABET}]{{6,8}}")
+SESSION_KEY = "ref"
+COOKIE_NAME = "quiz_ref"
+COOKIE_MAX_AGE = 30 * 24 * 3600
+CHANNEL_CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+# Defaults; the app config can override them (QUIZ_REFERRAL_BURST_LIMIT / _WINDOW_MINUTES).
+BURST_LIMIT = 5
+BURST_WINDOW = timedelta(hours=1)
+
+CSV_COLUMNS = {
+    "branch_code": ("branch_code", "机构代码", "分公司代码"),
+    "agent_code": ("agent_code", "业务员代码", "工号"),
+    "name": ("name", "姓名"),
+    "mobile": ("mobile", "手机号码", "手机"),
+}
+MAX_IMPORT_ROWS = 100_000
+
+
+class ReferralError(ValueError):
+    """Bad input for a referral operation; str(exc) is a Chinese message for staff."""
+
+
+# --- codes --------------------------------------------------------------------
+
+
+def new_code(length: int = CODE_LENGTH) -> str:
+    """A random short code from the unambiguous alphabet."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+def normalise_code(raw: str | None) -> str | None:
+    """The canonical form of a code typed or scanned, or None when it cannot be one."""
+    if not raw or len(raw) > 16:
+        return None
+    code = raw.strip().upper()
+    return code if CODE_RE.fullmatch(code) else None
+
+
+def _unique_code(session: Session, taken: set[str]) -> str:
+    for _ in range(20):
+        code = new_code()
+        if code in taken:
+            continue
+        exists = session.scalar(select(ReferralLink.id).where(ReferralLink.code == code))
+        if exists is None:
+            taken.add(code)
+            return code
+    raise RuntimeError("could not find a free referral code")  # 32^7 codes: never in practice
+
+
+# --- links ----------------------------------------------------------------------
+
+
+def ensure_link(
+    session: Session,
+    *,
+    channel: Channel | None = None,
+    branch: Branch | None = None,
+    agent: Agent | None = None,
+    label: str = "",
+    taken: set[str] | None = None,
+) -> ReferralLink:
+    """The personal link of this agent, branch or channel; created on first use."""
+    if agent is not None:
+        stmt = select(ReferralLink).where(ReferralLink.agent_id == agent.id)
+        branch_id: int | None = agent.branch_id
+    elif branch is not None:
+        stmt = select(ReferralLink).where(
+            ReferralLink.branch_id == branch.id,
+            ReferralLink.agent_id.is_(None),
+            ReferralLink.channel_id.is_(None),
+        )
+        branch_id = branch.id
+    elif channel is not None:
+        stmt = select(ReferralLink).where(
+            ReferralLink.channel_id == channel.id, ReferralLink.agent_id.is_(None)
+        )
+        branch_id = None
+    else:
+        raise ValueError("a link needs a channel, a branch or an agent")
+    link = session.scalars(stmt.limit(1)).first()
+    if link is not None:
+        return link
+    link = ReferralLink(
+        code=_unique_code(session, taken if taken is not None else set()),
+        channel_id=channel.id if channel else None,
+        branch_id=branch_id,
+        agent_id=agent.id if agent else None,
+        label=label[:200],
+    )
+    session.add(link)
+    session.flush()
+    return link
+
+
+def create_channel(session: Session, code: str, name: str) -> ReferralLink:
+    """A new promotion channel (partner site, SMS, poster ...) and its link."""
+    code = code.strip()
+    name = " ".join(name.split())
+    if not CHANNEL_CODE_RE.fullmatch(code):
+        raise ReferralError("渠道代码只能包含字母、数字、下划线和短横线,最长32个字符")
+    if not name or len(name) > 100:
+        raise ReferralError("请填写渠道名称(不超过100个字)")
+    if session.scalar(select(Channel.id).where(Channel.code == code)) is not None:
+        raise ReferralError(f"渠道代码 {code} 已存在")
+    channel = Channel(code=code, name=name)
+    session.add(channel)
+    session.flush()
+    return ensure_link(session, channel=channel, label=name)
+
+
+def ensure_branch_links(session: Session) -> int:
+    """Give every active branch its own link; returns how many were created."""
+    have = set(
+        session.scalars(
+            select(ReferralLink.branch_id).where(
+                ReferralLink.agent_id.is_(None), ReferralLink.channel_id.is_(None)
+            )
+        )
+    )
+    created = 0
+    taken: set[str] = set()
+    for branch in session.scalars(select(Branch).where(Branch.active.is_(True))):
+        if branch.id not in have:
+            ensure_link(session, branch=branch, label=branch.name, taken=taken)
+            created += 1
+    return created
+
+
+@dataclass
+class ImportResult:
+    """What an agent import did."""
+
+    created: int = 0
+    updated: int = 0
+    links_created: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _header_map(header: Sequence[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for i, raw in enumerate(header):
+        name = raw.strip().lstrip("\ufeff").lower()
+        for key, aliases in CSV_COLUMNS.items():
+            if name in aliases:
+                found[key] = i
+    return found
+
+
+def parse_agents_csv(data: bytes | str) -> list[tuple[int, dict[str, str]]]:
+    """Rows of an agents CSV as (line number, fields); raise ReferralError on a bad file.
+
+    Columns, by header: branch_code/机构代码, agent_code/业务员代码, name/姓名 and the
+    optional mobile/手机号码. UTF-8 (with or without BOM) or GB18030, as Excel saves it.
+    """
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("gb18030")
+            except UnicodeDecodeError:
+                message = "无法识别文件编码,请保存为 UTF-8 或 GBK 编码的CSV文件"
+                raise ReferralError(message) from None
+    else:
+        text = data
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ReferralError("文件为空") from None
+    except csv.Error as exc:
+        raise ReferralError(f"CSV格式错误:{exc}") from None
+    columns = _header_map(header)
+    missing = [k for k in ("branch_code", "agent_code", "name") if k not in columns]
+    if missing:
+        raise ReferralError(
+            "第1行缺少列:"
+            + "、".join(CSV_COLUMNS[k][1] + f"({k})" for k in missing)
+            + ";需要 机构代码,业务员代码,姓名[,手机号码]"
+        )
+    rows: list[tuple[int, dict[str, str]]] = []
+    try:
+        for record in reader:
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(rows) >= MAX_IMPORT_ROWS:
+                raise ReferralError(f"一次最多导入{MAX_IMPORT_ROWS}行")
+            values = {
+                key: (record[i].strip() if i < len(record) else "") for key, i in columns.items()
+            }
+            rows.append((reader.line_num, values))
+    except csv.Error as exc:
+        raise ReferralError(f"第{reader.line_num}行CSV格式错误:{exc}") from None
+    return rows
+
+
+def import_agents(
+    session: Session,
+    rows: Iterable[tuple[int, dict[str, str]]],
+    *,
+    hash_mobile: Any = None,
+    only_branch_id: int | None = None,
+) -> ImportResult:
+    """Create or update agents (by branch and agent code) and give each a link.
+
+    All or nothing: any bad row raises ReferralError listing every problem with its
+    line number. `hash_mobile(mobile) -> str` stores the keyed hash of an optional
+    mobile; `only_branch_id` limits branch staff to their own branch.
+    """
+    from quiz.identity import IdentityError, validate_mobile
+
+    branches = {b.code: b for b in session.scalars(select(Branch))}
+    result = ImportResult()
+    seen: dict[tuple[str, str], int] = {}
+    parsed: list[tuple[Branch, str, str, str | None]] = []
+    for line, row in rows:
+        problems: list[str] = []
+        branch = branches.get(row.get("branch_code", ""))
+        code = row.get("agent_code", "")
+        name = " ".join(row.get("name", "").split())
+        if branch is None:
+            problems.append(f"机构代码 {row.get('branch_code', '')!r} 不存在")
+        elif only_branch_id is not None and branch.id != only_branch_id:
+            problems.append(f"只能导入本机构的业务人员(机构代码 {branch.code})")
+        if not CHANNEL_CODE_RE.fullmatch(code):
+            problems.append("业务员代码只能包含字母、数字、下划线和短横线,最长32个字符")
+        if not name or len(name) > 100:
+            problems.append("姓名不能为空且不超过100个字")
+        mobile_hash: str | None = None
+        if row.get("mobile"):
+            try:
+                mobile = validate_mobile(row["mobile"])
+                mobile_hash = hash_mobile(mobile) if hash_mobile else None
+            except IdentityError as exc:
+                problems.append(str(exc))
+        key = (row.get("branch_code", ""), code)
+        if key in seen:
+            problems.append(f"与第{seen[key]}行重复")
+        seen[key] = line
+        if problems:
+            result.errors.append(f"第{line}行:" + ";".join(problems))
+        elif branch is not None:
+            parsed.append((branch, code, name, mobile_hash))
+    if result.errors:
+        raise ReferralError("\n".join(result.errors[:50]))
+
+    existing = {
+        (a.branch_id, a.code): a
+        for a in session.scalars(
+            select(Agent).where(Agent.branch_id.in_({b.id for b, *_ in parsed}))
+        )
+    }
+    linked = set(
+        session.scalars(select(ReferralLink.agent_id).where(ReferralLink.agent_id.isnot(None)))
+    )
+    taken: set[str] = set()
+    for branch, code, name, mobile_hash in parsed:
+        agent = existing.get((branch.id, code))
+        if agent is None:
+            agent = Agent(branch_id=branch.id, code=code, name=name, mobile_hash=mobile_hash)
+            session.add(agent)
+            session.flush()
+            result.created += 1
+        else:
+            if agent.name != name or (mobile_hash and agent.mobile_hash != mobile_hash):
+                result.updated += 1
+            agent.name = name
+            agent.mobile_hash = mobile_hash or agent.mobile_hash
+        if agent.id not in linked:
+            ensure_link(session, agent=agent, label=f"{branch.name} {name}", taken=taken)
+            linked.add(agent.id)
+            result.links_created += 1
+    session.flush()
+    return result
+
+
+@dataclass(frozen=True)
+class LinkRow:
+    """One link as listed and exported."""
+
+    id: int
+    code: str
+    kind: str
+    branch_code: str
+    branch_name: str
+    agent_code: str
+    agent_name: str
+    channel_code: str
+    channel_name: str
+    label: str
+
+
+def link_rows(
+    session: Session,
+    *,
+    branch_id: int | None = None,
+    kind: str | None = None,
+    search: str = "",
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[int, list[LinkRow]]:
+    """(total, page) of links with their branch, agent and channel, scoped to a branch."""
+    stmt = (
+        select(ReferralLink, Branch, Agent, Channel)
+        .outerjoin(Branch, Branch.id == ReferralLink.branch_id)
+        .outerjoin(Agent, Agent.id == ReferralLink.agent_id)
+        .outerjoin(Channel, Channel.id == ReferralLink.channel_id)
+    )
+    if branch_id is not None:
+        stmt = stmt.where(ReferralLink.branch_id == branch_id)
+    if kind == "agent":
+        stmt = stmt.where(ReferralLink.agent_id.isnot(None))
+    elif kind == "branch":
+        stmt = stmt.where(
+            ReferralLink.agent_id.is_(None),
+            ReferralLink.channel_id.is_(None),
+            ReferralLink.branch_id.isnot(None),
+        )
+    elif kind == "channel":
+        stmt = stmt.where(ReferralLink.channel_id.isnot(None))
+    if search:
+        like = f"%{search.strip()[:50]}%"
+        stmt = stmt.where(
+            ReferralLink.code.ilike(like)
+            | ReferralLink.label.ilike(like)
+            | Agent.code.ilike(like)
+            | Agent.name.ilike(like)
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    stmt = stmt.order_by(
+        ReferralLink.channel_id.isnot(None).desc(),
+        Branch.code,
+        ReferralLink.agent_id.isnot(None),
+        Agent.code,
+        ReferralLink.id,
+    ).offset(offset)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = [
+        LinkRow(
+            id=link.id,
+            code=link.code,
+            kind="agent" if agent else ("channel" if channel else "branch"),
+            branch_code=branch.code if branch else "",
+            branch_name=branch.name if branch else "",
+            agent_code=agent.code if agent else "",
+            agent_name=agent.name if agent else "",
+            channel_code=channel.code if channel else "",
+            channel_name=channel.name if channel else "",
+            label=link.label,
+        )
+        for link, branch, agent, channel in session.execute(stmt)
+    ]
+    return total, rows
+
+
+KIND_LABELS = {"agent": "业务人员", "branch": "机构", "channel": "渠道"}
+EXPORT_HEADER = (
+    "类型",
+    "短码",
+    "链接",
+    "机构代码",
+    "机构",
+    "业务员代码",
+    "业务员",
+    "渠道代码",
+    "渠道",
+    "说明",
+)
+
+
+def export_link_lines(rows: Iterable[LinkRow], base_url: str) -> Iterable[list[str]]:
+    """Rows of the links export (header first): every link with its full URL."""
+    yield list(EXPORT_HEADER)
+    for r in rows:
+        yield [
+            KIND_LABELS[r.kind],
+            r.code,
+            short_url(base_url, r.code),
+            r.branch_code,
+            r.branch_name,
+            r.agent_code,
+            r.agent_name,
+            r.channel_code,
+            r.channel_name,
+            r.label,
+        ]
+
+
+def short_url(base_url: str, code: str) -> str:
+    """The printed form of a link: https://host/r/CODE."""
+    return f"{base_url.rstrip('/')}/r/{code}"
+
+
+# --- the visitor's referral -------------------------------------------------------
 
 
 def referral_for_request(db: Session, campaign: Campaign) -> dict[str, Any] | None:
-    """The referral carried in the visitor's session, resolved against the link table."""
-    code = web_session.get("ref")
-    if not isinstance(code, str) or not code:
+    """The referral carried in the visitor's session or cookie, resolved against the links.
+
+    A code that is malformed or no longer exists yields None: the person still takes part.
+    """
+    from flask import request
+    from flask import session as web_session
+
+    code = normalise_code(web_session.get(SESSION_KEY) or request.cookies.get(COOKIE_NAME))
+    if code is None:
         return None
     link = db.scalars(select(ReferralLink).where(ReferralLink.code == code)).first()
     if link is None:
@@ -26,3 +449,149 @@ def referral_for_request(db: Session, campaign: Campaign) -> dict[str, Any] | No
         "branch_id": link.branch_id,
         "rule": campaign.content.get("referral_rule", "address"),
     }
+
+
+def link_by_code(db: Session, raw: str | None) -> ReferralLink | None:
+    """The link of a typed or scanned code, or None."""
+    code = normalise_code(raw)
+    if code is None:
+        return None
+    return db.scalars(select(ReferralLink).where(ReferralLink.code == code)).first()
+
+
+# --- anti-gaming ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Burst rule: more than `limit` entries on one code from one client within `window`."""
+
+    limit: int = BURST_LIMIT
+    window: timedelta = BURST_WINDOW
+
+
+def current_thresholds() -> Thresholds:
+    """Thresholds from the app config when there is an app, else the defaults."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return Thresholds()
+    config = current_app.config
+    return Thresholds(
+        limit=int(config.get("QUIZ_REFERRAL_BURST_LIMIT", BURST_LIMIT)),
+        window=timedelta(minutes=int(config.get("QUIZ_REFERRAL_BURST_WINDOW_MINUTES", 60))),
+    )
+
+
+def is_self_referral(
+    agent_name: str | None,
+    agent_mobile_hash: str | None,
+    participant_name: str,
+    participant_mobile_hash: str,
+) -> bool:
+    """The agent entered themselves: same mobile when the agent's is known, else same name.
+
+    Agents' mobiles are optional in the CSV; without one, a participant carrying the
+    referring agent's exact name is taken as the agent (a flag for review, not a ban).
+    """
+    if agent_mobile_hash:
+        return agent_mobile_hash == participant_mobile_hash
+    return bool(agent_name) and " ".join(participant_name.split()) == agent_name
+
+
+def flag_reasons(
+    conn: Connection, participant: Participant, thresholds: Thresholds
+) -> tuple[list[str], list[int]]:
+    """Why a referred entry is suspicious, and earlier entries of the same burst to flag."""
+    reasons: list[str] = []
+    burst: list[int] = []
+    if participant.agent_id is not None:
+        agent = conn.execute(
+            select(Agent.name, Agent.mobile_hash).where(Agent.id == participant.agent_id)
+        ).first()
+        if agent is not None and is_self_referral(
+            agent.name, agent.mobile_hash, participant.name, participant.mobile_hash
+        ):
+            reasons.append("self")
+    if participant.consent_ip and participant.referral_link_id is not None:
+        created: datetime = participant.created_at
+        earlier = list(
+            conn.scalars(
+                select(Participant.id).where(
+                    Participant.referral_link_id == participant.referral_link_id,
+                    Participant.consent_ip == participant.consent_ip,
+                    Participant.created_at > created - thresholds.window,
+                    Participant.created_at <= created,
+                )
+            )
+        )
+        if len(earlier) + 1 > thresholds.limit:
+            reasons.append("burst")
+            burst = earlier
+    return reasons, burst
+
+
+@event.listens_for(Participant, "before_insert")
+def _flag_on_insert(_mapper: Mapper[Any], conn: Connection, target: Participant) -> None:
+    # Here rather than in the public view so every way of registering is covered.
+    if target.referral_link_id is None:
+        return
+    if target.created_at is None:
+        from quiz.db import utcnow
+
+        target.created_at = utcnow()
+    reasons, burst = flag_reasons(conn, target, current_thresholds())
+    if reasons:
+        target.referral_flagged = True
+    if burst:
+        conn.execute(
+            update(Participant).where(Participant.id.in_(burst)).values(referral_flagged=True)
+        )
+
+
+def reflag(session: Session, campaign: Campaign, thresholds: Thresholds | None = None) -> int:
+    """Recompute every referred entry's flag (after changing thresholds); returns flagged."""
+    thresholds = thresholds or current_thresholds()
+    agents = {a.id: (a.name, a.mobile_hash) for a in session.scalars(select(Agent))}
+    rows = session.execute(
+        select(
+            Participant.id,
+            Participant.referral_link_id,
+            Participant.consent_ip,
+            Participant.created_at,
+            Participant.agent_id,
+            Participant.name,
+            Participant.mobile_hash,
+        )
+        .where(Participant.campaign_id == campaign.id, Participant.referral_link_id.isnot(None))
+        .order_by(Participant.referral_link_id, Participant.consent_ip, Participant.created_at)
+    ).all()
+    flagged: set[int] = set()
+    window: list[tuple[int, datetime]] = []
+    key: tuple[Any, Any] | None = None
+    for pid, link_id, ip, created, agent_id, name, mobile_hash in rows:
+        agent = agents.get(agent_id) if agent_id else None
+        if agent and is_self_referral(agent[0], agent[1], name, mobile_hash):
+            flagged.add(pid)
+        if ip is None:
+            continue
+        if (link_id, ip) != key:
+            key, window = (link_id, ip), []
+        window = [(p, t) for p, t in window if t > created - thresholds.window]
+        window.append((pid, created))
+        if len(window) > thresholds.limit:
+            flagged.update(p for p, _ in window)
+    session.execute(
+        update(Participant)
+        .where(Participant.campaign_id == campaign.id)
+        .values(referral_flagged=False)
+    )
+    ids = sorted(flagged)
+    for start in range(0, len(ids), 500):
+        session.execute(
+            update(Participant)
+            .where(Participant.id.in_(ids[start : start + 500]))
+            .values(referral_flagged=True)
+        )
+    session.flush()
+    return len(flagged)

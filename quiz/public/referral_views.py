@@ -1,0 +1,58 @@
+"""Public referral routes: /r/<code> remembers who referred the visitor; QR images."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask.wrappers import Response
+
+from quiz import posters, referrals
+from quiz.extensions import limiter
+from quiz.public.views import bp
+from quiz.web import db
+
+
+@bp.get("/r/<path:code>")
+def referral(code: str) -> ResponseReturnValue:
+    """Store a known code in the session and a cookie, then show the campaign page."""
+    response = redirect(url_for("public.campaign_page"))
+    link = referrals.link_by_code(db(), code)
+    if link is None:
+        # Unknown or malformed: ignored, the visitor takes part unattributed.
+        return response
+    session.permanent = True
+    session[referrals.SESSION_KEY] = link.code
+    response.set_cookie(
+        referrals.COOKIE_NAME,
+        link.code,
+        max_age=referrals.COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=bool(current_app.config.get("QUIZ_HTTPS")),
+    )
+    return response
+
+
+def _link_url(code: str) -> str:
+    link = referrals.link_by_code(db(), code)
+    if link is None:
+        abort(404)
+    return referrals.short_url(request.url_root, link.code)
+
+
+@bp.get("/r/<code>/qr.svg")
+@limiter.limit("120/minute")
+def referral_qr_svg(code: str) -> ResponseReturnValue:
+    """The QR code of a link as SVG."""
+    svg = posters.qr_svg(_link_url(code))
+    return Response(
+        svg, mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+@bp.get("/r/<code>/qr.png")
+@limiter.limit("120/minute")
+def referral_qr_png(code: str) -> ResponseReturnValue:
+    """The QR code of a link as PNG."""
+    png = posters.qr_png(_link_url(code))
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "public, max-age=86400"})
