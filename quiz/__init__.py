@@ -108,3 +108,24 @@ def register_hooks(app: Flask) -> None:
     from quiz.web import register as register_web
 
     register_web(app)
+    register_static_caching(app)
+
+
+REGIONS_JSON = "regions.json"
+REGIONS_MAX_AGE = 7 * 24 * 3600
+
+
+def register_static_caching(app: Flask) -> None:
+    """Cache the region data for a week: its URL carries ?v=<content hash>, so a refresh
+    reaches browsers at once. Other static files keep Flask's default (revalidate)."""
+    import hashlib
+
+    default_max_age = app.get_send_file_max_age
+    data = (Path(app.static_folder or "") / REGIONS_JSON).read_bytes()
+    version = hashlib.sha256(data).hexdigest()[:12]
+
+    def max_age(filename: str | None) -> int | None:
+        return REGIONS_MAX_AGE if filename == REGIONS_JSON else default_max_age(filename)
+
+    app.get_send_file_max_age = max_age  # type: ignore[method-assign]
+    app.add_template_global(version, "regions_version")

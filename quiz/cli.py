@@ -166,3 +166,11 @@ _register_privacy(main)
 from quiz.referral_commands import referrals_group  # noqa: E402
 
 main.add_command(referrals_group)
+
+
+# --- branches and bulk address location ---------------------------------------
+
+from quiz.branch_commands import branches_group, locate_command  # noqa: E402
+
+main.add_command(branches_group)
+main.add_command(locate_command)

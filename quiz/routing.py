@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from quiz import audit
 from quiz.identity import IdentityError
-from quiz.models import Branch, BranchRoute, Participant
+from quiz.models import Branch, BranchRoute, Campaign, Participant, StaffUser
 from quiz.regions import divisions
 from quiz.regions.parser import Location, parse_address
 
 MAX_ADDRESS = 200
+
+
+class RoutingError(ValueError):
+    """A place or branch choice that cannot be applied (message is shown to staff)."""
 
 
 @dataclass(frozen=True)
@@ -78,19 +83,38 @@ def _repeats_parent(division: divisions.Division, chain: tuple[divisions.Divisio
 
 
 def _location_from_chain(chain: tuple[divisions.Division, ...]) -> Location:
-    by_level = {d.level: d for d in chain}
-    province = by_level.get(divisions.PROVINCE)
-    city = by_level.get(divisions.PREFECTURE)
-    district = by_level.get(divisions.COUNTY)
+    """Province, city and district of a chain, stored the way parse_address() stores them.
+
+    A municipality is its own city (北京市/朝阳区: city_code 110000) and a county-level
+    city directly under a province is a city without a district (湖北省/仙桃市: city_code
+    429004), so a city-level branch override can name either.
+    """
+    if not chain:
+        return Location(unresolved="no administrative division found")
+    province = chain[0]
+    rest = chain[1:]
+    city: divisions.Division | None
+    district: divisions.Division | None = None
+    if province.code in divisions.MUNICIPALITIES or not divisions.children(province.code):
+        city = province
+        district = rest[-1] if rest else None
+    elif not rest:
+        city = None
+    elif rest[0].level == divisions.COUNTY:  # 仙桃, 济源: county-level, no prefecture above
+        city = rest[0]
+    else:
+        city = rest[0]
+        district = rest[1] if len(rest) > 1 else None
     most = district or city or province
     return Location(
-        province_code=province.code if province else None,
-        province=province.name if province else None,
+        province_code=province.code,
+        province=province.name,
         city_code=city.code if city else None,
         city=city.name if city else None,
         district_code=district.code if district else None,
         district=district.name if district else None,
-        code=most.code if most else None,
+        code=most.code,
+        unresolved=None if city else "no city",
     )
 
 
@@ -139,31 +163,178 @@ def resolve_and_route(
     return resolved
 
 
-def reassign_all(session: Session, *, referral_rule: str = "address") -> int:
-    """Re-apply the branch mapping to every lead; returns how many leads changed branch."""
-    routes = session.scalars(select(BranchRoute)).all()
-    province_default = {r.province_code: r.branch_id for r in routes if r.city_code is None}
-    city_override = {(r.province_code, r.city_code): r.branch_id for r in routes if r.city_code}
-    moved = 0
+def cities_of(province_code: str) -> tuple[divisions.Division, ...]:
+    """The divisions a city-level route may name: prefectures and county-level cities
+    directly under the province (仙桃市). Municipalities have none: their city is themselves."""
+    if province_code in divisions.MUNICIPALITIES:
+        return ()
+    return divisions.children(province_code)
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """The whole mapping in memory (branch codes), for bulk work without a query per line."""
+
+    province: dict[str, str]
+    city: dict[tuple[str, str], str]
+
+    def branch_code(self, province_code: str | None, city_code: str | None) -> str | None:
+        """A city override first, else the province default, else None."""
+        if not province_code:
+            return None
+        if city_code:
+            code = self.city.get((province_code, city_code))
+            if code is not None:
+                return code
+        return self.province.get(province_code)
+
+    def for_location(self, location: Location) -> str | None:
+        """Branch code for a parsed location (the shape quiz.regions.locate expects)."""
+        return self.branch_code(location.province_code, location.city_code)
+
+
+def load_route_table(session: Session) -> RouteTable:
+    """Load every route with one query."""
     rows = session.execute(
-        select(
-            Participant.id,
-            Participant.province_code,
-            Participant.city_code,
-            Participant.branch_id,
-            Participant.address_branch_id,
-            Participant.agent_id,
+        select(BranchRoute.province_code, BranchRoute.city_code, Branch.code).join(
+            Branch, Branch.id == BranchRoute.branch_id
         )
     ).all()
-    for pid, province, city, current, _address_branch, agent_id in rows:
-        target = city_override.get((province, city)) or province_default.get(province or "")
-        # Under "referral wins", a referred lead stays with the referring agent's branch.
-        keep = agent_id is not None and referral_rule == "referral"
-        new_branch = current if keep else target
-        values: dict[str, Any] = {"address_branch_id": target}
-        if new_branch != current:
-            values["branch_id"] = new_branch
-            moved += 1
-        session.execute(update(Participant).where(Participant.id == pid).values(**values))
+    province = {p: b for p, c, b in rows if c is None}
+    city = {(p, c): b for p, c, b in rows if c is not None}
+    return RouteTable(province, city)
+
+
+def reassign_all(session: Session) -> int:
+    """Re-apply the mapping to every placed lead; returns how many leads changed branch.
+
+    One UPDATE per route (set-based, no row loop), so a million leads take seconds.
+    Leads with no province, or in a province no route covers, keep their branch: they
+    were placed by hand from the unassigned queue or by a referral, and the mapping has
+    nothing better to say. Under a campaign's referral_rule "referral", referred leads
+    (agent_id set) keep their branch; their address_branch_id is still refreshed.
+    """
+    routes = session.execute(
+        select(BranchRoute.province_code, BranchRoute.city_code, BranchRoute.branch_id)
+    ).all()
+    overrides: dict[str, list[str]] = {}
+    for province, city, _branch in routes:
+        if city is not None:
+            overrides.setdefault(province, []).append(city)
+    referral_campaigns = [
+        cid
+        for cid, content in session.execute(select(Campaign.id, Campaign.content)).all()
+        if (content or {}).get("referral_rule") == "referral"
+    ]
+    movable: ColumnElement[bool] = (
+        or_(Participant.agent_id.is_(None), Participant.campaign_id.not_in(referral_campaigns))
+        if referral_campaigns
+        else true()
+    )
+    moved = 0
+    for province, city, branch_id in routes:
+        if city is not None:
+            where = and_(Participant.province_code == province, Participant.city_code == city)
+        elif overrides.get(province):
+            where = and_(
+                Participant.province_code == province,
+                or_(
+                    Participant.city_code.is_(None),
+                    Participant.city_code.not_in(overrides[province]),
+                ),
+            )
+        else:
+            where = Participant.province_code == province
+        session.execute(
+            update(Participant)
+            .where(where, Participant.address_branch_id.is_distinct_from(branch_id))
+            .values(address_branch_id=branch_id)
+            .execution_options(synchronize_session=False)
+        )
+        result = session.execute(
+            update(Participant)
+            .where(where, movable, Participant.branch_id.is_distinct_from(branch_id))
+            .values(branch_id=branch_id)
+            .execution_options(synchronize_session=False)
+        )
+        moved += result.rowcount  # type: ignore[attr-defined]
     session.flush()
+    session.expire_all()  # loaded participants must not keep their old branch
     return moved
+
+
+def unassigned_leads() -> Any:
+    """The queue head office works through: leads no branch receives, oldest first."""
+    return (
+        select(Participant)
+        .where(Participant.branch_id.is_(None), Participant.anonymised_at.is_(None))
+        .order_by(Participant.created_at, Participant.id)
+    )
+
+
+def place_lead(
+    session: Session,
+    participant: Participant,
+    province_code: str,
+    city_code: str,
+    *,
+    actor: StaffUser | None,
+    ip: str | None = None,
+) -> Branch:
+    """Head office places a lead by province and (optionally) city; the mapping picks the branch."""
+    province = divisions.get(province_code)
+    if province is None or province.level != divisions.PROVINCE:
+        raise RoutingError("请选择省份")
+    city: str | None = city_code or None
+    if province_code in divisions.MUNICIPALITIES or not divisions.children(province_code):
+        city = province_code  # a municipality is its own city
+    elif city and city not in {c.code for c in cities_of(province_code)}:
+        raise RoutingError(f"所选城市不属于{province.name}")
+    branch = branch_for(session, province_code, city)
+    if branch is None:
+        raise RoutingError(f"{province.name}没有对应的机构,请直接选择机构")
+    before = (participant.province_code, participant.city_code, participant.unresolved_reason)
+    participant.province_code = province_code
+    participant.city_code = city
+    participant.district_code = None
+    participant.division_code = city or province_code
+    # Province only: the lead is routed, but the city stays unknown (as the parser says).
+    participant.unresolved_reason = None if city else "no city"
+    participant.address_branch_id = branch.id
+    participant.branch_id = branch.id
+    audit.record(
+        session,
+        actor,
+        "lead.place",
+        f"participant:{participant.id}",
+        {
+            "province_code": province_code,
+            "city_code": city,
+            "branch": branch.code,
+            "was": {"province_code": before[0], "city_code": before[1], "reason": before[2]},
+        },
+        ip,
+    )
+    return branch
+
+
+def assign_lead(
+    session: Session,
+    participant: Participant,
+    branch: Branch,
+    *,
+    actor: StaffUser | None,
+    ip: str | None = None,
+) -> None:
+    """Head office hands a lead straight to a branch (the address stays unplaced)."""
+    previous = participant.branch_id
+    participant.branch_id = branch.id
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "lead.assign",
+        f"participant:{participant.id}",
+        {"branch": branch.code, "previous_branch_id": previous},
+        ip,
+    )

@@ -18,3 +18,4 @@ def load_views() -> None:
     """Import the view modules so their routes register on bp."""
     from quiz.admin import referral_views  # noqa: F401
     from quiz.admin import access  # noqa: F401
+    from quiz.admin import branches_views  # noqa: F401
