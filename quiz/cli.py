@@ -150,6 +150,13 @@ def serve(host: str, port: int, workers: int | None) -> None:
     os.chdir(ROOT)
     os.execv(args[0], args)  # noqa: S606  (replace this process with gunicorn)
 
+
+# --- staff accounts -----------------------------------------------------------
+
+from quiz.staff_commands import staff as _staff_group  # noqa: E402
+
+main.add_command(_staff_group)
+
 from quiz.draw.commands import draw_group  # noqa: E402
 
 main.add_command(draw_group)

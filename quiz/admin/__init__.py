@@ -17,5 +17,5 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.login_totp"})
 def load_views() -> None:
     """Import the view modules so their routes register on bp."""
     from quiz.admin import referral_views  # noqa: F401
-    from quiz.admin import access  # noqa: F401
+    from quiz.admin import access, audit_views, auth_views, users_views  # noqa: F401
     from quiz.admin import branches_views  # noqa: F401
