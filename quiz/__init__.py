@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +65,11 @@ def configure(app: Flask) -> None:
             "RATELIMIT_STORAGE_URI=memory:// keeps separate counts in each worker, so limits "
             "would be multiplied by the worker count; use redis://... with several workers"
         )
+    if storage.startswith(("redis://", "rediss://")):
+        # Never let a dead or black-holed Redis host hold a request for long.
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+        )
     app.extensions["quiz.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["quiz.protector"] = Protector(
         split_keys(app.config["QUIZ_DATA_KEY"]), app.config["QUIZ_HASH_KEY"]
@@ -73,7 +77,9 @@ def configure(app: Flask) -> None:
     if app.config.get("TRUSTED_PROXIES"):
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    logging.getLogger("quiz").setLevel(app.config.get("QUIZ_LOG_LEVEL", "INFO"))
+    from quiz.logging_setup import setup_logging
+
+    setup_logging(app.config.get("QUIZ_LOG_LEVEL", "INFO"))
 
 
 def register_extensions(app: Flask) -> None:
@@ -96,6 +102,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
 
     app.register_blueprint(ops_bp)
+    from quiz.draw.views_public import bp as draw_public_bp
+
+    app.register_blueprint(draw_public_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -51,6 +51,9 @@ class Settings:
     )
     branch_totp_required: bool = field(default_factory=lambda: _env_bool("QUIZ_BRANCH_TOTP", False))
     log_level: str = field(default_factory=lambda: _env("QUIZ_LOG_LEVEL", "INFO") or "INFO")
+    ratelimit_fallback: bool = field(
+        default_factory=lambda: _env_bool("QUIZ_RATELIMIT_FALLBACK", True)
+    )
 
     @property
     def production(self) -> bool:
@@ -69,6 +72,9 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STRATEGY": "moving-window",
         "RATELIMIT_SWALLOW_ERRORS": True,
+        # Redis down: keep enforcing the same limits per worker in memory and re-check
+        # Redis with back-off (see README "When Redis is down").
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": settings.ratelimit_fallback,
         "TRUSTED_PROXIES": settings.trusted_proxies,
         "QUIZ_HTTPS": settings.https,
         "QUIZ_CAMPAIGN_FILE": settings.campaign_file,

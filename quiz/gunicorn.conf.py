@@ -1,26 +1,68 @@
 """gunicorn settings: `gunicorn -c quiz/gunicorn.conf.py wsgi:app`.
 
-The app factory is preload-safe: database engines are created lazily in each
-worker (quiz.db.Database re-creates them after fork).
+Every setting can be changed from the environment so that a systemd unit or a
+container only sets variables. The app factory is preload-safe: database
+engines are created lazily in each worker (quiz.db.Database re-creates them
+after a fork) and post_fork below builds the worker's own engine at once.
 """
+
+from __future__ import annotations
 
 import multiprocessing
 import os
+from typing import Any
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
 
 bind = os.environ.get("QUIZ_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
-# Sync workers: requests are short; long exports stream or run in the background.
+# Sync workers spend most of their time on CPU (templates, encryption, validation):
+# two per core keeps the cores busy while one waits on the database.
+workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2)
+# The app reads WEB_CONCURRENCY to refuse per-worker (memory://) rate limits.
+os.environ.setdefault("WEB_CONCURRENCY", str(workers))
 worker_class = "sync"
-timeout = int(os.environ.get("QUIZ_WORKER_TIMEOUT", "60"))
-graceful_timeout = 30
+# No request should take seconds; a stuck worker is killed and replaced after this.
+timeout = _int("QUIZ_WORKER_TIMEOUT", 30)
+graceful_timeout = _int("QUIZ_GRACEFUL_TIMEOUT", 20)
 keepalive = 5
-max_requests = 5000
-max_requests_jitter = 500
+backlog = _int("QUIZ_BACKLOG", 2048)
+# Recycle workers now and then so a slow leak never grows unbounded.
+max_requests = _int("QUIZ_MAX_REQUESTS", 10000)
+max_requests_jitter = max_requests // 10
 preload_app = os.environ.get("QUIZ_PRELOAD", "1") == "1"
 accesslog = os.environ.get("QUIZ_ACCESS_LOG", "-")
 errorlog = "-"
-# One line per request with the request id and the time taken in microseconds.
-access_log_format = (
-    '%(h)s "%(r)s" %(s)s %(B)s %(D)sus rid=%({x-request-id}o)s ua="%(a)s"'
-)
+loglevel = os.environ.get("QUIZ_GUNICORN_LOG_LEVEL", "info")
+# One line per request: client, request line, status, bytes, time in ms, request id.
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s ua="%(a)s"'
+# Only the local reverse proxy may set X-Forwarded-Proto for gunicorn itself; the app
+# resolves client addresses with ProxyFix and TRUSTED_PROXIES.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# Request line and header limits well below the defaults: the site takes small forms only.
+limit_request_line = 4094
+limit_request_fields = 60
+
+
+def on_starting(server: Any) -> None:
+    """Refuse per-worker rate-limit counts in production when -w overrides the env."""
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://") or "memory://"
+    production = os.environ.get("QUIZ_ENV") == "production"
+    if production and server.cfg.workers > 1 and storage.startswith("memory://"):
+        raise SystemExit(
+            "RATELIMIT_STORAGE_URI=memory:// with several workers multiplies every rate "
+            "limit by the worker count; set RATELIMIT_STORAGE_URI=redis://..."
+        )
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Give the worker its own database engine; the master's pool is never shared."""
+    app = getattr(server.app, "callable", None)  # set only when the app was preloaded
+    database = getattr(app, "extensions", {}).get("quiz.db") if app is not None else None
+    if database is not None:
+        # Database notices the new pid, drops the inherited pool without closing the
+        # parent's sockets and builds a fresh engine for this process.
+        database.engine  # noqa: B018

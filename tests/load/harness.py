@@ -1,0 +1,421 @@
+"""Load harness: real participants over HTTP, from the campaign page to the result page.
+
+Each simulated participant has its own cookie jar and walks the whole flow as a
+browser would: GET / (campaign page, CSRF token), POST /consent, GET and POST
+/register with a valid generated identity, then every question (GET /quiz,
+POST /quiz) until /result. The run is bounded by the participant count and a
+deadline. Run it against a server started here:
+
+    .venv/bin/python tests/load/harness.py -n 2000 -c 64 --workers 4
+    .venv/bin/python tests/load/harness.py --database-url postgresql://...  -n 2000
+    .venv/bin/python tests/load/harness.py --url http://127.0.0.1:8000 -n 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.factories import PLACES, make_mobile, make_resident_id  # noqa: E402
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+POSITION_RE = re.compile(r'name="position" value="(\d+)"')
+CHOICE_RE = re.compile(r'type="(radio|checkbox)" name="choice" id="[^"]*" value="([^"]+)"')
+PROGRESS_RE = re.compile(r"第 (\d+) 题 / 共 (\d+) 题")
+DUPLICATE_ID_MESSAGE = "该身份证号码已经报名参加本次活动"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What one participant types into the registration form."""
+
+    n: int
+    name: str
+    resident_id: str
+    mobile: str
+    address: str
+    postal_code: str
+
+
+def identity(n: int, salt: int = 0) -> Identity:
+    """A valid, distinct identity for participant n; a different salt gives new people."""
+    prefix, address, postal = PLACES[(n + salt) % len(PLACES)]
+    # seq has 3 digits: move the birth date on every 999 participants.
+    birth = date(1950 + salt % 40, 1, 1) + timedelta(days=n // 999)
+    return Identity(
+        n=n,
+        name="测试用户",
+        resident_id=make_resident_id(prefix, birth=birth, seq=n % 999 + 1),
+        mobile=make_mobile(salt * 1_000_000 + n),
+        address=address,
+        postal_code=postal,
+    )
+
+
+@dataclass
+class Outcome:
+    """What happened to one participant: each request, and what the server confirmed."""
+
+    who: Identity
+    requests: list[tuple[str, int, float]] = field(default_factory=list)
+    registered: bool = False  # the registration POST got its 302
+    answered: list[int] = field(default_factory=list)  # positions whose POST got a 302
+    completed: bool = False  # the result page was shown
+    error: str | None = None
+
+
+@dataclass
+class Progress:
+    """Live counters a test can watch while the load runs."""
+
+    registered: int = 0
+    completed: int = 0
+
+
+@dataclass
+class Report:
+    """All outcomes of a run and the figures derived from them."""
+
+    outcomes: list[Outcome]
+    elapsed: float
+
+    def latencies(self, step: str | None = None) -> list[float]:
+        return sorted(
+            ms for o in self.outcomes for s, _, ms in o.requests if step is None or s == step
+        )
+
+    def statuses(self) -> Counter[int]:
+        return Counter(status for o in self.outcomes for _, status, _ in o.requests)
+
+    @property
+    def requests(self) -> int:
+        return sum(len(o.requests) for o in self.outcomes)
+
+    @property
+    def completed(self) -> int:
+        return sum(o.completed for o in self.outcomes)
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.statuses().items() if status >= 500)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"#{o.who.n}: {o.error}" for o in self.outcomes if o.error]
+
+    def summary(self) -> str:
+        lines = [
+            f"participants: {len(self.outcomes)} started, {self.completed} completed "
+            f"in {self.elapsed:.1f} s ({self.completed / self.elapsed:.1f} complete/s)",
+            f"requests: {self.requests} ({self.requests / self.elapsed:.0f} req/s), "
+            f"statuses {dict(sorted(self.statuses().items()))}",
+        ]
+        for step in (
+            None,
+            "campaign",
+            "consent",
+            "register_form",
+            "register",
+            "question",
+            "answer",
+            "result",
+        ):
+            values = self.latencies(step)
+            if values:
+                p50, p95, p99 = (percentile(values, q) for q in (50, 95, 99))
+                lines.append(
+                    f"  {step or 'all':<14} n={len(values):<6} p50={p50:7.1f} ms "
+                    f"p95={p95:7.1f} ms p99={p99:7.1f} ms"
+                )
+        errors = self.errors
+        lines.append(f"errors: {len(errors)}")
+        lines += [f"  {e}" for e in errors[:10]]
+        return "\n".join(lines)
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), round(q / 100 * len(sorted_values) + 0.5)))
+    return sorted_values[rank - 1]
+
+
+class FlowFailure(Exception):
+    """The server answered something a participant could not go on from."""
+
+
+class Participant:
+    """One browser: its own cookies, the shared connection pool."""
+
+    def __init__(
+        self,
+        base_url: str,
+        transport: httpx.AsyncBaseTransport,
+        who: Identity,
+        *,
+        forwarded_for: str | None = None,
+    ) -> None:
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        # No aclose(): the client owns nothing but its cookie jar; the pool is shared.
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            transport=transport,
+            headers=headers,
+            follow_redirects=False,
+            timeout=60,
+        )
+        self.outcome = Outcome(who)
+
+    async def request(
+        self,
+        step: str,
+        method: str,
+        path: str,
+        data: dict[str, str] | list[tuple[str, str]] | None = None,
+    ) -> httpx.Response:
+        body = urlencode(data).encode() if data is not None else None
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else None
+        started = time.perf_counter()
+        response = await self.client.request(method, path, content=body, headers=headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.outcome.requests.append((step, response.status_code, elapsed))
+        return response
+
+    async def expect(
+        self,
+        step: str,
+        method: str,
+        path: str,
+        status: int,
+        location: str | None = None,
+        data: dict[str, str] | list[tuple[str, str]] | None = None,
+    ) -> httpx.Response:
+        response = await self.request(step, method, path, data)
+        if response.status_code != status or (
+            location is not None and response.headers.get("location", "") != location
+        ):
+            raise FlowFailure(
+                f"{step}: {method} {path} -> {response.status_code} "
+                f"{response.headers.get('location', '')}"
+            )
+        return response
+
+    async def prime(self) -> str:
+        """Campaign page, consent, registration form: returns the form's CSRF token."""
+        page = await self.expect("campaign", "GET", "/", 200)
+        await self.expect(
+            "consent",
+            "POST",
+            "/consent",
+            302,
+            "/register",
+            {"agree_rules": "y", "agree_sensitive": "y", "csrf_token": csrf_of(page)},
+        )
+        form = await self.expect("register_form", "GET", "/register", 200)
+        return csrf_of(form)
+
+    def registration(self, token: str) -> dict[str, str]:
+        who = self.outcome.who
+        return {
+            "csrf_token": token,
+            "name": who.name,
+            "resident_id": who.resident_id,
+            "address": who.address,
+            "postal_code": who.postal_code,
+            "mobile": who.mobile,
+            "landline": "",
+        }
+
+    async def register(self, token: str, *, double_tap: bool = False) -> None:
+        data = self.registration(token)
+        if double_tap:
+            # Two identical POSTs at once: one entry, the other a 302 or a clear 409.
+            first, second = await asyncio.gather(
+                self.request("register", "POST", "/register", data),
+                self.request("register", "POST", "/register", data),
+            )
+            statuses = sorted((first.status_code, second.status_code))
+            if 302 not in statuses or statuses[1] not in (302, 409):
+                raise FlowFailure(f"register double tap -> {statuses}")
+            refused = [r for r in (first, second) if r.status_code == 409]
+            if refused:
+                if DUPLICATE_ID_MESSAGE not in refused[0].text:
+                    raise FlowFailure("double-tap refusal without the duplicate-ID message")
+                # Both replies set the session cookie and the refusal's may win, as in a
+                # browser showing the second page: the person then uses 继续答题.
+                await self.resume()
+        else:
+            await self.expect("register", "POST", "/register", 302, "/quiz", data)
+        self.outcome.registered = True
+
+    async def resume(self) -> None:
+        """继续答题: find the entry again by ID number and mobile."""
+        form = await self.expect("resume_form", "GET", "/resume", 200)
+        who = self.outcome.who
+        data = {"csrf_token": csrf_of(form), "resident_id": who.resident_id, "mobile": who.mobile}
+        await self.expect("resume", "POST", "/resume", 302, "/quiz", data)
+
+    async def answer_all(self, *, double_tap: bool = False) -> None:
+        """Answer question after question until the server sends us to the result."""
+        for _ in range(100):
+            page = await self.request("question", "GET", "/quiz")
+            if page.status_code == 302 and page.headers.get("location") == "/result":
+                break
+            if page.status_code != 200 or not PROGRESS_RE.search(page.text):
+                raise FlowFailure(f"question page -> {page.status_code}")
+            position = POSITION_RE.search(page.text)
+            choices = CHOICE_RE.findall(page.text)
+            if position is None or not choices:
+                raise FlowFailure("question page without a position or choices")
+            data = [
+                ("csrf_token", csrf_of(page)),
+                ("position", position.group(1)),
+                ("choice", choices[0][1]),
+            ]
+            if double_tap:
+                double_tap = False
+                replies = await asyncio.gather(
+                    self.request("answer", "POST", "/quiz", data),
+                    self.request("answer", "POST", "/quiz", data),
+                )
+            else:
+                replies = (await self.request("answer", "POST", "/quiz", data),)
+            if any(r.status_code != 302 for r in replies):
+                raise FlowFailure(f"answer -> {[r.status_code for r in replies]}")
+            self.outcome.answered.append(int(position.group(1)))
+        else:
+            raise FlowFailure("more than 100 questions")
+        page = await self.expect("result", "GET", "/result", 200)
+        if "答题完成" not in page.text:
+            raise FlowFailure("result page without 答题完成")
+        self.outcome.completed = True
+
+
+def csrf_of(response: httpx.Response) -> str:
+    match = CSRF_RE.search(response.text)
+    if match is None:
+        raise FlowFailure(f"no CSRF token on {response.request.url.path}")
+    return match.group(1)
+
+
+def forwarded_address(n: int) -> str:
+    """A distinct client address per participant, as a trusted proxy would pass it on."""
+    return f"127.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255 or 1}"
+
+
+async def run_load(
+    base_url: str,
+    participants: int,
+    *,
+    concurrency: int = 64,
+    deadline: float = 120.0,
+    salt: int = 0,
+    forwarded: bool = False,
+    double_tap_every: int = 0,
+    progress: Progress | None = None,
+) -> Report:
+    """Play `participants` complete participants, at most `concurrency` at once."""
+    progress = progress or Progress()
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=0)
+    transport = httpx.AsyncHTTPTransport(limits=limits)
+    gate = asyncio.Semaphore(concurrency)
+    people = [
+        Participant(
+            base_url,
+            transport,
+            identity(n, salt),
+            forwarded_for=forwarded_address(salt * 1_000_003 + n) if forwarded else None,
+        )
+        for n in range(participants)
+    ]
+
+    async def play(person: Participant) -> None:
+        tap = bool(double_tap_every) and person.outcome.who.n % double_tap_every == 0
+        async with gate:
+            try:
+                token = await person.prime()
+                await person.register(token, double_tap=tap)
+                progress.registered += 1
+                await person.answer_all(double_tap=tap)
+                progress.completed += 1
+            except (FlowFailure, httpx.HTTPError) as exc:
+                person.outcome.error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # a harness bug must show up as an error, not vanish
+                person.outcome.error = f"unexpected {type(exc).__name__}: {exc}"
+
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(play(p)) for p in people]
+    try:
+        _, pending = await asyncio.wait(tasks, timeout=deadline)
+        for task in pending:
+            task.cancel()
+        for person, task in zip(people, tasks, strict=True):
+            if task in pending:
+                person.outcome.error = person.outcome.error or "deadline"
+        if pending:
+            await asyncio.wait(pending)
+    finally:
+        await transport.aclose()
+    return Report([p.outcome for p in people], time.perf_counter() - started)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--participants", type=int, default=300)
+    parser.add_argument("-c", "--concurrency", type=int, default=64)
+    parser.add_argument("--deadline", type=float, default=600.0, help="seconds")
+    parser.add_argument("--url", help="an already running site (skips starting one)")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--storage", default="memory://", help="rate-limit storage URI")
+    parser.add_argument("--salt", type=int, default=0, help="new people on a reused database")
+    args = parser.parse_args(argv)
+
+    async def go(url: str) -> Report:
+        return await run_load(
+            url,
+            args.participants,
+            concurrency=args.concurrency,
+            deadline=args.deadline,
+            salt=args.salt,
+        )
+
+    if args.url:
+        report = asyncio.run(go(args.url))
+    else:
+        from tests.load.server import run_server
+
+        with tempfile.TemporaryDirectory() as tmp:
+            url = args.database_url or f"sqlite:///{tmp}/load.sqlite3"
+            with run_server(
+                url, Path(tmp), workers=args.workers, storage_uri=args.storage
+            ) as server:
+                report = asyncio.run(go(server.url))
+                locked = server.log().count("database is locked")
+                print(
+                    f"server: {args.workers} workers on {url.split(':')[0]}, "
+                    f"'database is locked' in log: {locked}"
+                )
+    print(report.summary())
+    return 0 if not report.errors and not report.server_errors else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,184 @@
+"""Start the real site under gunicorn on a free loopback port, for load tests and benchmarks.
+
+`quiz setup` migrates the database and loads the shipped campaign; its window is
+then moved so that it is open now. Rate limits are set from the arguments (high
+by default, since every simulated participant comes from 127.0.0.1 unless the
+harness sends a forwarded address through one trusted proxy).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from quiz.protection import Protector, new_keys, split_keys  # noqa: E402
+
+HIGH_LIMIT = "1000000/minute"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def quiz_command() -> list[str]:
+    """The `quiz` console script of this interpreter's venv, or `python -m quiz.cli`."""
+    script = Path(sys.executable).parent / "quiz"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from quiz.cli import main; main()"]
+
+
+@dataclass
+class Server:
+    """A running gunicorn master and what a test needs to inspect it."""
+
+    url: str
+    database_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str]
+    keys: dict[str, str] = field(default_factory=dict)
+
+    def protector(self) -> Protector:
+        """The server's own keys, to look participants up by ID number."""
+        return Protector(split_keys(self.keys["QUIZ_DATA_KEY"]), self.keys["QUIZ_HASH_KEY"])
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the master's live child processes (the workers)."""
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid and fields[0] != "Z":
+                pids.append(int(stat.parent.name))
+        return sorted(pids)
+
+    def log(self) -> str:
+        """Everything gunicorn and the app wrote so far (access log, errors, app lines)."""
+        return self.log_path.read_text(errors="replace")
+
+
+def campaign_open_now(database_url: str) -> None:
+    """Move the loaded campaign's window so that it takes entries now."""
+    from sqlalchemy import update
+
+    from quiz.db import Database
+    from quiz.models import Campaign
+
+    now = datetime.now(UTC)
+    database = Database(database_url)
+    with database.transaction() as session:
+        session.execute(
+            update(Campaign).values(
+                opens_at=now - timedelta(days=1),
+                closes_at=now + timedelta(days=30),
+                draw_at=now + timedelta(days=40),
+            )
+        )
+    database.dispose()
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Poll /healthz until it answers 200; fail early if gunicorn exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url}/healthz did not answer within {timeout:.0f} s")
+
+
+@contextmanager
+def run_server(
+    database_url: str,
+    workdir: Path,
+    *,
+    workers: int = 4,
+    storage_uri: str = "memory://",
+    register_limit: str = HIGH_LIMIT,
+    answer_limit: str = HIGH_LIMIT,
+    trusted_proxies: int = 0,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Server]:
+    """Set the site up on `database_url`, serve it with gunicorn, stop it afterwards."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    keys = new_keys()
+    port = free_port()
+    env = {
+        **os.environ,
+        **keys,
+        "QUIZ_ENV": "development",
+        "DATABASE_URL": database_url,
+        "RATELIMIT_STORAGE_URI": storage_uri,
+        "QUIZ_REGISTER_LIMIT": register_limit,
+        "QUIZ_ANSWER_LIMIT": answer_limit,
+        "QUIZ_LOGIN_LIMIT": HIGH_LIMIT,
+        "TRUSTED_PROXIES": str(trusted_proxies),
+        "WEB_CONCURRENCY": str(workers),
+        "QUIZ_BIND": f"127.0.0.1:{port}",
+        "QUIZ_LOG_LEVEL": "WARNING",  # the access log already has a line per request
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    setup = subprocess.run(
+        [*quiz_command(), "setup"], cwd=ROOT, env=env, capture_output=True, timeout=120
+    )
+    if setup.returncode != 0:
+        raise RuntimeError(f"quiz setup failed:\n{setup.stdout.decode()}{setup.stderr.decode()}")
+    campaign_open_now(database_url)
+    log_path = workdir / "gunicorn.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "quiz" / "gunicorn.conf.py"),
+                "-w",
+                str(workers),
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    server = Server(url, database_url, process, log_path, env, keys)
+    try:
+        wait_healthy(url, process)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
