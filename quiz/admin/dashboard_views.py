@@ -1,0 +1,50 @@
+"""Head-office dashboard: entries, funnel, regions, scores, intent and follow-up."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from quiz import charts, quiz_flow, stats
+from quiz.admin import bp
+from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff
+from quiz.web import db
+
+
+@bp.get("/")
+@any_staff
+def dashboard() -> ResponseReturnValue:
+    user = current_staff()
+    assert user is not None
+    if user.role not in HEAD_OFFICE:
+        # Branch staff have no head-office figures: their start page is their leads.
+        return redirect(url_for("admin.leads"))
+    campaign = quiz_flow.current_campaign(db())
+    board = stats.dashboard(db(), campaign.id if campaign else None)
+    funnel_base = board.visits or board.consents or board.entries or 1
+    figures = {
+        "per_day": charts.column_chart(
+            "每日参与人数", [(f"{d.month}/{d.day}", n) for d, n in board.per_day], unit="人"
+        ),
+        "funnel": charts.hbar_chart("参与漏斗", board.funnel, unit="人"),
+        "provinces": charts.hbar_chart("各省参与人数", board.provinces, unit="人"),
+        "branches": charts.hbar_chart(
+            "各机构线索数", [(b.name, b.entries) for b in board.branches], unit="条"
+        ),
+        "scores": charts.column_chart(
+            "得分分布", [(f"{s}分", n) for s, n in board.scores], unit="人"
+        ),
+        "intents": charts.hbar_chart("关注险种", board.intents, unit="人"),
+        "conversion": charts.hbar_chart(
+            "各机构成交率",
+            [(b.name, round(b.conversion * 100, 1)) for b in board.branches if b.entries],
+            unit="%",
+        ),
+    }
+    return render_template(
+        "admin/dashboard.html",
+        campaign=campaign,
+        board=board,
+        figures=figures,
+        funnel_base=funnel_base,
+    )

@@ -1,0 +1,172 @@
+"""Forms of the leads pages: the list's filters (GET), follow-up, reveal and export (POST)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import NumberRange, Optional, ValidationError
+
+from quiz.leads import NOTE_MAX, LeadFilters
+from quiz.models import FOLLOW_UP_STATUSES, StaffUser
+from quiz.regions import divisions
+
+
+def _optional_int(value: Any) -> int | None:
+    return int(value) if value not in (None, "", "None") else None
+
+
+class Select(SelectField):
+    """A select whose refusal of an unknown value reads in Chinese."""
+
+    def pre_validate(self, form: Any) -> None:
+        try:
+            super().pre_validate(form)
+        except ValidationError as exc:
+            raise ValidationError("选项无效,请重新选择") from exc
+
+
+class Radio(RadioField):
+    """Radio buttons whose refusal of an unknown value reads in Chinese."""
+
+    def pre_validate(self, form: Any) -> None:
+        try:
+            super().pre_validate(form)
+        except ValidationError as exc:
+            raise ValidationError("选项无效,请重新选择") from exc
+
+
+class Integer(IntegerField):
+    """An integer field with a Chinese parse error."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError("请输入整数") from exc
+
+
+class Day(DateField):
+    """A YYYY-MM-DD date field with a Chinese parse error."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError("请输入有效日期(年-月-日)") from exc
+
+
+class LeadFilterForm(FlaskForm):
+    """Filters of the leads list and exports, read from the query string (no CSRF: GET)."""
+
+    class Meta:
+        csrf = False
+
+    branch_id = Select("机构", coerce=_optional_int)
+    unassigned = BooleanField("仅未分配机构")
+    province_code = Select("省份", default="")
+    city_code = Select("城市", default="")
+    intent_level = Select("关注险种", default="")
+    score_min = Integer(
+        "最低得分", validators=[Optional(), NumberRange(0, 100, "得分应在0到100之间")]
+    )
+    score_max = Integer(
+        "最高得分", validators=[Optional(), NumberRange(0, 100, "得分应在0到100之间")]
+    )
+    date_from = Day("登记日期从", validators=[Optional()])
+    date_to = Day("登记日期至", validators=[Optional()])
+    follow_up_status = Select("跟进状态", default="")
+    completed = Select(
+        "答题状态",
+        choices=[
+            SelectChoice("", "全部"),
+            SelectChoice("1", "已完成"),
+            SelectChoice("0", "未完成"),
+        ],
+        default="",
+    )
+    duplicates = BooleanField("仅手机号重复")
+
+    def setup(self, branches: list[tuple[int, str]], intents: list[str]) -> LeadFilterForm:
+        """Fill the choices that depend on data (branches, provinces, cities, intents)."""
+        self.branch_id.choices = [(None, "全部机构"), *branches]
+        self.province_code.choices = [("", "全部省份")] + [
+            (p.code, p.name) for p in divisions.provinces()
+        ]
+        cities: list[tuple[str, str]] = []
+        province = self.province_code.data or ""
+        if province and divisions.get(province):
+            cities = [(c.code, c.name) for c in divisions.children(province)]
+        self.city_code.choices = [("", "全部城市" if cities else "请先选择省份"), *cities]
+        self.intent_level.choices = [("", "全部"), *((i, i) for i in intents)]
+        self.follow_up_status.choices = [("", "全部"), *((s, s) for s in FOLLOW_UP_STATUSES)]
+        return self
+
+    def validate_score_max(self, field: Any) -> None:
+        low = self.score_min.data
+        if field.data is not None and low is not None and field.data < low:
+            raise ValidationError("最高得分不能低于最低得分")
+
+    def validate_date_to(self, field: Any) -> None:
+        start = self.date_from.data
+        if field.data is not None and start is not None and field.data < start:
+            raise ValidationError("结束日期不能早于开始日期")
+
+    def to_filters(self, user: StaffUser) -> LeadFilters:
+        """The validated filters; branch choices only count for head office."""
+        head_office = user.role in ("admin", "analyst")
+        completed = {"1": True, "0": False}.get(self.completed.data or "")
+        return LeadFilters(
+            branch_id=self.branch_id.data if head_office else None,
+            unassigned=bool(self.unassigned.data) and head_office,
+            province_code=self.province_code.data or None,
+            city_code=self.city_code.data or None,
+            intent_level=self.intent_level.data or None,
+            score_min=self.score_min.data,
+            score_max=self.score_max.data,
+            date_from=self.date_from.data,
+            date_to=self.date_to.data,
+            follow_up_status=self.follow_up_status.data or None,
+            completed=completed,
+            duplicates=bool(self.duplicates.data),
+        )
+
+
+class FollowUpForm(FlaskForm):
+    """One follow-up outcome with a note."""
+
+    status = Select("跟进结果", choices=[SelectChoice(s, s) for s in FOLLOW_UP_STATUSES])
+    note = TextAreaField("跟进备注", validators=[Optional()])
+
+    def validate_note(self, field: Any) -> None:
+        if field.data and len(field.data) > NOTE_MAX:
+            raise ValidationError(f"跟进备注不能超过{NOTE_MAX}个字")
+
+
+class RevealForm(FlaskForm):
+    """查看完整信息: a POST with a CSRF token and nothing else."""
+
+
+class ExportForm(FlaskForm):
+    """Format and scope of an export; the filters travel in the query string."""
+
+    fmt = Radio(
+        "文件格式",
+        choices=[
+            SelectChoice("csv", "CSV(立即下载,Excel 可直接打开)"),
+            SelectChoice("xlsx", "Excel(XLSX,后台生成)"),
+        ],
+        default="csv",
+        validate_choice=True,
+    )
+    scope = Radio(
+        "导出范围",
+        choices=[
+            SelectChoice("branch", "单个文件(按筛选条件)"),
+            SelectChoice("all", "按机构分文件打包(ZIP)"),
+        ],
+        default="branch",
+        validate_choice=True,
+    )

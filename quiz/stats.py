@@ -1,0 +1,194 @@
+"""Dashboard aggregates: every figure is a GROUP BY in the database, never a loop over rows.
+
+Each query is covered by one of the ix_participant_stats_* indexes, so the
+whole dashboard stays well under a second at a million entries (see
+tests/benchmarks/bench_exports.py). Python only reshapes the few aggregated rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Date, cast, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from quiz.models import FOLLOW_UP_STATUSES, Branch, DailyCounter, Participant
+from quiz.regions import divisions
+
+UNASSIGNED = "未分配"
+# Statuses that count as "followed up" (anything but still waiting).
+CONTACTED = tuple(s for s in FOLLOW_UP_STATUSES if s != "待联系")
+
+
+@dataclass
+class BranchStats:
+    """One branch's entries, follow-up progress and conversion."""
+
+    branch_id: int | None
+    name: str
+    entries: int = 0
+    completed: int = 0
+    by_status: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FOLLOW_UP_STATUSES, 0))
+
+    @property
+    def followed(self) -> int:
+        """Leads with any outcome other than 待联系."""
+        return sum(self.by_status[s] for s in CONTACTED)
+
+    @property
+    def won(self) -> int:
+        return self.by_status["已成交"]
+
+    @property
+    def progress(self) -> float:
+        return self.followed / self.entries if self.entries else 0.0
+
+    @property
+    def conversion(self) -> float:
+        """已成交 / leads."""
+        return self.won / self.entries if self.entries else 0.0
+
+
+@dataclass
+class Dashboard:
+    """Everything the head-office dashboard shows."""
+
+    visits: int = 0
+    consents: int = 0
+    entries: int = 0
+    completed: int = 0
+    per_day: list[tuple[date, int]] = field(default_factory=list)
+    provinces: list[tuple[str, int]] = field(default_factory=list)
+    branches: list[BranchStats] = field(default_factory=list)
+    scores: list[tuple[int, int]] = field(default_factory=list)
+    intents: list[tuple[str, int]] = field(default_factory=list)
+    follow_up: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def completion_rate(self) -> float:
+        """Completed quizzes / registrations."""
+        return self.completed / self.entries if self.entries else 0.0
+
+    @property
+    def funnel(self) -> list[tuple[str, int]]:
+        return [
+            ("活动页访问", self.visits),
+            ("同意参加", self.consents),
+            ("完成登记", self.entries),
+            ("完成答题", self.completed),
+        ]
+
+    @property
+    def won(self) -> int:
+        return self.follow_up.get("已成交", 0)
+
+
+def china_day(session: Session) -> Any:
+    """SQL expression: the Beijing calendar day of Participant.created_at."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("Asia/Shanghai", Participant.created_at), Date)
+    # SQLite stores UTC as 'YYYY-MM-DD HH:MM:SS'; China has no daylight saving.
+    return func.date(Participant.created_at, literal_column("'+8 hours'"))
+
+
+def per_day(session: Session, campaign_id: int) -> list[tuple[date, int]]:
+    """Entries per Beijing day."""
+    day = china_day(session).label("day")
+    rows = session.execute(
+        select(day, func.count())
+        .where(Participant.campaign_id == campaign_id)
+        .group_by(day)
+        .order_by(day)
+    ).all()
+    return [(d if isinstance(d, date) else date.fromisoformat(str(d)), int(n)) for d, n in rows]
+
+
+def by_branch(session: Session, campaign_id: int) -> list[BranchStats]:
+    """Entries, completions and follow-up outcomes per branch, in one grouped query."""
+    p = Participant
+    rows = session.execute(
+        select(p.branch_id, p.status, p.follow_up_status, func.count())
+        .where(p.campaign_id == campaign_id)
+        .group_by(p.branch_id, p.status, p.follow_up_status)
+    ).all()
+    names = dict(session.execute(select(Branch.id, Branch.name)).tuples().all())
+    stats: dict[int | None, BranchStats] = {}
+    for branch_id, status, follow_up, n in rows:
+        entry = stats.get(branch_id)
+        if entry is None:
+            name = names.get(branch_id, UNASSIGNED) if branch_id is not None else UNASSIGNED
+            entry = stats[branch_id] = BranchStats(branch_id, name)
+        entry.entries += n
+        if status == "completed":
+            entry.completed += n
+        entry.by_status[follow_up] = entry.by_status.get(follow_up, 0) + n
+    return sorted(stats.values(), key=lambda b: (-b.entries, b.name))
+
+
+def by_province(session: Session, campaign_id: int) -> list[tuple[str, int]]:
+    """Entries per province (name), largest first."""
+    rows = session.execute(
+        select(Participant.province_code, func.count())
+        .where(Participant.campaign_id == campaign_id)
+        .group_by(Participant.province_code)
+    ).all()
+    out = []
+    for code, n in rows:
+        division = divisions.get(code) if code else None
+        out.append((division.name if division else "地址未识别", int(n)))
+    return sorted(out, key=lambda item: -item[1])
+
+
+def score_distribution(session: Session, campaign_id: int) -> list[tuple[int, int]]:
+    """Completed entries per score."""
+    rows = session.execute(
+        select(Participant.score, func.count())
+        .where(Participant.campaign_id == campaign_id, Participant.status == "completed")
+        .group_by(Participant.score)
+        .order_by(Participant.score)
+    ).all()
+    return [(int(s), int(n)) for s, n in rows]
+
+
+def intent_breakdown(session: Session, campaign_id: int) -> list[tuple[str, int]]:
+    """Completed entries per first product-interest answer (Participant.intent_level)."""
+    level = Participant.intent_level
+    rows = session.execute(
+        select(level, func.count())
+        .where(Participant.campaign_id == campaign_id, level.is_not(None))
+        .group_by(level)
+    ).all()
+    return sorted(((str(k), int(n)) for k, n in rows), key=lambda item: -item[1])
+
+
+def funnel_counters(session: Session) -> dict[str, int]:
+    """Summed campaign-page visits and consents from the daily counters."""
+    rows = session.execute(
+        select(DailyCounter.metric, func.sum(DailyCounter.count))
+        .where(DailyCounter.metric.in_(("visit", "consent")))
+        .group_by(DailyCounter.metric)
+    ).all()
+    return {str(m): int(n or 0) for m, n in rows}
+
+
+def dashboard(session: Session, campaign_id: int | None) -> Dashboard:
+    """All dashboard figures for one campaign (an empty dashboard without a campaign)."""
+    board = Dashboard()
+    counters = funnel_counters(session)
+    board.visits = counters.get("visit", 0)
+    board.consents = counters.get("consent", 0)
+    if campaign_id is None:
+        return board
+    board.branches = by_branch(session, campaign_id)
+    board.entries = sum(b.entries for b in board.branches)
+    board.completed = sum(b.completed for b in board.branches)
+    board.follow_up = {
+        s: sum(b.by_status.get(s, 0) for b in board.branches) for s in FOLLOW_UP_STATUSES
+    }
+    board.per_day = per_day(session, campaign_id)
+    board.provinces = by_province(session, campaign_id)
+    board.scores = score_distribution(session, campaign_id)
+    board.intents = intent_breakdown(session, campaign_id)
+    return board

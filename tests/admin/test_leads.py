@@ -1,0 +1,183 @@
+"""Leads list, lead page, follow-up and reveal: branch scoping, masking, keyset pages."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from quiz import leads, quiz_flow
+from quiz.leads import LeadFilters
+from quiz.models import AuditLog, Branch, FollowUp, Participant
+from tests.factories import login_as, make_participant, make_staff
+
+
+def _branch(session, code):
+    return session.scalars(select(Branch).where(Branch.code == code)).one()
+
+
+def _setup(session, protector):
+    """A Beijing lead (n=6) and a Shanghai lead (n=1), both completed."""
+    campaign = quiz_flow.current_campaign(session)
+    bj = make_participant(session, protector, campaign, 6, complete=True, name="北京客户")
+    sh = make_participant(session, protector, campaign, 1, complete=True, name="上海客户")
+    session.commit()
+    return bj, sh
+
+
+def test_branch_staff_see_only_their_branch_in_list_and_lead_pages(client, session, protector):
+    bj, sh = _setup(session, protector)
+    beijing, shanghai = _branch(session, "B11"), _branch(session, "B31")
+    assert (bj.branch_id, sh.branch_id) == (beijing.id, shanghai.id)
+    user = make_staff(session, "bj1", role="branch", branch_id=beijing.id)
+    session.commit()
+    login_as(client, user)
+
+    # Asking for the other branch explicitly changes nothing: the scope wins.
+    for url in ("/admin/leads", f"/admin/leads?branch_id={shanghai.id}"):
+        page = client.get(url).get_data(as_text=True)
+        assert f"/admin/leads/{bj.id}" in page
+        assert f"/admin/leads/{sh.id}" not in page
+
+    assert client.get(f"/admin/leads/{bj.id}").status_code == 200
+    assert client.get(f"/admin/leads/{sh.id}").status_code == 404
+    post = client.post(f"/admin/leads/{sh.id}/follow-up", data={"status": "已联系"})
+    assert post.status_code == 404
+    session.expire_all()
+    assert session.get(Participant, sh.id).follow_up_status == "待联系"
+
+
+def test_branch_staff_cannot_export_and_are_sent_from_dashboard_to_leads(
+    client, session, protector
+):
+    _setup(session, protector)
+    user = make_staff(session, "bj1", role="branch", branch_id=_branch(session, "B11").id)
+    session.commit()
+    login_as(client, user)
+    assert client.get("/admin/exports").status_code == 403
+    assert client.post("/admin/exports", data={"fmt": "csv", "scope": "all"}).status_code == 403
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/admin/leads")
+
+
+def test_list_masks_personal_data_without_permission(client, session, protector):
+    bj, _ = _setup(session, protector)
+    user = make_staff(session, "analyst1", role="analyst")
+    session.commit()
+    login_as(client, user)
+    page = client.get("/admin/leads").get_data(as_text=True)
+    assert bj.name_masked in page and "北京客户" not in page
+    assert bj.mobile_masked in page and protector.decrypt(bj.mobile_enc) not in page
+
+
+def test_reveal_needs_permission_and_is_audited(client, session, protector):
+    bj, _ = _setup(session, protector)
+    full_id = protector.decrypt(bj.id_enc)
+    branch_id, lead_id = bj.branch_id, bj.id
+    plain = make_staff(session, "plain", role="admin")
+    session.commit()
+    login_as(client, plain)
+    assert "查看完整信息" not in client.get(f"/admin/leads/{lead_id}").get_data(as_text=True)
+    assert client.post(f"/admin/leads/{lead_id}/reveal").status_code == 403
+    assert session.scalars(select(AuditLog).where(AuditLog.action == "reveal")).all() == []
+    session.rollback()
+
+    revealer = make_staff(session, "revealer", role="branch", branch_id=branch_id, can_reveal=True)
+    session.commit()
+    login_as(client, revealer)
+    page = client.get(f"/admin/leads/{lead_id}").get_data(as_text=True)
+    assert "查看完整信息" in page and full_id not in page
+    response = client.post(f"/admin/leads/{lead_id}/reveal")
+    assert response.status_code == 200
+    assert full_id in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"
+    entries = session.scalars(select(AuditLog).where(AuditLog.action == "reveal")).all()
+    assert [(e.actor, e.target) for e in entries] == [("revealer", f"participant:{lead_id}")]
+
+
+def test_follow_up_form_records_history_and_status(client, session, protector):
+    bj, _ = _setup(session, protector)
+    user = make_staff(session, "bj1", role="branch", branch_id=bj.branch_id)
+    session.commit()
+    login_as(client, user)
+    lead_id = bj.id
+    response = client.post(
+        f"/admin/leads/{bj.id}/follow-up", data={"status": "已拜访", "note": "周六上门"}
+    )
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "已记录跟进结果:已拜访" in page and "周六上门" in page
+    session.expire_all()
+    assert session.get(Participant, bj.id).follow_up_status == "已拜访"
+    rows = session.scalars(select(FollowUp).where(FollowUp.participant_id == bj.id)).all()
+    assert [(r.status, r.note, r.staff_id) for r in rows] == [("已拜访", "周六上门", user.id)]
+    session.rollback()  # end the test's read: the app's next write needs SQLite's lock
+
+    bad = client.post(f"/admin/leads/{lead_id}/follow-up", data={"status": "已删除"})
+    assert bad.status_code == 400
+    assert "选项无效" in bad.get_data(as_text=True)
+
+
+def test_bad_filter_gives_chinese_message_and_400(client, session):
+    user = make_staff(session, "admin1")
+    session.commit()
+    login_as(client, user)
+    response = client.get("/admin/leads?score_min=abc&date_from=2026-02-30")
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "请输入整数" in text and "请输入有效日期" in text
+
+
+def test_empty_state(client, session):
+    user = make_staff(session, "admin1")
+    session.commit()
+    login_as(client, user)
+    assert "暂无线索" in client.get("/admin/leads").get_data(as_text=True)
+
+
+def test_keyset_pages_walk_all_leads_once_newest_first(session, protector):
+    campaign = quiz_flow.current_campaign(session)
+    ids = [make_participant(session, protector, campaign, n).id for n in range(1, 8)]
+    user = make_staff(session, "admin1")
+    seen, after = [], None
+    while True:
+        page = leads.list_leads(session, user, LeadFilters(), after_id=after, limit=3)
+        seen += [r.id for r in page.rows]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == sorted(ids, reverse=True)
+
+
+def test_filters(session, protector):
+    campaign = quiz_flow.current_campaign(session)
+    done = make_participant(session, protector, campaign, 1, complete=True)
+    pending = make_participant(session, protector, campaign, 2)
+    dup = make_participant(session, protector, campaign, 3, mobile="13812345678")
+    dup2 = make_participant(session, protector, campaign, 4, mobile="13812345678")
+    pending.branch_id = None
+    user = make_staff(session, "admin1")
+    session.flush()
+
+    def ids(**kw):
+        return {r.id for r in leads.list_leads(session, user, LeadFilters(**kw)).rows}
+
+    assert ids(completed=True) == {done.id}
+    assert ids(unassigned=True) == {pending.id}
+    assert ids(duplicates=True) == {dup.id, dup2.id}
+    assert ids(branch_id=done.branch_id) == {done.id}
+    assert ids(province_code=done.province_code) == {done.id}
+    assert ids(score_min=done.score, score_max=done.score, completed=True) == {done.id}
+    assert ids(score_min=done.score + 1, completed=True) == set()
+    assert ids(intent_level=done.intent_level) == {done.id}
+    assert done.intent_level
+    # Branch staff: a head-office-only filter is ignored, the scope still applies.
+    branch_user = make_staff(session, "b1", role="branch", branch_id=done.branch_id)
+    got = {r.id for r in leads.list_leads(session, branch_user, LeadFilters(unassigned=True)).rows}
+    assert got == {done.id}
+
+
+def test_filters_round_trip_through_json():
+    from datetime import date
+
+    f = LeadFilters(branch_id=3, date_from=date(2026, 11, 1), completed=False, duplicates=True)
+    assert LeadFilters.from_dict(f.to_dict()) == f
