@@ -1,0 +1,115 @@
+"""Staff pages for links, posters and the leaderboard: head office vs branch scope."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from sqlalchemy import select
+
+from quiz import referrals
+from quiz.models import Agent, Branch, Channel, ReferralLink
+from tests.factories import login_as, make_staff
+
+AGENTS = "机构代码,业务员代码,姓名\nB11,A1,王小明\nB31,S1,<b>乙</b>\n"
+
+
+def _branch(session, code):
+    return session.scalars(select(Branch).where(Branch.code == code)).one()
+
+
+def _setup(session):
+    referrals.import_agents(
+        session,
+        referrals.parse_agents_csv(AGENTS),
+    )
+    head = make_staff(session, "ho", role="admin")
+    branch = make_staff(session, "bj", role="branch", branch_id=_branch(session, "B11").id)
+    session.commit()
+    return head, branch
+
+
+def _link_of(session, agent_code):
+    link = session.scalars(
+        select(ReferralLink)
+        .join(Agent, Agent.id == ReferralLink.agent_id)
+        .where(Agent.code == agent_code)
+    ).one()
+    session.commit()
+    return link
+
+
+def test_head_office_creates_a_channel_and_a_duplicate_is_refused(client, session):
+    head, _ = _setup(session)
+    login_as(client, head)
+    resp = client.post("/admin/referrals/channels", data={"code": "zhongshao", "name": "中少在线"})
+    assert resp.status_code == 302
+    session.expire_all()
+    channel = session.scalars(select(Channel)).one()
+    assert session.scalars(select(ReferralLink).where(ReferralLink.channel_id == channel.id)).one()
+    session.commit()
+    again = client.post("/admin/referrals/channels", data={"code": "zhongshao", "name": "x"})
+    assert again.status_code == 422 and "已存在" in again.get_data(as_text=True)
+    bad = client.post("/admin/referrals/channels", data={"code": "中 文", "name": "x"})
+    assert bad.status_code == 422 and "渠道代码只能包含" in bad.get_data(as_text=True)
+
+
+def test_branch_staff_see_and_upload_only_their_own_branch(client, session):
+    _, branch_user = _setup(session)
+    login_as(client, branch_user)
+    assert client.get("/admin/referrals/channels").status_code == 403
+    page = client.get("/admin/referrals").get_data(as_text=True)
+    assert "王小明" in page and "&lt;b&gt;乙" not in page and "<b>乙" not in page
+    other = _link_of(session, "S1")
+    assert client.get(f"/admin/referrals/{other.id}/poster").status_code == 404
+    upload = client.post(
+        "/admin/referrals/agents",
+        data={"file": (io.BytesIO("机构代码,业务员代码,姓名\nB31,S2,丙\n".encode()), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    assert upload.status_code == 422 and "只能导入本机构" in upload.get_data(as_text=True)
+    ok = client.post(
+        "/admin/referrals/agents",
+        data={"file": (io.BytesIO("机构代码,业务员代码,姓名\nB11,A2,丁\n".encode()), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    assert ok.status_code == 302
+    export = client.get("/admin/referrals/links.csv").get_data()
+    text = export.decode("utf-8-sig")
+    assert "A2" in text and "S1" not in text
+
+
+def test_poster_page_and_branch_zip(client, session):
+    _, branch_user = _setup(session)
+    login_as(client, branch_user)
+    link = _link_of(session, "A1")
+    page = client.get(f"/admin/referrals/{link.id}/poster").get_data(as_text=True)
+    assert "网上保险有奖竞答" in page and "幸运奖8888名" in page and "活动时间" in page
+    assert f"/r/{link.code}" in page and "<svg" in page and "poster.css" in page
+    with client.get("/admin/referrals/posters.zip") as resp:  # closes the spooled file
+        assert resp.status_code == 200 and resp.mimetype == "application/zip"
+        archive = zipfile.ZipFile(io.BytesIO(resp.data))
+    names = archive.namelist()
+    assert names == [f"B11-A1-{link.code}.svg"]
+    svg = archive.read(names[0]).decode()
+    assert svg.startswith("<?xml") and f"/r/{link.code}" in svg and "王小明" in svg
+
+
+def test_leaderboard_page_scopes_agent_detail_and_exports(client, session):
+    head, branch_user = _setup(session)
+    login_as(client, branch_user)
+    page = client.get("/admin/leaderboard")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "机构排行榜" in html and "北京分公司" in html and "上海分公司" in html
+    assert "按推广渠道" not in html
+    csv_resp = client.get("/admin/leaderboard.csv?basis=all&order=count")
+    assert csv_resp.status_code == 200 and csv_resp.data.startswith(b"\xef\xbb\xbf")
+    login_as(client, head)
+    html = client.get("/admin/leaderboard?basis=bogus&branch=abc").get_data(as_text=True)
+    assert "按推广渠道" in html
+
+
+def test_anonymous_users_are_sent_to_login(client):
+    for path in ("/admin/referrals", "/admin/leaderboard", "/admin/referrals/posters.zip"):
+        assert client.get(path).status_code == 302
