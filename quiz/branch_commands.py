@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, cast
@@ -116,7 +117,7 @@ def export_routes_command(output: Path | None, bom: bool) -> None:
 
 def _export(rows: list[list[str]], output: Path | None, bom: bool) -> None:
     if output is None:
-        _write_csv(rows, click.get_binary_stream("stdout"), bom)
+        _write_csv(rows, sys.stdout.buffer, bom)
         return
     with output.open("wb") as stream:
         count = _write_csv(rows, stream, bom)
@@ -179,11 +180,9 @@ def locate_command(header: bool) -> None:
     warm_up()
     # utf-8-sig drops a BOM at the start; universal newlines turn CRLF into LF.
     source = io.TextIOWrapper(
-        click.get_binary_stream("stdin"), encoding="utf-8-sig", errors="replace", newline=None
+        sys.stdin.buffer, encoding="utf-8-sig", errors="replace", newline=None
     )
-    sink = io.TextIOWrapper(
-        click.get_binary_stream("stdout"), encoding="utf-8", newline="\n", write_through=False
-    )
+    sink = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=False)
     batch: list[str] = []
     for row in locate_stream(source, table, header=header):
         batch.append(row)

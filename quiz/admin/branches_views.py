@@ -50,11 +50,14 @@ class BranchForm(FlaskForm):
     )
     level = SelectField(
         "机构层级",
-        choices=[(lv, lv) for lv in branches.BRANCH_LEVELS],
+        choices=[SelectChoice(lv, lv) for lv in branches.BRANCH_LEVELS],
         invalid_choice_message="请从列表中选择机构层级。",
     )
     parent_code = SelectField(
-        "上级机构", choices=[("", "(无)")], invalid_choice_message="请从列表中选择上级机构。"
+        "上级机构",
+        choices=[SelectChoice("", "(无)")],
+        default="",
+        invalid_choice_message="请从列表中选择上级机构。",
     )
     contact = StringField(
         "联系人及电话", [Optional(), Length(max=200, message="联系方式不能超过200个字。")]
@@ -66,8 +69,10 @@ class BranchForm(FlaskForm):
 
     def set_parents(self, exclude: Branch | None) -> None:
         rows = db().execute(select(Branch.code, Branch.name).order_by(Branch.code)).all()
-        self.parent_code.choices = [("", "(无)")] + [
-            (code, f"{name}({code})") for code, name in rows if not exclude or code != exclude.code
+        self.parent_code.choices = [SelectChoice("", "(无)")] + [
+            SelectChoice(code, f"{name}({code})")
+            for code, name in rows
+            if not exclude or code != exclude.code
         ]
 
 
@@ -94,9 +99,11 @@ class RemoveOverrideForm(FlaskForm):
     city_code = StringField(validators=[DataRequired()])
 
 
-def _branch_choices() -> list[tuple[str, str]]:
+def _branch_choices() -> list[SelectChoice]:
     rows = db().execute(select(Branch.code, Branch.name).order_by(Branch.code)).all()
-    return [("", "请选择机构")] + [(code, f"{name}({code})") for code, name in rows]
+    return [SelectChoice("", "请选择机构")] + [
+        SelectChoice(code, f"{name}({code})") for code, name in rows
+    ]
 
 
 def _place_choices(*, provinces: bool) -> list[SelectChoice]:
