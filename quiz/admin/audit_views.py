@@ -55,7 +55,7 @@ def audit() -> ResponseReturnValue:
     """Audit entries matching the filters, PAGE_SIZE at a time, by descending id."""
     form = AuditFilterForm(request.args)
     actions = db().scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
-    form.action.choices = [("", "全部")] + [(a, ACTION_LABELS.get(a, a)) for a in actions]
+    form.action.choices = {"": "全部", **{a: ACTION_LABELS.get(a, a) for a in actions}}
     if not form.validate():
         return render_template(
             "admin/audit.html",

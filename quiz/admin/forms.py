@@ -12,12 +12,14 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional, Validat
 from quiz.auth import PASSWORD_MAX, PASSWORD_MIN, ROLE_LABELS
 
 REQUIRED = "此项为必填项。"
+BAD_CHOICE = "请从列表中选择。"
 PASSWORD_LENGTH = Length(
     min=PASSWORD_MIN,
     max=PASSWORD_MAX,
     message=f"密码长度需为 {PASSWORD_MIN}-{PASSWORD_MAX} 个字符。",
 )
-ROLE_CHOICES = list(ROLE_LABELS.items())
+# wtforms 3.3 deprecates (value, label) tuples; a {value: label} dict is its shorthand.
+ROLE_CHOICES = dict(ROLE_LABELS)
 
 
 class LoginForm(FlaskForm):
@@ -60,13 +62,18 @@ class UserEditForm(FlaskForm):
     display_name = StringField(
         "姓名", [Optional(), Length(max=100, message="姓名不能超过100个字。")]
     )
-    role = SelectField("角色", choices=ROLE_CHOICES, validators=[InputRequired(REQUIRED)])
-    branch_id = SelectField("所属机构", coerce=str, validate_choice=True, choices=[])
+    role = SelectField(
+        "角色",
+        choices=ROLE_CHOICES,
+        validators=[InputRequired(REQUIRED)],
+        invalid_choice_message=BAD_CHOICE,
+    )
+    branch_id = SelectField("所属机构", default="", choices={}, invalid_choice_message=BAD_CHOICE)
     can_reveal = BooleanField("可查看完整个人信息(身份证号、手机号)")
     active = BooleanField("账户有效")
 
     def set_branches(self, branches: list[tuple[int, str]]) -> None:
-        self.branch_id.choices = [("", "(总公司,无)")] + [(str(i), n) for i, n in branches]
+        self.branch_id.choices = {"": "(总公司,无)", **{str(i): n for i, n in branches}}
 
     def branch_value(self) -> int | None:
         return int(self.branch_id.data) if self.branch_id.data else None

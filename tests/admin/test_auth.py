@@ -58,7 +58,7 @@ def full_login(client: Any, username: str, secret: str) -> None:
     assert resp.status_code == 302, resp.get_data(as_text=True)
 
 
-# --- services ------------------------------------------------------------------------------
+# --- services ----------
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,9 @@ def test_password_rules_refuse(session, password, message):
     assert session.scalars(select(StaffUser)).first() is None
 
 
-@pytest.mark.parametrize("password", ["12345678", "密码很长很长很长的一句话", "y" * 128, "  sp a ce  "])
+@pytest.mark.parametrize(
+    "password", ["12345678", "密码很长很长很长的一句话", "y" * 128, "  sp a ce  "]
+)
 def test_password_rules_accept_any_characters_up_to_128(session, password):
     user = make_user(session, "bob", password=password)
     assert user.password_hash.startswith("$argon2id$")
@@ -134,7 +136,7 @@ def test_totp_code_is_accepted_once_and_recovery_codes_once_each(session, protec
     assert len(user.recovery_codes or []) == 9
 
 
-# --- first login: enrolment -------------------------------------------------------------------
+# --- first login: enrolment ----------
 
 
 def test_first_login_enrols_totp_then_shows_recovery_codes_once(client, session, protector):
@@ -146,9 +148,9 @@ def test_first_login_enrols_totp_then_shows_recovery_codes_once(client, session,
     assert "<svg" in page and "二维码" in page
     secret = re.search(r'<code class="secret">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
     # The same secret is shown again on reload (not a new one each time).
-    assert secret.replace(" ", "") in client.get("/admin/login/totp").get_data(as_text=True).replace(
-        " ", ""
-    )
+    assert secret.replace(" ", "") in client.get("/admin/login/totp").get_data(
+        as_text=True
+    ).replace(" ", "")
     bad = client.post("/admin/login/totp", data={"code": "000000"})
     assert bad.status_code == 422 and "验证码不正确" in bad.get_data(as_text=True)
     resp = client.post("/admin/login/totp", data={"code": pyotp.TOTP(secret).now()})
@@ -185,7 +187,9 @@ def test_totp_page_without_a_password_step_sends_back_to_login(client):
     assert client.post("/admin/login/totp", data={"code": "123456"}).status_code == 302
 
 
-def test_branch_staff_skip_totp_unless_configured(client, session, protector, database_url, tmp_path):
+def test_branch_staff_skip_totp_unless_configured(
+    client, session, protector, database_url, tmp_path
+):
     make_user(session, "branch1", role="branch")
     resp = post_login(client, "branch1")
     assert resp.status_code == 302 and "/login" not in resp.location
@@ -240,7 +244,7 @@ def test_next_parameter_only_follows_same_site_paths(
     assert resp.location == expected
 
 
-# --- ending sessions ------------------------------------------------------------------------------
+# --- ending sessions ----------
 
 
 def _cookie(client: Any) -> str:
@@ -317,7 +321,11 @@ def test_idle_timeout_and_absolute_lifetime(client, session):
     assert resp.status_code == 302 and "/admin/login" in resp.location
     login_as(client, user)
     with client.session_transaction() as sess:
-        sess["staff"] = {**sess["staff"], "seen": int(time.time()), "at": int(time.time()) - 9 * 3600}
+        sess["staff"] = {
+            **sess["staff"],
+            "seen": int(time.time()),
+            "at": int(time.time()) - 9 * 3600,
+        }
     assert client.get("/admin/account").status_code == 302
     assert client.post("/admin/account/sessions/end").status_code == 401
 
@@ -336,7 +344,7 @@ def test_recovery_codes_can_be_regenerated_with_the_password(client, session, pr
         auth.verify_second_factor(session, protector, session.get(StaffUser, user.id), old[0])
 
 
-# --- rate limits and CSRF -------------------------------------------------------------------------
+# --- rate limits and CSRF ----------
 
 
 def test_login_is_rate_limited_per_client_and_per_account(session, database_url, tmp_path):
@@ -349,8 +357,9 @@ def test_login_is_rate_limited_per_client_and_per_account(session, database_url,
     # Per client: one address trying several accounts.
     ip = f"10.{uuid.uuid4().int % 250}.0.1"
     codes = [
-        post_login(client, f"u{i}{uuid.uuid4().hex[:6]}", "x" * 8, environ_base={"REMOTE_ADDR": ip})
-        .status_code
+        post_login(
+            client, f"u{i}{uuid.uuid4().hex[:6]}", "x" * 8, environ_base={"REMOTE_ADDR": ip}
+        ).status_code
         for i in range(4)
     ]
     assert codes == [401, 401, 401, 429]
@@ -379,7 +388,7 @@ def test_login_form_needs_the_csrf_token(session, database_url, tmp_path):
     assert resp.status_code == 302 and resp.location.endswith("/admin/login/totp")
 
 
-# --- CLI ----------------------------------------------------------------------------------------------
+# --- CLI ----------
 
 
 def test_there_is_no_default_account(session):
@@ -404,8 +413,9 @@ def test_cli_prompts_twice_and_checks_the_rules(runner, session):
         staff, ["create", "ana", "--role", "analyst"], input="password one\npassword two\n"
     )
     assert mismatch.exit_code != 0
-    same = runner.invoke(staff, ["create", "ana.lyst", "--role", "analyst", "--password-stdin"],
-                         input="ana.lyst\n")
+    same = runner.invoke(
+        staff, ["create", "ana.lyst", "--role", "analyst", "--password-stdin"], input="ana.lyst\n"
+    )
     assert same.exit_code != 0 and "不能与用户名相同" in same.output
     ok = runner.invoke(
         staff, ["create", "ana", "--role", "analyst"], input=f"{PASSWORD}\n{PASSWORD}\n"
@@ -417,11 +427,13 @@ def test_cli_prompts_twice_and_checks_the_rules(runner, session):
 def test_cli_branch_accounts_need_an_existing_branch(runner, session):
     code = session.scalars(select(Branch.code).order_by(Branch.code)).first()
     session.commit()
-    missing = runner.invoke(staff, ["create", "b1", "--role", "branch", "--password-stdin"],
-                            input=PASSWORD + "\n")
+    missing = runner.invoke(
+        staff, ["create", "b1", "--role", "branch", "--password-stdin"], input=PASSWORD + "\n"
+    )
     assert missing.exit_code != 0 and "--branch" in missing.output
     unknown = runner.invoke(
-        staff, ["create", "b1", "--role", "branch", "--branch", "NOPE", "--password-stdin"],
+        staff,
+        ["create", "b1", "--role", "branch", "--branch", "NOPE", "--password-stdin"],
         input=PASSWORD + "\n",
     )
     assert unknown.exit_code != 0 and "不存在" in unknown.output
@@ -441,8 +453,9 @@ def test_cli_rescues_a_locked_out_admin(runner, session, protector):
     user.locked_until = utcnow() + timedelta(minutes=10)
     session.commit()
     assert runner.invoke(staff, ["reset-2fa", "alice"]).exit_code == 0
-    result = runner.invoke(staff, ["set-password", "alice", "--password-stdin"],
-                           input="brand new password\n")
+    result = runner.invoke(
+        staff, ["set-password", "alice", "--password-stdin"], input="brand new password\n"
+    )
     assert result.exit_code == 0, result.output
     session.expire_all()
     user = session.get(StaffUser, user.id)

@@ -1,0 +1,157 @@
+"""Walk the URL map: every staff route declares its roles and refuses whoever it must.
+
+A route added later without `roles_required` (or with the decorator in the wrong order)
+fails `test_every_admin_view_declares_its_roles`; the other tests then exercise every route
+with an anonymous client and a branch user, filling URL parameters with the ids of a lead
+that belongs to another branch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.routing import IntegerConverter, Rule
+
+from quiz.admin import PUBLIC_ENDPOINTS
+from quiz.models import Branch, Campaign, Participant
+from tests.factories import login_as, make_participant, make_staff
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class Route:
+    rule: Rule
+    method: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.rule.rule}"
+
+
+def admin_rules(app: Flask) -> list[Rule]:
+    return sorted(
+        (r for r in app.url_map.iter_rules() if r.rule.startswith("/admin")),
+        key=lambda r: r.rule,
+    )
+
+
+def routes(app: Flask) -> list[Route]:
+    return [
+        Route(rule, method)
+        for rule in admin_rules(app)
+        if rule.endpoint not in PUBLIC_ENDPOINTS and not rule.endpoint.endswith("static")
+        for method in METHODS
+        if method in (rule.methods or ())
+    ]
+
+
+def roles_of(app: Flask, endpoint: str) -> tuple[str, ...] | None:
+    return getattr(app.view_functions[endpoint], "required_roles", None)
+
+
+def build(app: Flask, rule: Rule, lead: Participant) -> str:
+    """The rule's URL with every parameter pointing at the other branch's lead."""
+    values: dict[str, Any] = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]  # noqa: SLF001 - werkzeug keeps them here
+        values[name] = lead.id if isinstance(converter, IntegerConverter) else lead.public_id
+    with app.test_request_context():
+        adapter = app.url_map.bind("localhost")
+        return adapter.build(rule.endpoint, values, method=None)
+
+
+@pytest.fixture
+def world(app, session, protector) -> dict[str, Any]:
+    """A lead in one branch and a branch user of another branch."""
+    campaign = session.scalars(select(Campaign)).one()
+    lead = make_participant(session, protector, campaign, 1, complete=True, name="欧阳外机")
+    assert lead.branch_id is not None
+    other = session.scalars(select(Branch).where(Branch.id != lead.branch_id)).first()
+    user = make_staff(session, "branch.other", role="branch", branch_id=other.id)
+    session.commit()
+    return {"lead": lead, "branch_user": user}
+
+
+def test_the_map_is_not_empty(app):
+    endpoints = {r.rule.endpoint for r in routes(app)}
+    # These are this module's own pages; if they vanish the walk below proves nothing.
+    assert {"admin.users", "admin.audit", "admin.account", "admin.logout"} <= endpoints
+    assert {r.endpoint for r in admin_rules(app)} >= PUBLIC_ENDPOINTS
+
+
+def test_every_admin_view_declares_its_roles(app):
+    missing = [r.id for r in routes(app) if not roles_of(app, r.rule.endpoint)]
+    assert missing == [], (
+        "admin views without @roles_required/@head_office_required/@admin_required/@any_staff "
+        f"(put the decorator below @bp.route): {missing}"
+    )
+    unknown = {
+        r.rule.endpoint: roles_of(app, r.rule.endpoint)
+        for r in routes(app)
+        if not set(roles_of(app, r.rule.endpoint) or ()) <= {"admin", "analyst", "branch"}
+    }
+    assert unknown == {}
+
+
+def test_anonymous_users_are_refused_everywhere(app, client, world):
+    problems = []
+    for route in routes(app):
+        url = build(app, route.rule, world["lead"])
+        resp = client.open(url, method=route.method)
+        if route.method == "GET":
+            ok = resp.status_code == 302 and "/admin/login" in resp.location
+        else:
+            ok = resp.status_code in (401, 403)
+        if not ok:
+            problems.append(f"{route.id} -> {resp.status_code}")
+    assert problems == []
+
+
+def test_branch_users_are_refused_head_office_routes(app, client, world):
+    login_as(client, world["branch_user"])
+    problems = []
+    for route in routes(app):
+        if "branch" in (roles_of(app, route.rule.endpoint) or ()):
+            continue
+        resp = client.open(build(app, route.rule, world["lead"]), method=route.method)
+        if resp.status_code != 403:
+            problems.append(f"{route.id} -> {resp.status_code}")
+    assert problems == []
+    # Still signed in: the refusals above were about rights, not a lost session.
+    assert client.get("/admin/account").status_code == 200
+
+
+def test_branch_users_cannot_reach_another_branchs_lead(app, client, world):
+    login_as(client, world["branch_user"])
+    problems = []
+    checked = 0
+    for route in routes(app):
+        if not route.rule.arguments or "branch" not in (roles_of(app, route.rule.endpoint) or ()):
+            continue
+        checked += 1
+        resp = client.open(build(app, route.rule, world["lead"]), method=route.method)
+        if resp.status_code not in (403, 404):
+            problems.append(f"{route.id} -> {resp.status_code}")
+    assert problems == []
+    if checked == 0:
+        pytest.skip("no branch-visible route takes a lead id yet")
+
+
+def test_branch_pages_without_parameters_do_not_show_another_branchs_lead(app, client, world):
+    login_as(client, world["branch_user"])
+    problems = []
+    for route in routes(app):
+        if route.method != "GET" or route.rule.arguments:
+            continue
+        if "branch" not in (roles_of(app, route.rule.endpoint) or ()):
+            continue
+        resp = client.get(build(app, route.rule, world["lead"]))
+        body = resp.get_data(as_text=True) if resp.mimetype.startswith("text") else ""
+        if resp.status_code >= 500 or "欧阳外机" in body:
+            problems.append(f"{route.id} -> {resp.status_code}")
+    assert problems == []
