@@ -19,4 +19,5 @@ def load_views() -> None:
     from quiz.admin import referral_views  # noqa: F401
     from quiz.admin import access, audit_views, auth_views, users_views  # noqa: F401
     from quiz.admin import branches_views  # noqa: F401
+    from quiz.admin import draw_views  # noqa: F401
     from quiz.admin import dashboard_views, exports_views, leads_views  # noqa: F401

@@ -1,0 +1,366 @@
+"""Staff draw pages: exclude, freeze, run (with confirmation), void, notary record, winners.
+
+Draw actions are admin-only; analysts may view. Winners' shipping is kept by the winner's
+branch and head office; the fulfilment export is for admins and each branch's own winners.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import HiddenField, IntegerField, StringField
+from wtforms.validators import ValidationError
+
+from quiz import audit
+from quiz.admin import bp
+from quiz.admin.access import (
+    HEAD_OFFICE,
+    admin_required,
+    any_staff,
+    current_staff,
+    head_office_required,
+    roles_required,
+)
+from quiz.draw import service
+from quiz.draw.eligibility import DrawRefused, exclude_participant
+from quiz.models import Branch, Campaign, Draw, Participant, StaffUser, Winner
+from quiz.quiz_flow import current_campaign
+from quiz.web import db, protector
+
+WINNERS_PER_PAGE = 100
+RECORD_COLUMNS = 4  # winners side by side per printed row
+
+
+class ActionForm(FlaskForm):
+    """A bare POST with its CSRF token."""
+
+
+class ExcludeForm(FlaskForm):
+    participant_id = IntegerField("参与者编号(ID)")
+    reason = StringField("排除原因")
+
+    def validate_reason(self, field: Any) -> None:
+        if not (field.data or "").strip():
+            raise ValidationError("请填写排除原因")
+        if len(field.data) > 200:
+            raise ValidationError("排除原因不能超过200个字")
+
+    def validate_participant_id(self, field: Any) -> None:
+        if not field.data or field.data < 1:
+            raise ValidationError("请填写参与者编号")
+
+
+class RunForm(FlaskForm):
+    # Never stripped or normalised: the string is used exactly as published.
+    randomness = StringField("随机数来源公布的开奖结果(原样填写)")
+    confirmed = HiddenField()
+
+    def validate_randomness(self, field: Any) -> None:
+        try:
+            service.check_randomness(field.data or "")
+        except DrawRefused as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class VoidForm(FlaskForm):
+    reason = StringField("作废原因")
+
+    def validate_reason(self, field: Any) -> None:
+        if not (field.data or "").strip():
+            raise ValidationError("作废抽奖必须填写原因")
+
+
+class ShippingForm(FlaskForm):
+    status = StringField("寄送状态")  # checked against SHIPPING_STATUSES by the service
+    tracking_no = StringField("快递单号")
+
+
+def _staff() -> StaffUser:
+    user = current_staff()
+    if user is None:
+        abort(401)
+    return user
+
+
+def _campaign() -> Campaign:
+    campaign = current_campaign(db())
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _draw_or_404(draw_id: int) -> Draw:
+    draw = db().get(Draw, draw_id)
+    if draw is None:
+        abort(404)
+    return draw
+
+
+def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
+    campaign = _campaign()
+    draws = (
+        db()
+        .scalars(select(Draw).where(Draw.campaign_id == campaign.id).order_by(Draw.id.desc()))
+        .all()
+    )
+    active = next((d for d in draws if d.status != "voided"), None)
+    user = _staff()
+    context: dict[str, Any] = {
+        "campaign": campaign,
+        "draws": draws,
+        "active": active,
+        # Counting is one indexed aggregate; only worth showing before the freeze.
+        "eligible": None if active else service.count_eligible(db(), campaign),
+        "is_admin": user.role == "admin",
+        "exclude_form": forms.get("exclude_form") or ExcludeForm(),
+        "run_form": forms.get("run_form") or RunForm(),
+        "void_form": forms.get("void_form") or VoidForm(),
+        "action_form": ActionForm(),
+        "tiers": service.tiers_of(campaign),
+    }
+    return render_template("admin/draw.html", **context), status
+
+
+@bp.get("/draw")
+@head_office_required
+def draw() -> ResponseReturnValue:
+    """The draw's state, history and (for admins) its actions."""
+    return _overview()
+
+
+@bp.post("/draw/exclude")
+@admin_required
+def draw_exclude() -> ResponseReturnValue:
+    form = ExcludeForm()
+    if not form.validate_on_submit():
+        return _overview(422, exclude_form=form)
+    campaign = _campaign()
+    participant = db().get(Participant, form.participant_id.data)
+    if participant is None or participant.campaign_id != campaign.id:
+        form.participant_id.errors = [*form.participant_id.errors, "找不到该参与者"]
+        return _overview(422, exclude_form=form)
+    try:
+        exclude_participant(
+            db(), campaign, participant, form.reason.data, _staff(), ip=request.remote_addr
+        )
+    except DrawRefused as exc:
+        db().rollback()
+        form.reason.errors = [*form.reason.errors, str(exc)]
+        return _overview(409, exclude_form=form)
+    db().commit()
+    flash(f"已将参与者 {participant.id}({participant.name_masked})排除出抽奖。", "success")
+    return redirect(url_for("admin.draw"))
+
+
+@bp.post("/draw/freeze")
+@admin_required
+def draw_freeze() -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        frozen = service.freeze(db(), _campaign(), _staff(), ip=request.remote_addr)
+    except DrawRefused as exc:
+        db().rollback()
+        flash(str(exc), "error")
+        return _overview(409)
+    db().commit()
+    flash(
+        f"抽奖名单已冻结:{frozen.entrant_count} 人,摘要 {frozen.entrant_digest}。"
+        "请在公开页面公布后,等待随机数来源开奖。",
+        "success",
+    )
+    return redirect(url_for("admin.draw"))
+
+
+@bp.post("/draw/run")
+@admin_required
+def draw_run() -> ResponseReturnValue:
+    """First POST shows the string back for confirmation; the confirmed POST runs the draw."""
+    form = RunForm()
+    if not form.validate_on_submit():
+        return _overview(422, run_form=form)
+    campaign = _campaign()
+    active = service.active_draw(db(), campaign)
+    if active is None or active.status != "frozen":
+        flash("没有待抽奖的冻结名单。", "error")
+        return _overview(409, run_form=form)
+    randomness: str = form.randomness.data
+    if form.confirmed.data != "yes":
+        form.confirmed.data = "yes"
+        return render_template(
+            "admin/draw_confirm.html",
+            campaign=campaign,
+            draw=active,
+            form=form,
+            randomness=randomness,
+            non_ascii=[(c, f"U+{ord(c):04X}") for c in dict.fromkeys(randomness) if ord(c) > 126],
+        )
+    try:
+        count = service.run_draw(db(), active, randomness, _staff(), ip=request.remote_addr)
+    except DrawRefused as exc:
+        db().rollback()
+        flash(str(exc), "error")
+        return _overview(409)
+    db().commit()
+    flash(f"抽奖完成,共产生 {count} 名获奖者。请运行复核并公布中奖名单。", "success")
+    return redirect(url_for("admin.draw_record", draw_id=active.id))
+
+
+@bp.post("/draw/<int:draw_id>/void")
+@admin_required
+def draw_void(draw_id: int) -> ResponseReturnValue:
+    form = VoidForm()
+    if not form.validate_on_submit():
+        return _overview(422, void_form=form)
+    target = _draw_or_404(draw_id)
+    try:
+        service.void_draw(db(), target, form.reason.data, _staff(), ip=request.remote_addr)
+    except DrawRefused as exc:
+        db().rollback()
+        flash(str(exc), "error")
+        return _overview(409)
+    db().commit()
+    flash(f"抽奖 {draw_id} 已作废(记录保留),可以重新冻结名单。", "success")
+    return redirect(url_for("admin.draw"))
+
+
+@bp.get("/draw/<int:draw_id>/record")
+@head_office_required
+def draw_record(draw_id: int) -> ResponseReturnValue:
+    """The printable draw record for the notary (开奖公证)."""
+    target = _draw_or_404(draw_id)
+    rows = service.winner_rows(db(), target) if target.randomness_value else []
+    grid = [rows[i : i + RECORD_COLUMNS] for i in range(0, len(rows), RECORD_COLUMNS)]
+    return render_template(
+        "admin/draw_record.html",
+        campaign=target.campaign,
+        draw=target,
+        grid=grid,
+        winners=len(rows),
+        columns=RECORD_COLUMNS,
+        prize_total=service.prize_total(target.tiers),
+    )
+
+
+# --- winners and fulfilment -----------------------------------------------------------------
+
+
+def _drawn(campaign: Campaign) -> Draw | None:
+    found = service.active_draw(db(), campaign)
+    return found if found is not None and found.status == "drawn" else None
+
+
+def _winner_in_scope(draw_id: int, rank: int, user: StaffUser) -> Winner:
+    winner = db().get(Winner, (draw_id, rank))
+    if winner is None:
+        abort(404)
+    if user.role not in HEAD_OFFICE and (
+        user.branch_id is None or winner.participant.branch_id != user.branch_id
+    ):
+        abort(404)  # another branch's winner: no existence leak
+    return winner
+
+
+@bp.get("/draw/winners")
+@any_staff
+def draw_winners() -> ResponseReturnValue:
+    """Winners with shipping status; branch staff see their own branch's winners."""
+    user = _staff()
+    campaign = _campaign()
+    current = _drawn(campaign)
+    rows: list[Any] = []
+    total = 0
+    page = pages = 1
+    if current is not None:
+        head_office = user.role in HEAD_OFFICE
+        stmt = service.winners_for_branch(db(), current, user.branch_id, all_branches=head_office)
+        total = int(db().scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+        pages = max(1, -(-total // WINNERS_PER_PAGE))
+        page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+        rows = (
+            db().execute(stmt.offset((page - 1) * WINNERS_PER_PAGE).limit(WINNERS_PER_PAGE)).all()
+        )
+    branches = {b.id: b.name for b in db().scalars(select(Branch))}
+    return render_template(
+        "admin/draw_winners.html",
+        campaign=campaign,
+        draw=current,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        branches=branches,
+        statuses=service.SHIPPING_STATUSES,
+        form=ShippingForm(),
+        can_export=user.role == "admin" or (user.role == "branch" and user.branch_id),
+    )
+
+
+@bp.post("/draw/winners/<int:draw_id>/<int:rank>/shipping")
+@any_staff
+def draw_shipping(draw_id: int, rank: int) -> ResponseReturnValue:
+    user = _staff()
+    winner = _winner_in_scope(draw_id, rank, user)
+    form = ShippingForm()
+    if not form.validate_on_submit():
+        flash("寄送状态无效。", "error")
+        return redirect(url_for("admin.draw_winners")), 303
+    try:
+        service.update_shipping(
+            db(),
+            winner,
+            form.status.data,
+            form.tracking_no.data or "",
+            user,
+            ip=request.remote_addr,
+        )
+    except DrawRefused as exc:
+        db().rollback()
+        flash(f"第 {rank} 名:{exc}", "error")
+        return redirect(url_for("admin.draw_winners", page=request.args.get("page", 1)))
+    db().commit()
+    flash(
+        f"第 {rank} 名(编号 {winner.entry_no})寄送状态已更新为{winner.shipping_status}。", "success"
+    )
+    return redirect(url_for("admin.draw_winners", page=request.args.get("page", 1)))
+
+
+@bp.get("/draw/winners.csv")
+@roles_required("admin", "branch")
+def draw_winners_export() -> ResponseReturnValue:
+    """Fulfilment export (full address, decrypted mobile): admins any branch, branches own."""
+    user = _staff()
+    campaign = _campaign()
+    current = _drawn(campaign)
+    if current is None:
+        abort(404)
+    if user.role == "admin":
+        branch_id = request.args.get("branch", type=int)
+        all_branches = True
+    else:
+        if user.branch_id is None:
+            abort(403)
+        branch_id = user.branch_id
+        all_branches = False
+    audit.record(
+        db(),
+        user,
+        "draw.winners_export",
+        f"draw:{current.id}",
+        {"branch_id": branch_id, "all_branches": all_branches and branch_id is None},
+        request.remote_addr,
+    )
+    db().commit()
+    body = "".join(
+        service.winners_csv(db(), protector(), current, branch_id, all_branches=all_branches)
+    )
+    name = f"winners-{campaign.slug}-{branch_id or 'all'}.csv"
+    return Response(
+        body.encode("utf-8"),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

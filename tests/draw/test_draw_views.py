@@ -1,0 +1,315 @@
+"""Draw pages: public draw page and files, winners, look-ups, staff actions, notary record."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from quiz.db import Database, utcnow
+from quiz.draw import service, views_public
+from quiz.models import AuditLog, Branch, Campaign, Draw, Participant, Winner
+from quiz.quiz_flow import current_campaign
+from tests.conftest import make_app
+from tests.factories import install_test_campaign, login_as, make_participant, make_staff
+
+RANDOMNESS = "2027-02-04 双色球 03 07 12 19 25 31 + 09"
+
+
+def campaign_of(session: Session) -> Campaign:
+    campaign = current_campaign(session)
+    assert campaign is not None
+    return campaign
+
+
+def closed_with_entrants(
+    session: Session, protector: Any, n: int, prizes: int = 3
+) -> tuple[Campaign, list[Participant]]:
+    campaign = campaign_of(session)
+    people = [
+        make_participant(session, protector, campaign, i, complete=True) for i in range(1, n + 1)
+    ]
+    campaign.closes_at = utcnow()
+    content = dict(campaign.content)
+    content["prizes"] = [
+        {"tier": "幸运奖", "count": prizes, "prize": "纪念品一份", "value_yuan": 20}
+    ]
+    campaign.content = content
+    session.commit()
+    return campaign, people
+
+
+def drawn(
+    session: Session, protector: Any, n: int = 6, prizes: int = 3
+) -> tuple[Draw, list[Participant]]:
+    campaign, people = closed_with_entrants(session, protector, n, prizes)
+    draw = service.freeze(session, campaign, operator="t", now=utcnow() + timedelta(seconds=1))
+    service.run_draw(session, draw, RANDOMNESS, operator="t")
+    session.commit()
+    return draw, people
+
+
+def contact(protector: Any, person: Participant) -> dict[str, str]:
+    return {"mobile": protector.decrypt(person.mobile_enc), "id_last4": person.id_last4}
+
+
+# --- public ------------------------------------------------------------------------------------
+
+
+def test_draw_page_before_freeze_announces_source_and_has_no_file(
+    client: FlaskClient, session: Session
+) -> None:
+    source = campaign_of(session).content["randomness_source"]
+    session.commit()
+    page = client.get("/draw").get_data(as_text=True)
+    assert source in page
+    assert "活动截止后冻结" in page
+    assert client.get("/draw/entrants.txt").status_code == 404
+    assert client.get("/winners").status_code == 200
+    assert "抽奖尚未进行" in client.get("/winners").get_data(as_text=True)
+
+
+def test_entrant_file_download_matches_published_digest(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    campaign, people = closed_with_entrants(session, protector, 5)
+    draw = service.freeze(session, campaign, now=utcnow() + timedelta(seconds=1))
+    session.commit()
+    page = client.get("/draw").get_data(as_text=True)
+    assert draw.entrant_digest in page and campaign.content["randomness_source"] in page
+    response = client.get("/draw/entrants.txt")
+    assert response.status_code == 200
+    assert response.content_type == "text/plain; charset=utf-8"
+    assert "attachment" in response.headers["Content-Disposition"]
+    body = response.get_data()
+    assert hashlib.sha256(body).hexdigest() == draw.entrant_digest
+    assert body.count(b"\n") == 5 and not body.startswith(b"\xef\xbb\xbf")
+    assert body.decode().splitlines()[0] == f"1\t{people[0].name_masked}\t{people[0].mobile_masked}"
+    sha = client.get("/draw/entrants.sha256").get_data(as_text=True)
+    assert sha.split()[0] == draw.entrant_digest
+
+
+def test_self_check_shows_own_entry_number(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    campaign, people = closed_with_entrants(session, protector, 3)
+    service.freeze(session, campaign, now=utcnow() + timedelta(seconds=1))
+    session.commit()
+    page = client.post("/draw/check", data=contact(protector, people[1])).get_data(as_text=True)
+    assert "您的抽奖编号为:<strong>2</strong>" in page
+    wrong = dict(
+        contact(protector, people[1]), id_last4="0000" if people[1].id_last4 != "0000" else "1111"
+    )
+    assert "未在抽奖名单中找到" in client.post("/draw/check", data=wrong).get_data(as_text=True)
+    assert client.post("/draw/check", data={"mobile": "123", "id_last4": "ab"}).status_code == 422
+
+
+def test_winners_page_is_paginated_and_masked(
+    client: FlaskClient, session: Session, protector: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draw, people = drawn(session, protector, n=6, prizes=5)
+    monkeypatch.setattr(views_public, "WINNERS_PER_PAGE", 2)
+    rows = service.winner_rows(session, draw)
+    session.commit()
+    first = client.get("/winners").get_data(as_text=True)
+    assert "第 1 / 3 页" in first and rows[0].masked_name in first
+    assert f"<td>{rows[0].entry_no}</td>" in first and f"<td>{rows[2].entry_no}</td>" not in first
+    third = client.get("/winners?page=3").get_data(as_text=True)
+    assert f"<td>{rows[4].entry_no}</td>" in third
+    assert client.get("/winners?page=abc").status_code == 200
+    for person in people:  # never a full name or mobile
+        assert protector.decrypt(person.mobile_enc) not in first + third
+
+
+def test_winner_lookup_answers_only_won_or_not(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    draw, people = drawn(session, protector, n=5, prizes=2)
+    won = set(session.scalars(select(Winner.participant_id)))
+    session.commit()
+    winner = next(p for p in people if p.id in won)
+    loser = next(p for p in people if p.id not in won)
+    page = client.post("/winners/lookup", data=contact(protector, winner)).get_data(as_text=True)
+    assert "<strong>中奖</strong>" in page and "纪念品一份" in page
+    page = client.post("/winners/lookup", data=contact(protector, loser)).get_data(as_text=True)
+    assert "<strong>未中奖</strong>" in page
+    # An unregistered mobile gets the same answer: nothing about who took part.
+    stranger = client.post("/winners/lookup", data={"mobile": "13700000000", "id_last4": "1234"})
+    assert "<strong>未中奖</strong>" in stranger.get_data(as_text=True)
+    assert loser.name_masked not in page
+    assert client.post("/winners/lookup", data={"mobile": "", "id_last4": ""}).status_code == 422
+
+
+def test_lookup_is_rate_limited(database_url: str, tmp_path: Path) -> None:
+    app = make_app(
+        database_url,
+        tmp_path / "inst",
+        RATELIMIT_ENABLED=True,
+        QUIZ_LOOKUP_LIMIT="2/minute",
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    database: Database = app.extensions["quiz.db"]
+    from quiz.db import Base
+
+    Base.metadata.create_all(database.engine)
+    with database.transaction() as s:
+        install_test_campaign(s)
+    client = app.test_client()
+    data = {"mobile": "13700000000", "id_last4": "1234"}
+    codes = [client.post("/winners/lookup", data=data).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    database.dispose()
+
+
+def test_campaign_page_discloses_the_promotion_rules(client: FlaskClient, session: Session) -> None:
+    content = campaign_of(session).content
+    session.commit()
+    page = client.get("/").get_data(as_text=True)
+    for tier in content["prizes"]:
+        assert tier["tier"] in page and "{:,}".format(tier["count"]) in page  # types and counts
+    for key in ("entry_conditions", "draw_method", "prize_claim", "randomness_source"):
+        assert content[key] in page, key
+    assert "抽奖时间" in page  # draw time
+    assert content["organiser_name"] in page and content["organiser_contact"] in page
+    assert "中奖名单" in page  # footer link to the winners page
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+
+def test_notary_record_needs_login_and_head_office(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    draw, _ = drawn(session, protector, n=6, prizes=5)
+    url = f"/admin/draw/{draw.id}/record"
+    assert client.get(url).status_code in (302, 303)
+    branch_id = session.scalars(select(Branch.id)).first()
+    clerk = make_staff(session, "clerk", role="branch", branch_id=branch_id)
+    analyst = make_staff(session, "analyst", role="analyst")
+    session.commit()
+    login_as(client, clerk)
+    assert client.get(url).status_code == 403
+    login_as(client, analyst)
+    page = client.get(url).get_data(as_text=True)
+    assert draw.entrant_digest in page and RANDOMNESS in page
+    assert draw.randomness_source in page and "v1" in page
+    rows = service.winner_rows(session, draw)
+    session.commit()
+    assert all(r.masked_name in page for r in rows)
+    assert page.count("<tr><td>") == 2  # 5 winners, 4 per printed row
+    with client.get("/static/css/print.css") as response:
+        css = response.get_data(as_text=True)
+    assert "@page{size:A4" in css and "@media print" in css
+
+
+def test_admin_freeze_confirm_and_run_once(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    closed_with_entrants(session, protector, 4)
+    admin = make_staff(session, "boss", role="admin")
+    analyst = make_staff(session, "viewer", role="analyst")
+    session.commit()
+    login_as(client, analyst)
+    assert client.get("/admin/draw").status_code == 200
+    assert client.post("/admin/draw/freeze").status_code == 403
+    login_as(client, admin)
+    assert client.post("/admin/draw/freeze").status_code == 302
+    draw = session.scalars(select(Draw)).one()
+    session.commit()
+    odd = " 03 07 ＋09"
+    confirm = client.post("/admin/draw/run", data={"randomness": odd})
+    page = confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and f"[{odd}]" in page and "U+FF0B" in page
+    session.expire_all()
+    assert session.get(Draw, draw.id).status == "frozen"  # type: ignore[union-attr]
+    session.commit()
+    done = client.post("/admin/draw/run", data={"randomness": odd, "confirmed": "yes"})
+    assert done.status_code == 302
+    again = client.post("/admin/draw/run", data={"randomness": odd, "confirmed": "yes"})
+    assert again.status_code == 409
+    session.expire_all()
+    stored = session.get(Draw, draw.id)
+    assert stored is not None and stored.randomness_value == odd and stored.drawn_by == "boss"
+    session.commit()
+    assert client.post("/admin/draw/run", data={"randomness": "  "}).status_code == 422
+    assert client.post(f"/admin/draw/{draw.id}/void", data={"reason": ""}).status_code == 422
+    assert (
+        client.post(f"/admin/draw/{draw.id}/void", data={"reason": "公证要求重抽"}).status_code
+        == 302
+    )
+    actions = session.scalars(select(AuditLog.action).where(AuditLog.actor == "boss")).all()
+    assert {"draw.freeze", "draw.run", "draw.void"} <= set(actions)
+
+
+def test_admin_exclusion_form(client: FlaskClient, session: Session, protector: Any) -> None:
+    _, people = closed_with_entrants(session, protector, 2)
+    admin = make_staff(session, "boss", role="admin")
+    session.commit()
+    login_as(client, admin)
+    assert (
+        client.post("/admin/draw/exclude", data={"participant_id": people[0].id}).status_code == 422
+    )
+    ok = client.post("/admin/draw/exclude", data={"participant_id": people[0].id, "reason": "员工"})
+    assert ok.status_code == 302
+    session.expire_all()
+    assert session.get(Participant, people[0].id).excluded  # type: ignore[union-attr]
+    session.commit()
+    assert '<strong id="eligible">1</strong>' in client.get("/admin/draw").get_data(as_text=True)
+
+
+def test_winner_export_and_shipping_are_branch_scoped(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    draw, _ = drawn(session, protector, n=6, prizes=6)
+    winners = session.scalars(select(Winner).order_by(Winner.rank)).all()
+    own_branch = winners[0].participant.branch_id
+    assert own_branch is not None
+    other = session.scalars(select(Branch.id).where(Branch.id != own_branch)).first()
+    clerk = make_staff(session, "clerk", role="branch", branch_id=own_branch)
+    stranger = make_staff(session, "other", role="branch", branch_id=other)
+    analyst = make_staff(session, "viewer", role="analyst")
+    session.commit()
+    mine = [w for w in winners if w.participant.branch_id == own_branch]
+
+    login_as(client, analyst)
+    assert client.get("/admin/draw/winners.csv").status_code == 403
+    login_as(client, stranger)
+    url = f"/admin/draw/winners/{draw.id}/{winners[0].rank}/shipping"
+    assert client.post(url, data={"status": "已寄送", "tracking_no": "SF1"}).status_code == 404
+    login_as(client, clerk)
+    response = client.get("/admin/draw/winners.csv")
+    assert response.status_code == 200
+    text = response.get_data().decode("utf-8")
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert len(rows) - 1 == len(mine)
+    assert rows[1][6] == protector.decrypt(mine[0].participant.mobile_enc)
+    session.commit()
+    assert client.post(url, data={"status": "已寄送", "tracking_no": "SF1"}).status_code == 302
+    session.expire_all()
+    assert session.get(Winner, (draw.id, winners[0].rank)).tracking_no == "SF1"  # type: ignore[union-attr]
+    actions = set(session.scalars(select(AuditLog.action).where(AuditLog.actor == "clerk")))
+    assert {"draw.winners_export", "draw.shipping"} <= actions
+    page = client.get("/admin/draw/winners").get_data(as_text=True)
+    assert page.count('name="tracking_no"') == len(mine)
+
+
+def test_public_pages_render_for_app(app: Flask) -> None:
+    rules = {r.rule for r in app.url_map.iter_rules()}
+    assert {
+        "/draw",
+        "/draw/entrants.txt",
+        "/draw/entrants.sha256",
+        "/winners",
+        "/winners/lookup",
+        "/draw/check",
+    } <= rules
