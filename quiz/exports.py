@@ -149,7 +149,7 @@ class ExportPart:
 
 def context_for(session: Session, reveal: bool, protector: Protector | None) -> ExportContext:
     """Full personal data only when reveal (the user's can_reveal); masked otherwise."""
-    names = dict(session.execute(select(Branch.id, Branch.name)).tuples().all())
+    names = dict(session.execute(select(Branch.id, Branch.name)).all())
     return ExportContext(reveal=reveal, protector=protector, branch_names=names)
 
 
@@ -172,9 +172,9 @@ def plan_parts(
         return [ExportPart("leads", filters, _count(session, user, filters))]
     branch = Participant.branch_id
     counts = dict(
-        session.execute(apply_filters(select(branch, func.count()), filters, user).group_by(branch))
-        .tuples()
-        .all()
+        session.execute(
+            apply_filters(select(branch, func.count()), filters, user).group_by(branch)
+        ).all()
     )
     branches = session.execute(
         select(Branch.id, Branch.code, Branch.name).order_by(Branch.code)

@@ -113,7 +113,7 @@ def by_branch(session: Session, campaign_id: int) -> list[BranchStats]:
         .where(p.campaign_id == campaign_id)
         .group_by(p.branch_id, p.status, p.follow_up_status)
     ).all()
-    names = dict(session.execute(select(Branch.id, Branch.name)).tuples().all())
+    names = dict(session.execute(select(Branch.id, Branch.name)).all())
     stats: dict[int | None, BranchStats] = {}
     for branch_id, status, follow_up, n in rows:
         entry = stats.get(branch_id)

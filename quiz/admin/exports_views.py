@@ -70,9 +70,12 @@ def exports_start() -> ResponseReturnValue:
     user = _user()
     form = filter_form(user)
     export_form = ExportForm()
-    if not (form.validate() and export_form.validate()):
+    if not form.validate():
         return _page(form, export_form, 400, filters=None, matching=None)
     filters = form.to_filters(user)
+    if not export_form.validate():
+        matching = leads.count_leads(db(), user, filters)
+        return _page(form, export_form, 400, filters=filters, matching=matching)
     fmt, scope = export_form.fmt.data, export_form.scope.data
     if fmt == "xlsx":
         job = export_jobs.create_job(db(), user, fmt, scope, filters, ip=request.remote_addr)

@@ -1,0 +1,177 @@
+"""Exports: formula injection, masking, ZIP per branch, background XLSX, audit, access."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from quiz import export_jobs, exports, quiz_flow
+from quiz.models import AuditLog, ExportJob
+from tests.factories import login_as, make_participant, make_staff
+
+FORMULA = '=HYPERLINK("http://x","y")'
+
+
+@pytest.fixture
+def two_leads(session, protector):
+    """A lead whose name is a formula (set directly: registration would refuse it), and another."""
+    campaign = quiz_flow.current_campaign(session)
+    evil = make_participant(session, protector, campaign, 6, complete=True)
+    evil.name = FORMULA
+    evil.name_masked = FORMULA
+    evil.address = "@SUM(1+1)北京市朝阳区"
+    other = make_participant(session, protector, campaign, 1, complete=True)
+    session.commit()
+    return evil, other
+
+
+def _csv_rows(data: bytes) -> list[list[str]]:
+    assert data.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads the file as UTF-8
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+@pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r"])
+def test_neutralise_prefixes_formula_starts(first):
+    assert exports.neutralise(first + "1+1") == "'" + first + "1+1"
+    assert exports.neutralise("张三") == "张三"
+    assert exports.neutralise("") == ""
+
+
+def test_csv_export_writes_formulas_as_text_and_is_audited(client, session, two_leads):
+    evil, other = two_leads
+    user = make_staff(session, "ho", role="admin", can_reveal=True)
+    session.commit()
+    login_as(client, user)
+    response = client.post("/admin/exports", data={"fmt": "csv", "scope": "branch"})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = _csv_rows(response.data)
+    assert rows[0] == exports.HEADERS
+    by_id = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
+    assert by_id[str(evil.id)]["姓名"] == "'" + FORMULA
+    assert by_id[str(evil.id)]["邮寄地址"].startswith("'@SUM")
+    # can_reveal: full ID number and mobile.
+    assert by_id[str(other.id)]["身份证号码"] == client.application.extensions[
+        "quiz.protector"
+    ].decrypt(other.id_enc)
+    entry = session.scalars(select(AuditLog).where(AuditLog.action == "export")).one()
+    assert entry.actor == "ho"
+    assert entry.detail["rows"] == 2 and entry.detail["format"] == "csv"
+    assert entry.detail["full_personal_data"] is True
+
+
+def test_export_masks_without_permission_and_keeps_filters(client, session, two_leads):
+    evil, other = two_leads
+    user = make_staff(session, "analyst", role="analyst")
+    session.commit()
+    login_as(client, user)
+    response = client.post(
+        f"/admin/exports?branch_id={other.branch_id}", data={"fmt": "csv", "scope": "branch"}
+    )
+    rows = _csv_rows(response.data)
+    assert [r[0] for r in rows[1:]] == [str(other.id)]
+    line = dict(zip(rows[0], rows[1], strict=True))
+    assert line["手机号码"] == other.mobile_masked
+    assert line["身份证号码"] == other.id_masked
+    assert line["姓名"] == other.name_masked
+    entry = session.scalars(select(AuditLog).where(AuditLog.action == "export")).one()
+    assert entry.detail["filters"] == {"branch_id": other.branch_id}
+    assert entry.detail["full_personal_data"] is False
+
+
+def test_zip_has_one_csv_per_branch(client, session, two_leads):
+    evil, other = two_leads
+    user = make_staff(session, "ho", role="admin")
+    session.commit()
+    login_as(client, user)
+    response = client.post("/admin/exports", data={"fmt": "csv", "scope": "all"})
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    names = sorted(archive.namelist())
+    assert names == ["B11-北京分公司.csv", "B31-上海分公司.csv"]
+    beijing = _csv_rows(archive.read("B11-北京分公司.csv"))
+    assert [r[0] for r in beijing[1:]] == [str(evil.id)]
+
+
+def test_xlsx_is_built_in_background_with_text_cells(client, session, two_leads, tmp_path):
+    evil, _ = two_leads
+    user = make_staff(session, "ho", role="admin", can_reveal=True)
+    session.commit()
+    login_as(client, user)
+    response = client.post("/admin/exports", data={"fmt": "xlsx", "scope": "branch"})
+    assert response.status_code == 302
+    job_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    export_jobs.wait(job_id)
+    page = client.get(f"/admin/exports/jobs/{job_id}").get_data(as_text=True)
+    assert "已完成" in page and "下载文件" in page
+    download = client.get(f"/admin/exports/jobs/{job_id}/download")
+    assert download.status_code == 200
+    assert download.headers["Cache-Control"] == "no-store"
+    data = download.data
+    download.close()  # send_file keeps the file open until the response is closed
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    assert header == exports.HEADERS
+    name_col = header.index("姓名") + 1
+    cells = {sheet.cell(r, 1).value: sheet.cell(r, name_col) for r in range(2, sheet.max_row + 1)}
+    cell = cells[str(evil.id)]
+    assert cell.data_type == "s"
+    assert cell.value.startswith("'") and cell.value == "'" + FORMULA
+    job = session.get(ExportJob, job_id)
+    assert (job.status, job.rows_done, job.total) == ("done", 2, 2)
+    entry = session.scalars(select(AuditLog).where(AuditLog.action == "export")).one()
+    assert entry.detail["format"] == "xlsx" and entry.detail["rows"] == 2
+
+
+def test_other_users_cannot_download_a_job(client, session, two_leads):
+    owner = make_staff(session, "ho", role="admin")
+    other = make_staff(session, "ho2", role="admin")
+    session.commit()
+    login_as(client, owner)
+    response = client.post("/admin/exports", data={"fmt": "xlsx", "scope": "all"})
+    job_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    export_jobs.wait(job_id)
+    download = client.get(f"/admin/exports/jobs/{job_id}/download")
+    assert download.status_code == 200
+    assert zipfile.ZipFile(io.BytesIO(download.data)).namelist()
+    download.close()
+    login_as(client, other)
+    assert client.get(f"/admin/exports/jobs/{job_id}").status_code == 404
+    assert client.get(f"/admin/exports/jobs/{job_id}/download").status_code == 404
+
+
+def test_branch_staff_cannot_export_another_branch(client, session, two_leads):
+    evil, other = two_leads
+    user = make_staff(session, "bj", role="branch", branch_id=evil.branch_id)
+    session.commit()
+    login_as(client, user)
+    response = client.post(
+        f"/admin/exports?branch_id={other.branch_id}", data={"fmt": "csv", "scope": "branch"}
+    )
+    assert response.status_code == 403
+    assert session.scalars(select(AuditLog).where(AuditLog.action == "export")).all() == []
+
+
+def test_invalid_export_choice_is_a_400(client, session, two_leads):
+    user = make_staff(session, "ho", role="admin")
+    session.commit()
+    login_as(client, user)
+    response = client.post("/admin/exports", data={"fmt": "pdf", "scope": "branch"})
+    assert response.status_code == 400
+    assert "选项无效" in response.get_data(as_text=True)
+
+
+def test_xlsx_rolls_over_to_a_new_sheet(monkeypatch, tmp_path):
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 2)
+    target = tmp_path / "t.xlsx"
+    rows = [[str(i)] + [""] * (len(exports.HEADERS) - 1) for i in range(5)]
+    assert exports.write_xlsx(target, rows) == 5
+    book = openpyxl.load_workbook(target)
+    assert [ws.max_row for ws in book.worksheets] == [3, 3, 2]
