@@ -1,0 +1,211 @@
+"""HTTP throughput of the real stack against its own ceiling, in one run on one machine.
+
+For each database (SQLite always; PostgreSQL when QUIZ_BENCH_PG_URL is set, in a
+fresh database created there) it starts gunicorn with the same settings and
+measures, with the same asyncio client and concurrency:
+
+1. the ceiling: GET /livez (no database, no template, no session);
+2. registration POSTs alone (sessions and CSRF tokens primed beforehand; full
+   validation, address routing, encryption, rate limiting on);
+3. complete participants per second through the whole flow.
+
+Rate limiting runs with the production limits, each simulated participant coming
+from its own address through one trusted proxy (as behind nginx); the storage is
+Redis when QUIZ_BENCH_REDIS_URL is set, else memory:// (per worker).
+
+    .venv/bin/python tests/benchmarks/bench_http.py
+    QUIZ_BENCH_PG_URL=postgresql://postgres@127.0.0.1:55432/postgres \\
+    QUIZ_BENCH_REDIS_URL=redis://127.0.0.1:56379/0 .venv/bin/python tests/benchmarks/bench_http.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.load.harness import (  # noqa: E402
+    Participant,
+    forwarded_address,
+    identity,
+    percentile,
+    run_load,
+)
+from tests.load.server import run_server  # noqa: E402
+
+PRODUCTION_REGISTER_LIMIT = "30/minute;300/hour"
+PRODUCTION_ANSWER_LIMIT = "240/minute"
+
+
+@contextmanager
+def fresh_pg_database(url: str) -> Iterator[str]:
+    """A new database on the server of `url`, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    from quiz.db import normalise_url
+
+    url = normalise_url(url)
+    name = f"quiz_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{url.rpartition('/')[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def transport(concurrency: int) -> httpx.AsyncHTTPTransport:
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=0)
+    return httpx.AsyncHTTPTransport(limits=limits)
+
+
+async def ceiling(url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
+    """Requests per second and sorted latencies of GET /livez."""
+    pool = transport(concurrency)
+    client = httpx.AsyncClient(base_url=url, transport=pool)
+    gate = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def one() -> None:
+        async with gate:
+            started = time.perf_counter()
+            response = await client.get("/livez")
+            latencies.append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                raise RuntimeError(f"/livez -> {response.status_code}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(requests)))
+    elapsed = time.perf_counter() - started
+    await client.aclose()
+    return requests / elapsed, sorted(latencies)
+
+
+async def registrations(
+    url: str, count: int, concurrency: int, salt: int
+) -> tuple[float, list[float], int]:
+    """Prime `count` browsers, then time their registration POSTs alone."""
+    pool = transport(concurrency)
+    people = [
+        Participant(url, pool, identity(n, salt), forwarded_for=forwarded_address(salt * 7 + n))
+        for n in range(count)
+    ]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def prime(p: Participant) -> str:
+        async with gate:
+            return await p.prime()
+
+    tokens = await asyncio.gather(*(prime(p) for p in people))
+    latencies: list[float] = []
+    failures = 0
+
+    async def post(p: Participant, token: str) -> None:
+        nonlocal failures
+        async with gate:
+            started = time.perf_counter()
+            response = await p.request("register", "POST", "/register", p.registration(token))
+            latencies.append((time.perf_counter() - started) * 1000)
+            failures += response.status_code != 302
+
+    started = time.perf_counter()
+    await asyncio.gather(*(post(p, t) for p, t in zip(people, tokens, strict=True)))
+    elapsed = time.perf_counter() - started
+    await pool.aclose()
+    return count / elapsed, sorted(latencies), failures
+
+
+def bench(label: str, database_url: str, args: argparse.Namespace, storage: str) -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_server(
+            database_url,
+            Path(tmp),
+            workers=args.workers,
+            storage_uri=storage,
+            register_limit=PRODUCTION_REGISTER_LIMIT,
+            answer_limit=PRODUCTION_ANSWER_LIMIT,
+            trusted_proxies=1,
+        ) as server,
+    ):
+        c = args.concurrency
+        asyncio.run(ceiling(server.url, 200, c))  # warm the workers up
+        top, top_lat = asyncio.run(ceiling(server.url, args.ceiling_requests, c))
+        reg, reg_lat, reg_fail = asyncio.run(
+            registrations(server.url, args.registrations, c, salt=11)
+        )
+        report = asyncio.run(
+            run_load(
+                server.url, args.participants, concurrency=c, deadline=600, salt=12, forwarded=True
+            )
+        )
+        flow_rate = report.completed / report.elapsed
+        flow_req = report.requests / report.elapsed
+        locked = server.log().count("database is locked")
+    print(
+        f"\n== {label}: {args.workers} gunicorn workers, {c} concurrent clients, "
+        f"rate-limit storage {storage.split('://')[0]}"
+    )
+    print(
+        f"ceiling GET /livez        {top:8.0f} req/s  p50 {percentile(top_lat, 50):6.1f} ms"
+        f"  p99 {percentile(top_lat, 99):6.1f} ms"
+    )
+    print(
+        f"registration POST         {reg:8.0f} req/s  p50 {percentile(reg_lat, 50):6.1f} ms"
+        f"  p99 {percentile(reg_lat, 99):6.1f} ms  = {reg / top:5.1%} of ceiling"
+        f"  (non-302: {reg_fail})"
+    )
+    print(
+        f"complete participants     {flow_rate:8.1f} /s     ({report.requests} requests, "
+        f"{flow_req:.0f} req/s = {flow_req / top:5.1%} of ceiling; "
+        f"p99 {percentile(report.latencies(), 99):.1f} ms; "
+        f"errors {len(report.errors)}, 5xx {report.server_errors}, locked {locked})"
+    )
+    RESULTS[label] = {"ceiling": top, "register": reg, "flow": flow_rate}
+
+
+RESULTS: dict[str, dict[str, float]] = {}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("-c", "--concurrency", type=int, default=64)
+    parser.add_argument("--ceiling-requests", type=int, default=3000)
+    parser.add_argument("--registrations", type=int, default=600)
+    parser.add_argument("--participants", type=int, default=300)
+    args = parser.parse_args()
+    storage = os.environ.get("QUIZ_BENCH_REDIS_URL") or "memory://"
+    print(f"machine: {os.cpu_count()} CPUs; client and server share them")
+    with tempfile.TemporaryDirectory() as tmp:
+        bench("SQLite", f"sqlite:///{tmp}/bench.sqlite3", args, storage)
+    pg = os.environ.get("QUIZ_BENCH_PG_URL")
+    if pg:
+        with fresh_pg_database(pg) as url:
+            bench("PostgreSQL", url, args, storage)
+        s, p = RESULTS["SQLite"], RESULTS["PostgreSQL"]
+        print(
+            f"\nPostgreSQL / SQLite: registration {p['register'] / s['register']:.2f}, "
+            f"complete participants {p['flow'] / s['flow']:.2f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""Health checks, one-line logs with request ids, and the gunicorn settings."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import runpy
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+
+from quiz.logging_setup import FORMAT, OneLineFormatter, RequestIdFilter
+from tests.conftest import make_app
+from tests.load.server import ROOT, run_server
+
+CONF = ROOT / "quiz" / "gunicorn.conf.py"
+
+
+def test_healthz_and_livez_answer(client: Any) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok"}
+    assert client.get("/livez").status_code == 200
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'missing' / 'dir' / 'quiz.sqlite3'}", tmp_path / "i")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+    # Liveness does not depend on the database: the worker itself is fine.
+    assert app.test_client().get("/livez").status_code == 200
+    app.extensions["quiz.db"].dispose()
+
+
+def test_app_log_lines_carry_the_request_id(app: Flask) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(OneLineFormatter(FORMAT))
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger("quiz.request")
+    logger.addHandler(handler)
+    try:
+        response = app.test_client().get("/privacy", headers={"X-Request-Id": "req-abc-123"})
+    finally:
+        logger.removeHandler(handler)
+    assert response.headers["X-Request-Id"] == "req-abc-123"
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert " rid=req-abc-123 " in lines[0] and "path=/privacy" in lines[0]
+
+
+def test_a_traceback_stays_on_one_line() -> None:
+    formatter = OneLineFormatter(FORMAT)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("quiz.x", logging.ERROR, __file__, 1, "failed", None, None)
+        import sys
+
+        record.exc_info = sys.exc_info()
+    RequestIdFilter().filter(record)
+    line = formatter.format(record)
+    assert "\n" not in line and "ValueError: boom" in line and "rid=-" in line
+
+
+def load_conf(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    # The config file exports WEB_CONCURRENCY: keep that inside this test.
+    environ = {
+        k: v for k, v in os.environ.items() if k not in ("WEB_CONCURRENCY", "QUIZ_WORKER_TIMEOUT")
+    }
+    monkeypatch.setattr(os, "environ", {**environ, **env})
+    return runpy.run_path(str(CONF))
+
+
+def test_gunicorn_workers_follow_the_cpu_count_unless_overridden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("multiprocessing.cpu_count", lambda: 3)
+    assert load_conf(monkeypatch)["workers"] == 6
+    conf = load_conf(monkeypatch, WEB_CONCURRENCY="5", QUIZ_WORKER_TIMEOUT="12")
+    assert conf["workers"] == 5 and conf["timeout"] == 12
+    assert "%(M)s" in conf["access_log_format"] and "x-request-id" in conf["access_log_format"]
+
+
+def test_post_fork_gives_the_worker_its_own_engine(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = load_conf(monkeypatch)
+    database = app.extensions["quiz.db"]
+    inherited = database.engine
+    database._pid = -1  # as if this engine had been built in the gunicorn master
+    conf["post_fork"](SimpleNamespace(app=SimpleNamespace(callable=app)), None)
+    assert database.engine is not inherited
+    # Without a preloaded app there is nothing to do and nothing breaks.
+    conf["post_fork"](SimpleNamespace(app=SimpleNamespace()), None)
+
+
+@pytest.mark.slow
+def test_gunicorn_access_log_has_time_and_request_id(tmp_path: Path) -> None:
+    with run_server(f"sqlite:///{tmp_path / 'q.sqlite3'}", tmp_path, workers=1) as server:
+        response = httpx.get(f"{server.url}/livez", headers={"X-Request-Id": "probe-42"})
+        assert response.status_code == 200
+    lines = [line for line in server.log().splitlines() if "rid=probe-42" in line]
+    assert len(lines) == 1
+    assert '"GET /livez HTTP/1.1" 200' in lines[0] and "ms rid=" in lines[0]
