@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import xlsxwriter
-from sqlalchemy import func, select
+from sqlalchemy import String, Text, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from quiz.leads import UNASSIGNED_LABEL, LeadFilters, apply_filters
@@ -62,23 +63,57 @@ def division_name(code: str | None) -> str:
     return division.name if division else ""
 
 
-def _china_time(value: datetime | None) -> str:
+_hour_cache: dict[str, str] = {}
+
+
+def _china_time(value: datetime | str | None) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):
+        # SQLite hands back 'YYYY-MM-DD HH:MM:SS...' (UTC): shift the hour once per distinct hour.
+        hour = _hour_cache.get(value[:13])
+        if hour is None:
+            if len(_hour_cache) > 100_000:
+                _hour_cache.clear()
+            shifted = datetime.fromisoformat(value[:13] + ":00") + timedelta(hours=8)
+            hour = _hour_cache[value[:13]] = shifted.strftime("%Y-%m-%d %H")
+        return hour + value[13:16]
     # Beijing has no daylight saving: a fixed offset is exact and much cheaper than zoneinfo.
     return (value + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
 
 
+@cache
+def _division_prefix(province: str | None, city: str | None, district: str | None) -> str:
+    parts = [division_name(c) for c in (province, city, district)]
+    return "".join(dict.fromkeys(p for p in parts if p)) + "****"  # municipalities repeat names
+
+
 def _masked_address(row: Any) -> str:
-    parts = [division_name(c) for c in (row.province_code, row.city_code, row.district_code)]
-    names = "".join(dict.fromkeys(p for p in parts if p))  # municipalities repeat their name
-    return f"{names}****" if row.address else ""
+    if not row.address:
+        return ""
+    return _division_prefix(row.province_code, row.city_code, row.district_code)
+
+
+_intent_cache: dict[str, str] = {}
+
+
+def _format_intent(intent: dict[str, Any]) -> str:
+    return ";".join("、".join(v) if isinstance(v, list) else str(v) for v in intent.values())
 
 
 def _intent_detail(row: Any) -> str:
-    if not row.intent:
+    raw = row.intent
+    if not raw:
         return ""
-    return ";".join("、".join(v) if isinstance(v, list) else str(v) for v in row.intent.values())
+    if isinstance(raw, dict):  # drivers that parse JSON themselves (psycopg)
+        return _format_intent(raw)
+    # Few distinct answer combinations: parse each raw JSON text once.
+    text = _intent_cache.get(raw)
+    if text is None:
+        if len(_intent_cache) > 100_000:
+            _intent_cache.clear()
+        text = _intent_cache[raw] = _format_intent(json.loads(raw))
+    return text
 
 
 Getter = Callable[[Any, ExportContext], str]
@@ -131,10 +166,11 @@ SELECTED = (
     _p.score,
     _p.total,
     _p.intent_level,
-    _p.intent,
+    # Raw JSON text and timestamps: parsed through small caches above, not per row.
+    type_coerce(_p.intent, Text).label("intent"),
     _p.follow_up_status,
     _p.duplicate_mobile,
-    _p.created_at,
+    type_coerce(_p.created_at, String).label("created_at"),
 )
 
 
@@ -159,9 +195,16 @@ def iter_rows(
     """The export rows (neutralised strings), oldest lead first, streamed from the database."""
     stmt = apply_filters(select(*SELECTED), filters, user).order_by(Participant.id)
     getters = [g for _, g in COLUMNS]
-    result = session.execute(stmt, execution_options={"yield_per": YIELD_PER})
+    danger = DANGEROUS_FIRST
+    # Core execution on the session's connection: no ORM row processing; yield_per streams
+    # (a server-side cursor on PostgreSQL).
+    result = session.connection().execution_options(yield_per=YIELD_PER).execute(stmt)
     for row in result:
-        yield [neutralise(g(row, ctx)) for g in getters]
+        cells = []
+        for getter in getters:
+            value = getter(row, ctx)
+            cells.append("'" + value if value and value[0] in danger else value)  # neutralise
+        yield cells
 
 
 def plan_parts(
