@@ -26,6 +26,11 @@
   function enhance(form, data) {
     var text = form.elements.namedItem("address");
     if (!text || text.tagName !== "INPUT") return;
+    // Codes sent back by the server after a refused submission, to select them again.
+    var initial = LEVELS.map(function (lv) {
+      var el = form.elements.namedItem(lv[0]);
+      return (el && el.value) || "";
+    });
     var wrap = document.createElement("div");
     wrap.className = "region-select";
     var selects = LEVELS.map(function (lv) {
@@ -50,6 +55,13 @@
     text.parentNode.insertBefore(wrap, text);
     text.type = "hidden";
     text.required = false;
+    // The selects give the district; the street and number go in the detail field.
+    var detail = form.querySelector('[data-region="detail"]');
+    if (detail) {
+      detail.hidden = false;
+      var detailInput = detail.querySelector("input");
+      if (detailInput) detailInput.required = selects[0].required;
+    }
 
     var level = [data.p, [], []];
     function pick(i) {
@@ -79,6 +91,16 @@
     fill(selects[0], data.p);
     fill(selects[1], []);
     fill(selects[2], []);
+    initial.forEach(function (code, i) {
+      var s = selects[i];
+      for (var k = 1; code && k < s.options.length; k++) {
+        if (s.options[k].value === code) {
+          s.selectedIndex = k;
+          pick(i);
+          break;
+        }
+      }
+    });
   }
 
   function init() {
