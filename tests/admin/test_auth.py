@@ -24,6 +24,28 @@ from tests.factories import login_as
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(autouse=True)
+def fast_hashes(monkeypatch):
+    """Cheap argon2 parameters in tests (production keeps argon2-cffi's defaults)."""
+    monkeypatch.setattr(
+        auth, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture
+def other_app(database_url, tmp_path):
+    """Build more apps on the test database with other settings; dispose their engines after."""
+    made: list[Any] = []
+
+    def factory(name: str, **overrides: Any) -> Any:
+        made.append(make_app(database_url, tmp_path / name, **overrides))
+        return made[-1]
+
+    yield factory
+    for application in made:
+        application.extensions["quiz.db"].dispose()
+
+
 def make_user(session: Any, username: str = "alice", role: str = "admin", **kw: Any) -> StaffUser:
     if role == "branch" and "branch_id" not in kw:
         kw["branch_id"] = session.scalars(select(Branch.id).order_by(Branch.code)).first()
@@ -88,7 +110,7 @@ def test_password_rules_accept_any_characters_up_to_128(session, password):
 
 def test_hash_is_upgraded_when_parameters_change(session):
     user = make_user(session, "bob")
-    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    weak = PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
     user.password_hash = weak.hash(PASSWORD)
     session.commit()
     auth.authenticate(session, "bob", PASSWORD)
@@ -187,14 +209,12 @@ def test_totp_page_without_a_password_step_sends_back_to_login(client):
     assert client.post("/admin/login/totp", data={"code": "123456"}).status_code == 302
 
 
-def test_branch_staff_skip_totp_unless_configured(
-    client, session, protector, database_url, tmp_path
-):
+def test_branch_staff_skip_totp_unless_configured(client, session, protector, other_app):
     make_user(session, "branch1", role="branch")
     resp = post_login(client, "branch1")
     assert resp.status_code == 302 and "/login" not in resp.location
     assert client.get("/admin/account").status_code == 200
-    strict = make_app(database_url, tmp_path / "strict", QUIZ_BRANCH_TOTP=True).test_client()
+    strict = other_app("strict", QUIZ_BRANCH_TOTP=True).test_client()
     resp = post_login(strict, "branch1")
     assert resp.location.endswith("/admin/login/totp")
     assert "设置两步验证" in strict.get("/admin/login/totp").get_data(as_text=True)
@@ -347,11 +367,9 @@ def test_recovery_codes_can_be_regenerated_with_the_password(client, session, pr
 # --- rate limits and CSRF ----------
 
 
-def test_login_is_rate_limited_per_client_and_per_account(session, database_url, tmp_path):
+def test_login_is_rate_limited_per_client_and_per_account(session, other_app):
     make_user(session, "alice")
-    limited = make_app(
-        database_url, tmp_path / "rl", RATELIMIT_ENABLED=True, QUIZ_LOGIN_LIMIT="3/minute"
-    )
+    limited = other_app("rl", RATELIMIT_ENABLED=True, QUIZ_LOGIN_LIMIT="3/minute")
     limiter.reset()
     client = limited.test_client()
     # Per client: one address trying several accounts.
@@ -376,9 +394,9 @@ def test_login_is_rate_limited_per_client_and_per_account(session, database_url,
     limiter.reset()
 
 
-def test_login_form_needs_the_csrf_token(session, database_url, tmp_path):
+def test_login_form_needs_the_csrf_token(session, other_app):
     make_user(session, "alice")
-    client = make_app(database_url, tmp_path / "csrf", WTF_CSRF_ENABLED=True).test_client()
+    client = other_app("csrf", WTF_CSRF_ENABLED=True).test_client()
     assert post_login(client, "alice").status_code == 400
     page = client.get("/admin/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pyotp
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from quiz import auth
@@ -13,6 +14,14 @@ from quiz.models import AuditLog, Branch, StaffUser
 from tests.factories import login_as
 
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def fast_hashes(monkeypatch):
+    """Cheap argon2 parameters in tests (production keeps argon2-cffi's defaults)."""
+    monkeypatch.setattr(
+        auth, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 def make_user(session: Any, username: str, role: str = "admin", **kw: Any) -> StaffUser:
