@@ -8,6 +8,7 @@ harness sends a forwarded address through one trusted proxy).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -29,6 +30,15 @@ if str(ROOT) not in sys.path:
 from quiz.protection import Protector, new_keys, split_keys  # noqa: E402
 
 HIGH_LIMIT = "1000000/minute"
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the process that started us dies."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: no orphaned gunicorn after a crash
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -168,6 +178,7 @@ def run_server(
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # only a prctl call runs in the child
         )
     url = f"http://127.0.0.1:{port}"
     server = Server(url, database_url, process, log_path, env, keys)
