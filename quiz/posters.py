@@ -11,8 +11,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from tempfile import SpooledTemporaryFile
-from typing import IO, Any
+from typing import Any
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -152,9 +151,13 @@ def poster_svg(text: PosterText) -> str:
     )
 
 
-def posters_zip(items: Iterable[tuple[str, PosterText]]) -> IO[bytes]:
-    """A ZIP of (file name, poster) pairs, spooled to disk past 16 MB; rewound."""
-    out: IO[bytes] = SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115
+def posters_zip(items: Iterable[tuple[str, PosterText]]) -> io.BytesIO:
+    """A ZIP of (file name, poster) pairs, rewound.
+
+    In memory: a poster deflates to a few KB, so even thousands of agents stay small,
+    and a BytesIO needs no closing when a client drops the download.
+    """
+    out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, text in items:
             archive.writestr(name, poster_svg(text))

@@ -86,7 +86,7 @@ def test_poster_page_and_branch_zip(client, session):
     page = client.get(f"/admin/referrals/{link.id}/poster").get_data(as_text=True)
     assert "网上保险有奖竞答" in page and "幸运奖8888名" in page and "活动时间" in page
     assert f"/r/{link.code}" in page and "<svg" in page and "poster.css" in page
-    with client.get("/admin/referrals/posters.zip") as resp:  # closes the spooled file
+    with client.get("/admin/referrals/posters.zip") as resp:
         assert resp.status_code == 200 and resp.mimetype == "application/zip"
         archive = zipfile.ZipFile(io.BytesIO(resp.data))
     names = archive.namelist()
