@@ -121,6 +121,9 @@ def register_hooks(app: Flask) -> None:
 
     register_web(app)
     register_static_caching(app)
+    from quiz.compression import init_app as init_compression
+
+    init_compression(app)
 
 
 REGIONS_JSON = "regions.json"

@@ -167,12 +167,14 @@ def serve(tmp: Path, opens: datetime, closes: datetime, draw: datetime) -> Itera
         }
         env.pop("QUIZ_BIND", None)
         site = Site(f"http://127.0.0.1:{port}", database_url, env, tmp / "gunicorn.log")
-        site.quiz("setup")
         args = [sys.executable, "-m", "gunicorn", "-c", "quiz/gunicorn.conf.py", "-w", "2"]
         args += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
         with site.log.open("wb") as log:
+            # gunicorn imports the app while `quiz setup` migrates: the app touches the
+            # database only per request, and /healthz is awaited after setup is done.
             site.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log)
             try:
+                site.quiz("setup")
                 _wait_healthy(site)
                 yield site
             finally:
@@ -254,3 +256,94 @@ def new_context(browser: Any, site: Site) -> Iterator[Callable[..., Any]]:
 def phone(new_context: Callable[..., Any]) -> Any:
     """A page in a WeChat-like phone context with JavaScript on."""
     return new_context().new_page()
+
+
+# What is measured on every public page during one shared walk (see public_walk).
+PAGE_FACTS = """() => {
+  const visible = e => e.offsetParent !== null || getComputedStyle(e).position === 'fixed';
+  const size = e => { const r = e.getBoundingClientRect(); return [r.width, r.height]; };
+  const targets = [];
+  for (const e of document.querySelectorAll(
+      'button, .button, select, input:not([type=hidden]), summary, .foot a, .top a')) {
+    if (!visible(e)) continue;
+    let [w, h] = size(e);
+    if (['checkbox', 'radio'].includes(e.type) && e.labels && e.labels.length) {
+      // The label is part of the target: tapping it ticks the box.
+      const a = e.getBoundingClientRect(), b = e.labels[0].getBoundingClientRect();
+      w = Math.max(a.right, b.right) - Math.min(a.left, b.left);
+      h = Math.max(a.bottom, b.bottom) - Math.min(a.top, b.top);
+    }
+    const name = (e.innerText || e.name || e.id || e.tagName).trim().slice(0, 30);
+    targets.push([name, Math.round(w), Math.round(h)]);
+  }
+  const fields = [...document.querySelectorAll('input, select, textarea')]
+    .filter(e => e.type !== 'hidden' && visible(e));
+  return {
+    viewport: (document.querySelector('meta[name=viewport]') || {}).content || '',
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+    smallFonts: fields.filter(e => !['checkbox', 'radio'].includes(e.type))
+      .map(e => [e.name, parseFloat(getComputedStyle(e).fontSize)])
+      .filter(([, px]) => px < 16),
+    unlabelled: fields
+      .filter(e => !(e.labels && [...e.labels].some(l => l.innerText.trim()))
+                   && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+      .map(e => e.name || e.id),
+    targets,
+    checkboxes: document.querySelectorAll('.option input[type=checkbox]').length,
+  };
+}"""
+AXE_SOURCE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text(encoding="utf-8")
+
+
+def run_axe(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        # Evaluated, not added as a <script>: the site's CSP would (rightly) refuse it.
+        page.evaluate(AXE_SOURCE + "\n;void 0")
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+@dataclass
+class Walk:
+    """Facts gathered on each public page in one participant's walk through the site."""
+
+    names: list[str]
+    facts: dict[str, dict[str, Any]]
+    axe: dict[str, list[dict[str, Any]]]
+    requests: list[str]
+
+
+@pytest.fixture(scope="session")
+def public_walk(browser: Any, site: Site, artifacts: Path) -> Walk:
+    """Walk every public page once on a phone: facts, axe-core audit, screenshot, requests."""
+    from tests.e2e.pages import walk_public_pages
+
+    context = browser.new_context(**PHONE, base_url=site.url, bypass_csp=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    facts: dict[str, dict[str, Any]] = {}
+    axe: dict[str, list[dict[str, Any]]] = {}
+    kinds: set[str] = set()
+
+    def seen(name: str) -> None:
+        facts[name] = page.evaluate(PAGE_FACTS)
+        if name.startswith("question-"):
+            # Questions share one template: audit a single-choice and a multiple-choice one.
+            kind = "multiple" if facts[name]["checkboxes"] else "single"
+            if kind in kinds:
+                return
+            kinds.add(kind)
+        page.screenshot(path=artifacts / f"phone-{name}.png", full_page=True, scale="css")
+        axe[name] = run_axe(page)
+
+    try:
+        names = walk_public_pages(page, seen)
+    finally:
+        context.close()
+    return Walk(names, facts, axe, requests)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import Walk
 from tests.e2e.pages import (
     RULES_CONSENT,
     SENSITIVE_CONSENT,
@@ -19,7 +20,6 @@ from tests.e2e.pages import (
     new_person,
     progress,
     register,
-    walk_public_pages,
 )
 
 pytestmark = pytest.mark.browser
@@ -212,31 +212,21 @@ def test_keyboard_only_completes_the_whole_flow(new_context: Any) -> None:
     assert_result_page(page, total)
 
 
-def test_every_public_page_fits_a_phone_without_zoom_or_sideways_scroll(phone: Any) -> None:
-    page = phone
+def test_every_public_page_fits_a_phone_without_zoom_or_sideways_scroll(
+    public_walk: Walk,
+) -> None:
+    assert {"campaign", "register", "register-errors", "question-1", "result"} <= set(
+        public_walk.names
+    )
     problems: list[str] = []
-
-    def check(name: str) -> None:
-        viewport = page.get_attribute('meta[name="viewport"]', "content") or ""
+    for name, facts in public_walk.facts.items():
+        viewport = facts["viewport"]
         if "width=device-width" not in viewport or re.search(
             r"user-scalable\s*=\s*(no|0)|maximum-scale\s*=\s*1(\.0)?\b", viewport
         ):
-            problems.append(f"{name}: viewport meta {viewport!r}")
-        sizes = page.evaluate(
-            "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth})"
-        )
-        if sizes["scroll"] > sizes["inner"]:
-            problems.append(f"{name}: scrollWidth {sizes['scroll']} > {sizes['inner']}")
-        small = page.evaluate(
-            """() => [...document.querySelectorAll('input, select, textarea')]
-                 .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
-                 .filter(e => !['checkbox', 'radio'].includes(e.type))
-                 .map(e => [e.name, parseFloat(getComputedStyle(e).fontSize)])
-                 .filter(([, size]) => size < 16)"""
-        )
-        if small:
-            problems.append(f"{name}: inputs under 16px make iOS zoom: {small}")
-
-    names = walk_public_pages(page, check)
-    assert {"campaign", "register", "register-errors", "question-1", "result"} <= set(names)
+            problems.append(f"{name}: viewport meta {viewport!r} stops or needs zooming")
+        if facts["scrollWidth"] > facts["innerWidth"]:
+            problems.append(f"{name}: scrollWidth {facts['scrollWidth']} > {facts['innerWidth']}")
+        if facts["smallFonts"]:
+            problems.append(f"{name}: inputs under 16px make iOS zoom: {facts['smallFonts']}")
     assert not problems, "\n".join(problems)
