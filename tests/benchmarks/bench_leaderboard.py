@@ -12,11 +12,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from quiz.db import Base, Database
-from quiz.models import Agent, Branch, Participant
-from tests.factories import install_test_campaign
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from quiz.db import Base, Database  # noqa: E402
+from quiz.models import Agent, Branch, Participant  # noqa: E402
+from tests.factories import install_test_campaign  # noqa: E402
 
 
 def timed(label: str, fn, baseline: float | None = None) -> float:  # type: ignore[no-untyped-def]
