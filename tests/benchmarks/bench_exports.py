@@ -37,7 +37,18 @@ STATUSES = ["待联系"] * 6 + ["已联系", "已拜访", "已成交", "无效"]
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """This process's peak resident memory.
+
+    VmHWM, not ru_maxrss: Linux carries the parent's high-water mark into ru_maxrss across
+    fork+exec, so a child of the (large) generator would report the generator's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def generate(path: Path, rows: int) -> int:
