@@ -37,25 +37,26 @@ def assert_result_page(page: Any, total: int) -> None:
     assert page.get_by_text("您已获得抽奖资格").is_visible()
 
 
-def test_phone_flow_with_cascading_address_selects(phone: Any, artifacts: Path) -> None:
+def test_phone_flow_with_cascading_address_selects(phone: Any) -> None:
     page = phone
+    # A CSP refusal or a script error shows up in the console.
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto("/")
-    page.screenshot(path=artifacts / "phone-campaign.png", full_page=True)
     give_consent(page)
     # JavaScript replaced the free-text address by the province/city/district selects.
     assert page.get_by_label("省/直辖市/自治区").is_visible()
     assert not page.get_by_label("邮寄地址", exact=True).is_visible()
     person = new_person("王小明")
     fill_registration(page, person, selects=True)
-    page.screenshot(path=artifacts / "phone-register-filled.png", full_page=True)
     page.get_by_role("button", name="提交并开始答题").click()
     page.wait_for_url("**/quiz")
     assert progress(page)[0] == 1
-    page.screenshot(path=artifacts / "phone-question.png", full_page=True)
     total = answer_all(page)
     assert total >= 6
-    page.screenshot(path=artifacts / "phone-result.png", full_page=True)
     assert_result_page(page, total)
+    assert not errors, errors
 
 
 def test_phone_flow_without_javascript_uses_free_text_address(
@@ -65,7 +66,7 @@ def test_phone_flow_without_javascript_uses_free_text_address(
     give_consent(page)
     assert page.get_by_label("邮寄地址", exact=True).is_visible()
     assert page.locator("select").count() == 0
-    page.screenshot(path=artifacts / "phone-register-nojs.png", full_page=True)
+    page.screenshot(path=artifacts / "phone-register-nojs.png", full_page=True, scale="css")
     register_page = page.url
     fill_registration(page, new_person("赵小红"), selects=False)
     page.get_by_role("button", name="提交并开始答题").click()
@@ -75,9 +76,7 @@ def test_phone_flow_without_javascript_uses_free_text_address(
     assert_result_page(page, total)
 
 
-def test_invalid_id_number_message_beside_field_keeps_other_fields(
-    phone: Any, artifacts: Path
-) -> None:
+def test_invalid_id_number_message_beside_field_keeps_other_fields(phone: Any) -> None:
     page = phone
     person = new_person("钱小花")
     give_consent(page)
@@ -86,7 +85,6 @@ def test_invalid_id_number_message_beside_field_keeps_other_fields(
     id_field.fill(bad_resident_id(person))
     page.get_by_role("button", name="提交并开始答题").click()
     page.wait_for_url("**/register")
-    page.screenshot(path=artifacts / "phone-register-errors.png", full_page=True)
 
     id_field = page.get_by_label("身份证号码", exact=True)
     assert id_field.get_attribute("aria-invalid") == "true"
