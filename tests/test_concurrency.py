@@ -26,6 +26,7 @@ from tests.load.harness import (
     Progress,
     Report,
     identity,
+    run_async,
     run_load,
 )
 from tests.load.harness import (
@@ -103,7 +104,7 @@ def assert_clean_log(server: Server) -> None:
 
 
 def test_concurrent_participants_all_complete(server: Server) -> None:
-    report = asyncio.run(
+    report = run_async(
         run_load(server.url, PARTICIPANTS, concurrency=CONCURRENCY, deadline=240, salt=1)
     )
     print(report.summary())
@@ -118,7 +119,7 @@ def test_concurrent_participants_all_complete(server: Server) -> None:
 
 def test_double_taps_create_no_duplicates(server: Server) -> None:
     """The register POST and the first answer POST each sent twice at once."""
-    report = asyncio.run(
+    report = run_async(
         run_load(server.url, 24, concurrency=24, deadline=60, salt=2, double_tap_every=1)
     )
     assert report.errors == []
@@ -162,7 +163,7 @@ def test_same_id_number_released_together(server: Server) -> None:
         finally:
             await transport.aclose()
 
-    replies = asyncio.run(scenario())
+    replies = run_async(scenario())
     statuses = sorted(r.status_code for r in replies)
     assert statuses == [302] + [409] * 19
     assert all(DUPLICATE_ID_MESSAGE in r.text for r in replies if r.status_code == 409)
@@ -208,7 +209,7 @@ def test_killed_worker_loses_no_acknowledged_write(
             os.kill(victim, signal.SIGKILL)
             return await load, victim
 
-        report, victim = asyncio.run(scenario())
+        report, victim = run_async(scenario())
         assert victim not in server.worker_pids()  # the master replaced it
         stored = entries(server, report)
         answers = answered_positions(server, [p.id for p in stored.values()])

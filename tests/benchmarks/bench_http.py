@@ -43,6 +43,7 @@ from tests.load.harness import (  # noqa: E402
     forwarded_address,
     identity,
     percentile,
+    run_async,
     run_load,
 )
 from tests.load.server import run_server  # noqa: E402
@@ -146,12 +147,12 @@ def bench(label: str, database_url: str, args: argparse.Namespace, storage: str)
         ) as server,
     ):
         c = args.concurrency
-        asyncio.run(ceiling(server.url, 200, c))  # warm the workers up
-        top, top_lat = asyncio.run(ceiling(server.url, args.ceiling_requests, c))
-        reg, reg_lat, reg_fail = asyncio.run(
+        run_async(ceiling(server.url, 200, c))  # warm the workers up
+        top, top_lat = run_async(ceiling(server.url, args.ceiling_requests, c))
+        reg, reg_lat, reg_fail = run_async(
             registrations(server.url, args.registrations, c, salt=11)
         )
-        report = asyncio.run(
+        report = run_async(
             run_load(
                 server.url, args.participants, concurrency=c, deadline=600, salt=12, forwarded=True
             )

@@ -21,10 +21,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -39,6 +41,7 @@ CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 POSITION_RE = re.compile(r'name="position" value="(\d+)"')
 CHOICE_RE = re.compile(r'type="(radio|checkbox)" name="choice" id="[^"]*" value="([^"]+)"')
 PROGRESS_RE = re.compile(r"第 (\d+) 题 / 共 (\d+) 题")
+T = TypeVar("T")
 DUPLICATE_ID_MESSAGE = "该身份证号码已经报名参加本次活动"
 
 
@@ -309,6 +312,12 @@ class Participant:
         self.outcome.completed = True
 
 
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in its own thread: Playwright's sync API leaves a loop running in pytest."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def csrf_of(response: httpx.Response) -> str:
     match = CSRF_RE.search(response.text)
     if match is None:
@@ -399,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     if args.url:
-        report = asyncio.run(go(args.url))
+        report = run_async(go(args.url))
     else:
         from tests.load.server import run_server
 
@@ -408,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             with run_server(
                 url, Path(tmp), workers=args.workers, storage_uri=args.storage
             ) as server:
-                report = asyncio.run(go(server.url))
+                report = run_async(go(server.url))
                 locked = server.log().count("database is locked")
                 print(
                     f"server: {args.workers} workers on {url.split(':')[0]}, "
