@@ -126,12 +126,16 @@ def walk_public_pages(page: Any, seen: Any, *, selects: bool = True) -> list[str
     page.goto("/resume")
     at("resume")
     give_consent(page)
+    if selects:  # the address selects replace the free text once the region data is in
+        page.wait_for_selector("select[name=province_code]")
     at("register")
     person = new_person()
     fill_registration(page, person, selects=selects)
     page.get_by_label("身份证号码", exact=True).fill(bad_resident_id(person))
     page.get_by_role("button", name="提交并开始答题").click()
     page.wait_for_url("**/register")
+    if selects:
+        page.wait_for_selector("select[name=province_code]")
     at("register-errors")
     page.get_by_label("身份证号码", exact=True).fill(person.resident_id)
     if selects and page.get_by_label("详细地址(街道、门牌号)").input_value() == "":
