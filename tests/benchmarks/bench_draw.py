@@ -154,18 +154,21 @@ def build(path: Path, n: int, *, freeze_directly: bool) -> None:
             ),
         )
         draw_id = cur.lastrowid
-        # Entry numbers follow (completed_at, id): here that is simply the id order.
-        select = "SELECT id, name_masked, mobile_masked FROM participant ORDER BY id"
-        reader = sqlite3.connect(path)
-        rows = []
-        for pid, name, mobile in reader.execute(select):
-            line = digest.add(digest.n + 1, name, mobile)
-            rows.append((draw_id, digest.n, pid, line[:-1].decode()))
-            if len(rows) >= BATCH:
-                conn.executemany("INSERT INTO draw_entrant VALUES (?, ?, ?, ?)", rows)
-                rows = []
-        conn.executemany("INSERT INTO draw_entrant VALUES (?, ?, ?, ?)", rows)
-        reader.close()
+        # Entry numbers follow (completed_at, id): here that is simply the id order. Read in
+        # keyset pages on the writing connection (a second connection's shared lock would
+        # block this one's writes when its page cache spills).
+        select = (
+            "SELECT id, name_masked, mobile_masked FROM participant WHERE id > ? "
+            "ORDER BY id LIMIT ?"
+        )
+        last = 0
+        while page := conn.execute(select, (last, BATCH)).fetchall():
+            rows = []
+            for pid, name, mobile in page:
+                line = digest.add(digest.n + 1, name, mobile)
+                rows.append((draw_id, digest.n, pid, line[:-1].decode()))
+            conn.executemany("INSERT INTO draw_entrant VALUES (?, ?, ?, ?)", rows)
+            last = page[-1][0]
         conn.execute(
             "UPDATE draw SET entrant_count = ?, entrant_digest = ? WHERE id = ?",
             (digest.n, digest.hexdigest(), draw_id),
@@ -324,6 +327,9 @@ def run_child(kind: str, *args: object) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument(
+        "--direct", action="store_true", help="generate the frozen list directly at every size"
+    )
     parser.add_argument("--keep", type=Path, help="keep the databases in this folder")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -340,7 +346,7 @@ def main() -> None:
         for n in args.sizes:
             path = folder / f"draw-{n}.sqlite3"
             path.unlink(missing_ok=True)
-            direct = n > 1_000_000
+            direct = n > 1_000_000 or args.direct
             print(
                 f"N = {n:,}: building ({'entrants generated' if direct else 'real freeze'})",
                 flush=True,
