@@ -65,7 +65,9 @@ def _nav_context() -> dict[str, Any]:
         "endpoints": frozenset(current_app.view_functions),
         "allowed": allowed,
         "home_url": landing_url(user) if user else url_for("admin.login"),
-        "logout_form": ActionForm(),
+        # Not bound to the request: reading an oversized body here would turn the 413 page
+        # into a 500 (this also runs while error pages render).
+        "logout_form": ActionForm(formdata=None),
     }
 
 
