@@ -92,6 +92,7 @@ def test_post_fork_gives_the_worker_its_own_engine(
     conf = load_conf(monkeypatch)
     database = app.extensions["quiz.db"]
     inherited = database.engine
+    inherited.dispose()  # close our own connections first: the fake fork would leak them
     database._pid = -1  # as if this engine had been built in the gunicorn master
     conf["post_fork"](SimpleNamespace(app=SimpleNamespace(callable=app)), None)
     assert database.engine is not inherited
