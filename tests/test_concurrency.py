@@ -105,7 +105,7 @@ def assert_clean_log(server: Server) -> None:
 
 def test_concurrent_participants_all_complete(server: Server) -> None:
     report = run_async(
-        run_load(server.url, PARTICIPANTS, concurrency=CONCURRENCY, deadline=240, salt=1)
+        run_load(server.url, PARTICIPANTS, concurrency=CONCURRENCY, deadline=600, salt=1)
     )
     print(report.summary())
     assert report.errors == []
@@ -198,7 +198,7 @@ def test_killed_worker_loses_no_acknowledged_write(
                     server.url,
                     participants,
                     concurrency=CONCURRENCY,
-                    deadline=240,
+                    deadline=600,
                     salt=4,
                     progress=progress,
                 )
