@@ -85,7 +85,13 @@ class ResumeForm(FlaskForm):
     )
 
 
+def _position_in_range(_form: FlaskForm, field: Any) -> None:
+    # A 20-digit position would overflow the database integer (and wtforms' NumberRange).
+    if field.data is not None and not 1 <= field.data <= 10_000:
+        raise ValidationError("题号无效")
+
+
 class AnswerForm(FlaskForm):
     """One answer; the chosen options come from request.form.getlist('choice')."""
 
-    position = IntegerField()
+    position = IntegerField(validators=[_position_in_range])
