@@ -175,7 +175,8 @@ def build(path: Path, n: int, *, freeze_directly: bool) -> None:
         )
         conn.execute("COMMIT")
         print(
-            f"  {n:,} entrants frozen directly in {time.perf_counter() - started:.1f} s", flush=True
+            f"  {n:,} entrants frozen directly in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
         )
     conn.execute("ANALYZE")
     conn.close()
