@@ -34,8 +34,18 @@ def stored(session, protector):
     return campaign, ps, plain
 
 
-def rotated_app(database_url, tmp_path, **keys):
-    return make_app(database_url, tmp_path / "instance2", **keys)
+@pytest.fixture
+def rotated_app(database_url, tmp_path):
+    """Second apps on the same database with other keys; their connections closed after."""
+    apps = []
+
+    def build(**keys):
+        apps.append(make_app(database_url, tmp_path / f"instance{len(apps) + 2}", **keys))
+        return apps[-1]
+
+    yield build
+    for application in apps:
+        application.extensions["quiz.db"].dispose()
 
 
 def all_tokens(session):
@@ -55,9 +65,9 @@ def test_generate_prints_fresh_usable_keys(runner):
     assert first != second
 
 
-def test_rotate_moves_every_value_to_the_newest_key(database_url, tmp_path, session, stored):
+def test_rotate_moves_every_value_to_the_newest_key(rotated_app, session, stored):
     _, ps, plain = stored
-    app2 = rotated_app(database_url, tmp_path, QUIZ_DATA_KEY=f"{NEW},{OLD}")
+    app2 = rotated_app(QUIZ_DATA_KEY=f"{NEW},{OLD}")
     result = app2.test_cli_runner().invoke(keys_rotate, ["--batch-size", "2"])
     assert result.exit_code == 0, result.output
     assert "participants: 2/5" in result.output and "participants: 5/5" in result.output
@@ -84,8 +94,8 @@ def test_rotate_moves_every_value_to_the_newest_key(database_url, tmp_path, sess
     assert entry.actor.startswith("cli:") and entry.detail["tokens_reencrypted"] == 11
 
 
-def test_interrupted_rotation_resumes_where_it_stopped(database_url, tmp_path, session, stored):
-    app2 = rotated_app(database_url, tmp_path, QUIZ_DATA_KEY=f"{NEW},{OLD}")
+def test_interrupted_rotation_resumes_where_it_stopped(rotated_app, session, stored):
+    app2 = rotated_app(QUIZ_DATA_KEY=f"{NEW},{OLD}")
     ring = KeyRing([NEW, OLD], KEYS["QUIZ_HASH_KEY"])
 
     def crash(what, done, total):
@@ -100,11 +110,11 @@ def test_interrupted_rotation_resumes_where_it_stopped(database_url, tmp_path, s
     assert again.tokens_reencrypted == 0 and again.staff_reencrypted == 0
 
 
-def test_new_hash_key_recomputes_hashes_and_exclusions(database_url, tmp_path, session, stored):
+def test_new_hash_key_recomputes_hashes_and_exclusions(rotated_app, session, stored):
     campaign, ps, plain = stored
     new_hash = new_keys()["QUIZ_HASH_KEY"]
     anon_hash = ps[4].id_hash
-    app2 = rotated_app(database_url, tmp_path, QUIZ_DATA_KEY=f"{NEW},{OLD}")
+    app2 = rotated_app(QUIZ_DATA_KEY=f"{NEW},{OLD}")
     result = app2.test_cli_runner().invoke(keys_rotate, [], env={"QUIZ_NEW_HASH_KEY": new_hash})
     assert result.exit_code == 0, result.output
     assert "1 exclusion(s) match no participant" in result.output
@@ -124,15 +134,15 @@ def test_new_hash_key_recomputes_hashes_and_exclusions(database_url, tmp_path, s
     )
 
 
-def test_rotation_without_the_old_key_fails_cleanly(database_url, tmp_path, session, stored):
-    app2 = rotated_app(database_url, tmp_path, QUIZ_DATA_KEY=NEW)
+def test_rotation_without_the_old_key_fails_cleanly(rotated_app, session, stored):
+    app2 = rotated_app(QUIZ_DATA_KEY=NEW)
     result = app2.test_cli_runner().invoke(keys_rotate, [])
     assert result.exit_code == 1
     assert "cannot be decrypted" in result.output and "old key removed too early" in result.output
 
 
-def test_bad_new_hash_key_is_refused(database_url, tmp_path, stored):
-    app2 = rotated_app(database_url, tmp_path)
+def test_bad_new_hash_key_is_refused(rotated_app, stored):
+    app2 = rotated_app()
     runner = app2.test_cli_runner()
     result = runner.invoke(keys_rotate, ["--new-hash-key", "c2hvcnQ"])
     assert result.exit_code == 1 and "QUIZ_HASH_KEY must hold at least 32" in result.output
