@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, request
+from flask import Flask, abort, current_app, g, request
 from flask.wrappers import Response
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,13 @@ def register(app: Flask) -> None:
     def _start() -> None:
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
         g.started = time.perf_counter()
+        # PostgreSQL refuses NUL in text (a 500 from deep inside a query); no form field or
+        # query parameter has a legitimate use for one, so refuse it here for every view.
+        if any("\x00" in v for vs in request.args.listvalues() for v in vs) or (
+            request.method in WRITE_METHODS
+            and any("\x00" in v for vs in request.form.listvalues() for v in vs)
+        ):
+            abort(400)
 
     @app.teardown_appcontext
     def _close(_exc: BaseException | None) -> None:

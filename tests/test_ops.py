@@ -108,3 +108,13 @@ def test_gunicorn_access_log_has_time_and_request_id(tmp_path: Path) -> None:
     lines = [line for line in server.log().splitlines() if "rid=probe-42" in line]
     assert len(lines) == 1
     assert '"GET /livez HTTP/1.1" 200' in lines[0] and "ms rid=" in lines[0]
+
+
+def test_nul_bytes_are_a_clear_400_on_every_database(client: Any) -> None:
+    """PostgreSQL refuses NUL in text: such input must be a 4xx, never a 500 from a query."""
+    for response in (
+        client.post("/admin/login", data={"username": "a\x00b", "password": "x"}),
+        client.get("/?ref=a\x00b"),
+    ):
+        assert response.status_code == 400
+        assert "请求无法处理" in response.get_data(as_text=True)
