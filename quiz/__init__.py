@@ -105,9 +105,6 @@ def register_blueprints(app: Flask) -> None:
     from quiz.draw.views_public import bp as draw_public_bp
 
     app.register_blueprint(draw_public_bp)
-    from quiz.draw.views_public import bp as draw_public_bp
-
-    app.register_blueprint(draw_public_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -90,8 +90,12 @@ def campaign_check(path: Path) -> None:
 @with_appcontext
 def campaign_load(path: Path | None) -> None:
     """Validate and load a campaign file (default: the shipped demo campaign)."""
-    from quiz.campaign import CampaignFileError, default_campaign_path, install_campaign
-    from quiz.campaign import load_campaign_file
+    from quiz.campaign import (
+        CampaignFileError,
+        default_campaign_path,
+        install_campaign,
+        load_campaign_file,
+    )
 
     path = path or Path(current_app.config.get("QUIZ_CAMPAIGN_FILE") or default_campaign_path())
     try:
@@ -100,7 +104,9 @@ def campaign_load(path: Path | None) -> None:
         raise click.ClickException(f"{path}: {exc}") from exc
     with database().transaction() as session:
         campaign = install_campaign(session, spec)
-        click.echo(f"loaded campaign {campaign.slug!r}: {spec.name} ({len(spec.questions)} questions)")
+        click.echo(
+            f"loaded campaign {campaign.slug!r}: {spec.name} ({len(spec.questions)} questions)"
+        )
 
 
 # --- setup and serving ------------------------------------------------------
@@ -157,22 +163,12 @@ from quiz.staff_commands import staff as _staff_group  # noqa: E402
 
 main.add_command(_staff_group)
 
-from quiz.draw.commands import draw_group  # noqa: E402
-
-main.add_command(draw_group)
-
 
 # --- personal data: keys, purge, deletion requests, backups ----------------
 
 from quiz.privacy_commands import register as _register_privacy  # noqa: E402
 
 _register_privacy(main)
-
-# --- referral links, posters and the leaderboard ------------------------------
-
-from quiz.referral_commands import referrals_group  # noqa: E402
-
-main.add_command(referrals_group)
 
 
 # --- branches and bulk address location ---------------------------------------
@@ -181,3 +177,13 @@ from quiz.branch_commands import branches_group, locate_command  # noqa: E402
 
 main.add_command(branches_group)
 main.add_command(locate_command)
+
+from quiz.draw.commands import draw_group  # noqa: E402
+
+main.add_command(draw_group)
+
+# --- referral links, posters and the leaderboard ------------------------------
+
+from quiz.referral_commands import referrals_group  # noqa: E402
+
+main.add_command(referrals_group)
