@@ -20,7 +20,6 @@ from tests.conftest import KEYS, REDIS_URL, make_app
 from tests.factories import install_test_campaign
 from tests.load.server import ROOT, free_port
 
-
 CREATED: list[Flask] = []
 
 
