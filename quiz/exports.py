@@ -24,7 +24,7 @@ from sqlalchemy import String, Text, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from quiz.leads import UNASSIGNED_LABEL, LeadFilters, apply_filters
-from quiz.models import Branch, Participant, StaffUser
+from quiz.models import Agent, Branch, Channel, Participant, StaffUser
 from quiz.protection import Protector
 from quiz.regions import divisions
 
@@ -50,6 +50,8 @@ class ExportContext:
     reveal: bool
     protector: Protector | None = None
     branch_names: dict[int, str] = field(default_factory=dict)
+    agent_names: dict[int, str] = field(default_factory=dict)
+    channel_names: dict[int, str] = field(default_factory=dict)
 
     def decrypt(self, token: bytes | None) -> str:
         if not token or self.protector is None:
@@ -136,6 +138,9 @@ COLUMNS: list[tuple[str, Getter]] = [
     ("城市", lambda r, c: division_name(r.city_code)),
     ("区县", lambda r, c: division_name(r.district_code)),
     ("所属机构", lambda r, c: c.branch_names.get(r.branch_id, UNASSIGNED_LABEL)),
+    ("地址所属机构", lambda r, c: c.branch_names.get(r.address_branch_id, UNASSIGNED_LABEL)),
+    ("推荐业务员", lambda r, c: c.agent_names.get(r.agent_id, "") if r.agent_id else ""),
+    ("推广渠道", lambda r, c: c.channel_names.get(r.channel_id, "") if r.channel_id else ""),
     ("答题状态", lambda r, c: STATUS_LABELS.get(r.status, r.status)),
     ("得分", lambda r, c: f"{r.score}/{r.total}"),
     ("关注险种", lambda r, c: r.intent_level or ""),
@@ -162,6 +167,9 @@ SELECTED = (
     _p.city_code,
     _p.district_code,
     _p.branch_id,
+    _p.address_branch_id,
+    _p.agent_id,
+    _p.channel_id,
     _p.status,
     _p.score,
     _p.total,
@@ -186,7 +194,18 @@ class ExportPart:
 def context_for(session: Session, reveal: bool, protector: Protector | None) -> ExportContext:
     """Full personal data only when reveal (the user's can_reveal); masked otherwise."""
     names = dict(session.execute(select(Branch.id, Branch.name)).all())
-    return ExportContext(reveal=reveal, protector=protector, branch_names=names)
+    agents = {
+        agent_id: f"{name}({code})"
+        for agent_id, name, code in session.execute(select(Agent.id, Agent.name, Agent.code))
+    }
+    channels = dict(session.execute(select(Channel.id, Channel.name)).all())
+    return ExportContext(
+        reveal=reveal,
+        protector=protector,
+        branch_names=names,
+        agent_names=agents,
+        channel_names=channels,
+    )
 
 
 def iter_rows(

@@ -59,6 +59,7 @@ class LeadFilters:
     follow_up_status: str | None = None
     completed: bool | None = None
     duplicates: bool = False
+    agent_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Only the filters that are set, JSON-friendly (dates as ISO strings)."""
@@ -146,6 +147,8 @@ def apply_filters(stmt: Select[Any], filters: LeadFilters, user: StaffUser) -> S
         stmt = stmt.where(p.city_code == filters.city_code)
     if filters.intent_level:
         stmt = stmt.where(p.intent_level == filters.intent_level)
+    if filters.agent_id is not None:
+        stmt = stmt.where(p.agent_id == filters.agent_id)
     if filters.score_min is not None:
         stmt = stmt.where(p.score >= filters.score_min)
     if filters.score_max is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -338,3 +340,34 @@ def test_cli_creates_channels_imports_agents_and_exports_links(runner, tmp_path,
     assert len(codes) == 1 + 2 + len(branches)  # channel, agents, every branch
     for code in codes:
         assert f"https://quiz.example.cn/r/{code}" in text
+
+
+def test_a_referred_lead_shows_under_its_agent_in_the_leads_list_and_export(client, session):
+    from tests.factories import login_as, make_staff
+
+    protector = client.application.extensions["quiz.protector"]
+    add_agents(session, protector, "机构代码,业务员代码,姓名\nB42,A0001,王小明\nB42,A0002,赵六\n")
+    link = agent_link(session, "B42", "A0001")
+    other = agent_link(session, "B42", "A0002")
+    client.get(f"/r/{link.code}")
+    take_part(client)
+
+    staff = client.application.test_client()
+    admin = make_staff(session, "hq-admin", "admin", can_reveal=False)
+    session.commit()
+    login_as(staff, admin)
+    page = staff.get(f"/admin/leads?agent_id={link.agent_id}").get_data(as_text=True)
+    assert "139****5151" in page
+    empty = staff.get(f"/admin/leads?agent_id={other.agent_id}").get_data(as_text=True)
+    assert "139****5151" not in empty
+
+    resp = staff.post(
+        f"/admin/exports?agent_id={link.agent_id}", data={"fmt": "csv", "scope": "branch"}
+    )
+    assert resp.status_code == 200
+    rows = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
+    header, body = rows[0], rows[1:]
+    assert len(body) == 1
+    record = dict(zip(header, body[0], strict=True))
+    assert record["推荐业务员"] == "王小明(A0001)"
+    assert record["所属机构"] == "湖北分公司" and record["地址所属机构"] == "湖北分公司"

@@ -88,6 +88,10 @@ class LeadFilterForm(FlaskForm):
         default="",
     )
     duplicates = BooleanField("仅手机号重复")
+    # Set by the leaderboard's and referral pages' links ("this agent's leads").
+    agent_id = Integer(
+        "推荐业务员编号", validators=[Optional(), NumberRange(1, 2**31 - 1, "业务员编号无效")]
+    )
 
     def setup(self, branches: list[tuple[int, str]], intents: list[str]) -> LeadFilterForm:
         """Fill the choices that depend on data (branches, provinces, cities, intents)."""
@@ -131,6 +135,7 @@ class LeadFilterForm(FlaskForm):
             follow_up_status=self.follow_up_status.data or None,
             completed=completed,
             duplicates=bool(self.duplicates.data),
+            agent_id=self.agent_id.data,
         )
 
 
