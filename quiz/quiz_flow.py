@@ -22,7 +22,6 @@ from quiz.models import Campaign, Participant, Question, QuizItem
 from quiz.protection import Protector
 from quiz.routing import AddressInput, resolve_and_route
 
-
 # The intent option by which a participant declines sales contact (campaign plan, step 5).
 OPT_OUT_TEXT = "暂不需要联系"
 

@@ -16,8 +16,15 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.login_totp"})
 
 def load_views() -> None:
     """Import the view modules so their routes register on bp."""
-    from quiz.admin import referral_views  # noqa: F401
-    from quiz.admin import access, audit_views, auth_views, users_views  # noqa: F401
-    from quiz.admin import branches_views  # noqa: F401
-    from quiz.admin import draw_views  # noqa: F401
-    from quiz.admin import dashboard_views, exports_views, leads_views  # noqa: F401
+    from quiz.admin import (  # noqa: F401  # noqa: F401
+        access,
+        audit_views,
+        auth_views,
+        branches_views,  # noqa: F401
+        dashboard_views,
+        draw_views,  # noqa: F401
+        exports_views,
+        leads_views,
+        referral_views,  # noqa: F401
+        users_views,
+    )
