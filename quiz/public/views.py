@@ -23,7 +23,7 @@ from quiz import counters, quiz_flow
 from quiz.db import utcnow
 from quiz.extensions import limiter
 from quiz.identity import IdentityError, validate_mobile, validate_resident_id
-from quiz.models import Campaign, Participant
+from quiz.models import Campaign, Participant, QuizItem
 from quiz.public.forms import AnswerForm, ConsentForm, RegistrationForm, ResumeForm
 from quiz.regions.postal import postal_code_province_mismatch
 from quiz.routing import AddressInput, resolve_address
@@ -253,8 +253,18 @@ def question() -> ResponseReturnValue:
     item = quiz_flow.next_item(db(), participant)
     if item is None:
         return redirect(url_for("public.result"))
+    return _question_page(campaign, participant, item)
+
+
+def _question_page(
+    campaign: Campaign,
+    participant: Participant,
+    item: QuizItem,
+    error: str | None = None,
+) -> ResponseReturnValue:
+    """The page of one question with progress; 422 when it shows a refused answer."""
     answered, total = quiz_flow.progress(db(), participant)
-    return render_template(
+    page = render_template(
         "public/question.html",
         campaign=campaign,
         item=item,
@@ -263,8 +273,10 @@ def question() -> ResponseReturnValue:
         total=total,
         answered=answered,
         form=AnswerForm(position=item.position),
+        error=error,
         state=quiz_flow.window_state(campaign),
     )
+    return (page, 422) if error else page
 
 
 @bp.post("/quiz")
@@ -287,19 +299,7 @@ def answer() -> ResponseReturnValue:
         item = quiz_flow.next_item(db(), participant)
         if item is None:
             return redirect(url_for("public.result"))
-        answered, total = quiz_flow.progress(db(), participant)
-        return render_template(
-            "public/question.html",
-            campaign=campaign,
-            item=item,
-            question=item.question,
-            number=item.position,
-            total=total,
-            answered=answered,
-            form=AnswerForm(position=item.position),
-            error=str(exc),
-            state=quiz_flow.window_state(campaign),
-        ), 422
+        return _question_page(campaign, participant, item, error=str(exc))
     if participant.status == "completed":
         return redirect(url_for("public.result"))
     return redirect(url_for("public.question"))
