@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import Walk
 from tests.e2e.pages import (
@@ -46,8 +47,9 @@ def test_phone_flow_with_cascading_address_selects(phone: Any) -> None:
     page.goto("/")
     give_consent(page)
     # JavaScript replaced the free-text address by the province/city/district selects.
-    assert page.get_by_label("省/直辖市/自治区").is_visible()
-    assert not page.get_by_label("邮寄地址", exact=True).is_visible()
+    # The selects appear once regions.json has loaded: wait for them, don't race.
+    expect(page.get_by_label("省/直辖市/自治区")).to_be_visible()
+    expect(page.get_by_label("邮寄地址", exact=True)).to_be_hidden()
     person = new_person("王小明")
     fill_registration(page, person, selects=True)
     page.get_by_role("button", name="提交并开始答题").click()
