@@ -71,6 +71,11 @@ def configure(app: Flask) -> None:
             "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
         )
     app.extensions["quiz.db"] = Database(app.config["DATABASE_URL"])
+    from quiz.campaign_cache import CampaignCache
+
+    app.extensions["quiz.campaign"] = CampaignCache(
+        app.extensions["quiz.db"], float(app.config["QUIZ_CAMPAIGN_CACHE_SECONDS"])
+    )
     app.extensions["quiz.protector"] = Protector(
         split_keys(app.config["QUIZ_DATA_KEY"]), app.config["QUIZ_HASH_KEY"]
     )

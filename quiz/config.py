@@ -39,6 +39,9 @@ class Settings:
     trusted_proxies: int = field(default_factory=lambda: _env_int("TRUSTED_PROXIES", 0))
     https: bool = field(default_factory=lambda: _env_bool("QUIZ_HTTPS", False))
     campaign_file: str | None = field(default_factory=lambda: _env("QUIZ_CAMPAIGN_FILE"))
+    campaign_cache_seconds: int = field(
+        default_factory=lambda: _env_int("QUIZ_CAMPAIGN_CACHE_SECONDS", 5)
+    )
     register_limit: str = field(
         default_factory=lambda: _env("QUIZ_REGISTER_LIMIT", "30/minute;300/hour") or ""
     )
@@ -78,6 +81,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "TRUSTED_PROXIES": settings.trusted_proxies,
         "QUIZ_HTTPS": settings.https,
         "QUIZ_CAMPAIGN_FILE": settings.campaign_file,
+        "QUIZ_CAMPAIGN_CACHE_SECONDS": settings.campaign_cache_seconds,
         "QUIZ_REGISTER_LIMIT": settings.register_limit,
         "QUIZ_ANSWER_LIMIT": settings.answer_limit,
         "QUIZ_LOGIN_LIMIT": settings.login_limit,

@@ -2,19 +2,28 @@
 
 SQLite is the embedded default: every connection gets WAL, a busy timeout and
 foreign keys, and write transactions start with BEGIN IMMEDIATE so that two
-writers queue on the busy handler instead of failing with "database is locked"
-when a deferred transaction tries to upgrade its lock.
+writers queue instead of failing with "database is locked" when a deferred
+transaction tries to upgrade its lock.
+
+Writers of a file database also queue on an flock'd side file before BEGIN
+IMMEDIATE. SQLite's own busy handler polls with sleeps of up to 100 ms, so
+under a burst a writer often sleeps long after the lock was released; the
+kernel wakes an flock waiter the moment the holder lets go. The busy timeout
+stays as the safety net for writers outside this process tree (a shell, a
+nested session in one thread).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -79,9 +88,81 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_on_begin(conn: Connection) -> None:
-    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-    conn.exec_driver_sql(f"BEGIN {mode}")
+class WriterQueue:
+    """An exclusive flock on `<database>-writers.lock`, taken per write transaction.
+
+    Each pooled connection opens the file itself (flock belongs to the open file,
+    so two connections exclude each other even within a process). A thread that
+    already holds it through another connection does not wait on itself: its
+    nested writer falls back to SQLite's busy timeout, as without the queue.
+    """
+
+    INFO_KEY = "quiz_writer_lock"
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def acquire(self, info: dict[Any, Any]) -> None:
+        if info.get(self.INFO_KEY) is not None or getattr(self._local, "held", 0):
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        info[self.INFO_KEY] = fd
+        self._local.held = getattr(self._local, "held", 0) + 1
+
+    def release(self, info: dict[Any, Any]) -> None:
+        fd = info.pop(self.INFO_KEY, None)
+        if fd is None:
+            return
+        self._local.held = max(0, getattr(self._local, "held", 1) - 1)
+        os.close(fd)  # closing the file drops the flock
+
+
+_QUEUES: dict[str, WriterQueue] = {}
+_QUEUES_LOCK = threading.Lock()
+
+
+def writer_queue(url: str) -> WriterQueue | None:
+    """The process's queue for a file database (shared by its engines); None in memory."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = os.path.abspath(f"{database}-writers.lock")
+    with _QUEUES_LOCK:
+        return _QUEUES.setdefault(path, WriterQueue(path))
+
+
+def _install_sqlite_events(engine: Engine, queue: WriterQueue | None) -> None:
+    def on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        if mode == "IMMEDIATE" and queue is not None:
+            queue.acquire(conn.info)
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            if queue is not None:
+                queue.release(conn.info)
+            raise
+
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", on_begin)
+    if queue is None:
+        return
+
+    def on_end(conn: Connection) -> None:
+        queue.release(conn.info)
+
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        queue.release(record.info)  # a connection invalidated mid-transaction
+
+    event.listen(engine, "commit", on_end)
+    event.listen(engine, "rollback", on_end)
+    event.listen(engine.pool, "checkin", on_checkin)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -91,8 +172,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
-        event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_on_begin)
+        _install_sqlite_events(engine, writer_queue(url))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)

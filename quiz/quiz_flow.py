@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from quiz import identity
 from quiz.db import utcnow
@@ -215,23 +216,43 @@ def resume(
     return participant
 
 
-def items_of(session: Session, participant: Participant) -> Sequence[QuizItem]:
-    """The participant's questions in order, with their answers so far."""
-    return session.scalars(
+def items_of(
+    session: Session, participant: Participant, *, fresh: bool = False
+) -> Sequence[QuizItem]:
+    """The participant's questions in order, with their answers so far (one query).
+
+    `fresh` overwrites objects already in the session with the database's values.
+    """
+    query = (
         select(QuizItem)
         .where(QuizItem.participant_id == participant.id)
+        .options(joinedload(QuizItem.question))
         .order_by(QuizItem.position)
-    ).all()
+    )
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    return session.scalars(query).all()
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a participant stands: the next question (None when done) and counts."""
+
+    next: QuizItem | None
+    answered: int
+    total: int
+
+
+def progress_of(session: Session, participant: Participant) -> Progress:
+    """The next unanswered question and the progress, from one query."""
+    items = items_of(session, participant)
+    pending = [it for it in items if it.answer is None]
+    return Progress(pending[0] if pending else None, len(items) - len(pending), len(items))
 
 
 def next_item(session: Session, participant: Participant) -> QuizItem | None:
     """The first unanswered question, or None when all are answered."""
-    return session.scalars(
-        select(QuizItem)
-        .where(QuizItem.participant_id == participant.id, QuizItem.answer.is_(None))
-        .order_by(QuizItem.position)
-        .limit(1)
-    ).first()
+    return progress_of(session, participant).next
 
 
 def record_answer(
@@ -241,19 +262,18 @@ def record_answer(
     choices: Sequence[str],
     *,
     now: datetime | None = None,
+    campaign: Campaign | None = None,
 ) -> QuizItem:
     """Store the answer to question `position`; finishing the last one completes the entry.
 
     Answers are only accepted in order. Sending the same answer twice (a double
-    tap) is harmless; changing a stored answer is refused.
+    tap) is harmless; changing a stored answer is refused. Pass `campaign` when
+    the caller has it, to save loading it again.
     """
     now = now or utcnow()
-    ensure_open(participant.campaign, now)
-    item = session.scalars(
-        select(QuizItem).where(
-            QuizItem.participant_id == participant.id, QuizItem.position == position
-        )
-    ).first()
+    ensure_open(campaign or participant.campaign, now)
+    items = items_of(session, participant, fresh=True)
+    item = next((it for it in items if it.position == position), None)
     if item is None:
         raise AnswerError("题目不存在,请返回继续答题。")
     question = item.question
@@ -269,13 +289,8 @@ def record_answer(
         if sorted(item.answer) == picked:
             return item
         raise AnswerError("本题已作答,答案不能修改。")
-    pending = next_item(session, participant)
+    pending = next((it for it in items if it.answer is None), None)
     if pending is None or pending.position != position:
-        # PostgreSQL (read committed): an identical double tap may have committed this
-        # very answer since `item` was read; that is the same answer, not out of order.
-        session.refresh(item)
-        if item.answer is not None and sorted(item.answer) == picked:
-            return item
         raise AnswerError("请按顺序答题。")
     correct = None if question.correct is None else sorted(question.correct) == picked
     # Conditional update: of two concurrent submissions only one stores the answer.
@@ -285,18 +300,32 @@ def record_answer(
         .values(answer=picked, is_correct=correct, answered_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
-    session.refresh(item)
-    if not stored and sorted(item.answer or []) != picked:
-        raise AnswerError("本题已作答,答案不能修改。")
-    if next_item(session, participant) is None:
-        finish(session, participant, now=now)
+    if not stored:
+        # PostgreSQL (read committed): a concurrent double tap stored first. The same
+        # answer is that tap's success; another answer is a change, refused. The
+        # request that stored the answer also finishes the entry.
+        session.refresh(item)
+        if sorted(item.answer or []) != picked:
+            raise AnswerError("本题已作答,答案不能修改。")
+        return item
+    for name, value in (("answer", picked), ("is_correct", correct), ("answered_at", now)):
+        set_committed_value(item, name, value)
+    if all(it.answer is not None for it in items):
+        finish(session, participant, now=now, items=items)
     return item
 
 
-def finish(session: Session, participant: Participant, *, now: datetime | None = None) -> None:
+def finish(
+    session: Session,
+    participant: Participant,
+    *,
+    now: datetime | None = None,
+    items: Sequence[QuizItem] | None = None,
+) -> None:
     """Score the entry and keep the purchase-intent answers as lead data."""
     now = now or utcnow()
-    items = items_of(session, participant)
+    if items is None:
+        items = items_of(session, participant, fresh=True)
     score = sum(1 for it in items if it.is_correct)
     intent: dict[str, Any] = {}
     intent_level: str | None = None
@@ -310,28 +339,22 @@ def finish(session: Session, participant: Participant, *, now: datetime | None =
         opt_out = opt_out or OPT_OUT_TEXT in intent[q.key]
         if intent_level is None:
             intent_level = labels[it.answer[0]][:32]
-    session.execute(
+    values: dict[str, Any] = {
+        "status": "completed",
+        "completed_at": now,
+        "score": score,
+        "intent": intent,
+        "intent_level": intent_level,
+        "contact_opt_out": opt_out,
+    }
+    done = session.execute(
         update(Participant)
         .where(Participant.id == participant.id, Participant.status == "registered")
-        .values(
-            status="completed",
-            completed_at=now,
-            score=score,
-            intent=intent,
-            intent_level=intent_level,
-            contact_opt_out=opt_out,
-        )
+        .values(**values)
         .execution_options(synchronize_session=False)
-    )
-    session.refresh(participant)
-
-
-def progress(session: Session, participant: Participant) -> tuple[int, int]:
-    """(answered, total) questions."""
-    answered, total = session.execute(
-        select(
-            func.count(QuizItem.answered_at),
-            func.count(QuizItem.id),
-        ).where(and_(QuizItem.participant_id == participant.id))
-    ).one()
-    return int(answered), int(total)
+    ).rowcount
+    if not done:  # completed by someone else meanwhile: take the stored result
+        session.refresh(participant)
+        return
+    for name, value in values.items():
+        set_committed_value(participant, name, value)

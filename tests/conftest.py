@@ -65,6 +65,8 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_STORAGE_URI": REDIS_URL or "memory://",
         "RATELIMIT_ENABLED": False,
+        # Tests change the campaign between requests; the cache has its own tests.
+        "QUIZ_CAMPAIGN_CACHE_SECONDS": 0,
     }
     config.update(overrides)
     app = create_app(config)

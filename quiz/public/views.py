@@ -23,7 +23,7 @@ from quiz import counters, quiz_flow
 from quiz.db import utcnow
 from quiz.extensions import limiter
 from quiz.identity import IdentityError, validate_mobile, validate_resident_id
-from quiz.models import Campaign, Participant, QuizItem
+from quiz.models import Campaign, Participant
 from quiz.public.forms import AnswerForm, ConsentForm, RegistrationForm, ResumeForm
 from quiz.regions.postal import postal_code_province_mismatch
 from quiz.routing import AddressInput, resolve_address
@@ -41,7 +41,8 @@ def _answer_limit() -> str:
 
 
 def campaign_or_404() -> Campaign:
-    campaign = quiz_flow.current_campaign(db())
+    """The served campaign, from the worker's short cache (read-only, detached)."""
+    campaign = current_app.extensions["quiz.campaign"].get()
     if campaign is None:
         abort(404)
     return campaign
@@ -250,28 +251,26 @@ def question() -> ResponseReturnValue:
     participant = current_participant(campaign)
     if participant is None:
         return redirect(url_for("public.campaign_page"))
-    item = quiz_flow.next_item(db(), participant)
-    if item is None:
-        return redirect(url_for("public.result"))
-    return _question_page(campaign, participant, item)
+    return _question_page(campaign, participant)
 
 
 def _question_page(
-    campaign: Campaign,
-    participant: Participant,
-    item: QuizItem,
-    error: str | None = None,
+    campaign: Campaign, participant: Participant, error: str | None = None
 ) -> ResponseReturnValue:
-    """The page of one question with progress; 422 when it shows a refused answer."""
-    answered, total = quiz_flow.progress(db(), participant)
+    """The next question with progress (422 when it shows a refused answer); the result
+    page once every question is answered."""
+    where = quiz_flow.progress_of(db(), participant)
+    item = where.next
+    if item is None:
+        return redirect(url_for("public.result"))
     page = render_template(
         "public/question.html",
         campaign=campaign,
         item=item,
         question=item.question,
         number=item.position,
-        total=total,
-        answered=answered,
+        total=where.total,
+        answered=where.answered,
         form=AnswerForm(position=item.position),
         error=error,
         state=quiz_flow.window_state(campaign),
@@ -292,14 +291,11 @@ def answer() -> ResponseReturnValue:
         return redirect(url_for("public.question"))
     choices = [c[:8] for c in request.form.getlist("choice")[:20]]
     try:
-        quiz_flow.record_answer(db(), participant, form.position.data, choices)
+        quiz_flow.record_answer(db(), participant, form.position.data, choices, campaign=campaign)
         db().commit()
     except quiz_flow.FlowError as exc:
         db().rollback()
-        item = quiz_flow.next_item(db(), participant)
-        if item is None:
-            return redirect(url_for("public.result"))
-        return _question_page(campaign, participant, item, error=str(exc))
+        return _question_page(campaign, participant, error=str(exc))
     if participant.status == "completed":
         return redirect(url_for("public.result"))
     return redirect(url_for("public.question"))

@@ -1,0 +1,92 @@
+"""SQLite writers queue on an flock'd side file; readers never wait on it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from quiz.db import Database
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'q.sqlite3'}")
+    with db.transaction() as session:
+        session.execute(text("CREATE TABLE t (v INTEGER)"))
+    yield db
+    db.dispose()
+
+
+def lock_file(tmp_path: Path) -> Path:
+    return tmp_path / "q.sqlite3-writers.lock"
+
+
+def try_lock(path: Path) -> bool:
+    """Whether another open file could take the writers' lock right now."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_writer_waits_for_the_holder_and_runs_when_it_lets_go(
+    database: Database, tmp_path: Path
+) -> None:
+    holder = os.open(lock_file(tmp_path), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another worker is writing
+    done = threading.Event()
+
+    def write() -> None:
+        with database.transaction() as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert not done.wait(0.5), "the writer did not queue behind the holder"
+    # Readers are not held up by a queued writer.
+    with database.transaction(write=False) as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    os.close(holder)
+    assert done.wait(10)
+    writer.join()
+    with database.transaction(write=False) as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar() == 1
+
+
+def test_lock_is_held_only_inside_a_write_transaction(database: Database, tmp_path: Path) -> None:
+    session = database.session(write=True)
+    session.execute(text("INSERT INTO t VALUES (1)"))
+    assert not try_lock(lock_file(tmp_path))
+    session.commit()
+    assert try_lock(lock_file(tmp_path))
+    session.execute(text("INSERT INTO t VALUES (2)"))
+    assert not try_lock(lock_file(tmp_path))
+    session.rollback()
+    assert try_lock(lock_file(tmp_path))
+    session.close()
+
+
+def test_failed_transaction_releases_the_lock(database: Database, tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), database.transaction() as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        raise RuntimeError("boom")
+    assert try_lock(lock_file(tmp_path))
+    with database.transaction(write=False) as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0
+
+
+def test_read_sessions_do_not_take_the_lock(database: Database, tmp_path: Path) -> None:
+    with database.transaction(write=False) as session:
+        session.execute(text("SELECT count(*) FROM t")).scalar()
+        assert try_lock(lock_file(tmp_path))
