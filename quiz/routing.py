@@ -118,12 +118,12 @@ def _location_from_chain(chain: tuple[divisions.Division, ...]) -> Location:
     )
 
 
-def branch_for(session: Session, province_code: str | None, city_code: str | None) -> Branch | None:
+def branch_id_for(session: Session, province_code: str | None, city_code: str | None) -> int | None:
     """The branch for a place: a city override first, else the province's default."""
     if not province_code:
         return None
-    routes = session.scalars(
-        select(BranchRoute).where(
+    routes = session.execute(
+        select(BranchRoute.city_code, BranchRoute.branch_id).where(
             BranchRoute.province_code == province_code,
             or_(BranchRoute.city_code.is_(None), BranchRoute.city_code == city_code),
         )
@@ -131,7 +131,13 @@ def branch_for(session: Session, province_code: str | None, city_code: str | Non
     chosen = next((r for r in routes if r.city_code is not None), None) or next(
         (r for r in routes if r.city_code is None), None
     )
-    return chosen.branch if chosen else None
+    return chosen.branch_id if chosen else None
+
+
+def branch_for(session: Session, province_code: str | None, city_code: str | None) -> Branch | None:
+    """The Branch row for a place (see branch_id_for)."""
+    branch_id = branch_id_for(session, province_code, city_code)
+    return session.get(Branch, branch_id) if branch_id is not None else None
 
 
 def resolve_and_route(
@@ -150,15 +156,15 @@ def resolve_and_route(
     participant.district_code = loc.district_code
     participant.division_code = loc.code
     participant.unresolved_reason = loc.unresolved
-    branch = branch_for(session, loc.province_code, loc.city_code)
-    participant.address_branch_id = branch.id if branch else None
-    participant.branch_id = participant.address_branch_id
+    branch_id = branch_id_for(session, loc.province_code, loc.city_code)
+    participant.address_branch_id = branch_id
+    participant.branch_id = branch_id
     if referral:
         participant.referral_link_id = referral.get("link_id")
         participant.agent_id = referral.get("agent_id")
         participant.channel_id = referral.get("channel_id")
         referral_branch = referral.get("branch_id")
-        if referral_branch and (referral.get("rule") == "referral" or branch is None):
+        if referral_branch and (referral.get("rule") == "referral" or branch_id is None):
             participant.branch_id = referral_branch
     return resolved
 
