@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -24,8 +23,10 @@ from tests.conftest import PG_URL, REDIS_URL, _drop_pg_database, _pg_database
 from tests.load.harness import (
     DUPLICATE_ID_MESSAGE,
     Progress,
+    Reply,
     Report,
     identity,
+    open_pool,
     run_async,
     run_load,
 )
@@ -147,10 +148,10 @@ def test_same_id_number_released_together(server: Server) -> None:
     """20 primed browsers post the same ID number at once: one entry, 19 clear refusals."""
     who = identity(0, salt=3)
 
-    async def scenario() -> list[httpx.Response]:
-        transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0))
+    async def scenario() -> list[Reply]:
+        http = open_pool(20)
         try:
-            browsers = [Browser(server.url, transport, who) for _ in range(20)]
+            browsers = [Browser(server.url, http, who) for _ in range(20)]
             tokens = await asyncio.gather(*(b.prime() for b in browsers))
             return list(
                 await asyncio.gather(
@@ -161,7 +162,7 @@ def test_same_id_number_released_together(server: Server) -> None:
                 )
             )
         finally:
-            await transport.aclose()
+            await http.close()
 
     replies = run_async(scenario())
     statuses = sorted(r.status_code for r in replies)

@@ -32,8 +32,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -42,6 +40,7 @@ from tests.load.harness import (  # noqa: E402
     Participant,
     forwarded_address,
     identity,
+    open_pool,
     percentile,
     run_async,
     run_load,
@@ -72,30 +71,26 @@ def fresh_pg_database(url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def transport(concurrency: int) -> httpx.AsyncHTTPTransport:
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=0)
-    return httpx.AsyncHTTPTransport(limits=limits)
-
-
 async def ceiling(url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
-    """Requests per second and sorted latencies of GET /livez."""
-    pool = transport(concurrency)
-    client = httpx.AsyncClient(base_url=url, transport=pool)
+    """Requests per second and sorted latencies of GET /livez, with the harness's client."""
+    http = open_pool(concurrency)
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
 
     async def one() -> None:
         async with gate:
             started = time.perf_counter()
-            response = await client.get("/livez")
+            async with http.get(f"{url}/livez") as response:
+                await response.read()
+                status = response.status
             latencies.append((time.perf_counter() - started) * 1000)
-            if response.status_code != 200:
-                raise RuntimeError(f"/livez -> {response.status_code}")
+            if status != 200:
+                raise RuntimeError(f"/livez -> {status}")
 
     started = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(requests)))
     elapsed = time.perf_counter() - started
-    await client.aclose()
+    await http.close()
     return requests / elapsed, sorted(latencies)
 
 
@@ -103,7 +98,7 @@ async def registrations(
     url: str, count: int, concurrency: int, salt: int
 ) -> tuple[float, list[float], int]:
     """Prime `count` browsers, then time their registration POSTs alone."""
-    pool = transport(concurrency)
+    pool = open_pool(concurrency)
     people = [
         Participant(url, pool, identity(n, salt), forwarded_for=forwarded_address(salt * 7 + n))
         for n in range(count)
@@ -129,7 +124,7 @@ async def registrations(
     started = time.perf_counter()
     await asyncio.gather(*(post(p, t) for p, t in zip(people, tokens, strict=True)))
     elapsed = time.perf_counter() - started
-    await pool.aclose()
+    await pool.close()
     return count / elapsed, sorted(latencies), failures
 
 
