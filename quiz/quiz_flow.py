@@ -116,7 +116,18 @@ def find_by_identity(
     ).first()
 
 
-def register(
+@dataclass
+class PreparedEntry:
+    """A registration checked and computed outside any write transaction.
+
+    `participant` is transient (in no session): encrypted, hashed, masked, routed.
+    """
+
+    participant: Participant
+    question_ids: list[int]
+
+
+def prepare_registration(
     session: Session,
     protector: Protector,
     campaign: Campaign,
@@ -126,14 +137,14 @@ def register(
     now: datetime | None = None,
     rng: random.Random | None = None,
     referral: dict[str, Any] | None = None,
-) -> Participant:
-    """Create the participant, route the lead to a branch and assign their questions."""
+) -> PreparedEntry:
+    """Everything a registration needs that only reads: SQLite has one writer at a time,
+    so the web view runs this in a read session and holds the write lock only to save."""
     now = now or utcnow()
     ensure_open(campaign, now)
     existing = find_by_identity(session, protector, campaign, reg.resident_id.number)
     if existing is not None:
         raise AlreadyRegistered(existing)
-    mobile_hash = protector.lookup_hash("mobile", reg.mobile)
     participant = Participant(
         campaign_id=campaign.id,
         public_id=secrets.token_urlsafe(16),
@@ -144,7 +155,7 @@ def register(
         id_masked=identity.mask_resident_id(reg.resident_id.number),
         id_last4=reg.resident_id.last4,
         birth_date=reg.resident_id.birth_date,
-        mobile_hash=mobile_hash,
+        mobile_hash=protector.lookup_hash("mobile", reg.mobile),
         mobile_enc=protector.encrypt(reg.mobile),
         mobile_masked=identity.mask_mobile(reg.mobile),
         landline_enc=protector.encrypt(reg.landline) if reg.landline else None,
@@ -158,30 +169,59 @@ def register(
         created_at=now,
     )
     resolve_and_route(session, participant, reg.address, referral=referral)
+    question_ids, participant.total = choose_questions(session, campaign, rng=rng)
+    return PreparedEntry(participant, question_ids)
+
+
+def save_registration(session: Session, prepared: PreparedEntry) -> Participant:
+    """Insert a prepared entry and its questions. A concurrent entry with the same ID
+    number makes the flush (or the commit) raise IntegrityError: the unique key decides."""
+    participant = prepared.participant
     # The same mobile under another ID number is allowed but flagged for head office.
     others = session.execute(
         update(Participant)
         .where(
-            Participant.campaign_id == campaign.id,
-            Participant.mobile_hash == mobile_hash,
+            Participant.campaign_id == participant.campaign_id,
+            Participant.mobile_hash == participant.mobile_hash,
         )
         .values(duplicate_mobile=True)
     ).rowcount
     participant.duplicate_mobile = bool(others)
     session.add(participant)
     session.flush()
-    assign_questions(session, campaign, participant, rng=rng)
+    session.execute(
+        insert(QuizItem),
+        [
+            {"participant_id": participant.id, "question_id": qid, "position": i + 1}
+            for i, qid in enumerate(prepared.question_ids)
+        ],
+    )
     return participant
 
 
-def assign_questions(
+def register(
     session: Session,
+    protector: Protector,
     campaign: Campaign,
-    participant: Participant,
+    reg: Registration,
+    consent: Consent,
     *,
+    now: datetime | None = None,
     rng: random.Random | None = None,
-) -> None:
-    """A random subset of knowledge questions in random order, then the intent questions."""
+    referral: dict[str, Any] | None = None,
+) -> Participant:
+    """Create the participant, route the lead to a branch and assign their questions."""
+    prepared = prepare_registration(
+        session, protector, campaign, reg, consent, now=now, rng=rng, referral=referral
+    )
+    return save_registration(session, prepared)
+
+
+def choose_questions(
+    session: Session, campaign: Campaign, *, rng: random.Random | None = None
+) -> tuple[list[int], int]:
+    """A random subset of knowledge questions in random order, then the intent questions:
+    their ids in that order, and how many are knowledge questions (the score's maximum)."""
     rng = rng or random.SystemRandom()
     # Ids and kinds only: decoding every question's options on each registration was
     # a quarter of its cost.
@@ -193,15 +233,7 @@ def assign_questions(
     knowledge = [q.id for q in questions if q.kind == "knowledge"]
     intent = [q.id for q in questions if q.kind == "intent"]
     count = min(int(campaign.content.get("questions_per_participant", 5)), len(knowledge))
-    chosen = rng.sample(knowledge, count) + intent
-    session.execute(
-        insert(QuizItem),
-        [
-            {"participant_id": participant.id, "question_id": qid, "position": i + 1}
-            for i, qid in enumerate(chosen)
-        ],
-    )
-    participant.total = count
+    return rng.sample(knowledge, count) + intent, count
 
 
 def resume(

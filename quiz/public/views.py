@@ -27,7 +27,7 @@ from quiz.models import Campaign, Participant
 from quiz.public.forms import AnswerForm, ConsentForm, RegistrationForm, ResumeForm
 from quiz.regions.postal import postal_code_province_mismatch
 from quiz.routing import AddressInput, resolve_address
-from quiz.web import db, protector
+from quiz.web import database, db, protector
 
 bp = Blueprint("public", __name__)
 
@@ -167,15 +167,18 @@ def register() -> ResponseReturnValue:
         from quiz.referrals import referral_for_request
 
         try:
-            participant = quiz_flow.register(
-                db(),
-                protector(),
-                campaign,
-                reg,
-                consent_given,
-                referral=referral_for_request(db(), campaign),
-            )
-            participant.postal_mismatch = mismatch
+            # Read and compute in a read session; the write lock is held only to save.
+            with database().session() as reader:
+                prepared = quiz_flow.prepare_registration(
+                    reader,
+                    protector(),
+                    campaign,
+                    reg,
+                    consent_given,
+                    referral=referral_for_request(reader, campaign),
+                )
+            prepared.participant.postal_mismatch = mismatch
+            participant = quiz_flow.save_registration(db(), prepared)
             db().commit()
         except quiz_flow.AlreadyRegistered as exc:
             db().rollback()
