@@ -1,9 +1,13 @@
-"""Lead exports: the column list (declared once), CSV streaming, XLSX and ZIP builders.
+"""Lead exports: the column list, CSV streaming, XLSX and ZIP builders.
 
 Rows are read with yield_per (a server-side cursor on PostgreSQL) and written
-as they come, so memory stays flat whatever the number of leads. Every cell
-goes through `neutralise` against spreadsheet formula injection (OWASP "CSV
-injection"): a leading = + - @ tab or carriage return gets a ' in front.
+as they come, so memory stays flat whatever the number of leads. A million
+rows pass through one Python loop (_rows), so it does little per row: most
+columns hold few distinct values (divisions, branches, statuses, scores,
+hours), and their cells come from caches keyed by the stored values, formatted
+once per distinct value. Every cell is neutralised against spreadsheet formula
+injection (OWASP "CSV injection"): a leading = + - @ tab or carriage return
+gets a ' in front; cached cells are neutralised once, when they are computed.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import json
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 import xlsxwriter
-from sqlalchemy import String, Text, func, select, type_coerce
+from sqlalchemy import ColumnElement, Integer, String, Text, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from quiz.leads import UNASSIGNED_LABEL, LeadFilters, apply_filters
@@ -33,7 +38,10 @@ DANGEROUS_FIRST = frozenset("=+-@\t\r")
 XLSX_MAX_ROWS = 1_048_575  # data rows per sheet (the header takes row 1)
 YIELD_PER = 5000
 CSV_FLUSH_ROWS = 1000
+CACHE_LIMIT = 100_000  # distinct values per cell cache: bounds memory on unique columns
 STATUS_LABELS = {"completed": "已完成", "registered": "未完成"}
+# Beijing has no daylight saving: a fixed offset is exact and much cheaper than zoneinfo.
+BEIJING = timezone(timedelta(hours=8))
 
 
 def neutralise(value: str) -> str:
@@ -43,20 +51,31 @@ def neutralise(value: str) -> str:
     return value
 
 
-@dataclass
-class ExportContext:
-    """What getters need besides the row: masking choice, keys, branch names."""
+def _neutralised(values: Iterable[str | None]) -> list[str]:
+    """Free-text cells (None as ''), each neutralised."""
+    return ["" if v is None else neutralise(v) for v in values]
 
-    reveal: bool
-    protector: Protector | None = None
-    branch_names: dict[int, str] = field(default_factory=dict)
-    agent_names: dict[int, str] = field(default_factory=dict)
-    channel_names: dict[int, str] = field(default_factory=dict)
 
-    def decrypt(self, token: bytes | None) -> str:
-        if not token or self.protector is None:
-            return ""
-        return self.protector.decrypt(token)
+class Cells(dict[Any, Any]):
+    """Finished, neutralised cells by source value(s), computed on first sight.
+
+    Most columns hold few distinct values (divisions, branches, statuses, scores, hours),
+    so a row looks its cells up here instead of formatting them. Cleared at `limit`
+    entries, so unusual data cannot grow it without bound.
+    """
+
+    def __init__(self, compute: Callable[[Any], str | Sequence[str]], limit: int = CACHE_LIMIT):
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, key: Any) -> str | tuple[str, ...]:
+        if len(self) >= self.limit:
+            self.clear()
+        value = self.compute(key)
+        cells = neutralise(value) if isinstance(value, str) else tuple(map(neutralise, value))
+        self[key] = cells
+        return cells
 
 
 @cache
@@ -65,121 +84,226 @@ def division_name(code: str | None) -> str:
     return division.name if division else ""
 
 
-_hour_cache: dict[str, str] = {}
-
-
-def _china_time(value: datetime | str | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        # SQLite hands back 'YYYY-MM-DD HH:MM:SS...' (UTC): shift the hour once per distinct hour.
-        hour = _hour_cache.get(value[:13])
-        if hour is None:
-            if len(_hour_cache) > 100_000:
-                _hour_cache.clear()
-            shifted = datetime.fromisoformat(value[:13] + ":00") + timedelta(hours=8)
-            hour = _hour_cache[value[:13]] = shifted.strftime("%Y-%m-%d %H")
-        return hour + value[13:16]
-    # Beijing has no daylight saving: a fixed offset is exact and much cheaper than zoneinfo.
-    return (value + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
-
-
-@cache
-def _division_prefix(province: str | None, city: str | None, district: str | None) -> str:
-    parts = [division_name(c) for c in (province, city, district)]
-    return "".join(dict.fromkeys(p for p in parts if p)) + "****"  # municipalities repeat names
-
-
-def _masked_address(row: Any) -> str:
-    if not row.address:
-        return ""
-    return _division_prefix(row.province_code, row.city_code, row.district_code)
-
-
-_intent_cache: dict[str, str] = {}
+def _place(codes: tuple[str | None, str | None, str | None]) -> tuple[str, ...]:
+    """(province, city, district) codes -> masked address, then the three names."""
+    names = [division_name(c) for c in codes]
+    masked = "".join(dict.fromkeys(n for n in names if n)) + "****"  # municipalities repeat
+    return (masked, *names)
 
 
 def _format_intent(intent: dict[str, Any]) -> str:
     return ";".join("、".join(v) if isinstance(v, list) else str(v) for v in intent.values())
 
 
-def _intent_detail(row: Any) -> str:
-    raw = row.intent
-    if not raw:
+def _answers(key: tuple[Any, ...]) -> tuple[str, ...]:
+    """答题状态 to 手机号重复 from the stored values (a few thousand combinations at most)."""
+    status, score, total, level, intent, follow_up, duplicate = key
+    return (
+        STATUS_LABELS.get(status, status),
+        f"{score}/{total}",
+        level or "",
+        _format_intent(json.loads(intent)) if intent else "",
+        follow_up or "",
+        "是" if duplicate else "",
+    )
+
+
+def _china_hour(utc_hour: str) -> str:
+    shifted = datetime.fromisoformat(utc_hour + ":00") + timedelta(hours=8)
+    return shifted.strftime("%Y-%m-%d %H")
+
+
+# Caches of pure functions of stored values, shared by every export.
+_PLACES = Cells(_place)
+_ANSWERS = Cells(_answers)
+_HOURS = Cells(_china_hour)
+
+
+def _china_time(value: datetime | str | None) -> str:
+    """A UTC timestamp as Beijing time to the minute."""
+    if value is None:
         return ""
-    if isinstance(raw, dict):  # drivers that parse JSON themselves (psycopg)
-        return _format_intent(raw)
-    # Few distinct answer combinations: parse each raw JSON text once.
-    text = _intent_cache.get(raw)
-    if text is None:
-        if len(_intent_cache) > 100_000:
-            _intent_cache.clear()
-        text = _intent_cache[raw] = _format_intent(json.loads(raw))
-    return text
+    if isinstance(value, str):
+        # SQLite hands back 'YYYY-MM-DD HH:MM:SS...' (UTC): shift once per distinct hour.
+        return str(_HOURS[value[:13]]) + value[13:16]
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
-Getter = Callable[[Any, ExportContext], str]
+def _masked(
+    name: str, id_no: str, mobile: str, has_landline: int, has_address: int, address: str
+) -> tuple[str, ...]:
+    """姓名 to 邮寄地址, masked: the stored masked forms, never a decryption."""
+    danger = DANGEROUS_FIRST
+    return (
+        "'" + name if name[:1] in danger else name,
+        "'" + id_no if id_no[:1] in danger else id_no,
+        "'" + mobile if mobile[:1] in danger else mobile,
+        "已登记" if has_landline else "",
+        address if has_address else "",
+    )
 
-# The export's columns, in order: (header, getter). The only place they are declared.
-COLUMNS: list[tuple[str, Getter]] = [
-    ("线索编号", lambda r, c: str(r.id)),
-    ("姓名", lambda r, c: r.name if c.reveal else r.name_masked),
-    ("身份证号码", lambda r, c: c.decrypt(r.id_enc) if c.reveal else r.id_masked),
-    ("手机号码", lambda r, c: c.decrypt(r.mobile_enc) if c.reveal else r.mobile_masked),
-    (
-        "固定电话",
-        lambda r, c: (
-            (c.decrypt(r.landline_enc) if c.reveal else "已登记") if r.landline_enc else ""
-        ),
-    ),
-    ("邮寄地址", lambda r, c: r.address if c.reveal else _masked_address(r)),
-    ("邮政编码", lambda r, c: r.postal_code),
-    ("省份", lambda r, c: division_name(r.province_code)),
-    ("城市", lambda r, c: division_name(r.city_code)),
-    ("区县", lambda r, c: division_name(r.district_code)),
-    ("所属机构", lambda r, c: c.branch_names.get(r.branch_id, UNASSIGNED_LABEL)),
-    ("地址所属机构", lambda r, c: c.branch_names.get(r.address_branch_id, UNASSIGNED_LABEL)),
-    ("推荐业务员", lambda r, c: c.agent_names.get(r.agent_id, "") if r.agent_id else ""),
-    ("推广渠道", lambda r, c: c.channel_names.get(r.channel_id, "") if r.channel_id else ""),
-    ("答题状态", lambda r, c: STATUS_LABELS.get(r.status, r.status)),
-    ("得分", lambda r, c: f"{r.score}/{r.total}"),
-    ("关注险种", lambda r, c: r.intent_level or ""),
-    ("投保意向", lambda r, c: _intent_detail(r)),
-    ("跟进状态", lambda r, c: r.follow_up_status),
-    ("手机号重复", lambda r, c: "是" if r.duplicate_mobile else ""),
-    ("登记时间", lambda r, c: _china_time(r.created_at)),
+
+@dataclass
+class ExportContext:
+    """What the rows need besides the database: masking choice, keys, names by id."""
+
+    reveal: bool
+    protector: Protector | None = None
+    branch_names: dict[int, str] = field(default_factory=dict)
+    agent_names: dict[int, str] = field(default_factory=dict)
+    channel_names: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.orgs = Cells(self._orgs)
+        self.personal = self._revealed if self.reveal else _masked
+
+    def decrypt(self, token: bytes | None) -> str:
+        if not token or self.protector is None:
+            return ""
+        return self.protector.decrypt(token)
+
+    def _orgs(self, key: tuple[int | None, ...]) -> tuple[str, ...]:
+        """所属机构 to 推广渠道 from (branch, address branch, agent, channel) ids."""
+        branch, address_branch, agent, channel = key
+        return (
+            self.branch_names.get(branch, UNASSIGNED_LABEL),
+            self.branch_names.get(address_branch, UNASSIGNED_LABEL),
+            self.agent_names.get(agent, "") if agent else "",
+            self.channel_names.get(channel, "") if channel else "",
+        )
+
+    def _revealed(
+        self,
+        name: str,
+        id_enc: bytes,
+        mobile_enc: bytes,
+        landline_enc: bytes | None,
+        address: str,
+        _masked_address: str,
+    ) -> tuple[str, ...]:
+        """姓名 to 邮寄地址 in full (can_reveal): three decryptions per row."""
+        decrypt = self.decrypt
+        cells = (name, decrypt(id_enc), decrypt(mobile_enc), decrypt(landline_enc), address)
+        return tuple(_neutralised(cells))
+
+
+# The export's columns, in order. The SQL values below (_selected) and the row builder
+# (_rows) follow this order; tests check each cell under its header.
+HEADERS = [
+    "线索编号",
+    # ExportContext.personal: masked forms, or decrypted with can_reveal.
+    "姓名",
+    "身份证号码",
+    "手机号码",
+    "固定电话",
+    "邮寄地址",
+    "邮政编码",
+    # _PLACES
+    "省份",
+    "城市",
+    "区县",
+    # ExportContext.orgs
+    "所属机构",
+    "地址所属机构",
+    "推荐业务员",
+    "推广渠道",
+    # _ANSWERS
+    "答题状态",
+    "得分",
+    "关注险种",
+    "投保意向",
+    "跟进状态",
+    "手机号重复",
+    # _HOURS
+    "登记时间",
 ]
-HEADERS = [h for h, _ in COLUMNS]
 
-_p = Participant
-SELECTED = (
-    _p.id,
-    _p.name,
-    _p.name_masked,
-    _p.id_enc,
-    _p.id_masked,
-    _p.mobile_enc,
-    _p.mobile_masked,
-    _p.landline_enc,
-    _p.address,
-    _p.postal_code,
-    _p.province_code,
-    _p.city_code,
-    _p.district_code,
-    _p.branch_id,
-    _p.address_branch_id,
-    _p.agent_id,
-    _p.channel_id,
-    _p.status,
-    _p.score,
-    _p.total,
-    _p.intent_level,
-    # Raw JSON text and timestamps: parsed through small caches above, not per row.
-    type_coerce(_p.intent, Text).label("intent"),
-    _p.follow_up_status,
-    _p.duplicate_mobile,
-    type_coerce(_p.created_at, String).label("created_at"),
-)
+
+def _flag(condition: ColumnElement[Any]) -> ColumnElement[Any]:
+    # 0/1 as the driver returns it: no per-row bool conversion (1 == True as a dict key).
+    return type_coerce(condition, Integer)
+
+
+def _selected(reveal: bool) -> tuple[ColumnElement[Any], ...]:
+    """The values a row is built from; encrypted columns are only read when revealing."""
+    p = Participant
+    personal = (
+        (p.name, p.id_enc, p.mobile_enc, p.landline_enc, p.address)
+        if reveal
+        else (
+            p.name_masked,
+            p.id_masked,
+            p.mobile_masked,
+            _flag(p.landline_enc.is_not(None)),
+            _flag(p.address != ""),
+        )
+    )
+    return (
+        p.id,
+        *personal,
+        p.postal_code,
+        p.province_code,
+        p.city_code,
+        p.district_code,
+        p.branch_id,
+        p.address_branch_id,
+        p.agent_id,
+        p.channel_id,
+        p.status,
+        p.score,
+        p.total,
+        p.intent_level,
+        cast(p.intent, Text),  # the JSON text: parsed once per distinct answer set
+        p.follow_up_status,
+        _flag(p.duplicate_mobile),
+        type_coerce(p.created_at, String),  # SQLite: the stored text, sliced below
+    )
+
+
+def _rows(result: Iterable[Sequence[Any]], ctx: ExportContext) -> Iterator[tuple[str, ...]]:
+    # One tuple per row, mostly from cache look-ups: this loop is the export's hot path.
+    personal, orgs, places, answers, hours = ctx.personal, ctx.orgs, _PLACES, _ANSWERS, _HOURS
+    danger = DANGEROUS_FIRST
+    for (
+        lead_id,
+        name,
+        id_no,
+        mobile,
+        landline,
+        address,
+        postal,
+        province,
+        city,
+        district,
+        branch,
+        address_branch,
+        agent,
+        channel,
+        status,
+        score,
+        total,
+        level,
+        intent,
+        follow_up,
+        duplicate,
+        created,
+    ) in result:
+        place = places[province, city, district]
+        yield (
+            str(lead_id),
+            *personal(name, id_no, mobile, landline, address, place[0]),
+            "'" + postal if postal[:1] in danger else postal,
+            place[1],
+            place[2],
+            place[3],
+            *orgs[branch, address_branch, agent, channel],
+            *answers[status, score, total, level, intent, follow_up, duplicate],
+            hours[created[:13]] + created[13:16]
+            if created.__class__ is str
+            else _china_time(created),
+        )
 
 
 @dataclass(frozen=True)
@@ -210,20 +334,13 @@ def context_for(session: Session, reveal: bool, protector: Protector | None) -> 
 
 def iter_rows(
     session: Session, user: StaffUser, filters: LeadFilters, ctx: ExportContext
-) -> Iterator[list[str]]:
+) -> Iterator[tuple[str, ...]]:
     """The export rows (neutralised strings), oldest lead first, streamed from the database."""
-    stmt = apply_filters(select(*SELECTED), filters, user).order_by(Participant.id)
-    getters = [g for _, g in COLUMNS]
-    danger = DANGEROUS_FIRST
+    stmt = apply_filters(select(*_selected(ctx.reveal)), filters, user).order_by(Participant.id)
     # Core execution on the session's connection: no ORM row processing; yield_per streams
     # (a server-side cursor on PostgreSQL).
     result = session.connection().execution_options(yield_per=YIELD_PER).execute(stmt)
-    for row in result:
-        cells = []
-        for getter in getters:
-            value = getter(row, ctx)
-            cells.append("'" + value if value and value[0] in danger else value)  # neutralise
-        yield cells
+    return _rows(result, ctx)
 
 
 def plan_parts(
@@ -264,19 +381,38 @@ def csv_text_chunks(rows: Iterable[Sequence[str]], *, bom: bool = True) -> Itera
     """CSV text in chunks of CSV_FLUSH_ROWS rows, header first (BOM so Excel reads UTF-8)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    if bom:
-        buffer.write(BOM)
-    writer.writerow(HEADERS)
-    pending = 0
-    for row in rows:
-        writer.writerow(row)
-        pending += 1
-        if pending >= CSV_FLUSH_ROWS:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            pending = 0
-    yield buffer.getvalue()
+    yield (BOM if bom else "") + _csv_block([HEADERS], writer, buffer)
+    rows = iter(rows)
+    while batch := list(islice(rows, CSV_FLUSH_ROWS)):
+        yield _csv_block(batch, writer, buffer)
+
+
+def _csv_block(batch: list[Sequence[str]], writer: Any, buffer: io.StringIO) -> str:
+    """The rows as CSV lines, exactly as csv.writer writes them.
+
+    Cells rarely need quoting, so the lines are joined in C first and counted: as many
+    commas as cell boundaries and no quote or line break inside a cell means the plain
+    join is the csv.writer output (3x faster). Otherwise the block goes through csv.writer.
+    """
+    try:
+        text = "\r\n".join(map(",".join, batch)) + "\r\n"
+    except TypeError:  # a cell that is not a string
+        text = ""
+    else:
+        lines = len(batch)
+        widths = list(map(len, batch))
+        if (
+            min(widths) > 1  # csv.writer quotes a lone empty cell
+            and text.count(",") == sum(widths) - lines
+            and text.count("\n") == lines
+            and text.count("\r") == lines
+            and '"' not in text
+        ):
+            return text
+    buffer.seek(0)
+    buffer.truncate()
+    writer.writerows(batch)
+    return buffer.getvalue()
 
 
 def csv_bytes(rows: Iterable[Sequence[str]]) -> Iterator[bytes]:
@@ -353,13 +489,15 @@ def write_xlsx(
         return ws
 
     sheet = new_sheet()
+    write = sheet.write_string
     for row in rows:
         if row_no >= XLSX_MAX_ROWS:
             sheet, row_no = new_sheet(), 0
+            write = sheet.write_string
         row_no += 1
-        write = sheet.write_string
         for col, value in enumerate(row):
-            write(row_no, col, value)
+            if value:  # an empty cell is simply not written (a fifth of the cells, typically)
+                write(row_no, col, value)
         count += 1
         if progress is not None and count % every == 0:
             progress(count)

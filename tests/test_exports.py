@@ -5,13 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from datetime import UTC, datetime
 
 import openpyxl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from quiz import export_jobs, exports, quiz_flow
-from quiz.models import AuditLog, ExportJob
+from quiz.leads import LeadFilters
+from quiz.models import Agent, AuditLog, Channel, ExportJob
 from tests.factories import login_as, make_participant, make_staff
 
 FORMULA = '=HYPERLINK("http://x","y")'
@@ -40,6 +44,81 @@ def test_neutralise_prefixes_formula_starts(first):
     assert exports.neutralise(first + "1+1") == "'" + first + "1+1"
     assert exports.neutralise("张三") == "张三"
     assert exports.neutralise("") == ""
+
+
+@pytest.fixture
+def full_lead(session, protector):
+    """A completed lead with every optional column set: landline, agent, channel, duplicate."""
+    campaign = quiz_flow.current_campaign(session)
+    lead = make_participant(session, protector, campaign, 6, complete=True, landline="010-12345678")
+    agent = Agent(branch_id=lead.branch_id, code="A01", name="-李四")  # a formula start
+    channel = Channel(code="sms", name="短信")
+    session.add_all([agent, channel])
+    session.flush()
+    lead.agent_id, lead.channel_id, lead.address_branch_id = agent.id, channel.id, lead.branch_id
+    lead.duplicate_mobile = True
+    lead.created_at = datetime(2026, 11, 1, 17, 30, 5, tzinfo=UTC)  # 01:30 next day in Beijing
+    lead.follow_up_status = "已联系"
+    session.commit()
+    return lead
+
+
+def _export(session, lead, reveal, protector=None):
+    user = make_staff(session, "ho", role="admin", can_reveal=reveal)
+    ctx = exports.context_for(session, reveal, protector)
+    rows = list(exports.iter_rows(session, user, LeadFilters(), ctx))
+    assert [len(r) for r in rows] == [len(exports.HEADERS)]
+    return dict(zip(exports.HEADERS, rows[0], strict=True))
+
+
+def test_every_column_under_its_header_masked(session, full_lead):
+    lead = full_lead
+    line = _export(session, lead, reveal=False)
+    assert line == {
+        "线索编号": str(lead.id),
+        "姓名": lead.name_masked,
+        "身份证号码": lead.id_masked,
+        "手机号码": lead.mobile_masked,
+        "固定电话": "已登记",
+        "邮寄地址": "北京市朝阳区****",
+        "邮政编码": "100022",
+        "省份": "北京市",
+        "城市": "北京市",
+        "区县": "朝阳区",
+        "所属机构": "北京分公司",
+        "地址所属机构": "北京分公司",
+        "推荐业务员": "'-李四(A01)",
+        "推广渠道": "短信",
+        "答题状态": "已完成",
+        "得分": f"{lead.score}/{lead.total}",
+        "关注险种": lead.intent_level,
+        "投保意向": ";".join("、".join(v) for v in lead.intent.values()),
+        "跟进状态": "已联系",
+        "手机号重复": "是",
+        "登记时间": "2026-11-02 01:30",
+    }
+    assert lead.intent_level and lead.score > 0
+
+
+def test_every_column_under_its_header_revealed(session, protector, full_lead):
+    lead = full_lead
+    line = _export(session, lead, reveal=True, protector=protector)
+    assert line["姓名"] == lead.name
+    assert line["身份证号码"] == protector.decrypt(lead.id_enc)
+    assert line["手机号码"] == protector.decrypt(lead.mobile_enc)
+    assert line["固定电话"] == protector.decrypt(lead.landline_enc) != ""
+    assert line["邮寄地址"] == lead.address
+    assert line["省份"] == "北京市" and line["登记时间"] == "2026-11-02 01:30"
+
+
+CELLS = st.text(alphabet=st.sampled_from('ab张 ,"\r\n=-'), max_size=6)
+
+
+@given(st.lists(st.lists(CELLS, max_size=4), max_size=30))
+def test_csv_chunks_are_what_csv_writer_writes(rows):
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([exports.HEADERS, *rows])
+    assert "".join(exports.csv_text_chunks(rows, bom=False)) == buffer.getvalue()
 
 
 def test_csv_export_writes_formulas_as_text_and_is_audited(client, session, two_leads):
