@@ -193,6 +193,7 @@ class Database:
         self._engine: Engine | None = None
         self._read: sessionmaker[Session] | None = None
         self._write: sessionmaker[Session] | None = None
+        self._statements: sessionmaker[Session] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -209,6 +210,15 @@ class Database:
         writer = self._engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read = sessionmaker(bind=self._engine, expire_on_commit=False)
         self._write = sessionmaker(bind=writer, expire_on_commit=False)
+        # PostgreSQL reads outside a transaction: READ COMMITTED gives each statement its
+        # own snapshot anyway, and BEGIN plus ROLLBACK were two of a page's round trips.
+        # SQLite's deferred BEGIN costs no round trip, so it keeps the plain reader.
+        statements = (
+            self._engine
+            if self.is_sqlite
+            else self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        self._statements = sessionmaker(bind=statements, expire_on_commit=False)
 
     @property
     def engine(self) -> Engine:
@@ -216,10 +226,16 @@ class Database:
         assert self._engine is not None
         return self._engine
 
-    def session(self, write: bool = False) -> Session:
-        """A new session; write sessions take SQLite's write lock at BEGIN."""
+    def session(self, write: bool = False, *, per_statement: bool = False) -> Session:
+        """A new session; write sessions take SQLite's write lock at BEGIN.
+
+        `per_statement` reads need no snapshot across statements and may not write
+        (on PostgreSQL each statement commits on its own; server-side cursors fail).
+        """
         self._ensure()
-        factory = self._write if write else self._read
+        if per_statement and write:
+            raise ValueError("a per-statement session is for reads only")
+        factory = self._statements if per_statement else self._write if write else self._read
         assert factory is not None
         return factory()
 

@@ -36,9 +36,16 @@ def protector() -> Protector:
 
 
 def db() -> Session:
-    """The request's session; write requests take SQLite's write lock when they begin."""
+    """The request's session; write requests take SQLite's write lock when they begin.
+
+    The public pages' GETs read statement by statement (see Database.session): they are
+    most of the traffic, and none of them writes through this session.
+    """
     if "db" not in g:
-        g.db = database().session(write=request.method in WRITE_METHODS)
+        write = request.method in WRITE_METHODS
+        g.db = database().session(
+            write=write, per_statement=not write and request.blueprint == "public"
+        )
     return cast(Session, g.db)
 
 

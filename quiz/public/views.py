@@ -168,7 +168,7 @@ def register() -> ResponseReturnValue:
 
         try:
             # Read and compute in a read session; the write lock is held only to save.
-            with database().session() as reader:
+            with database().session(per_statement=True) as reader:
                 prepared = quiz_flow.prepare_registration(
                     reader,
                     protector(),

@@ -1,12 +1,15 @@
-"""SQLite writers queue on an flock'd side file; readers never wait on it."""
+"""Session kinds: SQLite writers queue on an flock'd side file (readers never wait on
+it); per-statement readers skip the transaction round trips on PostgreSQL."""
 
 from __future__ import annotations
 
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -90,3 +93,24 @@ def test_read_sessions_do_not_take_the_lock(database: Database, tmp_path: Path) 
     with database.transaction(write=False) as session:
         session.execute(text("SELECT count(*) FROM t")).scalar()
         assert try_lock(lock_file(tmp_path))
+
+
+def test_per_statement_reads_hold_no_transaction_on_postgresql(app: Any) -> None:
+    """Public GETs read without BEGIN/ROLLBACK on PostgreSQL; a normal reader keeps one."""
+    database: Database = app.extensions["quiz.db"]
+    if database.is_sqlite:
+        pytest.skip("SQLite's deferred BEGIN costs no round trip; nothing to save there")
+    query = text("SELECT now()")
+    with database.session(per_statement=True) as session:
+        first = session.execute(query).scalar()
+        time.sleep(0.01)
+        assert session.execute(query).scalar() != first  # each statement stood alone
+    with database.session() as session:
+        first = session.execute(query).scalar()
+        time.sleep(0.01)
+        assert session.execute(query).scalar() == first  # one transaction, one now()
+
+
+def test_per_statement_sessions_refuse_to_write(database: Database) -> None:
+    with pytest.raises(ValueError):
+        database.session(write=True, per_statement=True)
