@@ -103,9 +103,13 @@ def per_day(session: Session, campaign_id: int) -> list[tuple[date, int]]:
     single statement: SQLite then never evaluates a date function on a million rows.
     """
     p = Participant
-    first, last = session.execute(
-        select(func.min(p.created_at), func.max(p.created_at)).where(p.campaign_id == campaign_id)
-    ).one()
+    # Two scalar subqueries, not min() and max() in one SELECT: SQLite answers a lone min()
+    # or max() with one index seek, but scans the whole range for the pair.
+    bounds = [
+        select(agg(p.created_at)).where(p.campaign_id == campaign_id).scalar_subquery()
+        for agg in (func.min, func.max)
+    ]
+    first, last = session.execute(select(*bounds)).one()
     if first is None:
         return []
     first, last = _aware(first), _aware(last)
