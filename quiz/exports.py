@@ -131,20 +131,6 @@ def _china_time(value: datetime | str | None) -> str:
     return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
 
 
-def _masked(
-    name: str, id_no: str, mobile: str, has_landline: int, has_address: int, address: str
-) -> tuple[str, ...]:
-    """姓名 to 邮寄地址, masked: the stored masked forms, never a decryption."""
-    danger = DANGEROUS_FIRST
-    return (
-        "'" + name if name[:1] in danger else name,
-        "'" + id_no if id_no[:1] in danger else id_no,
-        "'" + mobile if mobile[:1] in danger else mobile,
-        "已登记" if has_landline else "",
-        address if has_address else "",
-    )
-
-
 @dataclass
 class ExportContext:
     """What the rows need besides the database: masking choice, keys, names by id."""
@@ -157,7 +143,6 @@ class ExportContext:
 
     def __post_init__(self) -> None:
         self.orgs = Cells(self._orgs)
-        self.personal = self._revealed if self.reveal else _masked
 
     def decrypt(self, token: bytes | None) -> str:
         if not token or self.protector is None:
@@ -174,14 +159,8 @@ class ExportContext:
             self.channel_names.get(channel, "") if channel else "",
         )
 
-    def _revealed(
-        self,
-        name: str,
-        id_enc: bytes,
-        mobile_enc: bytes,
-        landline_enc: bytes | None,
-        address: str,
-        _masked_address: str,
+    def revealed(
+        self, name: str, id_enc: bytes, mobile_enc: bytes, landline_enc: bytes | None, address: str
     ) -> tuple[str, ...]:
         """姓名 to 邮寄地址 in full (can_reveal): three decryptions per row."""
         decrypt = self.decrypt
@@ -193,7 +172,7 @@ class ExportContext:
 # (_rows) follow this order; tests check each cell under its header.
 HEADERS = [
     "线索编号",
-    # ExportContext.personal: masked forms, or decrypted with can_reveal.
+    # The stored masked forms, or in full with can_reveal (ExportContext.revealed).
     "姓名",
     "身份证号码",
     "手机号码",
@@ -264,8 +243,8 @@ def _selected(reveal: bool) -> tuple[ColumnElement[Any], ...]:
 
 def _rows(result: Iterable[Sequence[Any]], ctx: ExportContext) -> Iterator[tuple[str, ...]]:
     # One tuple per row, mostly from cache look-ups: this loop is the export's hot path.
-    personal, orgs, places, answers, hours = ctx.personal, ctx.orgs, _PLACES, _ANSWERS, _HOURS
-    danger = DANGEROUS_FIRST
+    orgs, places, answers, hours = ctx.orgs, _PLACES, _ANSWERS, _HOURS
+    reveal, revealed, danger = ctx.reveal, ctx.revealed, DANGEROUS_FIRST
     for (
         lead_id,
         name,
@@ -293,7 +272,18 @@ def _rows(result: Iterable[Sequence[Any]], ctx: ExportContext) -> Iterator[tuple
         place = places[province, city, district]
         yield (
             str(lead_id),
-            *personal(name, id_no, mobile, landline, address, place[0]),
+            *(
+                revealed(name, id_no, mobile, landline, address)
+                if reveal
+                # Masked: the stored masked forms and two 0/1 flags (see _selected).
+                else (
+                    "'" + name if name[:1] in danger else name,
+                    "'" + id_no if id_no[:1] in danger else id_no,
+                    "'" + mobile if mobile[:1] in danger else mobile,
+                    "已登记" if landline else "",
+                    place[0] if address else "",
+                )
+            ),
             "'" + postal if postal[:1] in danger else postal,
             place[1],
             place[2],
@@ -337,10 +327,13 @@ def iter_rows(
 ) -> Iterator[tuple[str, ...]]:
     """The export rows (neutralised strings), oldest lead first, streamed from the database."""
     stmt = apply_filters(select(*_selected(ctx.reveal)), filters, user).order_by(Participant.id)
-    # Core execution on the session's connection: no ORM row processing; yield_per streams
-    # (a server-side cursor on PostgreSQL).
-    result = session.connection().execution_options(yield_per=YIELD_PER).execute(stmt)
-    return _rows(result, ctx)
+    connection = session.connection()
+    # Core execution: no ORM row processing. yield_per streams through a server-side cursor
+    # (PostgreSQL); SQLite's cursor already steps lazily, and SQLAlchemy's buffering on top of
+    # it would cost a fifth of the CSV export's time.
+    if connection.dialect.supports_server_side_cursors:
+        connection = connection.execution_options(yield_per=YIELD_PER)
+    return _rows(connection.execute(stmt), ctx)
 
 
 def plan_parts(
