@@ -58,6 +58,15 @@ def on_starting(server: Any) -> None:
         )
 
 
+def when_ready(server: Any) -> None:
+    """With a preloaded app, warm it up in the master so that every worker forks hot."""
+    app = getattr(server.app, "callable", None)  # set only when the app was preloaded
+    if app is not None and hasattr(app, "jinja_env"):
+        from quiz.warmup import warm_up
+
+        warm_up(app)
+
+
 def post_fork(server: Any, worker: Any) -> None:
     """Give the worker its own database engine; the master's pool is never shared."""
     app = getattr(server.app, "callable", None)  # set only when the app was preloaded

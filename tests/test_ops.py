@@ -118,3 +118,19 @@ def test_nul_bytes_are_a_clear_400_on_every_database(client: Any) -> None:
     ):
         assert response.status_code == 400
         assert "请求无法处理" in response.get_data(as_text=True)
+
+
+def test_when_ready_warms_the_preloaded_app_before_workers_fork(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quiz.regions import parser
+
+    conf = load_conf(monkeypatch)
+    app.jinja_env.cache.clear()  # type: ignore[union-attr]
+    parser._index.cache_clear()
+    conf["when_ready"](SimpleNamespace(app=SimpleNamespace(callable=app)))
+    compiled = {key[1] for key in app.jinja_env.cache}  # type: ignore[union-attr]
+    assert {"public/register.html", "public/question.html", "base.html"} <= compiled
+    assert parser._index.cache_info().currsize == 1  # the address automaton is built
+    # Without a preloaded app there is nothing to warm and nothing breaks.
+    conf["when_ready"](SimpleNamespace(app=SimpleNamespace()))
