@@ -330,10 +330,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_participant_branch_created", ["branch_id", "created_at"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_participant_branch_id"), ["branch_id"], unique=False)
-        batch_op.create_index(
-            "ix_participant_campaign_status", ["campaign_id", "status"], unique=False
-        )
         batch_op.create_index(batch_op.f("ix_participant_city_code"), ["city_code"], unique=False)
         batch_op.create_index(batch_op.f("ix_participant_created_at"), ["created_at"], unique=False)
         batch_op.create_index(
@@ -365,6 +361,21 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_participant_stats_score", ["campaign_id", "status", "score"], unique=False
+        )
+        batch_op.create_index(
+            "ix_participant_board",
+            [
+                "campaign_id",
+                "branch_id",
+                "agent_id",
+                "channel_id",
+                "referral_link_id",
+                "status",
+                "referral_flagged",
+                "created_at",
+                "completed_at",
+            ],
+            unique=False,
         )
 
     op.create_table(
@@ -487,6 +498,7 @@ def downgrade() -> None:
 
     op.drop_table("draw_entrant")
     with op.batch_alter_table("participant", schema=None) as batch_op:
+        batch_op.drop_index("ix_participant_board")
         batch_op.drop_index("ix_participant_stats_score")
         batch_op.drop_index("ix_participant_stats_province")
         batch_op.drop_index("ix_participant_stats_intent")
@@ -499,8 +511,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_participant_follow_up_status"))
         batch_op.drop_index(batch_op.f("ix_participant_created_at"))
         batch_op.drop_index(batch_op.f("ix_participant_city_code"))
-        batch_op.drop_index("ix_participant_campaign_status")
-        batch_op.drop_index(batch_op.f("ix_participant_branch_id"))
         batch_op.drop_index("ix_participant_branch_created")
         batch_op.drop_index(batch_op.f("ix_participant_agent_id"))
 
