@@ -21,7 +21,7 @@ from quiz import identity
 from quiz.db import utcnow
 from quiz.models import Campaign, Participant, Question, QuizItem
 from quiz.protection import Protector
-from quiz.routing import AddressInput, resolve_and_route
+from quiz.routing import ResolvedAddress, route_participant
 
 # The intent option by which a participant declines sales contact (campaign plan, step 5).
 OPT_OUT_TEXT = "暂不需要联系"
@@ -75,7 +75,7 @@ class Registration:
     mobile: str
     landline: str | None
     postal_code: str
-    address: AddressInput
+    address: ResolvedAddress  # parsed once, in the view, for the postal-code check too
 
 
 def window_state(campaign: Campaign, now: datetime | None = None) -> str:
@@ -168,7 +168,7 @@ def prepare_registration(
         consent_ip=consent.ip,
         created_at=now,
     )
-    resolve_and_route(session, participant, reg.address, referral=referral)
+    route_participant(session, participant, reg.address, referral=referral)
     question_ids, participant.total = choose_questions(session, campaign, rng=rng)
     return PreparedEntry(participant, question_ids)
 

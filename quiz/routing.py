@@ -140,15 +140,14 @@ def branch_for(session: Session, province_code: str | None, city_code: str | Non
     return session.get(Branch, branch_id) if branch_id is not None else None
 
 
-def resolve_and_route(
+def route_participant(
     session: Session,
     participant: Participant,
-    address: AddressInput,
+    resolved: ResolvedAddress,
     *,
     referral: dict[str, Any] | None = None,
-) -> ResolvedAddress:
+) -> None:
     """Store the address and its codes on the participant and assign the branch."""
-    resolved = resolve_address(address)
     loc = resolved.location
     participant.address = resolved.text
     participant.province_code = loc.province_code
@@ -166,7 +165,6 @@ def resolve_and_route(
         referral_branch = referral.get("branch_id")
         if referral_branch and (referral.get("rule") == "referral" or branch_id is None):
             participant.branch_id = referral_branch
-    return resolved
 
 
 def cities_of(province_code: str) -> tuple[divisions.Division, ...]:

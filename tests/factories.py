@@ -16,7 +16,7 @@ from quiz.campaign import default_campaign_path, install_campaign, load_campaign
 from quiz.identity import validate_resident_id
 from quiz.models import Campaign, Participant
 from quiz.protection import Protector
-from quiz.routing import AddressInput
+from quiz.routing import AddressInput, resolve_address
 
 # Real county-level prefixes and matching addresses/postal codes.
 PLACES = [
@@ -66,7 +66,7 @@ def registration(n: int = 1, **kw: Any) -> quiz_flow.Registration:
         mobile=kw.pop("mobile", None) or make_mobile(n),
         landline=kw.pop("landline", None),
         postal_code=kw.pop("postal_code", postal),
-        address=kw.pop("address", AddressInput(free_text=address)),
+        address=resolve_address(kw.pop("address", AddressInput(free_text=address))),
     )
 
 

@@ -162,7 +162,7 @@ def register() -> ResponseReturnValue:
             mobile=validate_mobile(form.mobile.data),
             landline=_landline(form.landline.data),
             postal_code=postal,
-            address=address,
+            address=resolved,
         )
         from quiz.referrals import referral_for_request
 
