@@ -284,11 +284,6 @@ def progress_of(session: Session, participant: Participant) -> Progress:
     return Progress(pending[0] if pending else None, len(items) - len(pending), len(items))
 
 
-def next_item(session: Session, participant: Participant) -> QuizItem | None:
-    """The first unanswered question, or None when all are answered."""
-    return progress_of(session, participant).next
-
-
 def record_answer(
     session: Session,
     participant: Participant,

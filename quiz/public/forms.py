@@ -12,10 +12,17 @@ from wtforms.validators import ValidationError
 from quiz import identity
 
 
+class CheckedField(StringField):
+    """A text field checked by a quiz.identity rule; `checked` keeps what the rule
+    returned (the normalised value), so the view does not run the rule again."""
+
+    checked: Any = None
+
+
 def _rule(check: Callable[[str], Any]) -> Callable[[FlaskForm, Any], None]:
     def validator(_form: FlaskForm, field: Any) -> None:
         try:
-            check(field.data or "")
+            field.checked = check(field.data or "")
         except identity.IdentityError as exc:
             raise ValidationError(str(exc)) from exc
 
@@ -50,8 +57,8 @@ class ConsentForm(FlaskForm):
 class RegistrationForm(FlaskForm):
     """姓名, 身份证号码, 邮寄地址, 邮政编码, 手机号码, 固定电话 (optional)."""
 
-    name = StringField("姓名", validators=[_short(30, "姓名"), _rule(identity.validate_name)])
-    resident_id = StringField(
+    name = CheckedField("姓名", validators=[_short(30, "姓名"), _rule(identity.validate_name)])
+    resident_id = CheckedField(
         "身份证号码",
         validators=[_short(30, "身份证号码"), _rule(identity.validate_resident_id)],
     )
@@ -60,13 +67,13 @@ class RegistrationForm(FlaskForm):
     city_code = HiddenField()
     district_code = HiddenField()
     address_detail = StringField("详细地址", validators=[_short(120, "详细地址")])
-    postal_code = StringField(
+    postal_code = CheckedField(
         "邮政编码", validators=[_short(10, "邮政编码"), _rule(identity.validate_postal_code)]
     )
-    mobile = StringField(
+    mobile = CheckedField(
         "手机号码", validators=[_short(20, "手机号码"), _rule(identity.validate_mobile)]
     )
-    landline = StringField(
+    landline = CheckedField(
         "固定电话(选填)",
         validators=[_short(20, "固定电话"), _rule(identity.validate_landline)],
     )
@@ -76,11 +83,11 @@ class RegistrationForm(FlaskForm):
 class ResumeForm(FlaskForm):
     """Find an unfinished entry again by ID number and mobile."""
 
-    resident_id = StringField(
+    resident_id = CheckedField(
         "身份证号码",
         validators=[_short(30, "身份证号码"), _rule(identity.validate_resident_id)],
     )
-    mobile = StringField(
+    mobile = CheckedField(
         "手机号码", validators=[_short(20, "手机号码"), _rule(identity.validate_mobile)]
     )
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from quiz import counters, quiz_flow
 from quiz.db import utcnow
 from quiz.extensions import limiter
-from quiz.identity import IdentityError, validate_mobile, validate_resident_id
+from quiz.identity import IdentityError
 from quiz.models import Campaign, Participant
 from quiz.public.forms import AnswerForm, ConsentForm, RegistrationForm, ResumeForm
 from quiz.regions.postal import postal_code_province_mismatch
@@ -158,9 +158,9 @@ def register() -> ResponseReturnValue:
             ), 422
         reg = quiz_flow.Registration(
             name=form.name.data.strip(),
-            resident_id=validate_resident_id(form.resident_id.data),
-            mobile=validate_mobile(form.mobile.data),
-            landline=_landline(form.landline.data),
+            resident_id=form.resident_id.checked,
+            mobile=form.mobile.checked,
+            landline=form.landline.checked,
             postal_code=postal,
             address=resolved,
         )
@@ -201,12 +201,6 @@ def register() -> ResponseReturnValue:
     return render_template("public/register.html", form=form, campaign=campaign), 422
 
 
-def _landline(value: str | None) -> str | None:
-    from quiz.identity import validate_landline
-
-    return validate_landline(value or "")
-
-
 def _already_registered(
     form: RegistrationForm, campaign: Campaign, existing: Participant
 ) -> ResponseReturnValue:
@@ -235,8 +229,8 @@ def resume() -> ResponseReturnValue:
             db(),
             protector(),
             campaign,
-            validate_resident_id(form.resident_id.data).number,
-            validate_mobile(form.mobile.data),
+            form.resident_id.checked.number,
+            form.mobile.checked,
         )
     except quiz_flow.NotFound as exc:
         form.mobile.errors = [*form.mobile.errors, str(exc)]
