@@ -122,6 +122,19 @@ def _known_region(prefix: str) -> bool:
     return any(props for _part, props in results)
 
 
+def _cn_number(
+    digits: str, kinds: tuple[int, ...], unparsable: str, wrong_kind: str
+) -> phonenumbers.PhoneNumber:
+    """`digits` as a valid mainland number of one of `kinds`, else IdentityError."""
+    try:
+        parsed = phonenumbers.parse(digits, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise IdentityError(unparsable) from exc
+    if not phonenumbers.is_valid_number(parsed) or phonenumbers.number_type(parsed) not in kinds:
+        raise IdentityError(wrong_kind)
+    return parsed
+
+
 def validate_mobile(value: str) -> str:
     """Validate a mainland China mobile number; returns its 11 digits."""
     digits = re.sub(r"[\s-]", "", _fold(value))
@@ -133,15 +146,12 @@ def validate_mobile(value: str) -> str:
         digits = digits[4:]
     if not re.fullmatch(r"1\d{10}", digits):
         raise IdentityError("手机号码应为以1开头的11位数字")
-    try:
-        parsed = phonenumbers.parse(digits, "CN")
-    except phonenumbers.NumberParseException as exc:
-        raise IdentityError("手机号码不正确") from exc
-    if not phonenumbers.is_valid_number(parsed) or phonenumbers.number_type(parsed) not in (
-        PhoneNumberType.MOBILE,
-        PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        raise IdentityError("手机号码不是有效的中国大陆手机号")
+    _cn_number(
+        digits,
+        (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE),
+        "手机号码不正确",
+        "手机号码不是有效的中国大陆手机号",
+    )
     return digits
 
 
@@ -153,15 +163,12 @@ def validate_landline(value: str) -> str | None:
     digits = re.sub(r"[\s()()-]", "", text)
     if not re.fullmatch(r"0\d{9,11}", digits):
         raise IdentityError("固定电话请填写区号和号码,例如 010-12345678")
-    try:
-        parsed = phonenumbers.parse(digits, "CN")
-    except phonenumbers.NumberParseException as exc:
-        raise IdentityError("固定电话号码不正确") from exc
-    if not phonenumbers.is_valid_number(parsed) or phonenumbers.number_type(parsed) not in (
-        PhoneNumberType.FIXED_LINE,
-        PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    ):
-        raise IdentityError("固定电话号码不正确,请核对区号和号码")
+    parsed = _cn_number(
+        digits,
+        (PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE),
+        "固定电话号码不正确",
+        "固定电话号码不正确,请核对区号和号码",
+    )
     return _dash("0" + str(parsed.national_number))
 
 
