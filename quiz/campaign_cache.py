@@ -15,11 +15,14 @@ from collections.abc import Callable
 
 from quiz.db import Database
 from quiz.models import Campaign
-from quiz.quiz_flow import current_campaign
+from quiz.quiz_flow import QuestionBank, current_campaign, question_bank
+
+Served = tuple[Campaign, QuestionBank] | None
 
 
 class CampaignCache:
-    """Detached copies of the current campaign, refreshed after `ttl` seconds."""
+    """Detached copies of the current campaign and its questions, refreshed after `ttl`
+    seconds."""
 
     def __init__(
         self, database: Database, ttl: float, clock: Callable[[], float] = time.monotonic
@@ -28,10 +31,15 @@ class CampaignCache:
         self._ttl = ttl
         self._clock = clock
         self._lock = threading.Lock()
-        self._entry: tuple[float, Campaign | None] | None = None
+        self._entry: tuple[float, Served] | None = None
 
     def get(self) -> Campaign | None:
         """The current campaign (None when none is loaded); never attached to a session."""
+        served = self.served()
+        return served[0] if served else None
+
+    def served(self) -> Served:
+        """The current campaign with its question bank, both from the same load."""
         entry = self._entry
         if entry is not None and self._clock() < entry[0]:
             return entry[1]
@@ -39,12 +47,14 @@ class CampaignCache:
             entry = self._entry
             if entry is not None and self._clock() < entry[0]:
                 return entry[1]
+            served: Served = None
             with self._database.session() as session:
                 campaign = current_campaign(session)
                 if campaign is not None:
                     session.expunge(campaign)  # read-only from here on: no lazy loads
-            self._entry = (self._clock() + self._ttl, campaign)
-            return campaign
+                    served = (campaign, question_bank(session, campaign.id))
+            self._entry = (self._clock() + self._ttl, served)
+            return served
 
     def clear(self) -> None:
         self._entry = None

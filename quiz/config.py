@@ -72,7 +72,9 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "QUIZ_DATA_KEY": settings.data_key,
         "QUIZ_HASH_KEY": settings.hash_key,
         "RATELIMIT_STORAGE_URI": settings.ratelimit_storage_uri,
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # No X-RateLimit-* headers: they cost a second Redis round trip on every limited
+        # request, and the 429 page already tells the person to try again later.
+        "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_STRATEGY": "moving-window",
         "RATELIMIT_SWALLOW_ERRORS": True,
         # Redis down: keep enforcing the same limits per worker in memory and re-check
@@ -93,6 +95,8 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": settings.https,
         "SESSION_COOKIE_NAME": "quiz_session",
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        # Re-sign the cookie only when the session changes, not on every page.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "JSON_AS_ASCII": False,

@@ -13,4 +13,4 @@ def client_address() -> str:
 
 
 csrf = CSRFProtect()
-limiter = Limiter(key_func=client_address, default_limits=[], headers_enabled=True)
+limiter = Limiter(key_func=client_address, default_limits=[])  # headers: see config.py

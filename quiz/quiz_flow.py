@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from quiz import identity
 from quiz.db import utcnow
@@ -137,6 +138,7 @@ def prepare_registration(
     now: datetime | None = None,
     rng: random.Random | None = None,
     referral: dict[str, Any] | None = None,
+    bank: QuestionBank | None = None,
 ) -> PreparedEntry:
     """Everything a registration needs that only reads: SQLite has one writer at a time,
     so the web view runs this in a read session and holds the write lock only to save."""
@@ -169,7 +171,7 @@ def prepare_registration(
         created_at=now,
     )
     route_participant(session, participant, reg.address, referral=referral)
-    question_ids, participant.total = choose_questions(session, campaign, rng=rng)
+    question_ids, participant.total = choose_questions(session, campaign, rng=rng, bank=bank)
     return PreparedEntry(participant, question_ids)
 
 
@@ -218,22 +220,46 @@ def register(
 
 
 def choose_questions(
-    session: Session, campaign: Campaign, *, rng: random.Random | None = None
+    session: Session,
+    campaign: Campaign,
+    *,
+    rng: random.Random | None = None,
+    bank: QuestionBank | None = None,
 ) -> tuple[list[int], int]:
     """A random subset of knowledge questions in random order, then the intent questions:
     their ids in that order, and how many are knowledge questions (the score's maximum)."""
     rng = rng or random.SystemRandom()
-    # Ids and kinds only: decoding every question's options on each registration was
-    # a quarter of its cost.
-    questions = session.execute(
-        select(Question.id, Question.kind)
-        .where(Question.campaign_id == campaign.id, Question.active.is_(True))
-        .order_by(Question.position)
+    bank = bank or question_bank(session, campaign.id)
+    count = min(int(campaign.content.get("questions_per_participant", 5)), len(bank.knowledge))
+    return rng.sample(bank.knowledge, count) + list(bank.intent), count
+
+
+@dataclass(frozen=True)
+class QuestionBank:
+    """A campaign's questions, read once and shared read-only (the web caches it).
+
+    `by_id` holds every question, inactive ones too, since an entry keeps the
+    questions it was given; `knowledge` and `intent` are the active ids in order.
+    """
+
+    by_id: Mapping[int, Question]
+    knowledge: tuple[int, ...]
+    intent: tuple[int, ...]
+
+
+def question_bank(session: Session, campaign_id: int) -> QuestionBank:
+    """Load a campaign's questions, detached from `session` (plain values from here on)."""
+    questions = session.scalars(
+        select(Question).where(Question.campaign_id == campaign_id).order_by(Question.position)
     ).all()
-    knowledge = [q.id for q in questions if q.kind == "knowledge"]
-    intent = [q.id for q in questions if q.kind == "intent"]
-    count = min(int(campaign.content.get("questions_per_participant", 5)), len(knowledge))
-    return rng.sample(knowledge, count) + intent, count
+    for q in questions:
+        session.expunge(q)
+    active = [q for q in questions if q.active]
+    return QuestionBank(
+        by_id={q.id: q for q in questions},
+        knowledge=tuple(q.id for q in active if q.kind == "knowledge"),
+        intent=tuple(q.id for q in active if q.kind == "intent"),
+    )
 
 
 def resume(
@@ -269,43 +295,111 @@ def items_of(
 
 
 @dataclass(frozen=True)
-class Progress:
-    """Where a participant stands: the next question (None when done) and counts."""
+class SheetItem:
+    """One assigned question on an answer sheet: plain values, no ORM object."""
 
-    next: QuizItem | None
-    answered: int
-    total: int
-
-
-def progress_of(session: Session, participant: Participant) -> Progress:
-    """The next unanswered question and the progress, from one query."""
-    items = items_of(session, participant)
-    pending = [it for it in items if it.answer is None]
-    return Progress(pending[0] if pending else None, len(items) - len(pending), len(items))
+    id: int
+    position: int
+    question_id: int
+    answer: list[str] | None
+    is_correct: bool | None
 
 
-def record_answer(
+@dataclass(frozen=True)
+class AnswerSheet:
+    """A participant's id, status and questions in order with the answers so far.
+
+    The question pages are most of the site's traffic; they read this in one
+    query of plain columns and take the question texts from the QuestionBank.
+    """
+
+    participant_id: int
+    status: str
+    items: tuple[SheetItem, ...]
+
+    @property
+    def next(self) -> SheetItem | None:
+        return next((it for it in self.items if it.answer is None), None)
+
+    @property
+    def answered(self) -> int:
+        return sum(it.answer is not None for it in self.items)
+
+    @property
+    def total(self) -> int:
+        return len(self.items)
+
+
+def _sheet_query(*where: Any) -> Any:
+    return (
+        select(
+            Participant.id.label("participant_id"),
+            Participant.status,
+            QuizItem.id.label("item_id"),
+            QuizItem.position,
+            QuizItem.question_id,
+            QuizItem.answer,
+            QuizItem.is_correct,
+        )
+        .outerjoin(QuizItem, QuizItem.participant_id == Participant.id)
+        .where(*where)
+        .order_by(QuizItem.position)
+    )
+
+
+# Built once: a statement object keeps its SQL cache key, so each page skips building it.
+_SHEET_BY_PUBLIC_ID = _sheet_query(
+    Participant.public_id == bindparam("public_id"),
+    Participant.campaign_id == bindparam("campaign_id"),
+)
+_SHEET_BY_ID = _sheet_query(Participant.id == bindparam("participant_id"))
+
+
+def _sheet(rows: Sequence[Any]) -> AnswerSheet | None:
+    if not rows:
+        return None
+    items = tuple(
+        SheetItem(r.item_id, r.position, r.question_id, r.answer, r.is_correct)
+        for r in rows
+        if r.item_id is not None
+    )
+    return AnswerSheet(rows[0].participant_id, rows[0].status, items)
+
+
+def sheet_of(session: Session, campaign_id: int, public_id: str) -> AnswerSheet | None:
+    """The answer sheet of the entry a browser's session names (None if there is none)."""
+    rows = session.execute(
+        _SHEET_BY_PUBLIC_ID, {"public_id": public_id, "campaign_id": campaign_id}
+    ).all()
+    return _sheet(rows)
+
+
+def sheet_of_participant(session: Session, participant_id: int) -> AnswerSheet | None:
+    return _sheet(session.execute(_SHEET_BY_ID, {"participant_id": participant_id}).all())
+
+
+def answer_on_sheet(
     session: Session,
-    participant: Participant,
+    campaign: Campaign,
+    bank: QuestionBank,
+    sheet: AnswerSheet,
     position: int,
     choices: Sequence[str],
     *,
     now: datetime | None = None,
-    campaign: Campaign | None = None,
-) -> QuizItem:
+) -> AnswerSheet:
     """Store the answer to question `position`; finishing the last one completes the entry.
+    Returns the sheet as it now stands.
 
     Answers are only accepted in order. Sending the same answer twice (a double
-    tap) is harmless; changing a stored answer is refused. Pass `campaign` when
-    the caller has it, to save loading it again.
+    tap) is harmless; changing a stored answer is refused.
     """
     now = now or utcnow()
-    ensure_open(campaign or participant.campaign, now)
-    items = items_of(session, participant, fresh=True)
-    item = next((it for it in items if it.position == position), None)
+    ensure_open(campaign, now)
+    item = next((it for it in sheet.items if it.position == position), None)
     if item is None:
         raise AnswerError("题目不存在,请返回继续答题。")
-    question = item.question
+    question = bank.by_id[item.question_id]
     keys = {opt["key"] for opt in question.options}
     picked = sorted(set(choices))
     if not picked:
@@ -316,9 +410,9 @@ def record_answer(
         raise AnswerError("本题为单选题,请只选择一个答案。")
     if item.answer is not None:
         if sorted(item.answer) == picked:
-            return item
+            return sheet
         raise AnswerError("本题已作答,答案不能修改。")
-    pending = next((it for it in items if it.answer is None), None)
+    pending = sheet.next
     if pending is None or pending.position != position:
         raise AnswerError("请按顺序答题。")
     correct = None if question.correct is None else sorted(question.correct) == picked
@@ -333,34 +427,61 @@ def record_answer(
         # PostgreSQL (read committed): a concurrent double tap stored first. The same
         # answer is that tap's success; another answer is a change, refused. The
         # request that stored the answer also finishes the entry.
-        session.refresh(item)
-        if sorted(item.answer or []) != picked:
+        current = session.scalar(select(QuizItem.answer).where(QuizItem.id == item.id))
+        if sorted(current or []) != picked:
             raise AnswerError("本题已作答,答案不能修改。")
-        return item
-    for name, value in (("answer", picked), ("is_correct", correct), ("answered_at", now)):
-        set_committed_value(item, name, value)
-    if all(it.answer is not None for it in items):
-        finish(session, participant, now=now, items=items)
-    return item
+        return sheet
+    _mirror(
+        session, QuizItem, item.id, {"answer": picked, "is_correct": correct, "answered_at": now}
+    )
+    sheet = replace(
+        sheet,
+        items=tuple(
+            replace(it, answer=picked, is_correct=correct) if it.id == item.id else it
+            for it in sheet.items
+        ),
+    )
+    if sheet.next is None and _finish(session, sheet, bank, now):
+        sheet = replace(sheet, status="completed")
+    return sheet
 
 
-def finish(
+def _mirror(session: Session, model: type[Any], pk: int, values: Mapping[str, Any]) -> None:
+    """Show values just written with a Core UPDATE on the session's copy of the row, if it
+    holds one (callers that loaded ORM objects keep seeing what is stored)."""
+    obj = session.identity_map.get(identity_key(model, pk))
+    if obj is not None:
+        for name, value in values.items():
+            set_committed_value(obj, name, value)
+
+
+def record_answer(
     session: Session,
     participant: Participant,
+    position: int,
+    choices: Sequence[str],
     *,
     now: datetime | None = None,
-    items: Sequence[QuizItem] | None = None,
-) -> None:
-    """Score the entry and keep the purchase-intent answers as lead data."""
-    now = now or utcnow()
-    if items is None:
-        items = items_of(session, participant, fresh=True)
-    score = sum(1 for it in items if it.is_correct)
+    campaign: Campaign | None = None,
+) -> AnswerSheet:
+    """answer_on_sheet for a Participant object (scripts, tests, back office)."""
+    campaign = campaign or participant.campaign
+    sheet = sheet_of_participant(session, participant.id)
+    if sheet is None:
+        raise AnswerError("题目不存在,请返回继续答题。")
+    bank = question_bank(session, campaign.id)
+    return answer_on_sheet(session, campaign, bank, sheet, position, choices, now=now)
+
+
+def _finish(session: Session, sheet: AnswerSheet, bank: QuestionBank, now: datetime) -> bool:
+    """Score the entry and keep the purchase-intent answers as lead data. False when
+    another request completed it first."""
+    score = sum(1 for it in sheet.items if it.is_correct)
     intent: dict[str, Any] = {}
     intent_level: str | None = None
     opt_out = False
-    for it in items:
-        q = it.question
+    for it in sheet.items:
+        q = bank.by_id[it.question_id]
         if q.kind != "intent" or it.answer is None:
             continue
         labels = {opt["key"]: opt["text"] for opt in q.options}
@@ -378,12 +499,10 @@ def finish(
     }
     done = session.execute(
         update(Participant)
-        .where(Participant.id == participant.id, Participant.status == "registered")
+        .where(Participant.id == sheet.participant_id, Participant.status == "registered")
         .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if not done:  # completed by someone else meanwhile: take the stored result
-        session.refresh(participant)
-        return
-    for name, value in values.items():
-        set_committed_value(participant, name, value)
+    if done:
+        _mirror(session, Participant, sheet.participant_id, values)
+    return bool(done)

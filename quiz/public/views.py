@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import (
     Blueprint,
@@ -40,12 +40,25 @@ def _answer_limit() -> str:
     return str(current_app.config["QUIZ_ANSWER_LIMIT"])
 
 
-def campaign_or_404() -> Campaign:
-    """The served campaign, from the worker's short cache (read-only, detached)."""
-    campaign = current_app.extensions["quiz.campaign"].get()
-    if campaign is None:
+def served_or_404() -> tuple[Campaign, quiz_flow.QuestionBank]:
+    """The served campaign and its questions, from the worker's short cache (read-only,
+    detached)."""
+    served = current_app.extensions["quiz.campaign"].served()
+    if served is None:
         abort(404)
-    return campaign
+    return cast(tuple[Campaign, quiz_flow.QuestionBank], served)
+
+
+def campaign_or_404() -> Campaign:
+    return served_or_404()[0]
+
+
+def current_sheet(campaign: Campaign) -> quiz_flow.AnswerSheet | None:
+    """The answer sheet of the entry this browser registered or resumed."""
+    public_id = session.get("pid")
+    if not public_id:
+        return None
+    return quiz_flow.sheet_of(db(), campaign.id, public_id)
 
 
 def current_participant(campaign: Campaign) -> Participant | None:
@@ -244,30 +257,31 @@ def resume() -> ResponseReturnValue:
 
 @bp.get("/quiz")
 def question() -> ResponseReturnValue:
-    campaign = campaign_or_404()
-    participant = current_participant(campaign)
-    if participant is None:
+    campaign, bank = served_or_404()
+    sheet = current_sheet(campaign)
+    if sheet is None:
         return redirect(url_for("public.campaign_page"))
-    return _question_page(campaign, participant)
+    return _question_page(campaign, bank, sheet)
 
 
 def _question_page(
-    campaign: Campaign, participant: Participant, error: str | None = None
+    campaign: Campaign,
+    bank: quiz_flow.QuestionBank,
+    sheet: quiz_flow.AnswerSheet,
+    error: str | None = None,
 ) -> ResponseReturnValue:
     """The next question with progress (422 when it shows a refused answer); the result
     page once every question is answered."""
-    where = quiz_flow.progress_of(db(), participant)
-    item = where.next
+    item = sheet.next
     if item is None:
         return redirect(url_for("public.result"))
     page = render_template(
         "public/question.html",
         campaign=campaign,
-        item=item,
-        question=item.question,
+        question=bank.by_id[item.question_id],
         number=item.position,
-        total=where.total,
-        answered=where.answered,
+        total=sheet.total,
+        answered=sheet.answered,
         form=AnswerForm(position=item.position),
         error=error,
         state=quiz_flow.window_state(campaign),
@@ -278,9 +292,9 @@ def _question_page(
 @bp.post("/quiz")
 @limiter.limit(_answer_limit)
 def answer() -> ResponseReturnValue:
-    campaign = campaign_or_404()
-    participant = current_participant(campaign)
-    if participant is None:
+    campaign, bank = served_or_404()
+    sheet = current_sheet(campaign)
+    if sheet is None:
         return redirect(url_for("public.campaign_page"))
     form = AnswerForm()
     if not form.validate_on_submit() or form.position.data is None:
@@ -288,12 +302,12 @@ def answer() -> ResponseReturnValue:
         return redirect(url_for("public.question"))
     choices = [c[:8] for c in request.form.getlist("choice")[:20]]
     try:
-        quiz_flow.record_answer(db(), participant, form.position.data, choices, campaign=campaign)
+        sheet = quiz_flow.answer_on_sheet(db(), campaign, bank, sheet, form.position.data, choices)
         db().commit()
     except quiz_flow.FlowError as exc:
         db().rollback()
-        return _question_page(campaign, participant, error=str(exc))
-    if participant.status == "completed":
+        return _question_page(campaign, bank, sheet, error=str(exc))
+    if sheet.status == "completed":
         return redirect(url_for("public.result"))
     return redirect(url_for("public.question"))
 
