@@ -533,7 +533,13 @@ def flag_reasons(
 
 @event.listens_for(Participant, "before_insert")
 def _flag_on_insert(_mapper: Mapper[Any], conn: Connection, target: Participant) -> None:
-    # Here rather than in the public view so every way of registering is covered.
+    # Here rather than in the public view so every ORM insert is covered too.
+    flag_new_entry(conn, target)
+
+
+def flag_new_entry(conn: Connection, target: Participant) -> None:
+    """Flag a referred entry about to be inserted, and the earlier entries of its burst
+    (quiz_flow.save_registration inserts with Core, so it calls this itself)."""
     if target.referral_link_id is None:
         return
     if target.created_at is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from quiz import audit
@@ -118,16 +118,18 @@ def _location_from_chain(chain: tuple[divisions.Division, ...]) -> Location:
     )
 
 
+# Built once (it runs on every registration): the statement keeps its SQL cache key.
+_ROUTES_FOR = select(BranchRoute.city_code, BranchRoute.branch_id).where(
+    BranchRoute.province_code == bindparam("province"),
+    or_(BranchRoute.city_code.is_(None), BranchRoute.city_code == bindparam("city")),
+)
+
+
 def branch_id_for(session: Session, province_code: str | None, city_code: str | None) -> int | None:
     """The branch for a place: a city override first, else the province's default."""
     if not province_code:
         return None
-    routes = session.execute(
-        select(BranchRoute.city_code, BranchRoute.branch_id).where(
-            BranchRoute.province_code == province_code,
-            or_(BranchRoute.city_code.is_(None), BranchRoute.city_code == city_code),
-        )
-    ).all()
+    routes = session.execute(_ROUTES_FOR, {"province": province_code, "city": city_code}).all()
     chosen = next((r for r in routes if r.city_code is not None), None) or next(
         (r for r in routes if r.city_code is None), None
     )

@@ -132,7 +132,7 @@ def _consent_of(campaign: Campaign) -> quiz_flow.Consent | None:
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_register_limit, methods=["POST"])
 def register() -> ResponseReturnValue:
-    campaign = campaign_or_404()
+    campaign, bank = served_or_404()
     state = quiz_flow.window_state(campaign)
     if state != "open":
         return render_template(
@@ -189,6 +189,7 @@ def register() -> ResponseReturnValue:
                     reg,
                     consent_given,
                     referral=referral_for_request(reader, campaign),
+                    bank=bank,
                 )
             prepared.participant.postal_mismatch = mismatch
             participant = quiz_flow.save_registration(db(), prepared)
