@@ -168,7 +168,7 @@ class FlowFailure(Exception):
 
 @dataclass(frozen=True)
 class Reply:
-    """What a participant's browser got back: status, headers (lower-case names), body."""
+    """What a participant's browser got back: status, the Location header, body."""
 
     path: str
     status_code: int
@@ -235,8 +235,10 @@ class Participant:
             method, self.base_url + path, data=body, headers=headers, allow_redirects=False
         ) as response:
             text = await response.text()
-            self._keep_cookies(response.headers.getall("Set-Cookie", []))
-            headers = {k.lower(): v for k, v in response.headers.items()}
+            if "Set-Cookie" in response.headers:
+                self._keep_cookies(response.headers.getall("Set-Cookie"))
+            # Only the header the flow reads: copying them all is per-request client CPU.
+            headers = {"location": response.headers.get("Location", "")}
             reply = Reply(path, response.status, headers, text)
         elapsed = (time.perf_counter() - started) * 1000
         self.outcome.requests.append((step, reply.status_code, elapsed))
