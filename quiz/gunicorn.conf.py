@@ -61,7 +61,7 @@ def on_starting(server: Any) -> None:
 def when_ready(server: Any) -> None:
     """With a preloaded app, warm it up in the master so that every worker forks hot."""
     app = getattr(server.app, "callable", None)  # set only when the app was preloaded
-    if app is not None and hasattr(app, "jinja_env"):
+    if "quiz.db" in getattr(app, "extensions", {}):  # the site, not another WSGI app
         from quiz.warmup import warm_up
 
         warm_up(app)

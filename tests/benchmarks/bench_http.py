@@ -4,7 +4,9 @@ For each database (SQLite always; PostgreSQL when QUIZ_BENCH_PG_URL is set, in a
 fresh database created there) it starts gunicorn with the same settings and
 measures, with the same asyncio client and concurrency:
 
-1. the ceiling: GET /livez (no database, no template, no session);
+0. the floor (tests/load/baseline_app.py): a bare Flask GET, and a plain form
+   POST with one INSERT on the same database, as the issue's reference figures;
+1. the ceiling: GET /livez of the site (no database, no template, no session);
 2. registration POSTs alone (sessions and CSRF tokens primed beforehand; full
    validation, address routing, encryption, rate limiting on);
 3. complete participants per second through the whole flow.
@@ -28,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,7 +47,7 @@ from tests.load.harness import (  # noqa: E402
     run_async,
     run_load,
 )
-from tests.load.server import run_server  # noqa: E402
+from tests.load.server import run_baseline, run_server  # noqa: E402
 
 PRODUCTION_REGISTER_LIMIT = "30/minute;300/hour"
 PRODUCTION_ANSWER_LIMIT = "240/minute"
@@ -71,27 +73,58 @@ def fresh_pg_database(url: str) -> Iterator[str]:
         admin.dispose()
 
 
-async def ceiling(url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
-    """Requests per second and sorted latencies of GET /livez, with the harness's client."""
+async def timed_requests(
+    url: str,
+    path: str,
+    requests: int,
+    concurrency: int,
+    *,
+    form: Callable[[int], dict[str, str]] | None = None,
+    expect: int = 200,
+) -> tuple[float, list[float]]:
+    """Requests per second and sorted latencies of GET `path` (or POST form(n) to it),
+    with the harness's client."""
     http = open_pool(concurrency)
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
 
-    async def one() -> None:
+    async def one(n: int) -> None:
         async with gate:
             started = time.perf_counter()
-            async with http.get(f"{url}/livez") as response:
+            if form is None:
+                reply = http.get(f"{url}{path}")
+            else:
+                reply = http.post(f"{url}{path}", data=form(n), allow_redirects=False)
+            async with reply as response:
                 await response.read()
                 status = response.status
             latencies.append((time.perf_counter() - started) * 1000)
-            if status != 200:
-                raise RuntimeError(f"/livez -> {status}")
+            if status != expect:
+                raise RuntimeError(f"{path} -> {status}")
 
     started = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(requests)))
+    await asyncio.gather(*(one(n) for n in range(requests)))
     elapsed = time.perf_counter() - started
     await http.close()
     return requests / elapsed, sorted(latencies)
+
+
+async def ceiling(url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
+    """GET /livez: the site's own stack with no database, template or session."""
+    return await timed_requests(url, "/livez", requests, concurrency)
+
+
+def baseline_form(n: int) -> dict[str, str]:
+    """The registration's fields, as plain text for the baseline app."""
+    who = identity(n, salt=13)
+    return {
+        "name": who.name,
+        "resident_id": who.resident_id,
+        "address": who.address,
+        "postal_code": who.postal_code,
+        "mobile": who.mobile,
+        "landline": "",
+    }
 
 
 async def registrations(
@@ -128,48 +161,63 @@ async def registrations(
     return count / elapsed, sorted(latencies), failures
 
 
+def line(label: str, rate: float, latencies: list[float], unit: str = "req/s") -> str:
+    return (
+        f"{label:<28}{rate:8.0f} {unit}  p50 {percentile(latencies, 50):6.1f} ms"
+        f"  p99 {percentile(latencies, 99):6.1f} ms"
+    )
+
+
 def bench(label: str, database_url: str, args: argparse.Namespace, storage: str) -> None:
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        run_server(
+    c = args.concurrency
+    with tempfile.TemporaryDirectory() as tmp:
+        # The floor: a bare Flask app under the same gunicorn settings, on the same database.
+        with run_baseline(database_url, Path(tmp) / "baseline", workers=args.workers) as url:
+            run_async(timed_requests(url, "/ping", 200, c))  # warm the workers up
+            bare, bare_lat = run_async(timed_requests(url, "/ping", args.ceiling_requests, c))
+            plain, plain_lat = run_async(
+                timed_requests(url, "/form", args.registrations, c, form=baseline_form, expect=302)
+            )
+        with run_server(
             database_url,
-            Path(tmp),
+            Path(tmp) / "site",
             workers=args.workers,
             storage_uri=storage,
             register_limit=PRODUCTION_REGISTER_LIMIT,
             answer_limit=PRODUCTION_ANSWER_LIMIT,
             trusted_proxies=1,
-        ) as server,
-    ):
-        c = args.concurrency
-        run_async(ceiling(server.url, 200, c))  # warm the workers up
-        top, top_lat = run_async(ceiling(server.url, args.ceiling_requests, c))
-        reg, reg_lat, reg_fail = run_async(
-            registrations(server.url, args.registrations, c, salt=11)
-        )
-        report = run_async(
-            run_load(
-                server.url, args.participants, concurrency=c, deadline=600, salt=12, forwarded=True
+        ) as server:
+            run_async(ceiling(server.url, 200, c))  # warm the workers up
+            top, top_lat = run_async(ceiling(server.url, args.ceiling_requests, c))
+            reg, reg_lat, reg_fail = run_async(
+                registrations(server.url, args.registrations, c, salt=11)
             )
-        )
-        flow_rate = report.completed / report.elapsed
-        flow_req = report.requests / report.elapsed
-        locked = server.log().count("database is locked")
+            report = run_async(
+                run_load(
+                    server.url,
+                    args.participants,
+                    concurrency=c,
+                    deadline=600,
+                    salt=12,
+                    forwarded=True,
+                )
+            )
+            flow_rate = report.completed / report.elapsed
+            flow_req = report.requests / report.elapsed
+            locked = server.log().count("database is locked")
     print(
         f"\n== {label}: {args.workers} gunicorn workers, {c} concurrent clients, "
         f"rate-limit storage {storage.split('://')[0]}"
     )
+    print(line("bare Flask GET /ping", bare, bare_lat))
+    print(f"{line('plain form POST + 1 INSERT', plain, plain_lat)}  = {plain / bare:5.1%} of bare")
+    print(f"{line('ceiling GET /livez', top, top_lat)}  = {top / bare:5.1%} of bare")
     print(
-        f"ceiling GET /livez        {top:8.0f} req/s  p50 {percentile(top_lat, 50):6.1f} ms"
-        f"  p99 {percentile(top_lat, 99):6.1f} ms"
+        f"{line('registration POST', reg, reg_lat)}  = {reg / top:5.1%} of ceiling, "
+        f"{reg / plain:5.1%} of plain POST  (non-302: {reg_fail})"
     )
     print(
-        f"registration POST         {reg:8.0f} req/s  p50 {percentile(reg_lat, 50):6.1f} ms"
-        f"  p99 {percentile(reg_lat, 99):6.1f} ms  = {reg / top:5.1%} of ceiling"
-        f"  (non-302: {reg_fail})"
-    )
-    print(
-        f"complete participants     {flow_rate:8.1f} /s     ({report.requests} requests, "
+        f"{'complete participants':<28}{flow_rate:8.1f} /s     ({report.requests} requests, "
         f"{flow_req:.0f} req/s = {flow_req / top:5.1%} of ceiling; "
         f"p99 {percentile(report.latencies(), 99):.1f} ms; "
         f"errors {len(report.errors)}, 5xx {report.server_errors}, locked {locked})"
@@ -186,7 +234,7 @@ def main() -> int:
     parser.add_argument("-c", "--concurrency", type=int, default=64)
     parser.add_argument("--ceiling-requests", type=int, default=3000)
     parser.add_argument("--registrations", type=int, default=600)
-    parser.add_argument("--participants", type=int, default=300)
+    parser.add_argument("--participants", type=int, default=1000)
     args = parser.parse_args()
     storage = os.environ.get("QUIZ_BENCH_REDIS_URL") or "memory://"
     print(f"machine: {os.cpu_count()} CPUs; client and server share them")

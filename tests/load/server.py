@@ -108,19 +108,78 @@ def campaign_open_now(database_url: str) -> None:
     database.dispose()
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """Poll /healthz until it answers 200; fail early if gunicorn exited."""
+def wait_healthy(
+    url: str, process: subprocess.Popen[bytes], timeout: float = 30.0, path: str = "/healthz"
+) -> None:
+    """Poll `path` until it answers 200; fail early if gunicorn exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{url}/healthz did not answer within {timeout:.0f} s")
+
+
+@contextmanager
+def gunicorn(
+    cwd: Path, app_spec: str, env: dict[str, str], log_path: Path, workers: int
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Serve `app_spec` with the site's gunicorn.conf.py on env's QUIZ_BIND until exit."""
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "quiz" / "gunicorn.conf.py"),
+                "-w",
+                str(workers),
+                app_spec,
+            ],
+            cwd=cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # only a prctl call runs in the child
+        )
+    url = f"http://{env['QUIZ_BIND']}"
+    try:
+        wait_healthy(url, process, path="/healthz" if app_spec == "wsgi:app" else "/ping")
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def run_baseline(database_url: str, workdir: Path, *, workers: int = 4) -> Iterator[str]:
+    """Serve tests/load/baseline_app.py on `database_url` with the same gunicorn settings."""
+    from tests.load.baseline_app import create_tables
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    create_tables(database_url)
+    env = {
+        **os.environ,
+        "BASELINE_DATABASE_URL": database_url,
+        "QUIZ_BIND": f"127.0.0.1:{free_port()}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with gunicorn(ROOT, "tests.load.baseline_app:app", env, workdir / "baseline.log", workers) as (
+        url,
+        _,
+    ):
+        yield url
 
 
 @contextmanager
@@ -161,35 +220,5 @@ def run_server(
     if setup.returncode != 0:
         raise RuntimeError(f"quiz setup failed:\n{setup.stdout.decode()}{setup.stderr.decode()}")
     campaign_open_now(database_url)
-    log_path = workdir / "gunicorn.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                str(ROOT / "quiz" / "gunicorn.conf.py"),
-                "-w",
-                str(workers),
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # only a prctl call runs in the child
-        )
-    url = f"http://127.0.0.1:{port}"
-    server = Server(url, database_url, process, log_path, env, keys)
-    try:
-        wait_healthy(url, process)
-        yield server
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with gunicorn(ROOT, "wsgi:app", env, workdir / "gunicorn.log", workers) as (url, process):
+        yield Server(url, database_url, process, workdir / "gunicorn.log", env, keys)
