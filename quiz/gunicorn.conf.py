@@ -37,8 +37,9 @@ preload_app = os.environ.get("QUIZ_PRELOAD", "1") == "1"
 accesslog = os.environ.get("QUIZ_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("QUIZ_GUNICORN_LOG_LEVEL", "info")
-# One line per request: client, request line, status, bytes, time in ms, request id.
-access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s ua="%(a)s"'
+# One line per request: client, request line, status, bytes, time in ms, request id,
+# user agent; written by quiz.access_log (gunicorn's access_log_format is not used).
+logger_class = "quiz.access_log.AccessLogger"
 # Only the local reverse proxy may set X-Forwarded-Proto for gunicorn itself; the app
 # resolves client addresses with ProxyFix and TRUSTED_PROXIES.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
