@@ -357,29 +357,52 @@ class AnswerSheet:
         return len(self.items)
 
 
+_ITEM = QuizItem.__table__.c
+_PARTICIPANT = Participant.__table__.c
+
+
 def _sheet_query(*where: Any) -> Any:
+    # Table columns, not ORM attributes: a Core statement skips the ORM's compile step.
     return (
         select(
-            Participant.id.label("participant_id"),
-            Participant.status,
-            QuizItem.id.label("item_id"),
-            QuizItem.position,
-            QuizItem.question_id,
-            QuizItem.answer,
-            QuizItem.is_correct,
+            _PARTICIPANT.id.label("participant_id"),
+            _PARTICIPANT.status,
+            _ITEM.id.label("item_id"),
+            _ITEM.position,
+            _ITEM.question_id,
+            _ITEM.answer,
+            _ITEM.is_correct,
         )
-        .outerjoin(QuizItem, QuizItem.participant_id == Participant.id)
+        .outerjoin(QuizItem.__table__, _ITEM.participant_id == _PARTICIPANT.id)
         .where(*where)
-        .order_by(QuizItem.position)
+        .order_by(_ITEM.position)
     )
 
 
 # Built once: a statement object keeps its SQL cache key, so each page skips building it.
 _SHEET_BY_PUBLIC_ID = _sheet_query(
-    Participant.public_id == bindparam("public_id"),
-    Participant.campaign_id == bindparam("campaign_id"),
+    _PARTICIPANT.public_id == bindparam("public_id"),
+    _PARTICIPANT.campaign_id == bindparam("campaign_id"),
 )
-_SHEET_BY_ID = _sheet_query(Participant.id == bindparam("participant_id"))
+_SHEET_BY_ID = _sheet_query(_PARTICIPANT.id == bindparam("participant_id"))
+# Of two concurrent submissions only one stores the answer (the answer IS NULL guard).
+_STORE_ANSWER = (
+    update(QuizItem.__table__)
+    .where(_ITEM.id == bindparam("item_id"), _ITEM.answer.is_(None))
+    .values(
+        answer=bindparam("new_answer", type_=_ITEM.answer.type),
+        is_correct=bindparam("new_is_correct", type_=_ITEM.is_correct.type),
+        answered_at=bindparam("new_answered_at", type_=_ITEM.answered_at.type),
+    )
+)
+_STORED_ANSWER = select(_ITEM.answer).where(_ITEM.id == bindparam("item_id"))
+_FINISHED = ("status", "completed_at", "score", "intent", "intent_level", "contact_opt_out")
+# Only a registered entry completes: a concurrent finish of the same entry stores nothing.
+_FINISH = (
+    update(Participant.__table__)
+    .where(_PARTICIPANT.id == bindparam("participant_id"), _PARTICIPANT.status == "registered")
+    .values({name: bindparam(f"new_{name}", type_=_PARTICIPANT[name].type) for name in _FINISHED})
+)
 
 
 def _sheet(rows: Sequence[Any]) -> AnswerSheet | None:
@@ -443,18 +466,20 @@ def answer_on_sheet(
     if pending is None or pending.position != position:
         raise AnswerError("请按顺序答题。")
     correct = None if question.correct is None else sorted(question.correct) == picked
-    # Conditional update: of two concurrent submissions only one stores the answer.
     stored = session.execute(
-        update(QuizItem)
-        .where(QuizItem.id == item.id, QuizItem.answer.is_(None))
-        .values(answer=picked, is_correct=correct, answered_at=now)
-        .execution_options(synchronize_session=False)
+        _STORE_ANSWER,
+        {
+            "item_id": item.id,
+            "new_answer": picked,
+            "new_is_correct": correct,
+            "new_answered_at": now,
+        },
     ).rowcount
     if not stored:
         # PostgreSQL (read committed): a concurrent double tap stored first. The same
         # answer is that tap's success; another answer is a change, refused. The
         # request that stored the answer also finishes the entry.
-        current = session.scalar(select(QuizItem.answer).where(QuizItem.id == item.id))
+        current = session.scalar(_STORED_ANSWER, {"item_id": item.id})
         if sorted(current or []) != picked:
             raise AnswerError("本题已作答,答案不能修改。")
         return sheet
@@ -524,12 +549,8 @@ def _finish(session: Session, sheet: AnswerSheet, bank: QuestionBank, now: datet
         "intent_level": intent_level,
         "contact_opt_out": opt_out,
     }
-    done = session.execute(
-        update(Participant)
-        .where(Participant.id == sheet.participant_id, Participant.status == "registered")
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    params = {f"new_{name}": value for name, value in values.items()}
+    done = session.execute(_FINISH, {"participant_id": sheet.participant_id, **params}).rowcount
     if done:
         _mirror(session, Participant, sheet.participant_id, values)
     return bool(done)

@@ -143,3 +143,12 @@ def test_security_headers(client):
 
 def test_health(client):
     assert client.get("/healthz").get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_an_answer_names_its_question_by_a_bounded_number() -> None:
+    from quiz.public.forms import answered_position
+
+    assert answered_position({"position": "3"}) == 3
+    for bad in ("", "0", "-1", "abc", "3.0", " 3", "١", "10001", "9" * 25):
+        assert answered_position({"position": bad}) is None, bad
+    assert answered_position({}) is None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, StringField
+from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import ValidationError
 
 from quiz import identity
@@ -92,13 +92,15 @@ class ResumeForm(FlaskForm):
     )
 
 
-def _position_in_range(_form: FlaskForm, field: Any) -> None:
-    # A 20-digit position would overflow the database integer (and wtforms' NumberRange).
-    if field.data is not None and not 1 <= field.data <= 10_000:
-        raise ValidationError("题号无效")
+def answered_position(form: Mapping[str, str]) -> int | None:
+    """The question number an answer POST is for; None when missing or out of range.
 
-
-class AnswerForm(FlaskForm):
-    """One answer; the chosen options come from request.form.getlist('choice')."""
-
-    position = IntegerField(validators=[_position_in_range])
+    No form class: the answer is the most frequent POST, and CSRFProtect has already
+    checked its token before the view runs. The bound keeps a 20-digit number away
+    from the database integer.
+    """
+    raw = form.get("position", "")
+    if not raw.isdecimal() or len(raw) > 5:
+        return None
+    position = int(raw)
+    return position if 1 <= position <= 10_000 else None

@@ -24,7 +24,7 @@ from quiz.db import utcnow
 from quiz.extensions import limiter
 from quiz.identity import IdentityError
 from quiz.models import Campaign, Participant
-from quiz.public.forms import AnswerForm, ConsentForm, RegistrationForm, ResumeForm
+from quiz.public.forms import ConsentForm, RegistrationForm, ResumeForm, answered_position
 from quiz.regions.postal import postal_code_province_mismatch
 from quiz.routing import AddressInput, resolve_address
 from quiz.web import database, db, protector
@@ -283,7 +283,6 @@ def _question_page(
         number=item.position,
         total=sheet.total,
         answered=sheet.answered,
-        form=AnswerForm(position=item.position),
         error=error,
         state=quiz_flow.window_state(campaign),
     )
@@ -297,13 +296,13 @@ def answer() -> ResponseReturnValue:
     sheet = current_sheet(campaign)
     if sheet is None:
         return redirect(url_for("public.campaign_page"))
-    form = AnswerForm()
-    if not form.validate_on_submit() or form.position.data is None:
+    position = answered_position(request.form)
+    if position is None:
         flash("提交无效,请重新作答。", "error")
         return redirect(url_for("public.question"))
     choices = [c[:8] for c in request.form.getlist("choice")[:20]]
     try:
-        sheet = quiz_flow.answer_on_sheet(db(), campaign, bank, sheet, form.position.data, choices)
+        sheet = quiz_flow.answer_on_sheet(db(), campaign, bank, sheet, position, choices)
         db().commit()
     except quiz_flow.FlowError as exc:
         db().rollback()
