@@ -100,7 +100,7 @@ def answered_position(form: Mapping[str, str]) -> int | None:
     from the database integer.
     """
     raw = form.get("position", "")
-    if not raw.isdecimal() or len(raw) > 5:
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 5:
         return None
     position = int(raw)
     return position if 1 <= position <= 10_000 else None
