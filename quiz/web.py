@@ -49,6 +49,17 @@ def db() -> Session:
     return cast(Session, g.db)
 
 
+def _has_nul(value: object) -> bool:
+    """Whether a decoded JSON document holds a NUL in any key or string."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def cn_time(value: datetime | None) -> str:
     """A UTC datetime as Beijing time, the way the campaign states its dates."""
     if value is None:
@@ -69,7 +80,11 @@ def register(app: Flask) -> None:
         # query parameter has a legitimate use for one, so refuse it here for every view.
         if any("\x00" in v for vs in request.args.listvalues() for v in vs) or (
             request.method in WRITE_METHODS
-            and any("\x00" in v for vs in request.form.listvalues() for v in vs)
+            and (
+                any("\x00" in v for vs in request.form.listvalues() for v in vs)
+                # Flask-WTF forms also read a JSON body when there is no form body.
+                or (request.is_json and _has_nul(request.get_json(silent=True)))
+            )
         ):
             abort(400)
 
