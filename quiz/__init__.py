@@ -36,6 +36,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_hooks(app)
+    from quiz.extensions import drop_idle_limiter_hook
+
+    drop_idle_limiter_hook(app)
     return app
 
 

@@ -118,20 +118,19 @@ def find_by_identity(
     ).first()
 
 
-# Registration's statements, built once: each keeps its SQL cache key, so a request
-# neither rebuilds nor re-hashes them.
-_ENTRY_BY_ID_HASH = select(Participant.id).where(
-    Participant.campaign_id == bindparam("campaign_id"),
-    Participant.id_hash == bindparam("id_hash"),
+# Registration's statements, built once on table columns: each keeps its SQL cache key,
+# so a request neither rebuilds nor re-hashes them, and none takes the ORM's compile step.
+_ENTRY_BY_ID_HASH = select(Participant.__table__.c.id).where(
+    Participant.__table__.c.campaign_id == bindparam("campaign_id"),
+    Participant.__table__.c.id_hash == bindparam("id_hash"),
 )
 _FLAG_SAME_MOBILE = (
-    update(Participant)
+    update(Participant.__table__)
     .where(
-        Participant.campaign_id == bindparam("in_campaign"),
-        Participant.mobile_hash == bindparam("same_mobile"),
+        Participant.__table__.c.campaign_id == bindparam("in_campaign"),
+        Participant.__table__.c.mobile_hash == bindparam("same_mobile"),
     )
     .values(duplicate_mobile=True)
-    .execution_options(synchronize_session=False)
 )
 _PARTICIPANT_COLUMNS = tuple(c.key for c in Participant.__table__.columns)
 _INSERT_PARTICIPANT = insert(Participant.__table__).returning(Participant.__table__.c.id)

@@ -156,3 +156,22 @@ def test_dead_redis_without_fallback_lets_requests_through(
         statuses = [post_register(app, "203.0.113.10") for _ in range(4)]
     assert statuses == [302] * 4
     assert any("Swallowing error" in r.getMessage() for r in caplog.records)
+
+
+def test_the_idle_limiter_hook_is_dropped_but_a_default_limit_keeps_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Route limits are checked when their route runs, without the before-request hook.
+    app = limited_app(database_url, tmp_path / "a")
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    assert [post_register(app, "10.9.0.1") for _ in range(3)][-1] == 429
+    # A site-wide default limit needs the hook: it stays, and the limit holds.
+    try:
+        limited = limited_app(database_url, tmp_path / "b", RATELIMIT_DEFAULT="2/minute")
+        assert limiter._check_request_limit in limited.before_request_funcs[None]
+        client = limited.test_client()
+        statuses = [client.get("/privacy").status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+    finally:
+        # The limiter object is global to the process: later apps get no default limit.
+        limiter.limit_manager.set_default_limits([])
