@@ -233,7 +233,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("-c", "--concurrency", type=int, default=64)
     parser.add_argument("--ceiling-requests", type=int, default=3000)
-    parser.add_argument("--registrations", type=int, default=600)
+    parser.add_argument("--registrations", type=int, default=2000)
     parser.add_argument("--participants", type=int, default=1000)
     args = parser.parse_args()
     storage = os.environ.get("QUIZ_BENCH_REDIS_URL") or "memory://"
