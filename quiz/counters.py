@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -24,18 +24,27 @@ def today_in_china(now: datetime | None = None) -> date:
     return (now or datetime.now(CHINA)).astimezone(CHINA).date()
 
 
-def _upsert(dialect_name: str, metric: str, day: date) -> Any:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    stmt = dialect.insert(DailyCounter).values(day=day, metric=metric, count=1)
-    return stmt.on_conflict_do_update(
-        index_elements=[DailyCounter.day, DailyCounter.metric],
-        set_={"count": DailyCounter.count + 1},
+def _upsert(dialect: Any) -> Any:
+    table = DailyCounter.__table__
+    stmt = dialect.insert(table).values(
+        day=bindparam("on_day", type_=table.c.day.type),
+        metric=bindparam("of_metric", type_=table.c.metric.type),
+        count=1,
     )
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.day, table.c.metric], set_={"count": table.c.count + 1}
+    )
+
+
+# Built once per dialect (two of these run for every participant): each statement keeps
+# its SQL cache key, so no request rebuilds or re-hashes it.
+_UPSERTS = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
 
 
 def bump(session: Session, metric: str, day: date | None = None) -> None:
     """Add one to a counter inside the caller's (write) transaction."""
-    session.execute(_upsert(session.get_bind().dialect.name, metric, day or today_in_china()))
+    upsert = _UPSERTS[session.get_bind().dialect.name]
+    session.execute(upsert, {"on_day": day or today_in_china(), "of_metric": metric})
 
 
 def bump_alone(database: Database, metric: str, day: date | None = None) -> None:
