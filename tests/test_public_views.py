@@ -39,6 +39,16 @@ def test_consent_requires_both_boxes(client):
     assert "参加活动需要您同意处理身份证号码" in resp.get_data(as_text=True)
 
 
+def test_the_funnel_counts_each_browser_once_and_each_consent(app, client):
+    from quiz import counters
+
+    client.get("/")
+    client.get("/")  # the same browser again: still one visit
+    app.test_client().get("/")
+    assert consent(client).status_code == 302
+    assert counters.totals(app.extensions["quiz.db"]) == {"visit": 2, "consent": 1}
+
+
 def test_register_without_consent_redirects(client):
     resp = client.get("/register")
     assert resp.status_code == 302
