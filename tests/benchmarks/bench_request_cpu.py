@@ -1,0 +1,176 @@
+"""CPU per public request, in one process through Flask's test client (no HTTP, no gunicorn).
+
+    .venv/bin/python tests/benchmarks/bench_request_cpu.py            # 300 participants
+    .venv/bin/python tests/benchmarks/bench_request_cpu.py --profile answer
+
+Where bench_http.py measures the whole stack under load, this isolates the app: each
+step of the flow (campaign page, consent, registration form and POST, every question
+and answer, the result page) is timed with process CPU time, so the figures do not
+depend on what else the machine is doing. The baseline, measured in the same run, is
+a bare Flask endpoint through the same test client. Rate limiting uses Redis when
+QUIZ_BENCH_REDIS_URL is set (as in production), else memory://. `--profile STEP`
+prints cProfile's top functions for that step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.load.harness import (  # noqa: E402
+    CHOICE_RE,
+    CSRF_RE,
+    POSITION_RE,
+    forwarded_address,
+    identity,
+)
+
+STEPS = ("campaign", "consent", "register_form", "register", "question", "answer", "result")
+
+
+class Flow:
+    """Plays participants through the app's test client, timing each step."""
+
+    def __init__(self, app: Any, profile_step: str | None) -> None:
+        self.app = app
+        self.cpu: defaultdict[str, float] = defaultdict(float)
+        self.count: Counter[str] = Counter()
+        self.profile_step = profile_step
+        self.profiler = cProfile.Profile() if profile_step else None
+        self.measuring = False
+
+    def request(self, step: str, client: Any, method: str, path: str, ip: str, data: Any = None):
+        profiled = self.measuring and self.profiler is not None and step == self.profile_step
+        started = time.process_time()
+        if profiled:
+            self.profiler.enable()  # type: ignore[union-attr]
+        response = client.open(path, method=method, data=data, headers={"X-Forwarded-For": ip})
+        if profiled:
+            self.profiler.disable()  # type: ignore[union-attr]
+        if self.measuring:
+            self.cpu[step] += time.process_time() - started
+            self.count[step] += 1
+        return response
+
+    def participant(self, n: int, salt: int) -> None:
+        who = identity(n, salt)
+        ip = forwarded_address(salt * 7 + n)
+        client = self.app.test_client()
+        page = self.request("campaign", client, "GET", "/", ip).get_data(as_text=True)
+        agree = {"agree_rules": "y", "agree_sensitive": "y", "csrf_token": _csrf(page)}
+        assert self.request("consent", client, "POST", "/consent", ip, agree).status_code == 302
+        form = self.request("register_form", client, "GET", "/register", ip).get_data(as_text=True)
+        fields = {
+            "csrf_token": _csrf(form),
+            "name": who.name,
+            "resident_id": who.resident_id,
+            "address": who.address,
+            "postal_code": who.postal_code,
+            "mobile": who.mobile,
+            "landline": "",
+        }
+        response = self.request("register", client, "POST", "/register", ip, fields)
+        assert response.status_code == 302, response.status_code
+        while True:
+            response = self.request("question", client, "GET", "/quiz", ip)
+            if response.status_code == 302:
+                break
+            text = response.get_data(as_text=True)
+            position = POSITION_RE.search(text)
+            assert position is not None
+            answer = {
+                "csrf_token": _csrf(text),
+                "position": position.group(1),
+                "choice": CHOICE_RE.findall(text)[0][1],
+            }
+            assert self.request("answer", client, "POST", "/quiz", ip, answer).status_code == 302
+        result = self.request("result", client, "GET", "/result", ip).get_data(as_text=True)
+        assert "答题完成" in result
+
+
+def _csrf(page: str) -> str:
+    match = CSRF_RE.search(page)
+    assert match is not None, "no CSRF token"
+    return match.group(1)
+
+
+def bare_request_ms(requests: int) -> float:
+    """CPU per request of a bare Flask endpoint through the same test client."""
+    from flask import Flask
+
+    bare = Flask("bare")
+    bare.add_url_rule("/ping", "ping", lambda: "ok")
+    client = bare.test_client()
+    for _ in range(200):
+        client.get("/ping")
+    started = time.process_time()
+    for _ in range(requests):
+        client.get("/ping", headers={"X-Forwarded-For": "10.0.0.1"})
+    return (time.process_time() - started) / requests * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--participants", type=int, default=300)
+    parser.add_argument("--profile", choices=STEPS, help="cProfile one step")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    from quiz.protection import new_keys
+
+    os.environ.update(new_keys())
+    os.environ.update(
+        {
+            "QUIZ_ENV": "development",
+            "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+            "RATELIMIT_STORAGE_URI": os.environ.get("QUIZ_BENCH_REDIS_URL") or "memory://",
+            "QUIZ_REGISTER_LIMIT": "30/minute;300/hour",
+            "QUIZ_ANSWER_LIMIT": "240/minute",
+            "TRUSTED_PROXIES": "1",
+            "QUIZ_LOG_LEVEL": "WARNING",
+        }
+    )
+    quiz_cli = Path(sys.executable).parent / "quiz"
+    subprocess.run([str(quiz_cli), "setup"], check=True, capture_output=True, cwd=ROOT)
+    from quiz import create_app
+    from tests.load.server import campaign_open_now
+
+    campaign_open_now(os.environ["DATABASE_URL"])
+    flow = Flow(create_app(), args.profile)
+    for n in range(30):  # warm up: templates, validators, statement caches
+        flow.participant(n, salt=90)
+    flow.measuring = True
+    started = time.process_time()
+    for n in range(args.participants):
+        flow.participant(n, salt=int(time.time()) % 89 + 1)
+    total = (time.process_time() - started) / args.participants * 1000
+    baseline = bare_request_ms(3000)
+    print(
+        f"{args.participants} participants, SQLite, limits on {os.environ['RATELIMIT_STORAGE_URI']}"
+    )
+    print(f"{'bare Flask GET (baseline)':<28}{baseline:6.2f} ms CPU")
+    for step in STEPS:
+        ms = flow.cpu[step] / flow.count[step] * 1000
+        print(f"{step:<20} n={flow.count[step]:<6}{ms:6.2f} ms CPU  = {ms / baseline:5.1f}x bare")
+    requests = sum(flow.count.values()) / args.participants
+    print(f"per participant: {total:.1f} ms CPU over {requests:.0f} requests")
+    if flow.profiler is not None:
+        stats = pstats.Stats(flow.profiler)
+        stats.sort_stats("cumulative").print_stats(40)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
