@@ -157,9 +157,8 @@ def main() -> int:
         flow.participant(n, salt=int(time.time()) % 89 + 1)
     total = (time.process_time() - started) / args.participants * 1000
     baseline = bare_request_ms(3000)
-    print(
-        f"{args.participants} participants, SQLite, limits on {os.environ['RATELIMIT_STORAGE_URI']}"
-    )
+    storage = os.environ["RATELIMIT_STORAGE_URI"]
+    print(f"{args.participants} participants, SQLite, rate-limit storage {storage}")
     print(f"{'bare Flask GET (baseline)':<28}{baseline:6.2f} ms CPU")
     for step in STEPS:
         ms = flow.cpu[step] / flow.count[step] * 1000
