@@ -423,6 +423,30 @@ def sheet_of(session: Session, campaign_id: int, public_id: str) -> AnswerSheet 
     return _sheet(rows)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What the result page shows: the score, and each question with its answer."""
+
+    score: int
+    total: int
+    mobile_masked: str
+    reviews: tuple[tuple[SheetItem, Question], ...]
+
+
+_SCORE = select(_PARTICIPANT.score, _PARTICIPANT.total, _PARTICIPANT.mobile_masked).where(
+    _PARTICIPANT.id == bindparam("participant_id")
+)
+
+
+def outcome_of(session: Session, sheet: AnswerSheet, bank: QuestionBank) -> Outcome | None:
+    """The result of a completed entry (None while questions remain)."""
+    if sheet.status != "completed":
+        return None
+    score = session.execute(_SCORE, {"participant_id": sheet.participant_id}).one()
+    reviews = tuple((it, bank.by_id[it.question_id]) for it in sheet.items)
+    return Outcome(score.score, score.total, score.mobile_masked or "", reviews)
+
+
 def sheet_of_participant(session: Session, participant_id: int) -> AnswerSheet | None:
     return _sheet(session.execute(_SHEET_BY_ID, {"participant_id": participant_id}).all())
 

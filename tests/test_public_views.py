@@ -97,6 +97,10 @@ def test_full_flow_scores_and_shows_explanations(client, session):
     assert "答题完成" in result and "解析" in result and "正确答案" in result
     p = session.scalars(select(Participant)).one()
     assert p.status == "completed" and seen == len(p.items)
+    assert f"<strong>{p.score}</strong> / {p.total} 道" in result and p.mobile_masked in result
+    knowledge = [it for it in p.items if it.question.kind == "knowledge"]
+    assert result.count('<li class="right">') == sum(bool(it.is_correct) for it in knowledge)
+    assert result.count('<li class="') == len(knowledge)  # intent questions are not reviewed
 
 
 def test_duplicate_id_is_refused_with_status(client):

@@ -16,7 +16,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from quiz import counters, quiz_flow
@@ -59,21 +58,6 @@ def current_sheet(campaign: Campaign) -> quiz_flow.AnswerSheet | None:
     if not public_id:
         return None
     return quiz_flow.sheet_of(db(), campaign.id, public_id)
-
-
-def current_participant(campaign: Campaign) -> Participant | None:
-    public_id = session.get("pid")
-    if not public_id:
-        return None
-    return (
-        db()
-        .scalars(
-            select(Participant).where(
-                Participant.public_id == public_id, Participant.campaign_id == campaign.id
-            )
-        )
-        .first()
-    )
 
 
 @bp.get("/")
@@ -314,16 +298,14 @@ def answer() -> ResponseReturnValue:
 
 @bp.get("/result")
 def result() -> ResponseReturnValue:
-    campaign = campaign_or_404()
-    participant = current_participant(campaign)
-    if participant is None:
+    campaign, bank = served_or_404()
+    sheet = current_sheet(campaign)
+    if sheet is None:
         return redirect(url_for("public.campaign_page"))
-    if participant.status != "completed":
+    outcome = quiz_flow.outcome_of(db(), sheet, bank)
+    if outcome is None:
         return redirect(url_for("public.question"))
-    items = quiz_flow.items_of(db(), participant)
-    return render_template(
-        "public/result.html", campaign=campaign, participant=participant, items=items
-    )
+    return render_template("public/result.html", campaign=campaign, outcome=outcome)
 
 
 @bp.get("/privacy")
