@@ -58,3 +58,43 @@ def test_public_pages_use_the_cache(app: Flask) -> None:
     assert name in client.get("/").get_data(as_text=True)  # still the cached copy
     cache.clear()
     assert "改名后的活动" in client.get("/").get_data(as_text=True)
+
+
+def test_a_question_newer_than_the_cache_reloads_it(app: Flask) -> None:
+    """Another worker may assign a question this worker's cache does not hold yet."""
+    from sqlalchemy import select
+
+    from quiz.models import Question, QuizItem
+    from tests.factories import make_participant
+
+    database: Database = app.extensions["quiz.db"]
+    cache = CampaignCache(database, ttl=3600)
+    app.extensions["quiz.campaign"] = cache
+    campaign = cache.get()
+    assert campaign is not None
+    with database.transaction() as session:
+        p = make_participant(session, app.extensions["quiz.protector"], campaign, 71)
+        public_id = p.public_id
+        # A campaign file loaded just now added a question, given to this entry first.
+        new = Question(
+            campaign_id=campaign.id,
+            key="new-q",
+            kind="knowledge",
+            position=999,
+            text="新加入的题目:保险合同的犹豫期一般为多少天?",
+            options=[{"key": "A", "text": "10天"}, {"key": "B", "text": "15天"}],
+            correct=["B"],
+        )
+        session.add(new)
+        session.flush()
+        first = session.scalars(
+            select(QuizItem).where(QuizItem.participant_id == p.id, QuizItem.position == 1)
+        ).one()
+        first.question_id = new.id
+    client = app.test_client()
+    with client.session_transaction() as browser:
+        browser["pid"] = public_id
+    page = client.get("/quiz")
+    assert page.status_code == 200
+    assert "新加入的题目" in page.get_data(as_text=True)
+    assert client.post("/quiz", data={"position": "1", "choice": "B"}).status_code == 302

@@ -52,12 +52,23 @@ def campaign_or_404() -> Campaign:
     return served_or_404()[0]
 
 
-def current_sheet(campaign: Campaign) -> quiz_flow.AnswerSheet | None:
-    """The answer sheet of the entry this browser registered or resumed."""
+def current_sheet() -> tuple[Campaign, quiz_flow.QuestionBank, quiz_flow.AnswerSheet | None]:
+    """The served campaign, its questions, and the answer sheet of the entry this browser
+    registered or resumed (None without one).
+
+    The questions come from the worker's cache. A campaign file loaded moments ago may
+    have given this entry a question another worker knows and this one does not yet:
+    then the cache is read again rather than failing the page.
+    """
+    campaign, bank = served_or_404()
     public_id = session.get("pid")
     if not public_id:
-        return None
-    return quiz_flow.sheet_of(db(), campaign.id, public_id)
+        return campaign, bank, None
+    sheet = quiz_flow.sheet_of(db(), campaign.id, public_id)
+    if sheet is not None and any(it.question_id not in bank.by_id for it in sheet.items):
+        current_app.extensions["quiz.campaign"].clear()
+        campaign, bank = served_or_404()
+    return campaign, bank, sheet
 
 
 @bp.get("/")
@@ -242,8 +253,7 @@ def resume() -> ResponseReturnValue:
 
 @bp.get("/quiz")
 def question() -> ResponseReturnValue:
-    campaign, bank = served_or_404()
-    sheet = current_sheet(campaign)
+    campaign, bank, sheet = current_sheet()
     if sheet is None:
         return redirect(url_for("public.campaign_page"))
     return _question_page(campaign, bank, sheet)
@@ -276,8 +286,7 @@ def _question_page(
 @bp.post("/quiz")
 @limiter.limit(_answer_limit)
 def answer() -> ResponseReturnValue:
-    campaign, bank = served_or_404()
-    sheet = current_sheet(campaign)
+    campaign, bank, sheet = current_sheet()
     if sheet is None:
         return redirect(url_for("public.campaign_page"))
     position = answered_position(request.form)
@@ -298,8 +307,7 @@ def answer() -> ResponseReturnValue:
 
 @bp.get("/result")
 def result() -> ResponseReturnValue:
-    campaign, bank = served_or_404()
-    sheet = current_sheet(campaign)
+    campaign, bank, sheet = current_sheet()
     if sheet is None:
         return redirect(url_for("public.campaign_page"))
     outcome = quiz_flow.outcome_of(db(), sheet, bank)
