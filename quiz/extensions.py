@@ -16,14 +16,14 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=client_address, default_limits=[])  # headers: see config.py
 
 
-def drop_idle_limiter_hook(app: Flask) -> bool:
+def drop_idle_limiter_hook(app: Flask) -> None:
     """Remove flask-limiter's before-request check when it can have nothing to check.
 
     That hook enforces default, application-wide and blueprint limits before every
     request. The site sets none of those: each limit sits on its route and is checked
     when the route runs. The idle hook cost a fifth of a trivial request, on every
     request. Call after the blueprints are registered; with any such limit configured
-    the hook stays. Returns whether it was removed.
+    the hook stays.
     """
     manager = limiter.limit_manager
     if (
@@ -34,8 +34,6 @@ def drop_idle_limiter_hook(app: Flask) -> bool:
         or app.config.get("RATELIMIT_DEFAULT")
         or app.config.get("RATELIMIT_APPLICATION")
     ):
-        return False
+        return
     hooks = app.before_request_funcs.get(None, [])
-    before = len(hooks)
     hooks[:] = [hook for hook in hooks if hook != limiter._check_request_limit]
-    return len(hooks) < before

@@ -106,35 +106,39 @@ def current_campaign(session: Session) -> Campaign | None:
     ).first()
 
 
-def find_by_identity(
-    session: Session, protector: Protector, campaign: Campaign, resident_id: str
-) -> Participant | None:
-    """The entry of this resident ID number in the campaign, if any."""
-    id_hash = protector.lookup_hash("rid", resident_id)
-    return session.scalars(
-        select(Participant).where(
-            Participant.campaign_id == campaign.id, Participant.id_hash == id_hash
-        )
-    ).first()
-
-
-# Registration's statements, built once on table columns: each keeps its SQL cache key,
-# so a request neither rebuilds nor re-hashes them, and none takes the ORM's compile step.
-_ENTRY_BY_ID_HASH = select(Participant.__table__.c.id).where(
-    Participant.__table__.c.campaign_id == bindparam("campaign_id"),
-    Participant.__table__.c.id_hash == bindparam("id_hash"),
+# The statements of the public flow are built once, on table columns: each keeps its SQL
+# cache key, so a request neither rebuilds nor re-hashes them, and none takes the ORM's
+# compile step.
+_PARTICIPANT = Participant.__table__.c
+_ITEM = QuizItem.__table__.c
+_ENTRY_BY_ID_HASH = select(_PARTICIPANT.id).where(
+    _PARTICIPANT.campaign_id == bindparam("campaign_id"),
+    _PARTICIPANT.id_hash == bindparam("id_hash"),
 )
 _FLAG_SAME_MOBILE = (
     update(Participant.__table__)
     .where(
-        Participant.__table__.c.campaign_id == bindparam("in_campaign"),
-        Participant.__table__.c.mobile_hash == bindparam("same_mobile"),
+        _PARTICIPANT.campaign_id == bindparam("in_campaign"),
+        _PARTICIPANT.mobile_hash == bindparam("same_mobile"),
     )
     .values(duplicate_mobile=True)
 )
 _PARTICIPANT_COLUMNS = tuple(c.key for c in Participant.__table__.columns)
-_INSERT_PARTICIPANT = insert(Participant.__table__).returning(Participant.__table__.c.id)
+_INSERT_PARTICIPANT = insert(Participant.__table__).returning(_PARTICIPANT.id)
 _INSERT_ITEMS = insert(QuizItem.__table__)
+
+
+def find_by_identity(
+    session: Session, protector: Protector, campaign: Campaign, resident_id: str
+) -> Participant | None:
+    """The entry of this resident ID number in the campaign, if any."""
+    return _entry_with_id_hash(session, campaign.id, protector.lookup_hash("rid", resident_id))
+
+
+def _entry_with_id_hash(session: Session, campaign_id: int, id_hash: str) -> Participant | None:
+    # The id first: a registration runs this on every POST and almost always finds none.
+    entry_id = session.scalar(_ENTRY_BY_ID_HASH, {"campaign_id": campaign_id, "id_hash": id_hash})
+    return None if entry_id is None else session.get_one(Participant, entry_id)
 
 
 @dataclass
@@ -165,9 +169,9 @@ def prepare_registration(
     now = now or utcnow()
     ensure_open(campaign, now)
     id_hash = protector.lookup_hash("rid", reg.resident_id.number)
-    existing = session.scalar(_ENTRY_BY_ID_HASH, {"campaign_id": campaign.id, "id_hash": id_hash})
+    existing = _entry_with_id_hash(session, campaign.id, id_hash)
     if existing is not None:
-        raise AlreadyRegistered(session.get_one(Participant, existing))
+        raise AlreadyRegistered(existing)
     participant = Participant(
         campaign_id=campaign.id,
         public_id=secrets.token_urlsafe(16),
@@ -356,12 +360,7 @@ class AnswerSheet:
         return len(self.items)
 
 
-_ITEM = QuizItem.__table__.c
-_PARTICIPANT = Participant.__table__.c
-
-
 def _sheet_query(*where: Any) -> Any:
-    # Table columns, not ORM attributes: a Core statement skips the ORM's compile step.
     return (
         select(
             _PARTICIPANT.id.label("participant_id"),
@@ -378,7 +377,6 @@ def _sheet_query(*where: Any) -> Any:
     )
 
 
-# Built once: a statement object keeps its SQL cache key, so each page skips building it.
 _SHEET_BY_PUBLIC_ID = _sheet_query(
     _PARTICIPANT.public_id == bindparam("public_id"),
     _PARTICIPANT.campaign_id == bindparam("campaign_id"),
@@ -448,6 +446,7 @@ def outcome_of(session: Session, sheet: AnswerSheet, bank: QuestionBank) -> Outc
 
 
 def sheet_of_participant(session: Session, participant_id: int) -> AnswerSheet | None:
+    """The answer sheet of a participant known by id (scripts, tests, back office)."""
     return _sheet(session.execute(_SHEET_BY_ID, {"participant_id": participant_id}).all())
 
 

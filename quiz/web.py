@@ -50,7 +50,8 @@ def db() -> Session:
 
 
 def _has_nul(value: object) -> bool:
-    """Whether a decoded JSON document holds a NUL in any key or string."""
+    """Whether any string in a value (query or form values, a decoded JSON document,
+    keys included) holds a NUL."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
@@ -78,10 +79,10 @@ def register(app: Flask) -> None:
         g.started = time.perf_counter()
         # PostgreSQL refuses NUL in text (a 500 from deep inside a query); no form field or
         # query parameter has a legitimate use for one, so refuse it here for every view.
-        if any("\x00" in v for vs in request.args.listvalues() for v in vs) or (
+        if _has_nul(list(request.args.listvalues())) or (
             request.method in WRITE_METHODS
             and (
-                any("\x00" in v for vs in request.form.listvalues() for v in vs)
+                _has_nul(list(request.form.listvalues()))
                 # Flask-WTF forms also read a JSON body when there is no form body.
                 or (request.is_json and _has_nul(request.get_json(silent=True)))
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -19,6 +19,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
 from quiz import counters, quiz_flow
+from quiz.campaign_cache import Served
 from quiz.db import utcnow
 from quiz.extensions import limiter
 from quiz.identity import IdentityError
@@ -42,10 +43,10 @@ def _answer_limit() -> str:
 def served_or_404() -> tuple[Campaign, quiz_flow.QuestionBank]:
     """The served campaign and its questions, from the worker's short cache (read-only,
     detached)."""
-    served = current_app.extensions["quiz.campaign"].served()
+    served: Served = current_app.extensions["quiz.campaign"].served()
     if served is None:
         abort(404)
-    return cast(tuple[Campaign, quiz_flow.QuestionBank], served)
+    return served
 
 
 def campaign_or_404() -> Campaign:
