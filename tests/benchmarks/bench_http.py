@@ -116,15 +116,7 @@ async def ceiling(url: str, requests: int, concurrency: int) -> tuple[float, lis
 
 def baseline_form(n: int) -> dict[str, str]:
     """The registration's fields, as plain text for the baseline app."""
-    who = identity(n, salt=13)
-    return {
-        "name": who.name,
-        "resident_id": who.resident_id,
-        "address": who.address,
-        "postal_code": who.postal_code,
-        "mobile": who.mobile,
-        "landline": "",
-    }
+    return identity(n, salt=13).form()
 
 
 async def registrations(

@@ -32,8 +32,8 @@ if str(ROOT) not in sys.path:
 
 from tests.load.harness import (  # noqa: E402
     CHOICE_RE,
-    CSRF_RE,
     POSITION_RE,
+    csrf_in,
     forwarded_address,
     identity,
 )
@@ -70,18 +70,10 @@ class Flow:
         ip = forwarded_address(salt * 7 + n)
         client = self.app.test_client()
         page = self.request("campaign", client, "GET", "/", ip).get_data(as_text=True)
-        agree = {"agree_rules": "y", "agree_sensitive": "y", "csrf_token": _csrf(page)}
+        agree = {"agree_rules": "y", "agree_sensitive": "y", "csrf_token": csrf_in(page, "/")}
         assert self.request("consent", client, "POST", "/consent", ip, agree).status_code == 302
         form = self.request("register_form", client, "GET", "/register", ip).get_data(as_text=True)
-        fields = {
-            "csrf_token": _csrf(form),
-            "name": who.name,
-            "resident_id": who.resident_id,
-            "address": who.address,
-            "postal_code": who.postal_code,
-            "mobile": who.mobile,
-            "landline": "",
-        }
+        fields = {"csrf_token": csrf_in(form, "/register"), **who.form()}
         response = self.request("register", client, "POST", "/register", ip, fields)
         assert response.status_code == 302, response.status_code
         while True:
@@ -92,19 +84,13 @@ class Flow:
             position = POSITION_RE.search(text)
             assert position is not None
             answer = {
-                "csrf_token": _csrf(text),
+                "csrf_token": csrf_in(text, "/quiz"),
                 "position": position.group(1),
                 "choice": CHOICE_RE.findall(text)[0][1],
             }
             assert self.request("answer", client, "POST", "/quiz", ip, answer).status_code == 302
         result = self.request("result", client, "GET", "/result", ip).get_data(as_text=True)
         assert "答题完成" in result
-
-
-def _csrf(page: str) -> str:
-    match = CSRF_RE.search(page)
-    assert match is not None, "no CSRF token"
-    return match.group(1)
 
 
 def bare_request_ms(requests: int) -> float:

@@ -57,6 +57,17 @@ class Identity:
     address: str
     postal_code: str
 
+    def form(self) -> dict[str, str]:
+        """The registration form's fields as this person fills them (no CSRF token)."""
+        return {
+            "name": self.name,
+            "resident_id": self.resident_id,
+            "address": self.address,
+            "postal_code": self.postal_code,
+            "mobile": self.mobile,
+            "landline": "",
+        }
+
 
 def identity(n: int, salt: int = 0) -> Identity:
     """A valid, distinct identity for participant n; a different salt gives new people."""
@@ -278,16 +289,7 @@ class Participant:
         return csrf_of(form)
 
     def registration(self, token: str) -> dict[str, str]:
-        who = self.outcome.who
-        return {
-            "csrf_token": token,
-            "name": who.name,
-            "resident_id": who.resident_id,
-            "address": who.address,
-            "postal_code": who.postal_code,
-            "mobile": who.mobile,
-            "landline": "",
-        }
+        return {"csrf_token": token, **self.outcome.who.form()}
 
     async def register(self, token: str, *, double_tap: bool = False) -> None:
         data = self.registration(token)
@@ -361,9 +363,14 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 def csrf_of(response: Reply) -> str:
-    match = CSRF_RE.search(response.text)
+    return csrf_in(response.text, response.path)
+
+
+def csrf_in(page: str, path: str) -> str:
+    """The CSRF token of the page's form."""
+    match = CSRF_RE.search(page)
     if match is None:
-        raise FlowFailure(f"no CSRF token on {response.path}")
+        raise FlowFailure(f"no CSRF token on {path}")
     return match.group(1)
 
 

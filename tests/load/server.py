@@ -127,9 +127,15 @@ def wait_healthy(
 
 @contextmanager
 def gunicorn(
-    cwd: Path, app_spec: str, env: dict[str, str], log_path: Path, workers: int
+    cwd: Path,
+    app_spec: str,
+    env: dict[str, str],
+    log_path: Path,
+    workers: int,
+    health_path: str = "/healthz",
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Serve `app_spec` with the site's gunicorn.conf.py on env's QUIZ_BIND until exit."""
+    """Serve `app_spec` with the site's gunicorn.conf.py on env's QUIZ_BIND until exit;
+    ready once `health_path` answers 200."""
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [
@@ -150,7 +156,7 @@ def gunicorn(
         )
     url = f"http://{env['QUIZ_BIND']}"
     try:
-        wait_healthy(url, process, path="/healthz" if app_spec == "wsgi:app" else "/ping")
+        wait_healthy(url, process, path=health_path)
         yield url, process
     finally:
         if process.poll() is None:
@@ -175,10 +181,9 @@ def run_baseline(database_url: str, workdir: Path, *, workers: int = 4) -> Itera
         "QUIZ_BIND": f"127.0.0.1:{free_port()}",
         "PYTHONUNBUFFERED": "1",
     }
-    with gunicorn(ROOT, "tests.load.baseline_app:app", env, workdir / "baseline.log", workers) as (
-        url,
-        _,
-    ):
+    app_spec = "tests.load.baseline_app:app"
+    log_path = workdir / "baseline.log"
+    with gunicorn(ROOT, app_spec, env, log_path, workers, health_path="/ping") as (url, _):
         yield url
 
 
