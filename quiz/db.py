@@ -8,7 +8,8 @@ transaction tries to upgrade its lock.
 Writers of a file database also queue on an flock'd side file before BEGIN
 IMMEDIATE. SQLite's own busy handler polls with sleeps of up to 100 ms, so
 under a burst a writer often sleeps long after the lock was released; the
-kernel wakes an flock waiter the moment the holder lets go. The busy timeout
+kernel wakes an flock waiter the moment the holder lets go (after its COMMIT has
+run, see QueuedConnection). The busy timeout
 stays as the safety net for writers outside this process tree (a shell, a
 nested session in one thread).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -137,42 +139,74 @@ def writer_queue(url: str) -> WriterQueue | None:
         return _QUEUES.setdefault(path, WriterQueue(path))
 
 
+class QueuedConnection(sqlite3.Connection):
+    """A DBAPI connection that leaves the writer queue only once COMMIT or ROLLBACK has
+    run. SQLAlchemy's commit event fires before the DBAPI commit: releasing there let
+    the next writer's BEGIN IMMEDIATE meet the unfinished commit and sleep in SQLite's
+    busy handler while holding the queue, stalling every writer behind it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue: WriterQueue | None = None
+        self.writer_lock: dict[str, int] = {}
+
+    def _let_go(self) -> None:
+        if self.queue is not None and not self.in_transaction:
+            self.queue.release(self.writer_lock)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._let_go()  # kept if COMMIT failed: the rollback that follows releases it
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._let_go()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            if self.queue is not None:
+                self.queue.release(self.writer_lock)
+
+
 def _install_sqlite_events(engine: Engine, queue: WriterQueue | None) -> None:
+    def on_connect(dbapi_connection: Any, record: Any) -> None:
+        _sqlite_on_connect(dbapi_connection, record)
+        if queue is not None:
+            dbapi_connection.queue = queue
+
     def on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        lock = None
         if mode == "IMMEDIATE" and queue is not None:
-            queue.acquire(conn.info)
+            lock = conn.connection.dbapi_connection.writer_lock  # type: ignore[union-attr]
+            queue.acquire(lock)
         try:
             conn.exec_driver_sql(f"BEGIN {mode}")
         except BaseException:
-            if queue is not None:
-                queue.release(conn.info)
+            if lock is not None:
+                queue.release(lock)  # type: ignore[union-attr]
             raise
 
-    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)
-    if queue is None:
-        return
-
-    def on_end(conn: Connection) -> None:
-        queue.release(conn.info)
-
-    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        queue.release(record.info)  # a connection invalidated mid-transaction
-
-    event.listen(engine, "commit", on_end)
-    event.listen(engine, "rollback", on_end)
-    event.listen(engine.pool, "checkin", on_checkin)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the per-connection settings this app relies on."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
-        )
-        _install_sqlite_events(engine, writer_queue(url))
+        queue = writer_queue(url)
+        connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if queue is not None:
+            connect_args["factory"] = QueuedConnection
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        _install_sqlite_events(engine, queue)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)

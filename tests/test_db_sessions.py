@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from quiz.db import Database
 
@@ -78,6 +78,19 @@ def test_lock_is_held_only_inside_a_write_transaction(database: Database, tmp_pa
     session.rollback()
     assert try_lock(lock_file(tmp_path))
     session.close()
+
+
+def test_lock_is_held_until_the_commit_has_run(database: Database, tmp_path: Path) -> None:
+    """SQLAlchemy's commit event fires before COMMIT reaches SQLite; a queue released
+    there lets the next writer's BEGIN IMMEDIATE meet the unfinished commit and sleep
+    in SQLite's busy handler while holding the queue."""
+    seen: list[bool] = []
+    lock = lock_file(tmp_path)
+    event.listen(database.engine, "commit", lambda _conn: seen.append(try_lock(lock)))
+    with database.transaction() as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+    assert seen == [False], "the queue was let go before COMMIT"
+    assert try_lock(lock_file(tmp_path))
 
 
 def test_failed_transaction_releases_the_lock(database: Database, tmp_path: Path) -> None:

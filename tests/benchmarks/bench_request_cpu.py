@@ -112,6 +112,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--participants", type=int, default=300)
     parser.add_argument("--profile", choices=STEPS, help="cProfile one step")
+    parser.add_argument(
+        "--sort", default="cumulative", choices=("cumulative", "tottime"), help="profile order"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     from quiz.protection import new_keys
@@ -153,7 +156,7 @@ def main() -> int:
     print(f"per participant: {total:.1f} ms CPU over {requests:.0f} requests")
     if flow.profiler is not None:
         stats = pstats.Stats(flow.profiler)
-        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats(args.sort).print_stats(40)
     return 0
 
 
