@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -115,16 +116,44 @@ _ENTRY_BY_ID_HASH = select(_PARTICIPANT.id).where(
     _PARTICIPANT.campaign_id == bindparam("campaign_id"),
     _PARTICIPANT.id_hash == bindparam("id_hash"),
 )
+
+
+def _same_mobile(table: Any) -> tuple[Any, Any]:
+    return (
+        table.c.campaign_id == bindparam("in_campaign"),
+        table.c.mobile_hash == bindparam("same_mobile"),
+    )
+
+
+_OTHERS = Participant.__table__.alias("others")
+# Every entry of a mobile that now has more than one, the new entry included.
 _FLAG_SAME_MOBILE = (
     update(Participant.__table__)
     .where(
-        _PARTICIPANT.campaign_id == bindparam("in_campaign"),
-        _PARTICIPANT.mobile_hash == bindparam("same_mobile"),
+        *_same_mobile(Participant.__table__),
+        select(func.count()).select_from(_OTHERS).where(*_same_mobile(_OTHERS)).scalar_subquery()
+        > 1,
     )
     .values(duplicate_mobile=True)
 )
 _PARTICIPANT_COLUMNS = tuple(c.key for c in Participant.__table__.columns)
-_INSERT_PARTICIPANT = insert(Participant.__table__).returning(_PARTICIPANT.id)
+
+
+def _insert_new_entry(dialect: Any) -> Any:
+    # ON CONFLICT on the one-entry-per-ID key: a second entry inserts nothing and returns
+    # no id, so the usual new entry needs no duplicate check first, and a concurrent
+    # same-ID entry neither raises nor aborts a PostgreSQL transaction.
+    return (
+        dialect.insert(Participant.__table__)
+        .on_conflict_do_nothing(index_elements=[_PARTICIPANT.campaign_id, _PARTICIPANT.id_hash])
+        .returning(_PARTICIPANT.id)
+    )
+
+
+_INSERT_NEW_ENTRY = {
+    "postgresql": _insert_new_entry(postgresql),
+    "sqlite": _insert_new_entry(sqlite),
+}
 _INSERT_ITEMS = insert(QuizItem.__table__)
 
 
@@ -165,19 +194,16 @@ def prepare_registration(
     bank: QuestionBank | None = None,
 ) -> PreparedEntry:
     """Everything a registration needs that only reads: SQLite has one writer at a time,
-    so the web view runs this in a read session and holds the write lock only to save."""
+    so the web view runs this in a read session and holds the write lock only to save.
+    Whether the ID number already has an entry is left to save_registration's insert."""
     now = now or utcnow()
     ensure_open(campaign, now)
-    id_hash = protector.lookup_hash("rid", reg.resident_id.number)
-    existing = _entry_with_id_hash(session, campaign.id, id_hash)
-    if existing is not None:
-        raise AlreadyRegistered(existing)
     participant = Participant(
         campaign_id=campaign.id,
         public_id=secrets.token_urlsafe(16),
         name=reg.name,
         name_masked=identity.mask_name(reg.name),
-        id_hash=id_hash,
+        id_hash=protector.lookup_hash("rid", reg.resident_id.number),
         id_enc=protector.encrypt(reg.resident_id.number),
         id_masked=identity.mask_resident_id(reg.resident_id.number),
         id_last4=reg.resident_id.last4,
@@ -201,24 +227,31 @@ def prepare_registration(
 
 
 def save_registration(session: Session, prepared: PreparedEntry) -> Participant:
-    """Insert a prepared entry and its questions. A concurrent entry with the same ID
-    number makes the insert (or the commit) raise IntegrityError: the unique key decides.
+    """Insert a prepared entry and its questions; AlreadyRegistered (roll back then) when
+    the ID number has an entry, one saved just now by a concurrent request included.
 
     Core INSERTs, not a unit-of-work flush (a third of a registration's cost); the
     participant then joins the session as if loaded, its defaults left to load on access.
     """
     participant = prepared.participant
-    # The same mobile under another ID number is allowed but flagged for head office.
-    others = session.execute(
-        _FLAG_SAME_MOBILE,
-        {"in_campaign": participant.campaign_id, "same_mobile": participant.mobile_hash},
-    ).rowcount
-    participant.duplicate_mobile = bool(others)
     if participant.referral_link_id is not None:
         flag_new_entry(session.connection(), participant)
     given = participant.__dict__
     values = {key: given[key] for key in _PARTICIPANT_COLUMNS if key in given}
-    participant.id = session.execute(_INSERT_PARTICIPANT, values).scalar_one()
+    insert_new = _INSERT_NEW_ENTRY[session.get_bind().dialect.name]
+    new_id = session.execute(insert_new, values).scalar()
+    if new_id is None:
+        existing = _entry_with_id_hash(session, participant.campaign_id, participant.id_hash)
+        assert existing is not None  # the conflict was on this very key
+        raise AlreadyRegistered(existing)
+    participant.id = new_id
+    # The same mobile under another ID number is allowed but flagged for head office.
+    participant.duplicate_mobile = bool(
+        session.execute(
+            _FLAG_SAME_MOBILE,
+            {"in_campaign": participant.campaign_id, "same_mobile": participant.mobile_hash},
+        ).rowcount
+    )
     session.execute(
         _INSERT_ITEMS,
         [

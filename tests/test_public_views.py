@@ -103,14 +103,20 @@ def test_full_flow_scores_and_shows_explanations(client, session):
     assert result.count('<li class="') == len(knowledge)  # intent questions are not reviewed
 
 
-def test_duplicate_id_is_refused_with_status(client):
+def test_duplicate_id_is_refused_with_status(client, session):
     consent(client)
     assert client.post("/register", data=FIELDS).status_code == 302
     other = client.application.test_client()
     consent(other)
     resp = other.post("/register", data=dict(FIELDS, mobile=make_mobile(9)))
     assert resp.status_code == 409
-    assert "已经报名参加本次活动" in resp.get_data(as_text=True)
+    page = resp.get_data(as_text=True)
+    assert "已经报名参加本次活动(当前状态:尚未完成答题)" in page and "继续答题" in page
+    with other.session_transaction() as browser:
+        assert "pid" not in browser  # the refused browser is not handed the entry
+    # The first browser's entry goes on; the refused one saved nothing.
+    assert client.get("/quiz").status_code == 200
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
 
 
 def test_postal_mismatch_warns_then_accepts_on_confirm(client, session):

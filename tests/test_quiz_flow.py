@@ -95,7 +95,9 @@ def test_same_mobile_other_id_is_flagged(session, protector):
     campaign = campaign_of(session)
     a = make_participant(session, protector, campaign, 7, mobile="13611112222")
     b = make_participant(session, protector, campaign, 8, mobile="13611112222")
+    assert b.duplicate_mobile
     session.refresh(a)
+    session.refresh(b)  # the saved flag, not only the returned object's
     assert a.duplicate_mobile and b.duplicate_mobile
     c = make_participant(session, protector, campaign, 9)
     assert not c.duplicate_mobile

@@ -16,14 +16,13 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import IntegrityError
 
 from quiz import counters, quiz_flow
 from quiz.campaign_cache import Served
 from quiz.db import utcnow
 from quiz.extensions import limiter
 from quiz.identity import IdentityError
-from quiz.models import Campaign, Participant
+from quiz.models import Campaign
 from quiz.public.forms import ConsentForm, RegistrationForm, ResumeForm, answered_position
 from quiz.regions.postal import postal_code_province_mismatch
 from quiz.routing import AddressInput, resolve_address
@@ -191,17 +190,9 @@ def register() -> ResponseReturnValue:
             participant = quiz_flow.save_registration(db(), prepared)
             db().commit()
         except quiz_flow.AlreadyRegistered as exc:
+            completed = exc.participant.status == "completed"  # read before the rollback
             db().rollback()
-            return _already_registered(form, campaign, exc.participant)
-        except IntegrityError:
-            # A concurrent registration with the same ID number won the race.
-            db().rollback()
-            existing = quiz_flow.find_by_identity(
-                db(), protector(), campaign, reg.resident_id.number
-            )
-            if existing is None:
-                raise
-            return _already_registered(form, campaign, existing)
+            return _already_registered(form, campaign, completed)
         except quiz_flow.FlowError as exc:
             db().rollback()
             flash(str(exc), "error")
@@ -212,9 +203,9 @@ def register() -> ResponseReturnValue:
 
 
 def _already_registered(
-    form: RegistrationForm, campaign: Campaign, existing: Participant
+    form: RegistrationForm, campaign: Campaign, completed: bool
 ) -> ResponseReturnValue:
-    status = "已完成答题,已获得抽奖资格" if existing.status == "completed" else "尚未完成答题"
+    status = "已完成答题,已获得抽奖资格" if completed else "尚未完成答题"
     form.resident_id.errors = [
         *form.resident_id.errors,
         f"该身份证号码已经报名参加本次活动(当前状态:{status}),每人限参加一次。"
