@@ -153,7 +153,9 @@ class Participant(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "id_hash"),
         Index("ix_participant_branch_created", "branch_id", "created_at"),
-        Index("ix_participant_mobile_hash", "mobile_hash"),
+        # One mobile within a campaign: the same-mobile flag and the draw's entry check.
+        # campaign_id alone would lead SQLite to read every entry of the campaign.
+        Index("ix_participant_campaign_mobile", "campaign_id", "mobile_hash"),
         # Covering indexes for the dashboard's GROUP BY queries (quiz/stats.py).
         Index(
             "ix_participant_stats_branch", "campaign_id", "branch_id", "status", "follow_up_status"
