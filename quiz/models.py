@@ -153,9 +153,17 @@ class Participant(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "id_hash"),
         Index("ix_participant_branch_created", "branch_id", "created_at"),
-        # One mobile within a campaign: the same-mobile flag and the draw's entry check.
-        # campaign_id alone would lead SQLite to read every entry of the campaign.
-        Index("ix_participant_campaign_mobile", "campaign_id", "mobile_hash"),
+        # Lookups that must not read a whole campaign, branch or link: SQLite plans without
+        # statistics and takes an index led by campaign_id alone when nothing better fits
+        # (tests/test_query_plans.py asks it).
+        # One mobile: the same-mobile flag, the draw's entry check, erasure by mobile.
+        Index("ix_participant_mobile_campaign", "mobile_hash", "campaign_id"),
+        # A branch's leads newest first, 50 a page: the id order comes with the index.
+        Index("ix_participant_branch", "branch_id"),
+        # The burst check of each referred registration: one link, one address, a window.
+        Index("ix_participant_referral_burst", "referral_link_id", "consent_ip", "created_at"),
+        # The purge's batches: entries of a campaign not yet anonymised, in id order.
+        Index("ix_participant_purge", "campaign_id", "anonymised_at"),
         # Covering indexes for the dashboard's GROUP BY queries (quiz/stats.py).
         Index(
             "ix_participant_stats_branch", "campaign_id", "branch_id", "status", "follow_up_status"
@@ -212,7 +220,7 @@ class Participant(Base):
     address_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), nullable=True)
 
     referral_link_id: Mapped[int | None] = mapped_column(
-        ForeignKey("referral_link.id"), nullable=True, index=True
+        ForeignKey("referral_link.id"), nullable=True
     )
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), nullable=True, index=True)
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channel.id"), nullable=True)
@@ -261,7 +269,8 @@ class QuizItem(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"))
-    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"))
+    # Indexed: loading a campaign file asks which questions any entry already holds.
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     answer: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     is_correct: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
@@ -388,8 +397,12 @@ class DrawEntrant(Base):
         ForeignKey("draw.id", ondelete="CASCADE"), primary_key=True
     )
     entry_no: Mapped[int] = mapped_column(Integer, primary_key=True)
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
     line: Mapped[str] = mapped_column(String(200))
+
+    # One person's entry numbers (the public entry check). With entry_no in it, SQLite
+    # prefers it to the primary key, which would give the ORDER BY but read the list.
+    __table_args__ = (Index("ix_draw_entrant_person", "participant_id", "draw_id", "entry_no"),)
 
 
 class Winner(Base):
