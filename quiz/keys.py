@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from quiz.db import Database
-from quiz.models import Exclusion, Participant, StaffUser
+from quiz.models import Campaign, Exclusion, Participant, StaffUser
 from quiz.protection import KeyError_, Protector
 
 Progress = Callable[[str, int, int], None]
@@ -114,10 +114,14 @@ def _rehash(
     new_id_hash = ring.new_hasher.lookup_hash("rid", number)
     new_mobile_hash = ring.new_hasher.lookup_hash("mobile", mobile)
     if participant.id_hash != new_id_hash:
-        # Exclusions store only the hash: carry them over from the person's old hash.
+        # Exclusions store only the hash: carry them over from the person's old hash, in
+        # any campaign (each named, so the (campaign_id, id_hash) key serves, not a scan).
         report.exclusions_rehashed += session.execute(
             update(Exclusion)
-            .where(Exclusion.id_hash == participant.id_hash)
+            .where(
+                Exclusion.campaign_id.in_(select(Campaign.id)),
+                Exclusion.id_hash == participant.id_hash,
+            )
             .values(id_hash=new_id_hash)
             .execution_options(synchronize_session=False)
         ).rowcount

@@ -187,7 +187,11 @@ def find_person(
             number = validate_resident_id(raw).number
         except IdentityError:
             number = raw
-        condition = Participant.id_hash == protector.lookup_hash("rid", number)
+        # Every campaign named, so the lookup uses the (campaign_id, id_hash) key instead
+        # of scanning all entries inside the write transaction.
+        condition = Participant.campaign_id.in_(select(Campaign.id)) & (
+            Participant.id_hash == protector.lookup_hash("rid", number)
+        )
     elif mobile and last4:
         condition = (Participant.mobile_hash == protector.lookup_hash("mobile", mobile.strip())) & (
             Participant.id_last4 == last4.strip().upper()

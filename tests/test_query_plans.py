@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from quiz import leads, referrals
+from quiz import leads, referrals, retention
 from quiz.draw.service import entry_numbers_of, participants_by_contact
 from quiz.models import Branch, ReferralLink
 from quiz.quiz_flow import current_campaign
@@ -75,7 +75,7 @@ def play(client: Any, fields: dict[str, str]) -> None:
 
 def test_visits_and_lookups_read_no_growing_table_broadly(app: Any, session: Any) -> None:
     """Two whole visits (the second through an agent's link, with the first one's mobile),
-    a branch's leads pages and the draw's entry check."""
+    a branch's leads pages, the draw's entry check and finding a person to erase."""
     database = app.extensions["quiz.db"]
     if not database.is_sqlite:
         pytest.skip("PostgreSQL plans from statistics; this is about SQLite's planner")
@@ -113,6 +113,10 @@ def test_visits_and_lookups_read_no_growing_table_broadly(app: Any, session: Any
         assert participants_by_contact(session, protector, campaign, make_mobile(1), last4) == []
         # The statement is planned whatever the list holds; no draw needs to exist.
         assert entry_numbers_of(session, SimpleNamespace(id=1), found) == []  # type: ignore[arg-type]
+        # A person's erasure request, by ID number or by mobile and the ID number's end.
+        by_id = retention.find_person(session, protector, id_number=other["resident_id"])
+        by_mobile = retention.find_person(session, protector, mobile=other["mobile"], last4=last4)
+        assert [p.id for p in by_id] == [p.id for p in by_mobile] == found
         first = leads.list_leads(session, clerk, leads.LeadFilters(), limit=1)
         assert len(first.rows) == 1 and first.next_after is not None
         more = leads.list_leads(session, clerk, leads.LeadFilters(), after_id=first.next_after)
