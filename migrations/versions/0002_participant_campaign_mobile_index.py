@@ -24,9 +24,9 @@ depends_on = None
 def _swap(drop: str, create: str, columns: list[str]) -> None:
     if op.get_bind().dialect.name == "postgresql":
         with op.get_context().autocommit_block():
-            op.create_index(
-                create, "participant", columns, postgresql_concurrently=True, if_not_exists=True
-            )
+            # A failed concurrent build leaves an INVALID index: drop it, build afresh.
+            op.drop_index(create, "participant", postgresql_concurrently=True, if_exists=True)
+            op.create_index(create, "participant", columns, postgresql_concurrently=True)
             op.drop_index(drop, "participant", postgresql_concurrently=True, if_exists=True)
     else:
         op.create_index(create, "participant", columns)

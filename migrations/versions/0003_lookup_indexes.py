@@ -56,9 +56,10 @@ def _create(indexes: list[tuple[str, str, list[str]]]) -> None:
     for name, table, columns in indexes:
         if concurrently:
             with op.get_context().autocommit_block():
-                op.create_index(
-                    name, table, columns, postgresql_concurrently=True, if_not_exists=True
-                )
+                # A failed concurrent build leaves an INVALID index of this name: drop it,
+                # so that running the migration again builds it afresh.
+                op.drop_index(name, table, postgresql_concurrently=True, if_exists=True)
+                op.create_index(name, table, columns, postgresql_concurrently=True)
         else:
             op.create_index(name, table, columns)
 
