@@ -8,10 +8,9 @@ transaction tries to upgrade its lock.
 Writers of a file database also queue on an flock'd side file before BEGIN
 IMMEDIATE. SQLite's own busy handler polls with sleeps of up to 100 ms, so
 under a burst a writer often sleeps long after the lock was released; the
-kernel wakes an flock waiter the moment the holder lets go (after its COMMIT has
-run, see QueuedConnection). The busy timeout
-stays as the safety net for writers outside this process tree (a shell, a
-nested session in one thread).
+kernel wakes an flock waiter the moment the holder lets go (once its COMMIT has
+run, see QueuedConnection). The busy timeout stays as the safety net for
+writers outside this process tree (a shell, a nested session in one thread).
 """
 
 from __future__ import annotations

@@ -242,7 +242,8 @@ def save_registration(session: Session, prepared: PreparedEntry) -> Participant:
     new_id = session.execute(insert_new, values).scalar()
     if new_id is None:
         existing = _entry_with_id_hash(session, participant.campaign_id, participant.id_hash)
-        assert existing is not None  # the conflict was on this very key
+        if existing is None:  # the conflicting entry was erased in between
+            raise FlowError("提交时发生冲突,请重新提交。")
         raise AlreadyRegistered(existing)
     participant.id = new_id
     # The same mobile under another ID number is allowed but flagged for head office.

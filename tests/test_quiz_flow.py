@@ -91,6 +91,16 @@ def test_one_entry_per_id_number(session, protector):
     assert info.value.participant.id == p.id
 
 
+def test_a_conflicting_entry_erased_meanwhile_is_a_clear_refusal(session, protector, monkeypatch):
+    """The insert met the ID number's entry, which was gone when looked up: a message to
+    submit again, not a crash."""
+    campaign = campaign_of(session)
+    make_participant(session, protector, campaign, 16)
+    monkeypatch.setattr(quiz_flow, "_entry_with_id_hash", lambda *_: None)
+    with pytest.raises(quiz_flow.FlowError, match="请重新提交"):
+        quiz_flow.register(session, protector, campaign, registration(16), consent())
+
+
 def test_same_mobile_other_id_is_flagged(session, protector):
     campaign = campaign_of(session)
     a = make_participant(session, protector, campaign, 7, mobile="13611112222")
