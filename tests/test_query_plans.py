@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from quiz import leads, referrals, retention
+from quiz import leads, retention
 from quiz.draw.service import entry_numbers_of, participants_by_contact
-from quiz.models import Branch, ReferralLink
+from quiz.models import Branch
 from quiz.quiz_flow import current_campaign
 from tests.factories import make_mobile, make_resident_id, make_staff
-from tests.test_public_views import FIELDS, consent
+from tests.test_public_views import FIELDS
+from tests.test_referrals import add_agents, agent_link, take_part
 
 GROWING = ("participant", "quiz_item", "draw_entrant")
 # An index search on one of these alone reads a whole campaign, frozen list or link.
@@ -60,19 +61,6 @@ def test_broad_reads_are_recognised() -> None:
     assert broad_reads("SELECT id FROM participant ORDER BY id", plan[4:5]) == []
 
 
-def play(client: Any, fields: dict[str, str]) -> None:
-    consent(client)
-    assert client.post("/register", data=fields).status_code == 302
-    while (page := client.get("/quiz")).status_code == 200:
-        html = page.get_data(as_text=True)
-        position = re.search(r"第 (\d+) 题", html).group(1)  # type: ignore[union-attr]
-        choice = re.search(r'name="choice" id="choice-([A-Z])"', html).group(1)  # type: ignore[union-attr]
-        assert (
-            client.post("/quiz", data={"position": position, "choice": choice}).status_code == 302
-        )
-    assert client.get("/result").status_code == 200
-
-
 def test_visits_and_lookups_read_no_growing_table_broadly(app: Any, session: Any) -> None:
     """Two whole visits (the second through an agent's link, with the first one's mobile),
     a branch's leads pages, the draw's entry check and finding a person to erase."""
@@ -80,13 +68,8 @@ def test_visits_and_lookups_read_no_growing_table_broadly(app: Any, session: Any
     if not database.is_sqlite:
         pytest.skip("PostgreSQL plans from statistics; this is about SQLite's planner")
     protector = app.extensions["quiz.protector"]
-    agents = "机构代码,业务员代码,姓名\nB42,A0001,王小明\n"
-    referrals.import_agents(
-        session,
-        referrals.parse_agents_csv(agents),
-        hash_mobile=lambda m: protector.lookup_hash("mobile", m),
-    )
-    link = session.scalars(select(ReferralLink).where(ReferralLink.agent_id.isnot(None))).one()
+    add_agents(session, protector, "机构代码,业务员代码,姓名\nB42,A0001,王小明\n")
+    link = agent_link(session, "B42", "A0001")
     hubei = session.scalars(select(Branch).where(Branch.code == "B42")).one()
     clerk = make_staff(session, "clerk", role="branch", branch_id=hubei.id)
     session.commit()
@@ -100,12 +83,12 @@ def test_visits_and_lookups_read_no_growing_table_broadly(app: Any, session: Any
 
     event.listen(database.engine, "before_cursor_execute", record)
     try:
-        play(app.test_client(), FIELDS)
+        take_part(app.test_client(), FIELDS)
         referred = app.test_client()
         assert referred.get(f"/r/{link.code}").status_code == 302
         # The same mobile under another ID number: the flag's UPDATE finds a match.
         other = dict(FIELDS, resident_id=make_resident_id("420102", seq=12), name="王五")
-        play(referred, other)
+        take_part(referred, other)
         campaign = current_campaign(session)
         last4 = other["resident_id"][-4:]
         found = participants_by_contact(session, protector, campaign, FIELDS["mobile"], last4)

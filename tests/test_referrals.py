@@ -55,7 +55,8 @@ def agent_link(session, branch_code: str, agent_code: str) -> ReferralLink:
 
 def take_part(client, fields=HUBEI_FIELDS) -> None:
     """Consent, register and answer every question (first option) through the site."""
-    client.post("/consent", data={"agree_rules": "y", "agree_sensitive": "y"})
+    consent = client.post("/consent", data={"agree_rules": "y", "agree_sensitive": "y"})
+    assert consent.status_code == 302
     resp = client.post("/register", data=fields)
     assert resp.status_code == 302, resp.get_data(as_text=True)
     for _ in range(20):
@@ -65,7 +66,9 @@ def take_part(client, fields=HUBEI_FIELDS) -> None:
         html = page.get_data(as_text=True)
         position = html.split('name="position"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
         choice = html.split('name="choice"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
-        client.post("/quiz", data={"position": position, "choice": choice})
+        assert (
+            client.post("/quiz", data={"position": position, "choice": choice}).status_code == 302
+        )
     assert client.get("/result").status_code == 200
 
 
