@@ -24,6 +24,8 @@ Create Date: 2026-11-26 09:20:00
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from alembic import op
 
 revision = "0003"
@@ -51,34 +53,24 @@ OLD = [
 ]
 
 
-def _create(indexes: list[tuple[str, str, list[str]]]) -> None:
-    concurrently = op.get_bind().dialect.name == "postgresql"
+def _each(indexes: list[tuple[str, str, list[str]]], *, build: bool) -> None:
+    """Drop each index if it exists, then build it when `build`. CONCURRENTLY, one at a
+    time outside a transaction, on PostgreSQL; the options are ignored by SQLite."""
+    postgresql = op.get_bind().dialect.name == "postgresql"
     for name, table, columns in indexes:
-        if concurrently:
-            with op.get_context().autocommit_block():
-                # A failed concurrent build leaves an INVALID index of this name: drop it,
-                # so that running the migration again builds it afresh.
-                op.drop_index(name, table, postgresql_concurrently=True, if_exists=True)
+        with op.get_context().autocommit_block() if postgresql else nullcontext():
+            # A failed concurrent build leaves an INVALID index of its name: dropping it
+            # first lets a re-run build it afresh.
+            op.drop_index(name, table, postgresql_concurrently=True, if_exists=True)
+            if build:
                 op.create_index(name, table, columns, postgresql_concurrently=True)
-        else:
-            op.create_index(name, table, columns)
-
-
-def _drop(indexes: list[tuple[str, str, list[str]]]) -> None:
-    concurrently = op.get_bind().dialect.name == "postgresql"
-    for name, table, _ in indexes:
-        if concurrently:
-            with op.get_context().autocommit_block():
-                op.drop_index(name, table, postgresql_concurrently=True, if_exists=True)
-        else:
-            op.drop_index(name, table)
 
 
 def upgrade() -> None:
-    _create(NEW)  # before the drops: no moment without an index for these lookups
-    _drop(OLD)
+    _each(NEW, build=True)  # before the drops: no moment without an index for these lookups
+    _each(OLD, build=False)
 
 
 def downgrade() -> None:
-    _create(OLD)
-    _drop(NEW)
+    _each(OLD, build=True)
+    _each(NEW, build=False)
