@@ -122,7 +122,7 @@ def wait_healthy(
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise TimeoutError(f"{url}/healthz did not answer within {timeout:.0f} s")
+    raise TimeoutError(f"{url}{path} did not answer within {timeout:.0f} s")
 
 
 @contextmanager
