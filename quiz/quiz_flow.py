@@ -538,20 +538,27 @@ def answer_on_sheet(
         current = session.scalar(_STORED_ANSWER, {"item_id": item.id})
         if sorted(current or []) != picked:
             raise AnswerError("本题已作答,答案不能修改。")
-        return sheet
+        return _with_answer(sheet, item, picked, correct)
     _mirror(
         session, QuizItem, item.id, {"answer": picked, "is_correct": correct, "answered_at": now}
     )
-    sheet = replace(
+    sheet = _with_answer(sheet, item, picked, correct)
+    if sheet.next is None and _finish(session, sheet, bank, now):
+        sheet = replace(sheet, status="completed")
+    return sheet
+
+
+def _with_answer(
+    sheet: AnswerSheet, item: SheetItem, picked: list[str], correct: bool | None
+) -> AnswerSheet:
+    """The sheet with `item` answered: the next question a reply shows comes from it."""
+    return replace(
         sheet,
         items=tuple(
             replace(it, answer=picked, is_correct=correct) if it.id == item.id else it
             for it in sheet.items
         ),
     )
-    if sheet.next is None and _finish(session, sheet, bank, now):
-        sheet = replace(sheet, status="completed")
-    return sheet
 
 
 def _mirror(session: Session, model: type[Any], pk: int, values: Mapping[str, Any]) -> None:

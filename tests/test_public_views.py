@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from quiz.models import Participant
+from quiz.public.views import ANSWERED_BY_SCRIPT
 from tests.conftest import make_app
 from tests.factories import make_mobile, make_resident_id
 
@@ -101,6 +102,30 @@ def test_full_flow_scores_and_shows_explanations(client, session):
     knowledge = [it for it in p.items if it.question.kind == "knowledge"]
     assert result.count('<li class="right">') == sum(bool(it.is_correct) for it in knowledge)
     assert result.count('<li class="') == len(knowledge)  # intent questions are not reviewed
+
+
+def test_an_answer_posted_by_the_page_script_is_answered_with_the_next_question(client, session):
+    """One request per question with the script; a wrong answer is refused in place; the
+    last answer still redirects to the result."""
+    scripted = {ANSWERED_BY_SCRIPT: "1"}
+    consent(client)
+    assert client.post("/register", data=FIELDS).status_code == 302
+    html = client.get("/quiz").get_data(as_text=True)
+    shown = []
+    while True:
+        position = int(re.search(r'name="position" value="(\d+)"', html).group(1))
+        shown.append(position)
+        key = re.search(r'name="choice" id="choice-([A-Z])"', html).group(1)
+        refused = client.post("/quiz", data={"position": position, "choice": "Z"}, headers=scripted)
+        assert refused.status_code == 422 and "所选答案无效" in refused.get_data(as_text=True)
+        resp = client.post("/quiz", data={"position": position, "choice": key}, headers=scripted)
+        if resp.status_code == 302:
+            assert resp.headers["Location"].endswith("/result")
+            break
+        assert resp.status_code == 200
+        html = resp.get_data(as_text=True)
+    p = session.scalars(select(Participant)).one()
+    assert p.status == "completed" and shown == list(range(1, len(p.items) + 1))
 
 
 def test_duplicate_id_is_refused_with_status(client, session):

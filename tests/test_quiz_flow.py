@@ -66,6 +66,24 @@ def test_double_tap_is_harmless_but_changes_refused(session, protector):
     assert answered == 1
 
 
+def test_a_tap_that_lost_the_race_still_moves_on_to_the_next_question(session, protector):
+    """Two taps read the sheet before either stored: the one that stores nothing returns
+    a sheet whose next question is question 2, the page its reply shows, not question 1
+    again."""
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 18)
+    read_by_both = quiz_flow.sheet_of_participant(session, p.id)
+    bank = quiz_flow.question_bank(session, campaign.id)
+    first = quiz_flow.items_of(session, p)[0]
+    key = first.question.options[0]["key"]
+    stored = quiz_flow.answer_on_sheet(session, campaign, bank, read_by_both, 1, [key])
+    late = quiz_flow.answer_on_sheet(session, campaign, bank, read_by_both, 1, [key])
+    assert stored.next.position == late.next.position == 2
+    with pytest.raises(quiz_flow.AnswerError, match="不能修改"):
+        other = first.question.options[1]["key"]
+        quiz_flow.answer_on_sheet(session, campaign, bank, read_by_both, 1, [other])
+
+
 def test_invalid_choices_refused(session, protector):
     campaign = campaign_of(session)
     p = make_participant(session, protector, campaign, 5)

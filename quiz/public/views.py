@@ -30,6 +30,9 @@ from quiz.web import database, db, protector
 
 bp = Blueprint("public", __name__)
 
+# Sent by static/js/quiz-answer.js with each answer it posts for the page.
+ANSWERED_BY_SCRIPT = "X-Quiz-Answer-Fetch"
+
 
 def _register_limit() -> str:
     return str(current_app.config["QUIZ_REGISTER_LIMIT"])
@@ -294,6 +297,10 @@ def answer() -> ResponseReturnValue:
         return _question_page(campaign, bank, sheet, error=str(exc))
     if sheet.status == "completed":
         return redirect(url_for("public.result"))
+    if request.headers.get(ANSWERED_BY_SCRIPT) == "1":
+        # The page's script swaps this in: one request per question, not POST + GET.
+        # Without it the browser gets Post/Redirect/Get, so a reload never re-posts.
+        return _question_page(campaign, bank, sheet)
     return redirect(url_for("public.question"))
 
 

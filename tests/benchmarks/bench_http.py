@@ -9,7 +9,9 @@ measures, with the same asyncio client and concurrency:
 1. the ceiling: GET /livez of the site (no database, no template, no session);
 2. registration POSTs alone (sessions and CSRF tokens primed beforehand; full
    validation, address routing, encryption, rate limiting on);
-3. complete participants per second through the whole flow.
+3. complete participants per second through the whole flow, answering as the
+   question page's script does (the reply to an answer is the next question), and
+   again as a browser without JavaScript (POST, redirect, GET per question).
 
 Rate limiting runs with the production limits, each simulated participant coming
 from its own address through one trusted proxy (as behind nginx); the storage is
@@ -184,18 +186,20 @@ def bench(label: str, database_url: str, args: argparse.Namespace, storage: str)
             reg, reg_lat, reg_fail = run_async(
                 registrations(server.url, args.registrations, c, salt=11)
             )
-            report = run_async(
-                run_load(
-                    server.url,
-                    args.participants,
-                    concurrency=c,
-                    deadline=600,
-                    salt=12,
-                    forwarded=True,
+            flows = {
+                scripted: run_async(
+                    run_load(
+                        server.url,
+                        args.participants,
+                        concurrency=c,
+                        deadline=600,
+                        salt=12 + scripted,
+                        forwarded=True,
+                        scripted=scripted,
+                    )
                 )
-            )
-            flow_rate = report.completed / report.elapsed
-            flow_req = report.requests / report.elapsed
+                for scripted in (True, False)
+            }
             locked = server.log().count("database is locked")
     print(
         f"\n== {label}: {args.workers} gunicorn workers, {c} concurrent clients, "
@@ -208,13 +212,18 @@ def bench(label: str, database_url: str, args: argparse.Namespace, storage: str)
         f"{line('registration POST', reg, reg_lat)}  = {reg / top:5.1%} of ceiling, "
         f"{reg / plain:5.1%} of plain POST  (non-302: {reg_fail})"
     )
-    print(
-        f"{'complete participants':<28}{flow_rate:8.1f} /s     ({report.requests} requests, "
-        f"{flow_req:.0f} req/s = {flow_req / top:5.1%} of ceiling; "
-        f"p99 {percentile(report.latencies(), 99):.1f} ms; "
-        f"errors {len(report.errors)}, 5xx {report.server_errors}, locked {locked})"
-    )
-    RESULTS[label] = {"ceiling": top, "register": reg, "flow": flow_rate}
+    for scripted, report in flows.items():
+        flow_rate = report.completed / report.elapsed
+        flow_req = report.requests / report.elapsed
+        label_flow = "complete participants" if scripted else "  the same without JavaScript"
+        print(
+            f"{label_flow:<28}{flow_rate:8.1f} /s     ({report.requests} requests, "
+            f"{flow_req:.0f} req/s = {flow_req / top:5.1%} of ceiling; "
+            f"p99 {percentile(report.latencies(), 99):.1f} ms; "
+            f"errors {len(report.errors)}, 5xx {report.server_errors}, locked {locked})"
+        )
+    flow = flows[True]
+    RESULTS[label] = {"ceiling": top, "register": reg, "flow": flow.completed / flow.elapsed}
 
 
 RESULTS: dict[str, dict[str, float]] = {}

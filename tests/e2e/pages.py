@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from playwright.sync_api import expect
+
 from tests.factories import make_mobile, make_resident_id
 
 RULES_CONSENT = "我已阅读并同意活动规则"
@@ -86,9 +88,19 @@ def answer_one(page: Any) -> tuple[int, int]:
     chosen = labels[:2] if multiple else [labels[number % len(labels)]]
     for text in chosen:
         page.get_by_label(text.strip(), exact=True).check()
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("下一题|提交答案")).click()
+    page.get_by_role("button", name=re.compile("下一题|提交答案")).click()
+    wait_for_next(page, number, total)
     return number, total
+
+
+def wait_for_next(page: Any, number: int, total: int) -> None:
+    """After answering question `number`: the next question, or the result after the
+    last. With JavaScript the page shows it in place; without, a new page loads."""
+    if number == total:
+        page.wait_for_url("**/result")
+        expect(page.locator(".score")).to_be_visible()
+    else:
+        expect(page.locator(".progress")).to_have_text(f"第 {number + 1} 题 / 共 {total} 题")
 
 
 def answer_all(page: Any) -> int:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import Walk, run_axe
 from tests.e2e.pages import give_consent, new_person, register
@@ -74,9 +75,12 @@ def test_errors_are_tied_to_their_fields(phone: Any) -> None:
     # A question submitted with no choice: the error is tied to the options' fieldset.
     register(page, new_person("吴小燕"))
     page.get_by_role("button", name="下一题").click()
+    # Shown in place by the page's script, with focus on the message so it is read out.
+    alert = page.get_by_role("alert")
+    expect(alert).to_be_focused()
     fieldset = page.locator("fieldset.options")
     error_id = fieldset.get_attribute("aria-describedby")
-    assert error_id and page.locator(f"#{error_id}").inner_text().strip()
+    assert error_id and page.locator(f"#{error_id}").inner_text().strip() == "请选择一个答案。"
 
 
 def test_tap_targets_are_at_least_44_css_pixels(public_walk: Walk) -> None:

@@ -2,9 +2,10 @@
 
 Each simulated participant has its own cookie jar and walks the whole flow as a
 browser would: GET / (campaign page, CSRF token), POST /consent, GET and POST
-/register with a valid generated identity, then every question (GET /quiz,
-POST /quiz) until /result. The run is bounded by the participant count and a
-deadline. Run it against a server started here:
+/register with a valid generated identity, then every question until /result: each
+answer posted as the page's script posts it, the reply being the next question (or,
+as without JavaScript, POST /quiz then GET /quiz). The run is bounded by the
+participant count and a deadline. Run it against a server started here:
 
     .venv/bin/python tests/load/harness.py -n 2000 -c 64 --workers 4
     .venv/bin/python tests/load/harness.py --database-url postgresql://...  -n 2000
@@ -44,6 +45,8 @@ CHOICE_RE = re.compile(r'type="(radio|checkbox)" name="choice" id="[^"]*" value=
 PROGRESS_RE = re.compile(r"第 (\d+) 题 / 共 (\d+) 题")
 T = TypeVar("T")
 DUPLICATE_ID_MESSAGE = "该身份证号码已经报名参加本次活动"
+# What static/js/quiz-answer.js sends with an answer (quiz.public.views.ANSWERED_BY_SCRIPT).
+ANSWER_FETCH_HEADER = "X-Quiz-Answer-Fetch"
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,9 @@ class Participant:
         who: Identity,
         *,
         forwarded_for: str | None = None,
+        scripted: bool = True,
     ) -> None:
+        self.scripted = scripted
         self.base_url = base_url.rstrip("/")
         self.http = http
         self.headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
@@ -234,8 +239,12 @@ class Participant:
         method: str,
         path: str,
         data: dict[str, str] | list[tuple[str, str]] | None = None,
+        *,
+        scripted: bool = False,
     ) -> Reply:
         headers = dict(self.headers)
+        if scripted:
+            headers[ANSWER_FETCH_HEADER] = "1"
         body = urlencode(data).encode() if data is not None else None
         if body:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -321,9 +330,14 @@ class Participant:
         await self.expect("resume", "POST", "/resume", 302, "/quiz", data)
 
     async def answer_all(self, *, double_tap: bool = False) -> None:
-        """Answer question after question until the server sends us to the result."""
+        """Answer question after question until the server sends us to the result.
+
+        Scripted (the default), each answer is posted as static/js/quiz-answer.js
+        posts it and the reply is the next question; otherwise as a browser without
+        JavaScript: a redirect, then GET /quiz.
+        """
+        page = await self.request("question", "GET", "/quiz")
         for _ in range(100):
-            page = await self.request("question", "GET", "/quiz")
             if page.status_code == 302 and page.headers.get("location") == "/result":
                 break
             if page.status_code != 200 or not PROGRESS_RE.search(page.text):
@@ -337,23 +351,38 @@ class Participant:
                 ("position", position.group(1)),
                 ("choice", choices[0][1]),
             ]
-            if double_tap:
-                double_tap = False
-                replies = await asyncio.gather(
-                    self.request("answer", "POST", "/quiz", data),
-                    self.request("answer", "POST", "/quiz", data),
+            taps = 2 if double_tap else 1
+            double_tap = False
+            replies = await asyncio.gather(
+                *(
+                    self.request("answer", "POST", "/quiz", data, scripted=self.scripted)
+                    for _ in range(taps)
                 )
-            else:
-                replies = (await self.request("answer", "POST", "/quiz", data),)
-            if any(r.status_code != 302 for r in replies):
-                raise FlowFailure(f"answer -> {[r.status_code for r in replies]}")
+            )
             self.outcome.answered.append(int(position.group(1)))
+            page = await self._next_question(replies, int(position.group(1)))
         else:
             raise FlowFailure("more than 100 questions")
         page = await self.expect("result", "GET", "/result", 200)
         if "答题完成" not in page.text:
             raise FlowFailure("result page without 答题完成")
         self.outcome.completed = True
+
+    async def _next_question(self, replies: Sequence[Reply], answered: int) -> Reply:
+        """The page after an accepted answer: the next question, or the redirect to the
+        result (the last answer, or without the script every answer)."""
+        expected = (200, 302) if self.scripted else (302,)
+        if any(r.status_code not in expected for r in replies):
+            raise FlowFailure(f"answer -> {[r.status_code for r in replies]}")
+        for reply in replies:
+            shown = POSITION_RE.search(reply.text) if reply.status_code == 200 else None
+            if reply.status_code == 200 and (shown is None or int(shown.group(1)) <= answered):
+                # A double tap's second reply must not send the person back either.
+                raise FlowFailure(f"answered question {answered}, then the page showed {shown}")
+        reply = replies[0]
+        if reply.status_code == 302 and reply.headers.get("location") != "/result":
+            return await self.request("question", "GET", "/quiz")
+        return reply
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -388,6 +417,7 @@ async def run_load(
     salt: int = 0,
     forwarded: bool = False,
     double_tap_every: int = 0,
+    scripted: bool = True,
     progress: Progress | None = None,
 ) -> Report:
     """Play `participants` complete participants, at most `concurrency` at once."""
@@ -400,6 +430,7 @@ async def run_load(
             http,
             identity(n, salt),
             forwarded_for=forwarded_address(salt * 1_000_003 + n) if forwarded else None,
+            scripted=scripted,
         )
         for n in range(participants)
     ]
@@ -444,6 +475,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--storage", default="memory://", help="rate-limit storage URI")
     parser.add_argument("--salt", type=int, default=0, help="new people on a reused database")
+    parser.add_argument(
+        "--no-script", action="store_true", help="answer as a browser without JavaScript"
+    )
     args = parser.parse_args(argv)
 
     async def go(url: str) -> Report:
@@ -453,6 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             concurrency=args.concurrency,
             deadline=args.deadline,
             salt=args.salt,
+            scripted=not args.no_script,
         )
 
     if args.url:
