@@ -4,12 +4,13 @@
     .venv/bin/python tests/benchmarks/bench_request_cpu.py --profile answer
 
 Where bench_http.py measures the whole stack under load, this isolates the app: each
-step of the flow (campaign page, consent, registration form and POST, every question
-and answer, the result page) is timed with process CPU time, so the figures do not
-depend on what else the machine is doing. The baseline, measured in the same run, is
-a bare Flask endpoint through the same test client. Rate limiting uses Redis when
-QUIZ_BENCH_REDIS_URL is set (as in production), else memory://. `--profile STEP`
-prints cProfile's top functions for that step.
+step of the flow (campaign page, consent, registration form and POST, the first
+question, every answer, whose reply is the next question as with the page's script
+(`--no-script`: a redirect and GET /quiz), the result page) is timed with process CPU
+time, so the figures do not depend on what else the machine is doing. The baseline,
+measured in the same run, is a bare Flask endpoint through the same test client. Rate
+limiting uses Redis when QUIZ_BENCH_REDIS_URL is set (as in production), else
+memory://. `--profile STEP` prints cProfile's top functions for that step.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.load.harness import (  # noqa: E402
+    ANSWER_FETCH_HEADER,
     CHOICE_RE,
     POSITION_RE,
     csrf_in,
@@ -44,8 +46,9 @@ STEPS = ("campaign", "consent", "register_form", "register", "question", "answer
 class Flow:
     """Plays participants through the app's test client, timing each step."""
 
-    def __init__(self, app: Any, profile_step: str | None) -> None:
+    def __init__(self, app: Any, profile_step: str | None, *, scripted: bool) -> None:
         self.app = app
+        self.scripted = scripted
         self.cpu: defaultdict[str, float] = defaultdict(float)
         self.count: Counter[str] = Counter()
         self.profile_step = profile_step
@@ -57,7 +60,10 @@ class Flow:
         started = time.process_time()
         if profiled:
             self.profiler.enable()  # type: ignore[union-attr]
-        response = client.open(path, method=method, data=data, headers={"X-Forwarded-For": ip})
+        headers = {"X-Forwarded-For": ip}
+        if self.scripted and step == "answer":
+            headers[ANSWER_FETCH_HEADER] = "1"
+        response = client.open(path, method=method, data=data, headers=headers)
         if profiled:
             self.profiler.disable()  # type: ignore[union-attr]
         if self.measuring:
@@ -76,10 +82,8 @@ class Flow:
         fields = {"csrf_token": csrf_in(form, "/register"), **who.form()}
         response = self.request("register", client, "POST", "/register", ip, fields)
         assert response.status_code == 302, response.status_code
-        while True:
-            response = self.request("question", client, "GET", "/quiz", ip)
-            if response.status_code == 302:
-                break
+        response = self.request("question", client, "GET", "/quiz", ip)
+        while response.status_code == 200:
             text = response.get_data(as_text=True)
             position = POSITION_RE.search(text)
             assert position is not None
@@ -88,7 +92,10 @@ class Flow:
                 "position": position.group(1),
                 "choice": CHOICE_RE.findall(text)[0][1],
             }
-            assert self.request("answer", client, "POST", "/quiz", ip, answer).status_code == 302
+            response = self.request("answer", client, "POST", "/quiz", ip, answer)
+            if response.status_code == 302 and response.location == "/quiz":
+                response = self.request("question", client, "GET", "/quiz", ip)
+        assert response.status_code == 302 and response.location == "/result"
         result = self.request("result", client, "GET", "/result", ip).get_data(as_text=True)
         assert "答题完成" in result
 
@@ -115,6 +122,9 @@ def main() -> int:
     parser.add_argument(
         "--sort", default="cumulative", choices=("cumulative", "tottime"), help="profile order"
     )
+    parser.add_argument(
+        "--no-script", action="store_true", help="answer as a browser without JavaScript"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     from quiz.protection import new_keys
@@ -137,7 +147,7 @@ def main() -> int:
     from tests.load.server import campaign_open_now
 
     campaign_open_now(os.environ["DATABASE_URL"])
-    flow = Flow(create_app(), args.profile)
+    flow = Flow(create_app(), args.profile, scripted=not args.no_script)
     for n in range(30):  # warm up: templates, validators, statement caches
         flow.participant(n, salt=90)
     flow.measuring = True
@@ -147,7 +157,8 @@ def main() -> int:
     total = (time.process_time() - started) / args.participants * 1000
     baseline = bare_request_ms(3000)
     storage = os.environ["RATELIMIT_STORAGE_URI"]
-    print(f"{args.participants} participants, SQLite, rate-limit storage {storage}")
+    how = "without JavaScript" if args.no_script else "answering as the page's script does"
+    print(f"{args.participants} participants, {how}, SQLite, rate-limit storage {storage}")
     print(f"{'bare Flask GET (baseline)':<28}{baseline:6.2f} ms CPU")
     for step in STEPS:
         ms = flow.cpu[step] / flow.count[step] * 1000
