@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from quiz.public.views import ANSWERED_BY_SCRIPT  # noqa: E402
 from tests.load.harness import (  # noqa: E402
-    ANSWER_FETCH_HEADER,
     CHOICE_RE,
     POSITION_RE,
     csrf_in,
@@ -62,7 +62,7 @@ class Flow:
             self.profiler.enable()  # type: ignore[union-attr]
         headers = {"X-Forwarded-For": ip}
         if self.scripted and step == "answer":
-            headers[ANSWER_FETCH_HEADER] = "1"
+            headers[ANSWERED_BY_SCRIPT] = "1"
         response = client.open(path, method=method, data=data, headers=headers)
         if profiled:
             self.profiler.disable()  # type: ignore[union-attr]

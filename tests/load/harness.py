@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from quiz.public.views import ANSWERED_BY_SCRIPT  # noqa: E402
 from tests.factories import PLACES, make_mobile, make_resident_id  # noqa: E402
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -45,8 +46,6 @@ CHOICE_RE = re.compile(r'type="(radio|checkbox)" name="choice" id="[^"]*" value=
 PROGRESS_RE = re.compile(r"第 (\d+) 题 / 共 (\d+) 题")
 T = TypeVar("T")
 DUPLICATE_ID_MESSAGE = "该身份证号码已经报名参加本次活动"
-# What static/js/quiz-answer.js sends with an answer (quiz.public.views.ANSWERED_BY_SCRIPT).
-ANSWER_FETCH_HEADER = "X-Quiz-Answer-Fetch"
 
 
 @dataclass(frozen=True)
@@ -244,7 +243,7 @@ class Participant:
     ) -> Reply:
         headers = dict(self.headers)
         if scripted:
-            headers[ANSWER_FETCH_HEADER] = "1"
+            headers[ANSWERED_BY_SCRIPT] = "1"  # as static/js/quiz-answer.js sends it
         body = urlencode(data).encode() if data is not None else None
         if body:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
