@@ -28,6 +28,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    from quiz.web import BoundedIntConverter
+
+    # Before any route is added: each rule binds its converter when it is registered.
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.from_mapping(flask_config(Settings()))
     if overrides:
         app.config.from_mapping(overrides)

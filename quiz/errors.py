@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -54,4 +54,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[str, int]:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        # The page itself reads the database (the signed-in user for the staff menu): a
+        # session left mid-failure would raise again and lose the Chinese error page.
+        session = g.get("db")
+        if session is not None:
+            try:
+                session.rollback()
+            except Exception:  # noqa: BLE001 - the page must render whatever the database does
+                log.exception("rollback after the error failed")
         return render_error(500)

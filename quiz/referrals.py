@@ -196,6 +196,8 @@ def parse_agents_csv(data: bytes | str) -> list[tuple[int, dict[str, str]]]:
                 raise ReferralError(message) from None
     else:
         text = data
+    if "\x00" in text:  # a spreadsheet or UTF-16 file, not CSV text (and PostgreSQL refuses NUL)
+        raise ReferralError("文件不是CSV文本,请在Excel中“另存为”CSV(逗号分隔)后再上传")
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)

@@ -6,12 +6,13 @@ import logging
 import secrets
 import time
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from flask import Flask, abort, current_app, g, request
 from flask.wrappers import Response
 from sqlalchemy.orm import Session
+from werkzeug.routing import IntegerConverter, Map
 
 from quiz.db import Database
 from quiz.protection import Protector
@@ -19,6 +20,9 @@ from quiz.protection import Protector
 log = logging.getLogger("quiz.request")
 CHINA = ZoneInfo("Asia/Shanghai")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The largest id any table can hold (PostgreSQL's integer). A bigger number in a URL
+# names nothing: without this bound it reached the query and failed there with a 500.
+MAX_ID = 2**31 - 1
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -49,6 +53,28 @@ def db() -> Session:
     return cast(Session, g.db)
 
 
+class BoundedIntConverter(IntegerConverter):
+    """`<int:...>` in every route, capped at MAX_ID: a bigger number does not match (404)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def int_arg(name: str) -> int | None:
+    """A query-string number from 1 to MAX_ID, else None (absent, "abc", "²", "0", 10**30)."""
+    value = request.args.get(name, "")
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def page_arg(pages: int | None = None) -> int:
+    """The `page` query argument, from 1 to `pages` (to MAX_ID when unknown)."""
+    return min(int_arg("page") or 1, pages or MAX_ID)
+
+
 def _has_nul(value: object) -> bool:
     """Whether any string in a value (query or form values, a decoded JSON document,
     keys included) holds a NUL."""
@@ -77,12 +103,13 @@ def register(app: Flask) -> None:
     def _start() -> None:
         g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
         g.started = time.perf_counter()
-        # PostgreSQL refuses NUL in text (a 500 from deep inside a query); no form field or
-        # query parameter has a legitimate use for one, so refuse it here for every view.
+        # PostgreSQL refuses NUL in text (a 500 from deep inside a query); no form field,
+        # query parameter or file name has a legitimate use for one, so refuse it here.
         if _has_nul(list(request.args.listvalues())) or (
             request.method in WRITE_METHODS
             and (
                 _has_nul(list(request.form.listvalues()))
+                or any("\x00" in (upload.filename or "") for upload in request.files.values())
                 # Flask-WTF forms also read a JSON body when there is no form body.
                 or (request.is_json and _has_nul(request.get_json(silent=True)))
             )

@@ -13,7 +13,7 @@ from quiz.admin import bp
 from quiz.admin.access import admin_required
 from quiz.admin.forms import AuditFilterForm, parse_date
 from quiz.models import AuditLog
-from quiz.web import CHINA, db
+from quiz.web import CHINA, db, int_arg
 
 PAGE_SIZE = 50
 ACTION_LABELS = {
@@ -66,7 +66,7 @@ def audit() -> ResponseReturnValue:
             labels=ACTION_LABELS,
         ), 422
     stmt = _filtered(form)
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     if before is not None:
         stmt = stmt.where(AuditLog.id < before)
     rows = db().scalars(stmt.order_by(AuditLog.id.desc()).limit(PAGE_SIZE + 1)).all()

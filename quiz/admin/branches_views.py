@@ -21,7 +21,7 @@ from quiz.admin import bp
 from quiz.admin.access import admin_required, current_staff, head_office_required
 from quiz.models import Branch, BranchRoute, Participant
 from quiz.regions import divisions
-from quiz.web import db
+from quiz.web import db, page_arg
 
 PAGE_SIZE = 50
 REASONS = {
@@ -389,7 +389,7 @@ def branches_route_remove() -> ResponseReturnValue:
 @head_office_required
 def unassigned() -> ResponseReturnValue:
     """Leads no branch receives, oldest first."""
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     stmt = routing.unassigned_leads()
     total = db().scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = db().scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()

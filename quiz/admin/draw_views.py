@@ -29,7 +29,7 @@ from quiz.draw import service
 from quiz.draw.eligibility import DrawRefused, exclude_participant
 from quiz.models import Branch, Campaign, Draw, Participant, StaffUser, Winner
 from quiz.quiz_flow import current_campaign
-from quiz.web import db, protector
+from quiz.web import MAX_ID, db, int_arg, page_arg, protector
 
 WINNERS_PER_PAGE = 100
 RECORD_COLUMNS = 4  # winners side by side per printed row
@@ -52,6 +52,8 @@ class ExcludeForm(FlaskForm):
     def validate_participant_id(self, field: Any) -> None:
         if not field.data or field.data < 1:
             raise ValidationError("请填写参与者编号")
+        if field.data > MAX_ID:
+            raise ValidationError("没有这个编号的参与者")
 
 
 class RunForm(FlaskForm):
@@ -280,7 +282,7 @@ def draw_winners() -> ResponseReturnValue:
         stmt = service.winners_for_branch(db(), current, user.branch_id, all_branches=head_office)
         total = int(db().scalar(select(func.count()).select_from(stmt.subquery())) or 0)
         pages = max(1, -(-total // WINNERS_PER_PAGE))
-        page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+        page = page_arg(pages)
         rows = (
             db().execute(stmt.offset((page - 1) * WINNERS_PER_PAGE).limit(WINNERS_PER_PAGE)).all()
         )
@@ -321,12 +323,12 @@ def draw_shipping(draw_id: int, rank: int) -> ResponseReturnValue:
     except DrawRefused as exc:
         db().rollback()
         flash(f"第 {rank} 名:{exc}", "error")
-        return redirect(url_for("admin.draw_winners", page=request.args.get("page", 1)))
+        return redirect(url_for("admin.draw_winners", page=page_arg()))
     db().commit()
     flash(
         f"第 {rank} 名(编号 {winner.entry_no})寄送状态已更新为{winner.shipping_status}。", "success"
     )
-    return redirect(url_for("admin.draw_winners", page=request.args.get("page", 1)))
+    return redirect(url_for("admin.draw_winners", page=page_arg()))
 
 
 @bp.get("/draw/winners.csv")
@@ -339,7 +341,7 @@ def draw_winners_export() -> ResponseReturnValue:
     if current is None:
         abort(404)
     if user.role == "admin":
-        branch_id = request.args.get("branch", type=int)
+        branch_id = int_arg("branch")
         all_branches = True
     else:
         if user.branch_id is None:

@@ -100,11 +100,20 @@ class ResetPasswordForm(FlaskForm):
     )
 
 
+# Filter dates a campaign can have: at the ends of Python's date range, adding a day or
+# turning Beijing midnight into UTC overflows (a 500 before this bound).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+DAY_OUT_OF_RANGE = "日期应在 2000-01-01 至 2099-12-31 之间。"
+
+
 def _date_rule(_form: FlaskForm, field: Any) -> None:
     try:
-        date.fromisoformat(field.data.strip())
+        day = date.fromisoformat(field.data.strip())
     except ValueError as exc:
         raise ValidationError("日期格式应为 年-月-日,例如 2024-08-08。") from exc
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValidationError(DAY_OUT_OF_RANGE)
 
 
 def parse_date(value: str | None) -> date | None:

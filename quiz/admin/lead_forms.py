@@ -9,6 +9,7 @@ from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
 
+from quiz.admin.forms import DAY_OUT_OF_RANGE, EARLIEST_DAY, LATEST_DAY
 from quiz.leads import NOTE_MAX, LeadFilters
 from quiz.models import FOLLOW_UP_STATUSES, StaffUser
 from quiz.regions import divisions
@@ -56,6 +57,9 @@ class Day(DateField):
             super().process_formdata(valuelist)
         except ValueError as exc:
             raise ValueError("请输入有效日期(年-月-日)") from exc
+        if self.data is not None and not EARLIEST_DAY <= self.data <= LATEST_DAY:
+            self.data = None
+            raise ValueError(DAY_OUT_OF_RANGE)
 
 
 class LeadFilterForm(FlaskForm):

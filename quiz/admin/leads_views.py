@@ -13,7 +13,7 @@ from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, lead_or_404
 from quiz.admin.lead_forms import FollowUpForm, LeadFilterForm, RevealForm
 from quiz.models import Participant, StaffUser
 from quiz.regions import divisions
-from quiz.web import db, protector
+from quiz.web import db, int_arg, protector
 
 
 def _user() -> StaffUser:
@@ -44,7 +44,7 @@ def leads_list() -> ResponseReturnValue:
             division_name=_division_name,
         ), 400
     filters = form.to_filters(user)
-    after = request.args.get("after", type=int)
+    after = int_arg("after")
     page = leads.list_leads(db(), user, filters, after_id=after)
     return render_template(
         "admin/leads.html",

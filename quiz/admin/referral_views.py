@@ -25,7 +25,7 @@ from quiz.admin import bp
 from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, head_office_required
 from quiz.models import Branch, Channel, ReferralLink, StaffUser
 from quiz.quiz_flow import current_campaign
-from quiz.web import db, protector
+from quiz.web import db, int_arg, protector
 
 PAGE_SIZE = 100
 
@@ -72,11 +72,6 @@ def _campaign() -> Any:
     return campaign
 
 
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 def _branches() -> list[Branch]:
     return list(db().scalars(select(Branch).order_by(Branch.code)))
 
@@ -90,10 +85,10 @@ def referrals_list() -> ResponseReturnValue:
     """Every link the user may see, with its QR code and poster."""
     user = _staff()
     scope = _own_branch(user)
-    branch_id = scope if scope is not None else _int_arg("branch")
+    branch_id = scope if scope is not None else int_arg("branch")
     kind = request.args.get("kind") if request.args.get("kind") in referrals.KIND_LABELS else None
     search = request.args.get("q", "")[:50]
-    page = max(_int_arg("page") or 1, 1)
+    page = max(int_arg("page") or 1, 1)
     total, rows = referrals.link_rows(
         db(),
         branch_id=branch_id,
@@ -280,7 +275,7 @@ def referrals_posters_zip() -> ResponseReturnValue:
     """One A4 poster SVG per link of a branch (its own link and its agents'), zipped."""
     user = _staff()
     scope = _own_branch(user)
-    branch_id = scope if scope is not None else _int_arg("branch")
+    branch_id = scope if scope is not None else int_arg("branch")
     branch = db().get(Branch, branch_id) if branch_id else None
     if branch is None:
         abort(404)
@@ -339,7 +334,7 @@ def leaderboard_page() -> ResponseReturnValue:
     campaign = _campaign()
     basis, order = _board_args()
     scope = _own_branch(user)
-    trend_branch = scope if scope is not None else _int_arg("branch")
+    trend_branch = scope if scope is not None else int_arg("branch")
     rows = leaderboard.branch_board(db(), campaign, basis=basis, order=order)
     trend = leaderboard.daily_trend(db(), campaign, trend_branch)
     peak = max((max(r, c) for _, r, c in trend), default=0)

@@ -18,7 +18,7 @@ from quiz.draw import service
 from quiz.extensions import limiter
 from quiz.models import Campaign, Draw
 from quiz.quiz_flow import current_campaign
-from quiz.web import protector
+from quiz.web import page_arg, protector
 
 bp = Blueprint("draw_public", __name__)
 
@@ -150,7 +150,7 @@ def winners() -> ResponseReturnValue:
         return render_template("draw/winners.html", campaign=campaign, draw=draw, rows=[])
     total = service.winner_count(db(), draw)
     pages = max(1, -(-total // WINNERS_PER_PAGE))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    page = page_arg(pages)
     rows = service.winner_rows(
         db(), draw, offset=(page - 1) * WINNERS_PER_PAGE, limit=WINNERS_PER_PAGE
     )

@@ -155,3 +155,63 @@ def test_branch_pages_without_parameters_do_not_show_another_branchs_lead(app, c
         if resp.status_code >= 500 or "欧阳外机" in body:
             problems.append(f"{route.id} -> {resp.status_code}")
     assert problems == []
+
+
+def _with_int_arguments(app: Flask, value: int) -> list[tuple[Route, str]]:
+    """Each route whose parameters are all numbers, with every number set to `value`."""
+    urls = []
+    for route in routes(app):
+        names = list(route.rule.arguments)
+        converters = route.rule._converters  # noqa: SLF001 - werkzeug keeps them here
+        if not names or not all(isinstance(converters[n], IntegerConverter) for n in names):
+            continue
+        path = route.rule.rule
+        for name in names:
+            path = path.replace(f"<int:{name}>", str(value))
+        urls.append((route, path))
+    return urls
+
+
+@pytest.mark.parametrize("value", [2**31, 10**30])
+def test_ids_no_table_can_hold_are_not_found(app, client, session, world, value):
+    """PostgreSQL refused 2**31 in a query (a 500); SQLite overflowed on 10**30."""
+    admin = make_staff(session, "admin.ids", role="admin")
+    session.commit()
+    urls = _with_int_arguments(app, value)
+    assert len(urls) >= 10  # the walk must reach the lead, draw, user and export routes
+    problems = []
+    for user in (admin, world["branch_user"]):
+        login_as(client, user)
+        for route, url in urls:
+            # The URL names no route at all, whoever asks.
+            status = client.open(url, method=route.method).status_code
+            if status != 404:
+                problems.append(f"{user.role} {route.method} {url} -> {status}")
+    assert problems == []
+
+
+# Numbers a list page reads from its query string.
+QUERY_NUMBERS = ("page", "after", "before", "branch")
+
+
+def test_query_numbers_out_of_range_never_fail(app, client, session, world):
+    """A page number past any OFFSET, an id past any table, or a digit only Unicode calls
+    one ("²" passed str.isdigit, then int() raised): each page answers, none fails."""
+    admin = make_staff(session, "admin.args", role="admin")
+    session.commit()
+    pages = [
+        r
+        for r in routes(app)
+        if r.method == "GET" and not r.rule.arguments and not r.rule.rule.endswith(".zip")
+    ]
+    assert any(r.rule.rule == "/admin/leads" for r in pages)
+    problems = []
+    for user in (admin, world["branch_user"]):
+        login_as(client, user)
+        for route in pages:
+            for value in ("3000000000", "²", str(10**30)):
+                query = "&".join(f"{name}={value}" for name in QUERY_NUMBERS)
+                status = client.get(f"{route.rule.rule}?{query}").status_code
+                if status >= 500:
+                    problems.append(f"{user.role} {route.rule.rule}?{query} -> {status}")
+    assert problems == []

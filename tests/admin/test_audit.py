@@ -109,3 +109,10 @@ def test_the_log_is_read_only_and_admin_only(app, client, session):
     login_as(client, make_staff(session, "ana", "analyst"))
     session.commit()
     assert client.get("/admin/audit").status_code == 403
+
+
+def test_dates_at_the_ends_of_the_calendar_are_refused_with_a_message(admin_client):
+    for query in ("end=9999-12-31", "start=0001-01-01"):
+        response = admin_client.get(f"/admin/audit?{query}")
+        assert response.status_code == 422, query
+        assert "日期应在 2000-01-01 至 2099-12-31 之间" in response.get_data(as_text=True)

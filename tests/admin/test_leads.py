@@ -127,6 +127,21 @@ def test_bad_filter_gives_chinese_message_and_400(client, session):
     assert "请输入整数" in text and "请输入有效日期" in text
 
 
+def test_dates_at_the_ends_of_the_calendar_are_refused_with_a_message(client, session):
+    """Adding a day to 9999-12-31, or turning Beijing midnight of year 1 into UTC,
+    overflowed: a 500 on the list and on the export form."""
+    user = make_staff(session, "admin1")
+    session.commit()
+    login_as(client, user)
+    for query in ("date_to=9999-12-31", "date_from=0001-01-01"):
+        response = client.get(f"/admin/leads?{query}")
+        assert response.status_code == 400, query
+        assert "日期应在 2000-01-01 至 2099-12-31 之间" in response.get_data(as_text=True)
+        export = client.post(f"/admin/exports?{query}", data={"fmt": "csv", "scope": "all"})
+        assert export.status_code == 400, query
+    assert client.get("/admin/leads?date_from=2000-01-01&date_to=2099-12-31").status_code == 200
+
+
 def test_empty_state(client, session):
     user = make_staff(session, "admin1")
     session.commit()

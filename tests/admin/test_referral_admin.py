@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from quiz import referrals
 from quiz.models import Agent, Branch, Channel, ReferralLink
@@ -77,6 +77,29 @@ def test_branch_staff_see_and_upload_only_their_own_branch(client, session):
     export = client.get("/admin/referrals/links.csv").get_data()
     text = export.decode("utf-8-sig")
     assert "A2" in text and "S1" not in text
+
+
+def test_an_upload_with_nul_bytes_is_refused_with_a_message(client, session):
+    """An .xlsx or UTF-16 file picked by mistake holds NULs: PostgreSQL refused them
+    with a 500, SQLite stored them in agents' names."""
+    _, branch_user = _setup(session)
+    login_as(client, branch_user)
+    before = session.scalar(select(func.count()).select_from(Agent))
+    session.commit()  # the fixture's session is a writer: let go of the lock
+    binary = client.post(
+        "/admin/referrals/agents",
+        data={"file": (io.BytesIO("机构代码,业务员代码,姓名\nB11,A2,x\0y\n".encode()), "a.csv")},
+        content_type="multipart/form-data",
+    )
+    assert binary.status_code == 422 and "文件不是CSV文本" in binary.get_data(as_text=True)
+    named = client.post(
+        "/admin/referrals/agents",
+        data={"file": (io.BytesIO("机构代码,业务员代码,姓名\nB11,A2,丁\n".encode()), "a\0.csv")},
+        content_type="multipart/form-data",
+    )
+    assert named.status_code == 400
+    assert session.scalar(select(func.count()).select_from(Agent)) == before
+    session.commit()
 
 
 def test_poster_page_and_branch_zip(client, session):
