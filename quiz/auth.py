@@ -350,7 +350,7 @@ def qr_svg(uri: str) -> str:
 def _matching_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step (±1 for clock drift) whose code equals `code`, if any."""
     code = re.sub(r"\s", "", code)
-    if not re.fullmatch(r"\d{6}", code):
+    if not re.fullmatch(r"[0-9]{6}", code):
         return None
     totp = pyotp.TOTP(secret)
     step = totp.timecode(now)

@@ -199,6 +199,9 @@ def _install_sqlite_events(engine: Engine, queue: WriterQueue | None) -> None:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the per-connection settings this app relies on."""
     url = normalise_url(url)
+    # A failed statement's exception (logged with the 500) must not carry its values:
+    # a registration's are a name, an address and encrypted identity numbers.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         queue = writer_queue(url)
         connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}

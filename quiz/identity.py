@@ -54,8 +54,11 @@ PROVINCE_PREFIXES = frozenset(
     ]
 )
 OLDEST_BIRTH_YEAR = 1900
+HAS_LETTER_RE = re.compile(r"[\u3400-\u9fffA-Za-z]")
 NAME_RE = re.compile(r"^[\u3400-\u9fff\u00b7\u30fb·A-Za-z][\u3400-\u9fff\u00b7\u30fb·A-Za-z ]*$")
-POSTAL_RE = re.compile(r"^[0-8]\d{5}$")
+# [0-9], not \d: \d also matches other scripts' digits (١٣٩…), which NFKC keeps, so a
+# mobile typed in them was stored as typed and never matched the same number in ASCII.
+POSTAL_RE = re.compile(r"^[0-8][0-9]{5}$")
 
 
 class IdentityError(ValueError):
@@ -91,7 +94,7 @@ def validate_resident_id(value: str, today: date | None = None) -> ResidentId:
     number = re.sub(r"[\s-]", "", _fold(value)).upper()
     if not number:
         raise IdentityError("请填写身份证号码")
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         if len(number) != 18:
             raise IdentityError("身份证号码应为18位")
         raise IdentityError("身份证号码格式不正确:前17位应为数字,最后一位为数字或X")
@@ -144,7 +147,7 @@ def validate_mobile(value: str) -> str:
         digits = digits[3:]
     elif digits.startswith("0086"):
         digits = digits[4:]
-    if not re.fullmatch(r"1\d{10}", digits):
+    if not re.fullmatch(r"1[0-9]{10}", digits):
         raise IdentityError("手机号码应为以1开头的11位数字")
     _cn_number(
         digits,
@@ -161,7 +164,7 @@ def validate_landline(value: str) -> str | None:
     if not text:
         return None
     digits = re.sub(r"[\s()()-]", "", text)
-    if not re.fullmatch(r"0\d{9,11}", digits):
+    if not re.fullmatch(r"0[0-9]{9,11}", digits):
         raise IdentityError("固定电话请填写区号和号码,例如 010-12345678")
     parsed = _cn_number(
         digits,
@@ -195,7 +198,8 @@ def validate_name(value: str) -> str:
         raise IdentityError("请填写姓名")
     if len(name) > 30:
         raise IdentityError("姓名不能超过30个字")
-    if not NAME_RE.fullmatch(name):
+    # A name of only separators ("··") passed the character rule.
+    if not NAME_RE.fullmatch(name) or not HAS_LETTER_RE.search(name):
         raise IdentityError("姓名只能包含汉字、字母和间隔号“·”")
     return name
 

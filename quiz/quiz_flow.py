@@ -6,6 +6,7 @@ domain errors whose messages are shown to participants as they are.
 
 from __future__ import annotations
 
+import hmac
 import random
 import secrets
 from collections.abc import Mapping, Sequence
@@ -43,11 +44,16 @@ class Closed(FlowError):
 
 
 class AlreadyRegistered(FlowError):
-    """This resident ID number already has an entry."""
+    """This resident ID number already has an entry.
 
-    def __init__(self, participant: Participant) -> None:
+    `same_mobile`: the refused registration gave the entry's mobile too, the proof that
+    继续答题 asks for, so it may be told the entry's status and continue it.
+    """
+
+    def __init__(self, participant: Participant, *, same_mobile: bool = False) -> None:
         super().__init__("该身份证号码已经参加过本次活动,每人限参加一次。")
         self.participant = participant
+        self.same_mobile = same_mobile
 
 
 class NotFound(FlowError):
@@ -244,7 +250,8 @@ def save_registration(session: Session, prepared: PreparedEntry) -> Participant:
         existing = _entry_with_id_hash(session, participant.campaign_id, participant.id_hash)
         if existing is None:  # the conflicting entry was erased in between
             raise FlowError("提交时发生冲突,请重新提交。")
-        raise AlreadyRegistered(existing)
+        same_mobile = hmac.compare_digest(existing.mobile_hash, participant.mobile_hash)
+        raise AlreadyRegistered(existing, same_mobile=same_mobile)
     participant.id = new_id
     # The same mobile under another ID number is allowed but flagged for head office.
     participant.duplicate_mobile = bool(

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import IntegrityError
 
-from quiz.db import Database
+from quiz.db import Database, make_engine
 
 
 @pytest.fixture
@@ -127,3 +128,20 @@ def test_per_statement_reads_hold_no_transaction_on_postgresql(app: Any) -> None
 def test_per_statement_sessions_refuse_to_write(database: Database) -> None:
     with pytest.raises(ValueError):
         database.session(write=True, per_statement=True)
+
+
+def test_a_failed_statement_does_not_carry_its_values(tmp_path):
+    """The 500's log line holds the exception: it must not hold a name or an address."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'values.sqlite3'}")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE entry (address TEXT UNIQUE)")
+            conn.execute(text("INSERT INTO entry VALUES (:a)"), {"a": "湖北省武汉市沿江大道100号"})
+            with pytest.raises(IntegrityError) as failure:
+                conn.execute(
+                    text("INSERT INTO entry VALUES (:a)"), {"a": "湖北省武汉市沿江大道100号"}
+                )
+        assert "INSERT INTO entry" in str(failure.value)
+        assert "沿江大道" not in str(failure.value)
+    finally:
+        engine.dispose()

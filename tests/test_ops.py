@@ -118,13 +118,17 @@ def test_nul_bytes_are_a_clear_400_on_every_database(client: Any) -> None:
     """PostgreSQL refuses NUL in text: such input must be a 4xx, never a 500 from a query."""
     for response in (
         client.post("/admin/login", data={"username": "a\x00b", "password": "x"}),
-        # Flask-WTF reads a JSON body as the form when there is no form body.
-        client.post("/admin/login", json={"username": "\x00", "password": "\x00"}),
-        client.post("/admin/login", json={"username": "a", "x": [{"\x00": 1}]}),
         client.get("/?ref=a\x00b"),
     ):
         assert response.status_code == 400
         assert "请求无法处理" in response.get_data(as_text=True)
+    # Flask-WTF would read a JSON body as the form: no view takes one, NUL or not.
+    for response in (
+        client.post("/admin/login", json={"username": "\x00", "password": "\x00"}),
+        client.post("/admin/login", json={"username": "a", "x": [{"\x00": 1}]}),
+    ):
+        assert response.status_code == 415
+        assert "不支持的提交格式" in response.get_data(as_text=True)
 
 
 def test_when_ready_warms_the_preloaded_app_before_workers_fork(

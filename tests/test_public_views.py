@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -128,7 +129,7 @@ def test_an_answer_posted_by_the_page_script_is_answered_with_the_next_question(
     assert p.status == "completed" and shown == list(range(1, len(p.items) + 1))
 
 
-def test_duplicate_id_is_refused_with_status(client, session):
+def test_duplicate_id_is_refused_without_telling_a_stranger_the_status(client, session):
     consent(client)
     assert client.post("/register", data=FIELDS).status_code == 302
     other = client.application.test_client()
@@ -136,11 +137,33 @@ def test_duplicate_id_is_refused_with_status(client, session):
     resp = other.post("/register", data=dict(FIELDS, mobile=make_mobile(9)))
     assert resp.status_code == 409
     page = resp.get_data(as_text=True)
-    assert "已经报名参加本次活动(当前状态:尚未完成答题)" in page and "继续答题" in page
+    assert "该身份证号码已经报名参加本次活动,每人限参加一次" in page
+    assert "当前状态" not in page and "尚未完成答题" not in page
+    assert '<a href="/resume">继续答题</a>' in page
     with other.session_transaction() as browser:
         assert "pid" not in browser  # the refused browser is not handed the entry
     # The first browser's entry goes on; the refused one saved nothing.
     assert client.get("/quiz").status_code == 200
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
+
+
+def test_duplicate_id_with_its_mobile_is_told_the_status_and_may_go_on(client, session):
+    """A double tap, or the person registering again: ID number and mobile are what
+    继续答题 asks for, so the refusal shows the status and this browser continues."""
+    consent(client)
+    assert client.post("/register", data=FIELDS).status_code == 302
+    first = client.get("/quiz").get_data(as_text=True)
+    again = client.application.test_client()
+    consent(again)
+    resp = again.post("/register", data=dict(FIELDS, name="李 四", landline="010-12345678"))
+    assert resp.status_code == 409
+    page = resp.get_data(as_text=True)
+    assert "已经报名参加本次活动(当前状态:尚未完成答题)" in page
+    assert '<a href="/quiz">继续答题</a>' in page
+    shown = again.get("/quiz")
+    assert shown.status_code == 200
+    position = re.compile(r"第 \d+ 题")
+    assert position.search(shown.get_data(as_text=True)).group() == position.search(first).group()
     assert session.scalar(select(func.count()).select_from(Participant)) == 1
 
 
@@ -197,3 +220,65 @@ def test_an_answer_names_its_question_by_a_bounded_number() -> None:
     for bad in ("", "0", "-1", "abc", "3.0", " 3", "١", "10001", "9" * 25):
         assert answered_position({"position": bad}) is None, bad
     assert answered_position({}) is None
+
+
+def test_bodies_no_form_reads_are_refused_not_crashed(client, session):
+    """Flask-WTF fed a JSON document's numbers and lists, or an uploaded file, to the
+    registration's text fields (a 500); a deeply nested document broke the JSON parser."""
+    consent(client)
+    as_json = client.post("/register", json=dict(FIELDS, name=1, mobile=[1]))
+    assert as_json.status_code == 415
+    assert "不支持的提交格式" in as_json.get_data(as_text=True)
+    nested = client.post("/register", data="[" * 1000, content_type="application/json")
+    assert nested.status_code == 415
+    with_file = client.post(
+        "/register",
+        data=dict(FIELDS, name=(io.BytesIO(b"abc"), "x.txt")),
+        content_type="multipart/form-data",
+    )
+    assert with_file.status_code == 415
+    # The same fields as a multipart form without a file are an ordinary registration.
+    plain = client.post("/register", data=FIELDS, content_type="multipart/form-data")
+    assert plain.status_code == 302
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
+
+
+def test_name_and_postal_code_are_stored_as_checked_not_as_typed(client, session, protector):
+    """The rules fold full-width characters and stray spaces; the view stored the raw
+    text (a 7-character postal code overflowed PostgreSQL's varchar(6): a 500)."""
+    consent(client)
+    typed = dict(FIELDS, name=" 李\x0b四 ", postal_code="４３０ ０１４")
+    assert client.post("/register", data=typed).status_code == 302
+    entry = session.scalars(select(Participant)).one()
+    assert (entry.name, entry.postal_code) == ("李 四", "430014")
+
+
+def test_digits_of_other_scripts_are_refused_in_a_mobile(client, session):
+    """`\\d` matched them: ١٣٩… was stored as typed and never matched the same number typed
+    in ASCII (the same-mobile flag, 继续答题 and the winners' self-check)."""
+    consent(client)
+    arabic = FIELDS["mobile"][:1] + "".join(chr(0x660 + int(d)) for d in FIELDS["mobile"][1:])
+    resp = client.post("/register", data=dict(FIELDS, mobile=arabic))
+    assert resp.status_code == 422
+    assert "手机号码应为以1开头的11位数字" in resp.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+def test_a_too_long_street_address_is_told_beside_its_field(client):
+    """The detail field is hidden until the address selects run: its refusal was a 422
+    with no message anywhere on the page."""
+    consent(client)
+    data = dict(
+        FIELDS,
+        address="",
+        province_code="420000",
+        city_code="420100",
+        district_code="420102",
+        address_detail="沿" * 121,
+    )
+    resp = client.post("/register", data=data)
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert '<p class="error" id="address_detail-error" role="alert">详细地址不能超过120个字' in page
+    detail = re.search(r'<div class="field has-error" data-region="detail"[^>]*>', page)
+    assert detail is not None and "hidden" not in detail.group()

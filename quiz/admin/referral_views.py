@@ -25,7 +25,7 @@ from quiz.admin import bp
 from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, head_office_required
 from quiz.models import Branch, Channel, ReferralLink, StaffUser
 from quiz.quiz_flow import current_campaign
-from quiz.web import db, int_arg, protector
+from quiz.web import db, int_arg, protector, takes_uploads
 
 PAGE_SIZE = 100
 
@@ -171,6 +171,7 @@ def referrals_channels() -> ResponseReturnValue:
 
 @bp.route("/referrals/agents", methods=["GET", "POST"])
 @any_staff
+@takes_uploads
 def referrals_agents() -> ResponseReturnValue:
     """Upload agents from a CSV; each gets a personal link."""
     user = _staff()

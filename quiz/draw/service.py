@@ -48,7 +48,7 @@ CHUNK: Final = 10_000
 # Well under SQLite's host-parameter limit, and cheap for PostgreSQL too.
 IN_CHUNK: Final = 500
 MAX_RANDOMNESS: Final = 1000
-_LAST4 = re.compile(r"\d{3}[\dX]")
+_LAST4 = re.compile(r"[0-9]{3}[0-9X]")
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[int], object]

@@ -156,7 +156,7 @@ def register() -> ResponseReturnValue:
         except IdentityError as exc:
             form.address.errors = [*form.address.errors, str(exc)]
             return render_template("public/register.html", form=form, campaign=campaign), 422
-        postal = form.postal_code.data.strip()
+        postal = form.postal_code.checked
         province = resolved.location.province_code
         mismatch = bool(province and postal_code_province_mismatch(postal, province))
         if mismatch and not form.confirm_postal.data:
@@ -168,7 +168,7 @@ def register() -> ResponseReturnValue:
                 "public/register.html", form=form, campaign=campaign, postal_warning=warning
             ), 422
         reg = quiz_flow.Registration(
-            name=form.name.data.strip(),
+            name=form.name.checked,
             resident_id=form.resident_id.checked,
             mobile=form.mobile.checked,
             landline=form.landline.checked,
@@ -193,8 +193,15 @@ def register() -> ResponseReturnValue:
             participant = quiz_flow.save_registration(db(), prepared)
             db().commit()
         except quiz_flow.AlreadyRegistered as exc:
-            completed = exc.participant.status == "completed"  # read before the rollback
+            entry = exc.participant  # read before the rollback expires it
+            completed, public_id = entry.status == "completed", entry.public_id
             db().rollback()
+            if not exc.same_mobile:
+                return _already_registered(form, campaign, None)
+            # The same ID number and mobile: a double tap, or the person registering again.
+            # 继续答题 asks for just these two, so this browser may go on with the entry.
+            session.permanent = True
+            session["pid"] = public_id
             return _already_registered(form, campaign, completed)
         except quiz_flow.FlowError as exc:
             db().rollback()
@@ -206,16 +213,31 @@ def register() -> ResponseReturnValue:
 
 
 def _already_registered(
-    form: RegistrationForm, campaign: Campaign, completed: bool
+    form: RegistrationForm, campaign: Campaign, completed: bool | None
 ) -> ResponseReturnValue:
-    status = "已完成答题,已获得抽奖资格" if completed else "尚未完成答题"
-    form.resident_id.errors = [
-        *form.resident_id.errors,
-        f"该身份证号码已经报名参加本次活动(当前状态:{status}),每人限参加一次。"
-        "如需继续答题,请使用“继续答题”。",
-    ]
+    """The refusal of a second entry. The entry's status only for whoever also gave its
+    mobile (`completed` is None otherwise): an ID number alone must not tell a stranger
+    whether someone took part."""
+    if completed is None:
+        message = (
+            "该身份证号码已经报名参加本次活动,每人限参加一次。"
+            "如是本人报名,请点击“继续答题”,填写报名时的手机号码。"
+        )
+        link = (url_for("public.resume"), "继续答题")
+    else:
+        status = "已完成答题,已获得抽奖资格" if completed else "尚未完成答题"
+        message = f"该身份证号码已经报名参加本次活动(当前状态:{status}),每人限参加一次。"
+        link = (
+            (url_for("public.result"), "查看结果")
+            if completed
+            else (
+                url_for("public.question"),
+                "继续答题",
+            )
+        )
+    form.resident_id.errors = [*form.resident_id.errors, message]
     return render_template(
-        "public/register.html", form=form, campaign=campaign, show_resume=True
+        "public/register.html", form=form, campaign=campaign, continue_link=link
     ), 409
 
 
