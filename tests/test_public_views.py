@@ -282,3 +282,19 @@ def test_a_too_long_street_address_is_told_beside_its_field(client):
     assert '<p class="error" id="address_detail-error" role="alert">详细地址不能超过120个字' in page
     detail = re.search(r'<div class="field has-error" data-region="detail"[^>]*>', page)
     assert detail is not None and "hidden" not in detail.group()
+
+
+@pytest.mark.parametrize("position", [None, "", "0", "99999", "٣", "1" * 30])
+def test_an_answer_without_a_valid_question_number_is_refused_on_the_question(
+    client, session, position
+):
+    """A tampered or truncated answer form: a 422 on the same question with why, not a
+    redirect that drops it silently; nothing is stored."""
+    consent(client)
+    assert client.post("/register", data=FIELDS).status_code == 302
+    data = {"choice": "A"} if position is None else {"position": position, "choice": "A"}
+    resp = client.post("/quiz", data=data)
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "提交无效,请重新作答。" in page and 'name="position" value="1"' in page
+    assert session.scalars(select(Participant)).one().items[0].answer is None

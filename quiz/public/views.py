@@ -307,9 +307,8 @@ def answer() -> ResponseReturnValue:
     if sheet is None:
         return redirect(url_for("public.campaign_page"))
     position = answered_position(request.form)
-    if position is None:
-        flash("提交无效,请重新作答。", "error")
-        return redirect(url_for("public.question"))
+    if position is None:  # a tampered or truncated form: the question again, with why
+        return _question_page(campaign, bank, sheet, error="提交无效,请重新作答。")
     choices = [c[:8] for c in request.form.getlist("choice")[:20]]
     try:
         sheet = quiz_flow.answer_on_sheet(db(), campaign, bank, sheet, position, choices)
