@@ -145,6 +145,22 @@ def test_csv_export_writes_formulas_as_text_and_is_audited(client, session, two_
     assert entry.detail["full_personal_data"] is True
 
 
+def test_the_export_form_warns_revealers_that_excel_cuts_id_numbers_in_csv(
+    client, session, two_leads
+):
+    """Excel opens a CSV's 18-digit number as a number with 15 significant digits; only
+    someone whose export holds full ID numbers needs to know."""
+    warning = "只保留前15位"
+    revealer = make_staff(session, "ho", role="admin", can_reveal=True)
+    masked = make_staff(session, "analyst", role="analyst")
+    session.commit()
+    login_as(client, revealer)
+    assert warning in client.get("/admin/exports").get_data(as_text=True)
+    login_as(client, masked)
+    page = client.get("/admin/exports").get_data(as_text=True)
+    assert "开始导出" in page and warning not in page
+
+
 def test_export_masks_without_permission_and_keeps_filters(client, session, two_leads):
     evil, other = two_leads
     user = make_staff(session, "analyst", role="analyst")
