@@ -180,6 +180,36 @@ def test_export_masks_without_permission_and_keeps_filters(client, session, two_
     assert entry.detail["full_personal_data"] is False
 
 
+def test_masked_export_neutralises_formulas_too(client, session, two_leads):
+    """Masked cells come from the stored masked forms, a separate path from the
+    revealed ones: each is neutralised on its own."""
+    evil, _ = two_leads
+    evil.postal_code = "-1+1"
+    session.commit()
+    login_as(client, make_staff(session, "analyst", role="analyst"))
+    session.commit()
+    response = client.post(
+        f"/admin/exports?branch_id={evil.branch_id}", data={"fmt": "csv", "scope": "branch"}
+    )
+    rows = _csv_rows(response.data)
+    line = next(dict(zip(rows[0], r, strict=True)) for r in rows[1:] if r[0] == str(evil.id))
+    assert line["姓名"] == "'" + FORMULA
+    assert line["邮政编码"] == "'-1+1"
+
+
+def test_xlsx_cells_are_text_exactly_as_given():
+    """No formula, number or link detection: an ID number keeps its 18 digits and a
+    leading = stays text (the rows arrive neutralised; the writer must not undo it)."""
+    values = ["=1+1", "+8613800138000", "-3", "110101199003070011", "http://x.example/"]
+    row = values + [""] * (len(exports.HEADERS) - len(values))
+    buffer = io.BytesIO()
+    assert exports.write_xlsx(buffer, [row]) == 1
+    sheet = openpyxl.load_workbook(io.BytesIO(buffer.getvalue())).active
+    cells = [sheet.cell(row=2, column=i + 1) for i in range(len(values))]
+    assert [c.value for c in cells] == values
+    assert {c.data_type for c in cells} == {"s"}
+
+
 def test_zip_has_one_csv_per_branch(client, session, two_leads):
     evil, other = two_leads
     user = make_staff(session, "ho", role="admin")

@@ -82,6 +82,20 @@ def test_one_trusted_proxy_uses_the_right_most_address(database_url: str, tmp_pa
     assert post_register(app, proxy, forwarded="10.0.0.1, 198.51.100.21") == 302
 
 
+def test_resume_and_answers_have_their_own_limits(database_url: str, tmp_path: Path) -> None:
+    """继续答题 takes an ID number and a mobile: unlimited, it would let anyone try pairs.
+    Answers are limited apart from registrations, and a 429 is in Chinese."""
+    app = limited_app(database_url, tmp_path, QUIZ_ANSWER_LIMIT="2/minute")
+    resume = app.test_client()
+    sent = [{"resident_id": "110101199003070011", "mobile": f"1380013800{i}"} for i in range(3)]
+    statuses = [resume.post("/resume", data=d).status_code for d in sent]
+    assert 429 not in statuses[:2] and statuses[2] == 429
+    answers = app.test_client()
+    statuses = [answers.post("/quiz", data={"position": "1"}).status_code for _ in range(3)]
+    assert statuses[2] == 429 and 429 not in statuses[:2]
+    assert "操作过于频繁" in answers.post("/quiz", data={"position": "1"}).get_data(as_text=True)
+
+
 def test_request_log_shows_the_resolved_client_address(
     database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

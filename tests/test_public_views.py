@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from quiz.models import Participant
+from quiz.models import Campaign, DailyCounter, Participant
 from quiz.public.views import ANSWERED_BY_SCRIPT
 from tests.conftest import make_app
 from tests.factories import make_mobile, make_resident_id
@@ -298,3 +299,47 @@ def test_an_answer_without_a_valid_question_number_is_refused_on_the_question(
     page = resp.get_data(as_text=True)
     assert "提交无效,请重新作答。" in page and 'name="position" value="1"' in page
     assert session.scalars(select(Participant)).one().items[0].answer is None
+
+
+def _close_the_campaign(session) -> None:
+    campaign = session.scalars(select(Campaign)).one()
+    campaign.closes_at = datetime.now(UTC) - timedelta(minutes=1)
+    session.commit()
+
+
+def test_a_closed_campaign_takes_no_consent_registration_or_answer(client, session):
+    """Each public step checks the window itself, not only the service under it."""
+    consent(client)
+    assert client.post("/register", data=FIELDS).status_code == 302
+    question = client.get("/quiz").get_data(as_text=True)
+    position = re.search(r'name="position" value="(\d+)"', question).group(1)
+    late = client.application.test_client()
+    _close_the_campaign(session)
+
+    agreed = consent(late)
+    assert agreed.status_code == 409 and "活动已结束" in agreed.get_data(as_text=True)
+    with late.session_transaction() as browser:
+        assert "consent" not in browser
+    form = late.get("/register").get_data(as_text=True)
+    assert "活动已结束" in form and 'name="resident_id"' not in form
+    another = dict(FIELDS, resident_id=make_resident_id("110101", seq=3))
+    refused = client.post("/register", data=another)
+    assert refused.status_code == 409 and "活动已结束" in refused.get_data(as_text=True)
+    answered = client.post("/quiz", data={"position": position, "choice": "A"})
+    assert answered.status_code in (409, 422) and "活动已结束" in answered.get_data(as_text=True)
+    # Read only now: the fixture's session is a writer and would hold the app's requests.
+    consents = select(func.sum(DailyCounter.count)).where(DailyCounter.metric == "consent")
+    assert session.scalar(consents) == 1  # the first browser's consent only
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
+    assert session.scalars(select(Participant)).one().items[0].answer is None
+
+
+def test_an_answer_to_a_question_not_on_the_sheet_is_refused(client, session):
+    """A number within bounds that names none of this participant's questions must not
+    fall through to answering the current one."""
+    consent(client)
+    assert client.post("/register", data=FIELDS).status_code == 302
+    resp = client.post("/quiz", data={"position": "99", "choice": "A"})
+    assert resp.status_code == 422
+    assert "题目不存在,请返回继续答题。" in resp.get_data(as_text=True)
+    assert all(item.answer is None for item in session.scalars(select(Participant)).one().items)

@@ -46,7 +46,19 @@ def test_answers_in_order_and_score(session, protector):
     session.refresh(p)
     assert p.status == "completed"
     assert p.score == expected
+    # The score's maximum is the number of knowledge questions given, set apart from them.
+    per_participant = int(campaign.content.get("questions_per_participant", 5))
+    assert p.total == per_participant == sum(it.question.kind == "knowledge" for it in items)
     assert p.intent and p.intent_level
+
+
+def test_a_sheet_is_found_only_in_its_own_campaign(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 7)
+    sheet = quiz_flow.sheet_of(session, campaign.id, p.public_id)
+    assert sheet is not None and sheet.total == len(quiz_flow.items_of(session, p))
+    assert quiz_flow.sheet_of(session, campaign.id + 1, p.public_id) is None
+    assert quiz_flow.sheet_of(session, campaign.id, "no-such-entry") is None
 
 
 def test_double_tap_is_harmless_but_changes_refused(session, protector):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
-from quiz import leads, quiz_flow
+from quiz import exports, leads, quiz_flow
 from quiz.leads import LeadFilters
 from quiz.models import AuditLog, Branch, FollowUp, Participant
 from tests.factories import login_as, make_participant, make_staff
@@ -196,3 +197,25 @@ def test_filters_round_trip_through_json():
 
     f = LeadFilters(branch_id=3, date_from=date(2026, 11, 1), completed=False, duplicates=True)
     assert LeadFilters.from_dict(f.to_dict()) == f
+
+
+def test_services_keep_branch_staff_to_their_branch_whatever_the_view_does(session, protector):
+    """The views refuse branch staff exports and reveals; the services check again, so a
+    future view that forgets cannot leak another branch's leads or full data."""
+    campaign = quiz_flow.current_campaign(session)
+    own = make_participant(session, protector, campaign, 1, complete=True)
+    other = make_participant(session, protector, campaign, 2, complete=True)
+    assert own.branch_id != other.branch_id
+    staff = make_staff(session, "branch1", role="branch", branch_id=own.branch_id)
+    session.flush()
+    ctx = exports.context_for(session, False, protector)
+    rows = list(exports.iter_rows(session, staff, LeadFilters(branch_id=other.branch_id), ctx))
+    assert [row[0] for row in rows] == [str(own.id)]
+    parts = exports.plan_parts(session, staff, LeadFilters(), "all")
+    assert sum(p.rows for p in parts) == 1
+    with pytest.raises(leads.NotAllowed):
+        leads.reveal(session, protector, staff, own)  # no can_reveal
+    staff.can_reveal = True
+    assert leads.reveal(session, protector, staff, own).id_number
+    with pytest.raises(leads.LeadError):
+        leads.reveal(session, protector, staff, other)  # another branch's lead

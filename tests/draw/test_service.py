@@ -298,6 +298,47 @@ def test_verify_detects_a_tampered_winner(
     assert any("第 2 名不符" in p for p in result.problems)
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "problem"),
+    [
+        ("tier", "一等奖", "第 2 名不符"),
+        ("prize", "金条", "第 2 名不符"),
+        ("value_yuan", 9999, "第 2 名不符"),
+        ("participant_id", None, "第 2 名(编号"),
+    ],
+)
+def test_verify_detects_a_prize_or_a_person_changed_after_the_draw(
+    session: Session, protector: Any, campaign: Campaign, column: str, value: Any, problem: str
+) -> None:
+    """The entry number stays, but the prize grows or goes to someone else."""
+    draw = frozen(session, protector, campaign, 12)
+    set_tiers(session, campaign, [("幸运奖", 4, 20)])
+    draw.tiers = service.tiers_of(campaign)
+    service.run_draw(session, draw, RANDOMNESS)
+    if column == "participant_id":  # handed to an entrant who did not win
+        winning = set(session.scalars(select(Winner.participant_id)))
+        value = session.scalars(
+            select(Participant.id).where(Participant.id.not_in(winning))
+        ).first()
+    session.execute(
+        update(Winner).where(Winner.draw_id == draw.id, Winner.rank == 2).values({column: value})
+    )
+    result = service.verify_draw(session, draw)
+    assert not result.ok
+    assert any(p.startswith(problem) for p in result.problems), result.problems
+
+
+def test_verify_detects_a_changed_entrant_count(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    draw = frozen(session, protector, campaign, 12)
+    assert service.verify_draw(session, draw).ok
+    draw.entrant_count = 13
+    result = service.verify_draw(session, draw)
+    assert not result.ok
+    assert any(p.startswith("名单人数不符") for p in result.problems)
+
+
 # --- look-ups, shipping, export ----------------------------------------------------------
 
 
