@@ -331,9 +331,10 @@ def iter_rows(
     connection = session.connection()
     # Core execution: no ORM row processing. yield_per streams through a server-side cursor
     # (PostgreSQL); SQLite's cursor already steps lazily, and SQLAlchemy's buffering on top of
-    # it would cost a fifth of the CSV export's time.
+    # it would cost a fifth of the CSV export's time. Set on the statement: on the
+    # connection it would stay for the session's later statements (an UPDATE in a cursor).
     if connection.dialect.supports_server_side_cursors:
-        connection = connection.execution_options(yield_per=YIELD_PER)
+        stmt = stmt.execution_options(yield_per=YIELD_PER)
     return _rows(connection.execute(stmt), ctx)
 
 
