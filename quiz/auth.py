@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from quiz.audit import record
 from quiz.db import utcnow
-from quiz.models import ROLES, Branch, StaffUser
+from quiz.models import ROLES, AuditLog, Branch, StaffUser
 from quiz.protection import Protector
 
 PASSWORD_MIN = 8
@@ -269,6 +269,22 @@ def _fail(session: Session, user: StaffUser, now: datetime) -> None:
     session.flush()
 
 
+def _recent_failures_of_no_account(session: Session, name: str, now: datetime) -> int:
+    """Failed sign-ins under a name with no usable account within the lock's duration."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(
+                AuditLog.action == "login_failed",
+                AuditLog.target == f"user:{name}",
+                AuditLog.at > now - LOCK_DURATION,
+            )
+        )
+        or 0
+    )
+
+
 def is_locked(user: StaffUser, now: datetime | None = None) -> bool:
     now = now or utcnow()
     return user.locked_until is not None and user.locked_until > now
@@ -291,14 +307,17 @@ def authenticate(
     name = normalise_username(username)[:64]
     user = session.scalars(select(StaffUser).where(StaffUser.username == name)).first()
     if user is None or not user.active:
-        # Same work and same message for unknown and inactive accounts (no enumeration).
+        # Same work and same messages for unknown and inactive accounts (no enumeration),
+        # the lock message included: a name only real accounts were locked for was one
+        # an attacker could tell from the others.
         with contextlib.suppress(VerificationError):
             hasher.verify(_DUMMY_HASH, password)
         reason = "unknown" if user is None else "inactive"
+        earlier = _recent_failures_of_no_account(session, name, now)
         record(
             session, user, "login_failed", f"user:{name}", {"reason": reason}, ip, actor_name=name
         )
-        raise AuthError(BAD_CREDENTIALS)
+        raise AuthError(LOCKED_MESSAGE if earlier + 1 >= MAX_FAILED_LOGINS else BAD_CREDENTIALS)
     if is_locked(user, now):
         record(session, user, "login_failed", f"user:{name}", {"reason": "locked"}, ip)
         raise AuthError(LOCKED_MESSAGE)

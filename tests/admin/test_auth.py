@@ -142,6 +142,29 @@ def test_unknown_and_inactive_accounts_get_the_generic_message(session):
         assert info.value.message == auth.BAD_CREDENTIALS
 
 
+def test_unknown_names_lock_like_real_accounts(session):
+    """Only real accounts used to answer the sixth wrong password with the lock message,
+    which told an attacker which names exist."""
+
+    def messages(name: str) -> list[str]:
+        shown = []
+        for _ in range(auth.MAX_FAILED_LOGINS + 1):
+            with pytest.raises(auth.AuthError) as info:
+                auth.authenticate(session, name, "wrong password")
+            shown.append(info.value.message)
+        return shown
+
+    make_user(session, "bob")
+    real, unknown = messages("bob"), messages("nobody")
+    assert real == unknown
+    assert real[0] == auth.BAD_CREDENTIALS and real[-1] == auth.LOCKED_MESSAGE
+    # The window passes for the unknown name as the lock does for the real account.
+    later = utcnow() + auth.LOCK_DURATION + timedelta(seconds=1)
+    with pytest.raises(auth.AuthError) as info:
+        auth.authenticate(session, "nobody", "wrong password", now=later)
+    assert info.value.message == auth.BAD_CREDENTIALS
+
+
 def test_totp_code_is_accepted_once_and_recovery_codes_once_each(session, protector):
     user = make_user(session, "bob")
     secret, codes = enrol(session, protector, user)
