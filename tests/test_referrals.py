@@ -88,6 +88,8 @@ def test_agent_link_attributes_a_completed_entry_to_the_agent_and_branch(client,
     add_agents(session, protector, "机构代码,业务员代码,姓名\nB42,A0001,王小明\nB42,A0002,赵六\n")
     link = agent_link(session, "B42", "A0001")
 
+    slashed = client.application.test_client().get(f"/r/{link.code}/")
+    assert referrals.COOKIE_NAME in slashed.headers.get("Set-Cookie", "")
     resp = client.get(f"/r/{link.code.lower()}")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/")
     assert referrals.COOKIE_NAME in resp.headers.get("Set-Cookie", "")

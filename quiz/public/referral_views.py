@@ -16,7 +16,8 @@ from quiz.web import db
 def referral(code: str) -> ResponseReturnValue:
     """Store a known code in the session and a cookie, then show the campaign page."""
     response = redirect(url_for("public.campaign_page"))
-    link = referrals.link_by_code(db(), code)
+    # Chat apps and people pasting the link add a trailing slash: the code is the same.
+    link = referrals.link_by_code(db(), code.rstrip("/"))
     if link is None:
         # Unknown or malformed: ignored, the visitor takes part unattributed.
         return response
