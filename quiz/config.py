@@ -24,6 +24,12 @@ def _env_int(name: str, default: int) -> int:
     return default if value is None else int(value)
 
 
+def _env_optional_int(name: str) -> int | None:
+    # Parsed here so a bad value stops the app at start, not each request that reads it.
+    value = _env(name)
+    return None if value is None else int(value)
+
+
 @dataclass
 class Settings:
     """Settings read from the environment, with safe defaults for the embedded setup."""
@@ -57,6 +63,16 @@ class Settings:
     ratelimit_fallback: bool = field(
         default_factory=lambda: _env_bool("QUIZ_RATELIMIT_FALLBACK", True)
     )
+    # Unset, these leave the default to the code that uses them (None: not in the config).
+    lookup_limit: str | None = field(default_factory=lambda: _env("QUIZ_LOOKUP_LIMIT"))
+    export_dir: str | None = field(default_factory=lambda: _env("QUIZ_EXPORT_DIR"))
+    referral_burst_limit: int | None = field(
+        default_factory=lambda: _env_optional_int("QUIZ_REFERRAL_BURST_LIMIT")
+    )
+    referral_burst_window_minutes: int | None = field(
+        default_factory=lambda: _env_optional_int("QUIZ_REFERRAL_BURST_WINDOW_MINUTES")
+    )
+    ratelimit_default: str | None = field(default_factory=lambda: _env("RATELIMIT_DEFAULT"))
 
     @property
     def production(self) -> bool:
@@ -65,7 +81,14 @@ class Settings:
 
 def flask_config(settings: Settings) -> dict[str, Any]:
     """Translate settings into the Flask config mapping."""
-    return {
+    optional = {
+        "QUIZ_LOOKUP_LIMIT": settings.lookup_limit,
+        "QUIZ_EXPORT_DIR": settings.export_dir,
+        "QUIZ_REFERRAL_BURST_LIMIT": settings.referral_burst_limit,
+        "QUIZ_REFERRAL_BURST_WINDOW_MINUTES": settings.referral_burst_window_minutes,
+        "RATELIMIT_DEFAULT": settings.ratelimit_default,
+    }
+    return {key: value for key, value in optional.items() if value is not None} | {
         "QUIZ_ENV": settings.env,
         "SECRET_KEY": settings.secret_key,
         "DATABASE_URL": settings.database_url,

@@ -46,6 +46,10 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # Request line and header limits well below the defaults: the site takes small forms only.
 limit_request_line = 4094
 limit_request_fields = 60
+# gunicorn 25.1+ opens a control socket in $XDG_RUNTIME_DIR or $HOME by default. systemd
+# manages this server (README: Deployment), and under ProtectSystem=strict that directory
+# is read-only: no socket, and no warning at each start. (Older gunicorn ignores the name.)
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:

@@ -133,6 +133,8 @@ def test_default_campaign_loads() -> None:
     assert all(3 <= len(q.options) <= 4 and q.explanation for q in knowledge_qs)
     assert [q.key for q in intent_qs][0] == "i01-products"
     assert intent_qs[0].multiple
+    # The question page marks multiple choice itself: in the text it showed twice.
+    assert not [q.key for q in spec.questions if "多选" in q.text]
     assert all(q.correct is None for q in intent_qs)
     assert spec.opens_at <= datetime(2026, 11, 25, tzinfo=UTC) < spec.closes_at
     assert len(spec.source_sha256) == 64
