@@ -343,3 +343,21 @@ def test_an_answer_to_a_question_not_on_the_sheet_is_refused(client, session):
     assert resp.status_code == 422
     assert "题目不存在,请返回继续答题。" in resp.get_data(as_text=True)
     assert all(item.answer is None for item in session.scalars(select(Participant)).one().items)
+
+
+def test_a_finished_entry_registered_again_with_its_mobile_links_to_the_result(client, session):
+    consent(client)
+    assert client.post("/register", data=FIELDS).status_code == 302
+    html = client.get("/quiz").get_data(as_text=True)
+    while (found := re.search(r'name="position" value="(\d+)"', html)) is not None:
+        key = re.search(r'name="choice" id="choice-([A-Z])"', html).group(1)
+        reply = client.post("/quiz", data={"position": found.group(1), "choice": key})
+        html = client.get(reply.headers["Location"]).get_data(as_text=True)
+    again = client.application.test_client()
+    consent(again)
+    resp = again.post("/register", data=FIELDS)
+    assert resp.status_code == 409
+    page = resp.get_data(as_text=True)
+    assert "(当前状态:已完成答题,已获得抽奖资格)" in page
+    assert '<a href="/result">查看结果</a>' in page
+    assert "您答对了" in again.get("/result").get_data(as_text=True)

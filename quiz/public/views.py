@@ -227,14 +227,10 @@ def _already_registered(
     else:
         status = "已完成答题,已获得抽奖资格" if completed else "尚未完成答题"
         message = f"该身份证号码已经报名参加本次活动(当前状态:{status}),每人限参加一次。"
-        link = (
-            (url_for("public.result"), "查看结果")
-            if completed
-            else (
-                url_for("public.question"),
-                "继续答题",
-            )
-        )
+        if completed:
+            link = (url_for("public.result"), "查看结果")
+        else:
+            link = (url_for("public.question"), "继续答题")
     form.resident_id.errors = [*form.resident_id.errors, message]
     return render_template(
         "public/register.html", form=form, campaign=campaign, continue_link=link
