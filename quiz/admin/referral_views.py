@@ -25,7 +25,7 @@ from quiz.admin import bp
 from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, head_office_required
 from quiz.models import Branch, Channel, ReferralLink, StaffUser
 from quiz.quiz_flow import current_campaign
-from quiz.web import db, int_arg, protector, takes_uploads
+from quiz.web import db, int_arg, page_arg, protector, takes_uploads
 
 PAGE_SIZE = 100
 
@@ -88,7 +88,7 @@ def referrals_list() -> ResponseReturnValue:
     branch_id = scope if scope is not None else int_arg("branch")
     kind = request.args.get("kind") if request.args.get("kind") in referrals.KIND_LABELS else None
     search = request.args.get("q", "")[:50]
-    page = max(int_arg("page") or 1, 1)
+    page = page_arg()
     total, rows = referrals.link_rows(
         db(),
         branch_id=branch_id,

@@ -39,6 +39,15 @@ def _link_of(session, agent_code):
     return link
 
 
+def _upload(client, text, filename="a.csv"):
+    """POST an agents CSV as the upload form sends it."""
+    return client.post(
+        "/admin/referrals/agents",
+        data={"file": (io.BytesIO(text.encode()), filename)},
+        content_type="multipart/form-data",
+    )
+
+
 def test_head_office_creates_a_channel_and_a_duplicate_is_refused(client, session):
     head, _ = _setup(session)
     login_as(client, head)
@@ -62,17 +71,9 @@ def test_branch_staff_see_and_upload_only_their_own_branch(client, session):
     assert "王小明" in page and "&lt;b&gt;乙" not in page and "<b>乙" not in page
     other = _link_of(session, "S1")
     assert client.get(f"/admin/referrals/{other.id}/poster").status_code == 404
-    upload = client.post(
-        "/admin/referrals/agents",
-        data={"file": (io.BytesIO("机构代码,业务员代码,姓名\nB31,S2,丙\n".encode()), "a.csv")},
-        content_type="multipart/form-data",
-    )
+    upload = _upload(client, "机构代码,业务员代码,姓名\nB31,S2,丙\n")
     assert upload.status_code == 422 and "只能导入本机构" in upload.get_data(as_text=True)
-    ok = client.post(
-        "/admin/referrals/agents",
-        data={"file": (io.BytesIO("机构代码,业务员代码,姓名\nB11,A2,丁\n".encode()), "a.csv")},
-        content_type="multipart/form-data",
-    )
+    ok = _upload(client, "机构代码,业务员代码,姓名\nB11,A2,丁\n")
     assert ok.status_code == 302
     export = client.get("/admin/referrals/links.csv").get_data()
     text = export.decode("utf-8-sig")
@@ -86,17 +87,9 @@ def test_an_upload_with_nul_bytes_is_refused_with_a_message(client, session):
     login_as(client, branch_user)
     before = session.scalar(select(func.count()).select_from(Agent))
     session.commit()  # the fixture's session is a writer: let go of the lock
-    binary = client.post(
-        "/admin/referrals/agents",
-        data={"file": (io.BytesIO("机构代码,业务员代码,姓名\nB11,A2,x\0y\n".encode()), "a.csv")},
-        content_type="multipart/form-data",
-    )
+    binary = _upload(client, "机构代码,业务员代码,姓名\nB11,A2,x\0y\n")
     assert binary.status_code == 422 and "文件不是CSV文本" in binary.get_data(as_text=True)
-    named = client.post(
-        "/admin/referrals/agents",
-        data={"file": (io.BytesIO("机构代码,业务员代码,姓名\nB11,A2,丁\n".encode()), "a\0.csv")},
-        content_type="multipart/form-data",
-    )
+    named = _upload(client, "机构代码,业务员代码,姓名\nB11,A2,丁\n", "a\0.csv")
     assert named.status_code == 400
     assert session.scalar(select(func.count()).select_from(Agent)) == before
     session.commit()
