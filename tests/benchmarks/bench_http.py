@@ -7,8 +7,10 @@ measures, with the same asyncio client and concurrency:
 0. the floor (tests/load/baseline_app.py): a bare Flask GET, and a plain form
    POST with one INSERT on the same database, as the issue's reference figures;
 1. the ceiling: GET /livez of the site (no database, no template, no session);
-2. registration POSTs alone (sessions and CSRF tokens primed beforehand; full
-   validation, address routing, encryption, rate limiting on);
+2. consent POSTs alone, the site's cheapest write (CSRF form, session cookie, one
+   counter UPDATE), as the floor a registration builds on; then registration POSTs
+   alone (sessions and CSRF tokens primed beforehand; full validation, address
+   routing, encryption, rate limiting on);
 3. complete participants per second through the whole flow, answering as the
    question page's script does (the reply to an answer is the next question), and
    again as a browser without JavaScript (POST, redirect, GET per question).
@@ -32,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -121,10 +123,22 @@ def baseline_form(n: int) -> dict[str, str]:
     return identity(n, salt=13).form()
 
 
-async def registrations(
-    url: str, count: int, concurrency: int, salt: int
-) -> tuple[float, list[float], int]:
-    """Prime `count` browsers, then time their registration POSTs alone."""
+# Requests per second, sorted latencies (ms), replies other than the expected redirect.
+Timed = tuple[float, list[float], int]
+
+
+async def primed_posts(
+    url: str,
+    count: int,
+    concurrency: int,
+    salt: int,
+    *,
+    prime: Callable[[Participant], Awaitable[str]],
+    post: tuple[str, str, Callable[[Participant, str], dict[str, str]]],
+) -> Timed:
+    """Prime `count` browsers (session cookie and a form's CSRF token each), then time
+    one POST from each alone. `post` is the path, the expected redirect and the form."""
+    path, location, form = post
     pool = open_pool(concurrency)
     people = [
         Participant(url, pool, identity(n, salt), forwarded_for=forwarded_address(salt * 7 + n))
@@ -132,27 +146,52 @@ async def registrations(
     ]
     gate = asyncio.Semaphore(concurrency)
 
-    async def prime(p: Participant) -> str:
+    async def primed(p: Participant) -> str:
         async with gate:
-            return await p.prime()
+            return await prime(p)
 
-    tokens = await asyncio.gather(*(prime(p) for p in people))
+    tokens = await asyncio.gather(*(primed(p) for p in people))
     latencies: list[float] = []
     failures = 0
 
-    async def post(p: Participant, token: str) -> None:
+    async def one(p: Participant, token: str) -> None:
         nonlocal failures
         async with gate:
             started = time.perf_counter()
-            response = await p.request("register", "POST", "/register", p.registration(token))
+            response = await p.request(path.strip("/"), "POST", path, form(p, token))
             latencies.append((time.perf_counter() - started) * 1000)
-            failures += response.status_code != 302
+            failures += (response.status_code, response.headers["location"]) != (302, location)
 
     started = time.perf_counter()
-    await asyncio.gather(*(post(p, t) for p, t in zip(people, tokens, strict=True)))
+    await asyncio.gather(*(one(p, t) for p, t in zip(people, tokens, strict=True)))
     elapsed = time.perf_counter() - started
     await pool.close()
     return count / elapsed, sorted(latencies), failures
+
+
+async def consents(url: str, count: int, concurrency: int, salt: int) -> Timed:
+    """The site's cheapest write POST: consent (CSRF form, session cookie, one counter
+    UPDATE; no rate limit), each browser having opened the campaign page."""
+    return await primed_posts(
+        url,
+        count,
+        concurrency,
+        salt,
+        prime=Participant.open_campaign,
+        post=("/consent", "/register", lambda _p, token: Participant.consent(token)),
+    )
+
+
+async def registrations(url: str, count: int, concurrency: int, salt: int) -> Timed:
+    """Registration POSTs alone, each browser having consented and opened the form."""
+    return await primed_posts(
+        url,
+        count,
+        concurrency,
+        salt,
+        prime=Participant.prime,
+        post=("/register", "/quiz", Participant.registration),
+    )
 
 
 def line(label: str, rate: float, latencies: list[float], unit: str = "req/s") -> str:
@@ -183,6 +222,9 @@ def bench(label: str, database_url: str, args: argparse.Namespace, storage: str)
         ) as server:
             run_async(ceiling(server.url, 200, c))  # warm the workers up
             top, top_lat = run_async(ceiling(server.url, args.ceiling_requests, c))
+            agreed, agreed_lat, agreed_fail = run_async(
+                consents(server.url, args.registrations, c, salt=10)
+            )
             reg, reg_lat, reg_fail = run_async(
                 registrations(server.url, args.registrations, c, salt=11)
             )
@@ -208,6 +250,10 @@ def bench(label: str, database_url: str, args: argparse.Namespace, storage: str)
     print(line("bare Flask GET /ping", bare, bare_lat))
     print(f"{line('plain form POST + 1 INSERT', plain, plain_lat)}  = {plain / bare:5.1%} of bare")
     print(f"{line('ceiling GET /livez', top, top_lat)}  = {top / bare:5.1%} of bare")
+    print(
+        f"{line('consent POST', agreed, agreed_lat)}  = {agreed / top:5.1%} of ceiling  "
+        f"(non-302: {agreed_fail})"
+    )
     print(
         f"{line('registration POST', reg, reg_lat)}  = {reg / top:5.1%} of ceiling, "
         f"{reg / plain:5.1%} of plain POST  (non-302: {reg_fail})"

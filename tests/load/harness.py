@@ -282,17 +282,18 @@ class Participant:
             )
         return response
 
+    async def open_campaign(self) -> str:
+        """The campaign page: returns its consent form's CSRF token."""
+        return csrf_of(await self.expect("campaign", "GET", "/", 200))
+
+    @staticmethod
+    def consent(token: str) -> dict[str, str]:
+        return {"agree_rules": "y", "agree_sensitive": "y", "csrf_token": token}
+
     async def prime(self) -> str:
         """Campaign page, consent, registration form: returns the form's CSRF token."""
-        page = await self.expect("campaign", "GET", "/", 200)
-        await self.expect(
-            "consent",
-            "POST",
-            "/consent",
-            302,
-            "/register",
-            {"agree_rules": "y", "agree_sensitive": "y", "csrf_token": csrf_of(page)},
-        )
+        token = await self.open_campaign()
+        await self.expect("consent", "POST", "/consent", 302, "/register", self.consent(token))
         form = await self.expect("register_form", "GET", "/register", 200)
         return csrf_of(form)
 
