@@ -45,20 +45,41 @@ def db_group() -> None:
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Upgrade the schema (default: to the newest revision)."""
+    from alembic.util import CommandError
+
     from quiz.migrate import upgrade
 
-    upgrade(database().url, revision)
+    try:
+        upgrade(database().url, revision)
+    except CommandError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"database upgraded to {revision}")
 
 
 @db_group.command("downgrade")
 @click.argument("revision")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
 @with_appcontext
-def db_downgrade(revision: str) -> None:
-    """Downgrade the schema to REVISION (e.g. base)."""
+def db_downgrade(revision: str, yes: bool) -> None:
+    """Downgrade the schema to REVISION (e.g. base), dropping what later revisions added.
+
+    Downgrading to base drops every table with its data: entries, winners, the audit
+    log. It asks first; take a backup (`quiz backup`, or pg_dump) before answering yes.
+    """
+    from alembic.util import CommandError
+
     from quiz.migrate import downgrade
 
-    downgrade(database().url, revision)
+    if not yes:
+        click.confirm(
+            f"Downgrading to {revision} drops the tables and columns added after it, "
+            "with their data (to base: everything). Back up first. Continue?",
+            abort=True,
+        )
+    try:
+        downgrade(database().url, revision)
+    except CommandError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"database downgraded to {revision}")
 
 
@@ -100,13 +121,11 @@ def campaign_load(path: Path | None) -> None:
     path = path or Path(current_app.config.get("QUIZ_CAMPAIGN_FILE") or default_campaign_path())
     try:
         spec = load_campaign_file(path)
-    except CampaignFileError as exc:
+        with database().transaction() as session:
+            campaign = install_campaign(session, spec)
+    except (CampaignFileError, OSError) as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
-    with database().transaction() as session:
-        campaign = install_campaign(session, spec)
-        click.echo(
-            f"loaded campaign {campaign.slug!r}: {spec.name} ({len(spec.questions)} questions)"
-        )
+    click.echo(f"loaded campaign {campaign.slug!r}: {spec.name} ({len(spec.questions)} questions)")
 
 
 # --- setup and serving ------------------------------------------------------
@@ -115,7 +134,12 @@ def campaign_load(path: Path | None) -> None:
 def setup_site() -> None:
     """Migrate, load the campaign if there is none, seed the default branches if empty."""
     from quiz.branches import seed_default_branches
-    from quiz.campaign import default_campaign_path, install_campaign, load_campaign_file
+    from quiz.campaign import (
+        CampaignFileError,
+        default_campaign_path,
+        install_campaign,
+        load_campaign_file,
+    )
     from quiz.migrate import upgrade
     from quiz.models import Campaign
 
@@ -123,7 +147,10 @@ def setup_site() -> None:
     with database().transaction() as session:
         if not session.scalar(select(func.count()).select_from(Campaign)):
             path = current_app.config.get("QUIZ_CAMPAIGN_FILE") or default_campaign_path()
-            install_campaign(session, load_campaign_file(Path(path)))
+            try:
+                install_campaign(session, load_campaign_file(Path(path)))
+            except (CampaignFileError, OSError) as exc:
+                raise click.ClickException(f"QUIZ_CAMPAIGN_FILE {path}: {exc}") from exc
             click.echo(f"loaded campaign from {path}")
         created = seed_default_branches(session)
         if created:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from quiz.db import Database
-from quiz.models import Campaign, Exclusion, Participant, StaffUser
+from quiz.models import Agent, Campaign, Exclusion, Participant, StaffUser
 from quiz.protection import KeyError_, Protector
 
 Progress = Callable[[str, int, int], None]
@@ -32,8 +32,10 @@ class RotationReport:
     tokens_reencrypted: int = 0
     hashes_recomputed: int = 0
     exclusions_rehashed: int = 0
+    agents_rehashed: int = 0
     staff_reencrypted: int = 0
     unmatched_exclusions: list[int] = field(default_factory=list)
+    unmatched_agents: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -41,8 +43,10 @@ class RotationReport:
             "tokens_reencrypted": self.tokens_reencrypted,
             "hashes_recomputed": self.hashes_recomputed,
             "exclusions_rehashed": self.exclusions_rehashed,
+            "agents_rehashed": self.agents_rehashed,
             "staff_reencrypted": self.staff_reencrypted,
             "unmatched_exclusions": len(self.unmatched_exclusions),
+            "unmatched_agents": len(self.unmatched_agents),
         }
 
 
@@ -128,6 +132,14 @@ def _rehash(
         participant.id_hash = new_id_hash
         report.hashes_recomputed += 1
     if participant.mobile_hash != new_mobile_hash:
+        # Agents store only their mobile's hash too (self-referral check): carry it over
+        # from an entry with the same mobile, or self-referrals go unflagged after the switch.
+        report.agents_rehashed += session.execute(
+            update(Agent)
+            .where(Agent.mobile_hash == participant.mobile_hash)
+            .values(mobile_hash=new_mobile_hash)
+            .execution_options(synchronize_session=False)
+        ).rowcount
         participant.mobile_hash = new_mobile_hash
         report.hashes_recomputed += 1
 
@@ -163,6 +175,7 @@ def rotate_keys(
     if ring.new_hasher is not None:
         with database.transaction() as session:
             report.unmatched_exclusions = unmatched_exclusions(session)
+            report.unmatched_agents = unmatched_agents(session)
     with database.transaction(write=False) as session:
         total = int(session.scalar(select(func.count()).select_from(Participant)) or 0)
     last_id = 0
@@ -179,3 +192,15 @@ def rotate_keys(
     if progress:
         progress("staff", report.staff_reencrypted, report.staff_reencrypted)
     return report
+
+
+def unmatched_agents(session: Session) -> list[int]:
+    """Agents whose mobile hash matches no participant: their hash cannot be carried to a
+    new hash key (the mobile itself is not stored), so the agents file must be imported
+    again after the switch."""
+    known = select(Participant.mobile_hash)
+    return list(
+        session.scalars(
+            select(Agent.id).where(Agent.mobile_hash.is_not(None), Agent.mobile_hash.not_in(known))
+        )
+    )

@@ -87,13 +87,21 @@ def keys_rotate(new_hash_key: str | None, batch_size: int) -> None:
     click.echo(
         f"done: {report.participants_seen} participants, {report.tokens_reencrypted} values "
         f"re-encrypted, {report.staff_reencrypted} staff secrets re-encrypted, "
-        f"{report.hashes_recomputed} hashes and {report.exclusions_rehashed} exclusions recomputed"
+        f"{report.hashes_recomputed} hashes, {report.exclusions_rehashed} exclusions and "
+        f"{report.agents_rehashed} agents' mobiles recomputed"
     )
     if report.unmatched_exclusions:
         click.echo(
             f"warning: {len(report.unmatched_exclusions)} exclusion(s) match no participant and "
             f"keep the old hash (ids {report.unmatched_exclusions[:20]}); add them again after "
             "the switch",
+            err=True,
+        )
+    if report.unmatched_agents:
+        click.echo(
+            f"warning: {len(report.unmatched_agents)} agent(s) have a mobile that matches no "
+            "participant and keep the old hash, so their self-referrals would go unflagged; "
+            "import the agents file again (quiz referrals import-agents) after the switch",
             err=True,
         )
     if ring.new_hasher:

@@ -472,3 +472,47 @@ def test_assigned_question_keeps_its_answers_meaning(session: Session) -> None:
     install_campaign(session, parse_campaign(valid(q1=knowledge("q9"))))
     assert q1.active is False
     assert session.scalars(select(QuizItem)).one().question_id == q1.id
+
+
+def test_cli_load_refusing_a_changed_answer_key_is_a_message(
+    app, protector, tmp_path: Path
+) -> None:
+    """The refusal comes from installing (it needs the assigned answers), after the file
+    itself checked out: it is still a message and exit 1, and nothing changes."""
+    import re
+
+    from quiz.cli import campaign_load
+    from tests.factories import make_participant as registered
+
+    database = app.extensions["quiz.db"]
+    with database.transaction() as session:
+        campaign = session.scalars(select(Campaign)).one()
+        registered(session, protector, campaign, 1, complete=True)
+        before = {q.id: q.correct for q in campaign.questions}
+    swap = {"A": "B", "B": "A", "C": "A", "D": "A"}
+    text = re.sub(
+        r'^correct = "([A-D])"$',
+        lambda m: f'correct = "{swap[m.group(1)]}"',
+        default_campaign_path().read_text(encoding="utf-8"),
+        flags=re.M,
+    )
+    changed = tmp_path / "changed.toml"
+    changed.write_text(text, encoding="utf-8")
+    result = app.test_cli_runner().invoke(campaign_load, [str(changed)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "already" in result.output
+    with database.transaction(write=False) as session:
+        campaign = session.scalars(select(Campaign)).one()
+        assert {q.id: q.correct for q in campaign.questions} == before
+
+
+def test_setup_with_a_missing_campaign_file_says_which(database_url, tmp_path: Path) -> None:
+    from quiz.cli import setup_command
+    from tests.conftest import make_app
+
+    missing = tmp_path / "nosuch.toml"
+    app = make_app(database_url, tmp_path / "instance", QUIZ_CAMPAIGN_FILE=str(missing))
+    result = app.test_cli_runner().invoke(setup_command, [])
+    app.extensions["quiz.db"].dispose()
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert f"QUIZ_CAMPAIGN_FILE {missing}" in result.output

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from quiz import quiz_flow
 from quiz.keys import KeyRing, rotate_keys
-from quiz.models import AuditLog, Campaign, Exclusion, Participant, StaffUser
+from quiz.models import Agent, AuditLog, Branch, Campaign, Exclusion, Participant, StaffUser
 from quiz.privacy_commands import keys_generate, keys_rotate
 from quiz.protection import Protector, new_keys
 from quiz.retention import anonymise
@@ -131,6 +131,40 @@ def test_new_hash_key_recomputes_hashes_and_exclusions(rotated_app, session, sto
     assert excluded.id_hash == hasher.lookup_hash("rid", plain[ps[1].id][0])
     assert session.get(Participant, ps[1].id).mobile_hash == hasher.lookup_hash(
         "mobile", make_mobile(1)
+    )
+
+
+def test_new_hash_key_carries_agents_mobiles_over_and_names_the_rest(
+    rotated_app, session, protector, stored
+):
+    """Agents keep only their mobile's hash (for the self-referral flag): one who also
+    registered is carried over; one who did not is named, to import the agents again."""
+    campaign, ps, plain = stored
+    branch = Branch(code="B01", name="北京分公司")
+    session.add(branch)
+    session.flush()
+    entered = Agent(branch_id=branch.id, code="A1", name="甲", mobile_hash=ps[2].mobile_hash)
+    never = Agent(
+        branch_id=branch.id,
+        code="A2",
+        name="乙",
+        mobile_hash=protector.lookup_hash("mobile", "13900009999"),
+    )
+    session.add_all([entered, never])
+    session.commit()
+    new_hash = new_keys()["QUIZ_HASH_KEY"]
+    app2 = rotated_app()
+    result = app2.test_cli_runner().invoke(keys_rotate, ["--new-hash-key", new_hash])
+    assert result.exit_code == 0, result.output
+    assert "1 agents' mobiles recomputed" in result.output
+    assert "1 agent(s) have a mobile that matches no participant" in result.output
+    hasher = Protector([OLD], new_hash)
+    session.expire_all()
+    assert session.get(Agent, entered.id).mobile_hash == hasher.lookup_hash(
+        "mobile", plain[ps[2].id][1]
+    )
+    assert (
+        session.get(Agent, entered.id).mobile_hash == session.get(Participant, ps[2].id).mobile_hash
     )
 
 

@@ -6,8 +6,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from quiz.cli import db_downgrade, db_upgrade
 from quiz.db import Base, make_engine
 from quiz.migrate import downgrade, upgrade
+from tests.conftest import make_app
 
 
 def test_upgrade_downgrade_upgrade_and_no_drift(database_url):
@@ -22,3 +24,32 @@ def test_upgrade_downgrade_upgrade_and_no_drift(database_url):
         diff = compare_metadata(ctx, Base.metadata)
     engine.dispose()
     assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_downgrade_command_asks_before_dropping_data(database_url, tmp_path):
+    """`quiz db downgrade base` drops every table: it must not do so on a stray Enter."""
+    app = make_app(database_url, tmp_path / "instance")
+    runner = app.test_cli_runner()
+    assert runner.invoke(db_upgrade, []).exit_code == 0
+    engine = make_engine(database_url)
+    try:
+        refused = runner.invoke(db_downgrade, ["base"], input="\n")
+        assert refused.exit_code == 1 and "Back up first" in refused.output
+        assert "participant" in inspect(engine).get_table_names()
+        done = runner.invoke(db_downgrade, ["base", "--yes"])
+        assert done.exit_code == 0, done.output
+        assert "participant" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+        app.extensions["quiz.db"].dispose()
+
+
+def test_unknown_revision_is_a_message_not_a_traceback(database_url, tmp_path):
+    app = make_app(database_url, tmp_path / "instance")
+    runner = app.test_cli_runner()
+    for command, args in ((db_upgrade, ["nosuch"]), (db_downgrade, ["nosuch", "--yes"])):
+        result = runner.invoke(command, args)
+        assert result.exit_code == 1
+        assert isinstance(result.exception, SystemExit)  # a ClickException, not a crash
+        assert "nosuch" in result.output
+    app.extensions["quiz.db"].dispose()
