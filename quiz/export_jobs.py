@@ -138,6 +138,7 @@ def run_job(database: Database, protector: Protector, job_id: int, folder: Path)
             raise ExportError("导出用户不存在。")
         folder.mkdir(parents=True, exist_ok=True)
         purge_old_files(folder)
+        fail_abandoned_jobs(database)
         stamp = utcnow().strftime("%Y%m%d-%H%M%S")
         suffix = "zip" if scope == "all" else "xlsx"
         final = folder / f"export-{job_id}-{secrets.token_hex(8)}.{suffix}"
@@ -172,7 +173,10 @@ def _build(
     try:
         ctx = exports.context_for(session, reveal, protector)
         parts = exports.plan_parts(session, user, filters, scope)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, suffix=".part")
+        # Under the export- prefix, so that purge_old_files also removes what a worker
+        # killed mid-export (a restart, max_requests) left behind: it holds personal data.
+        prefix = f"export-{job_id}-"
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=prefix, suffix=".part")
         os.close(fd)
         base = 0
 
@@ -188,7 +192,9 @@ def _build(
                 # XLSX is already deflated: store the members as they are.
                 with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
                     for part in parts:
-                        fd, member = tempfile.mkstemp(dir=final.parent, suffix=".xlsx.part")
+                        fd, member = tempfile.mkstemp(
+                            dir=final.parent, prefix=prefix, suffix=".xlsx.part"
+                        )
                         os.close(fd)
                         try:
                             base += exports.write_xlsx(
@@ -218,3 +224,22 @@ def purge_old_files(folder: Path, keep: timedelta = KEEP_FILES) -> None:
                 path.unlink()
         except FileNotFoundError:
             continue
+
+
+ABANDONED_MESSAGE = "导出未完成(服务曾重启),请重新导出。"
+
+
+def fail_abandoned_jobs(database: Database, older_than: timedelta = KEEP_FILES) -> int:
+    """Mark jobs still pending or running after `older_than` as failed: their thread died
+    with its worker (a restart), so their progress pages would otherwise spin forever.
+    An export of every lead takes minutes, so a day-old job is certainly gone."""
+    cutoff = utcnow() - older_than
+    with database.transaction(write=True) as session:
+        stale = session.scalars(
+            select(ExportJob).where(
+                ExportJob.status.in_(("pending", "running")), ExportJob.created_at < cutoff
+            )
+        ).all()
+        for job in stale:
+            job.status, job.finished_at, job.error = "failed", utcnow(), ABANDONED_MESSAGE
+    return len(stale)

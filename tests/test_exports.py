@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import time
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -300,3 +303,57 @@ def test_xlsx_rolls_over_to_a_new_sheet(monkeypatch, tmp_path):
     assert exports.write_xlsx(target, rows) == 5
     book = openpyxl.load_workbook(target)
     assert [ws.max_row for ws in book.worksheets] == [3, 3, 2]
+
+
+def test_a_killed_export_leaves_no_file_and_no_job_spinning(
+    app, session, protector, two_leads, tmp_path
+):
+    """A worker killed mid-export (restart, max_requests) leaves its temporary file, full
+    of personal data, and a job marked running: the next export removes the one once it
+    is a day old and fails the other."""
+    user = make_staff(session, "ho", role="admin", can_reveal=True)
+    session.commit()
+    database = app.extensions["quiz.db"]
+    folder = tmp_path / "exports"
+    stale = export_jobs.create_job(session, user, "xlsx", "all", LeadFilters())
+    stale.status, stale.created_at = "running", stale.created_at - timedelta(days=2)
+    fresh = export_jobs.create_job(session, user, "xlsx", "all", LeadFilters())
+    fresh.status = "running"  # minutes old: perhaps running in another worker, kept
+    session.commit()
+    folder.mkdir()
+    leftover = folder / f"export-{stale.id}-abc.part"
+    leftover.write_bytes(b"PK personal data")
+    day_old = time.time() - 2 * 86400
+    os.utime(leftover, (day_old, day_old))
+
+    newest = export_jobs.create_job(session, user, "xlsx", "all", LeadFilters())
+    session.commit()
+    export_jobs.run_job(database, protector, newest.id, folder)
+    session.expire_all()
+    assert not leftover.exists()
+    assert session.get(ExportJob, stale.id).status == "failed"
+    assert session.get(ExportJob, stale.id).error == export_jobs.ABANDONED_MESSAGE
+    assert session.get(ExportJob, fresh.id).status == "running"
+    assert session.get(ExportJob, newest.id).status == "done"
+    assert [p.name for p in folder.iterdir()] == [
+        Path(session.get(ExportJob, newest.id).file_path).name
+    ]
+
+
+def test_export_temporary_files_carry_the_purged_prefix(
+    app, session, protector, two_leads, tmp_path, monkeypatch
+):
+    """The names _build writes to while it works are the ones purge_old_files removes."""
+    seen: list[str] = []
+    real = exports.write_xlsx
+
+    def spy(path, rows, progress=None):
+        seen.append(Path(path).name)
+        return real(path, rows, progress)
+
+    monkeypatch.setattr(exports, "write_xlsx", spy)
+    user = make_staff(session, "ho", role="admin", can_reveal=True)
+    job = export_jobs.create_job(session, user, "xlsx", "all", LeadFilters())
+    session.commit()
+    export_jobs.run_job(app.extensions["quiz.db"], protector, job.id, tmp_path)
+    assert seen and all(name.startswith(f"export-{job.id}-") for name in seen)
