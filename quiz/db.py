@@ -196,6 +196,23 @@ def _install_sqlite_events(engine: Engine, queue: WriterQueue | None) -> None:
     event.listen(engine, "begin", on_begin)
 
 
+def create_private_file(url: str) -> None:
+    """Create a new SQLite database file readable by its owner alone.
+
+    It holds names, addresses and birth dates; SQLite would create it under the umask
+    (usually world-readable). Its -wal and -shm files take the database file's mode.
+    An existing file keeps the mode its operator gave it."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # a missing folder: let SQLite report it when it connects
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the per-connection settings this app relies on."""
     url = normalise_url(url)
@@ -203,6 +220,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # a registration's are a name, an address and encrypted identity numbers.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
+        create_private_file(url)
         queue = writer_queue(url)
         connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         if queue is not None:

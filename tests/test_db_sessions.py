@@ -145,3 +145,33 @@ def test_a_failed_statement_does_not_carry_its_values(tmp_path):
         assert "沿江大道" not in str(failure.value)
     finally:
         engine.dispose()
+
+
+def test_a_new_database_file_and_its_wal_are_private(tmp_path: Path) -> None:
+    """Names, addresses and birth dates are stored in clear: only the owner may read them,
+    whatever the umask (022 here, as on most servers)."""
+    old = os.umask(0o022)
+    try:
+        db = Database(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+        with db.transaction() as session:
+            session.execute(text("CREATE TABLE t (v INTEGER)"))
+            session.execute(text("INSERT INTO t VALUES (1)"))
+        modes = {
+            name: (tmp_path / name).stat().st_mode & 0o777
+            for name in ("new.sqlite3", "new.sqlite3-wal", "new.sqlite3-shm")
+        }
+        db.dispose()
+    finally:
+        os.umask(old)
+    assert modes == {name: 0o600 for name in modes}
+
+
+def test_an_existing_database_file_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "kept.sqlite3"
+    path.touch(mode=0o640)
+    path.chmod(0o640)
+    db = Database(f"sqlite:///{path}")
+    with db.transaction() as session:
+        session.execute(text("CREATE TABLE t (v INTEGER)"))
+    db.dispose()
+    assert path.stat().st_mode & 0o777 == 0o640
