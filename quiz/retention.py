@@ -10,6 +10,7 @@ channel, follow-up status) so that dashboards still add up afterwards.
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from quiz.db import utcnow
-from quiz.identity import IdentityError, validate_resident_id
+from quiz.identity import IdentityError, validate_mobile, validate_resident_id
 from quiz.models import Campaign, Draw, FollowUp, Participant, Winner
 from quiz.protection import Protector
 from quiz.regions import divisions
@@ -193,8 +194,13 @@ def find_person(
             Participant.id_hash == protector.lookup_hash("rid", number)
         )
     elif mobile and last4:
-        condition = (Participant.mobile_hash == protector.lookup_hash("mobile", mobile.strip())) & (
-            Participant.id_last4 == last4.strip().upper()
+        # Normalised as registration stored it: "+86 139-0000-0004" finds 13900000004.
+        try:
+            digits = validate_mobile(mobile)
+        except IdentityError:
+            digits = mobile.strip()
+        condition = (Participant.mobile_hash == protector.lookup_hash("mobile", digits)) & (
+            Participant.id_last4 == unicodedata.normalize("NFKC", last4).strip().upper()
         )
     else:
         raise RetentionError("give an ID number, or a mobile with the ID number's last 4")

@@ -245,3 +245,19 @@ def test_delete_service_refuses_pending_prize_without_force(session, protector, 
         delete_person(session, protector, [ps[2]])
     # A received prize or a voided draw's "win" is no obstacle.
     assert delete_person(session, protector, [ps[1], ps[3]]) == [ps[1], ps[3]]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["{m}", "+86 {m}", "{a}-{b}-{c}", " {m} ", "{wide}"],
+)
+def test_find_person_by_mobile_as_the_person_writes_it(session, protector, people, typed):
+    """An erasure request quotes the mobile as people write it; registration stored its
+    11 digits, so the look-up normalises the same way instead of answering "not found"."""
+    _, ps = people
+    target = ps[2]
+    m = protector.decrypt(target.mobile_enc)
+    wide = m.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    mobile = typed.format(m=m, a=m[:3], b=m[3:7], c=m[7:], wide=wide)
+    found = find_person(session, protector, mobile=mobile, last4=target.id_last4.lower())
+    assert [p.id for p in found] == [target.id]
