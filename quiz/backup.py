@@ -7,6 +7,7 @@ snapshot (in WAL mode writers keep going meanwhile).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -56,9 +57,31 @@ def backup_sqlite(url: str, target: Path, *, overwrite: bool = False) -> BackupR
         raise BackupError(f"{target} exists; choose a new name or pass --overwrite")
     if target.resolve() == source_path.resolve():
         raise BackupError("the backup cannot overwrite the live database")
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
+        integrity, pages = _copy(source_path, partial)
+        if integrity != "ok":
+            raise BackupError(f"integrity check of the copy failed: {integrity}")
+        os.replace(partial, target)
+    except (OSError, sqlite3.Error) as exc:
+        _discard(partial)
+        # A full disk, an unwritable folder, a damaged source: say so, leave no half copy.
+        raise BackupError(f"backup to {target} failed: {exc}") from exc
+    except BaseException:
+        _discard(partial)
+        raise
+    return BackupResult(path=target, size=target.stat().st_size, pages=pages, integrity=integrity)
+
+
+def _discard(partial: Path) -> None:
+    with contextlib.suppress(OSError):
+        partial.unlink(missing_ok=True)
+
+
+def _copy(source_path: Path, partial: Path) -> tuple[str, int]:
+    """Copy into `partial`, created 0600; returns the copy's integrity check and pages."""
     # The copy holds encrypted personal data and names: owner-only from the start.
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     # Not mode=ro: a read-only handle cannot open a WAL database whose -shm is gone.
@@ -74,8 +97,4 @@ def backup_sqlite(url: str, target: Path, *, overwrite: bool = False) -> BackupR
     finally:
         dest.close()
         source.close()
-    if integrity != "ok":
-        partial.unlink(missing_ok=True)
-        raise BackupError(f"integrity check of the copy failed: {integrity}")
-    os.replace(partial, target)
-    return BackupResult(path=target, size=target.stat().st_size, pages=pages, integrity=integrity)
+    return integrity, pages

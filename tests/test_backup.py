@@ -103,3 +103,23 @@ def test_backup_command_writes_audits_and_refuses_to_overwrite(app, runner, sess
     live = sqlite_path(app.extensions["quiz.db"].url)
     refused = runner.invoke(backup_command, [str(live), "--overwrite"])
     assert refused.exit_code == 1 and "live database" in refused.output
+
+
+def test_a_damaged_source_is_a_message_and_leaves_no_partial_copy(tmp_path):
+    source = tmp_path / "live.sqlite3"
+    source.write_bytes(b"not a database, a disk error's leftovers" * 100)
+    target = tmp_path / "backups" / "copy.sqlite3"
+    with pytest.raises(BackupError, match="backup to .* failed: file is not a database"):
+        backup_sqlite(f"sqlite:///{source}", target)
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
+@sqlite_only
+def test_an_unwritable_target_is_a_message_from_the_command(app, runner, tmp_path):
+    """A path whose folder cannot be made (here: a file stands in its place) exits 1 with
+    the reason, as a full disk does, instead of a traceback."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    result = runner.invoke(backup_command, [str(blocker / "copy.sqlite3")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "failed" in result.output and "copy.sqlite3" in result.output
