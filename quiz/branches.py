@@ -57,6 +57,7 @@ BRANCH_COLUMNS = ("code", "name", "level", "parent_code", "contact", "target")
 ROUTE_COLUMNS = ("province_code", "city_code", "branch_code")
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_ERRORS = 50
+MAX_TARGET = 100_000_000  # as the branch form allows; the column is a 32-bit integer
 
 
 class BranchError(ValueError):
@@ -94,8 +95,8 @@ def check_branch_data(data: BranchData) -> list[str]:
         problems.append(f"level {data.level!r} must be one of {', '.join(BRANCH_LEVELS)}")
     if len(data.contact) > 200:
         problems.append("contact is longer than 200 characters")
-    if data.target is not None and data.target < 0:
-        problems.append("target must be a whole number >= 0")
+    if data.target is not None and not 0 <= data.target <= MAX_TARGET:
+        problems.append(f"target must be a whole number from 0 to {MAX_TARGET}")
     if data.parent_code == data.code:
         problems.append("a branch cannot be its own parent")
     return problems
@@ -170,6 +171,9 @@ def _read_csv(data: bytes, columns: tuple[str, ...], required: set[str]) -> list
         raise CsvImportError(
             [f"the file is not UTF-8 (byte {exc.start}): save it as 'CSV UTF-8'"]
         ) from exc
+    if "\x00" in text:
+        # NUL bytes: an .xlsx or UTF-16 file picked by mistake (PostgreSQL refuses NUL).
+        raise CsvImportError(["the file contains NUL bytes: save it as 'CSV UTF-8'"])
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in columns if c in required and c not in header]
@@ -214,7 +218,7 @@ def import_branches(session: Session, data: bytes) -> tuple[int, int]:
         target_text = row.get("target", "")
         target: int | None = None
         if target_text:
-            if not target_text.isdigit():
+            if not (target_text.isascii() and target_text.isdigit()):
                 errors.append(f"row {number}: target {target_text!r} is not a whole number")
                 continue
             target = int(target_text)

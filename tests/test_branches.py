@@ -78,6 +78,25 @@ def test_import_branches_reports_every_bad_row_and_writes_nothing(session):
     assert count(session, Branch) == before
 
 
+def test_import_branches_bounds_targets_and_refuses_nul(session):
+    """Targets the database could not hold, or that int() of "²" would crash on, and a
+    file with NUL bytes (an .xlsx picked by mistake) are refused row by row."""
+    before = count(session, Branch)
+    data = csv_bytes(
+        "code,name,target\nY1,甲,99999999999999999999\nY2,乙,²\nY3,丙,100000001\nY4,丁,100000000\n"
+    )
+    with pytest.raises(CsvImportError) as info:
+        import_branches(session, data)
+    text = "\n".join(info.value.errors)
+    assert "row 2: target must be a whole number from 0 to 100000000" in text
+    assert "row 3: target '²' is not a whole number" in text
+    assert "row 4: target must be a whole number from 0 to 100000000" in text
+    assert "row 5" not in text
+    with pytest.raises(CsvImportError, match="NUL bytes"):
+        import_branches(session, csv_bytes("code,name\nY5,x\x00y\n"))
+    assert count(session, Branch) == before
+
+
 def test_import_branches_refuses_parent_loops(session):
     data = csv_bytes("code,name,level,parent_code\nA,甲,支公司,B\nB,乙,支公司,A\n")
     with pytest.raises(CsvImportError, match="row 2: parent chain of 'A' loops"):

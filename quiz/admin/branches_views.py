@@ -64,7 +64,7 @@ class BranchForm(FlaskForm):
     )
     target = IntegerField(
         "报名目标(人)",
-        [Optional(), NumberRange(min=0, max=100_000_000, message="目标须为0或正整数。")],
+        [Optional(), NumberRange(min=0, max=branches.MAX_TARGET, message="目标须为0或正整数。")],
     )
 
     def set_parents(self, exclude: Branch | None) -> None:
