@@ -119,8 +119,11 @@ def _export(rows: list[list[str]], output: Path | None, bom: bool) -> None:
     if output is None:
         _write_csv(rows, sys.stdout.buffer, bom)
         return
-    with output.open("wb") as stream:
-        count = _write_csv(rows, stream, bom)
+    try:
+        with output.open("wb") as stream:
+            count = _write_csv(rows, stream, bom)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from exc
     click.echo(f"{count} row(s) written to {output}", err=True)
 
 

@@ -99,7 +99,10 @@ def export_links(base_url: str, output: Path | None, branch_code: str | None) ->
     if output is None:
         sys.stdout.buffer.write(body)
     else:
-        output.write_bytes(body)
+        try:
+            output.write_bytes(body)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror}") from exc
         click.echo(f"wrote {len(rows)} links to {output}", err=True)
 
 

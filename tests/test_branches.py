@@ -224,3 +224,14 @@ def test_cli_round_trip_and_reassign(runner, tmp_path: Path, app, session, prote
 def test_set_route_refuses_a_city_of_another_province(session):
     with pytest.raises(BranchError, match="not a city of"):
         set_route(session, "420000", "330100", by_code(session, "B42"))
+
+
+def test_cli_exports_to_a_missing_folder_say_so(runner, tmp_path):
+    from quiz.branch_commands import export_branches_command
+    from quiz.referral_commands import export_links
+
+    target = tmp_path / "no-such-folder" / "out.csv"
+    for command in (export_branches_command, export_links):
+        result = runner.invoke(command, ["-o", str(target)])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+        assert f"cannot write {target}: No such file or directory" in result.output

@@ -138,8 +138,11 @@ def export_entrants_command(path: Path, slug: str | None, draw_id: int | None) -
     with _database().transaction(write=False) as session:
         campaign = _campaign(session, slug)
         draw = _draw(session, campaign, draw_id)
-        with path.open("wb") as sink:
-            n = service.export_entrants(session, draw, sink)
+        try:
+            with path.open("wb") as sink:
+                n = service.export_entrants(session, draw, sink)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {path}: {exc.strerror}") from exc
     click.echo(f"wrote {n} entrants to {path}; SHA-256 should be {draw.entrant_digest}")
 
 
