@@ -60,8 +60,8 @@ class KeyRing:
         if new_hash_key and new_hash_key != hash_key:
             try:
                 self.new_hasher = Protector(data_keys, new_hash_key)
-            except ValueError as exc:  # binascii.Error: not base64 at all
-                raise KeyError_("the new hash key is not urlsafe base64") from exc
+            except KeyError_ as exc:  # the message names the configured key: name this one
+                raise KeyError_(str(exc).replace("QUIZ_HASH_KEY", "the new hash key")) from exc
 
     def is_current(self, token: bytes) -> bool:
         """True when the newest key alone decrypts the token (nothing to re-encrypt)."""

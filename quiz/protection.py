@@ -34,7 +34,10 @@ class Protector:
         except ValueError as exc:
             raise KeyError_("QUIZ_DATA_KEY must be Fernet keys (urlsafe base64, 32 bytes)") from exc
         self._multi = MultiFernet(self._fernets)
-        self._hash_key = base64.urlsafe_b64decode(hash_key.encode() + b"==")
+        try:
+            self._hash_key = base64.urlsafe_b64decode(hash_key.encode() + b"==")
+        except ValueError as exc:  # binascii.Error, which would not name the setting
+            raise KeyError_("QUIZ_HASH_KEY must be urlsafe base64 (quiz keys generate)") from exc
         if len(self._hash_key) < 32:
             raise KeyError_("QUIZ_HASH_KEY must hold at least 32 random bytes")
 

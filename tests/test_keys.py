@@ -10,7 +10,7 @@ from quiz import quiz_flow
 from quiz.keys import KeyRing, rotate_keys
 from quiz.models import Agent, AuditLog, Branch, Campaign, Exclusion, Participant, StaffUser
 from quiz.privacy_commands import keys_generate, keys_rotate
-from quiz.protection import Protector, new_keys
+from quiz.protection import KeyError_, Protector, new_keys
 from quiz.retention import anonymise
 from tests.conftest import KEYS, make_app
 from tests.factories import make_mobile, make_participant, make_staff
@@ -179,6 +179,11 @@ def test_bad_new_hash_key_is_refused(rotated_app, stored):
     app2 = rotated_app()
     runner = app2.test_cli_runner()
     result = runner.invoke(keys_rotate, ["--new-hash-key", "c2hvcnQ"])
-    assert result.exit_code == 1 and "QUIZ_HASH_KEY must hold at least 32" in result.output
+    assert result.exit_code == 1 and "the new hash key must hold at least 32" in result.output
     result = runner.invoke(keys_rotate, ["--new-hash-key", "short"])
-    assert result.exit_code == 1 and "not urlsafe base64" in result.output
+    assert result.exit_code == 1 and "the new hash key must be urlsafe base64" in result.output
+
+
+def test_a_malformed_hash_key_is_named():
+    with pytest.raises(KeyError_, match="QUIZ_HASH_KEY must be urlsafe base64"):
+        Protector([OLD], "short")
