@@ -77,6 +77,9 @@ def exclude_participant(
         raise DrawRefused("排除原因不能超过200个字。")
     if participant.campaign_id != campaign.id:
         raise DrawRefused("该参与者不属于本次活动。")
+    # The lock freeze takes: on PostgreSQL an exclusion saved while a freeze runs would
+    # otherwise pass the check below and still leave the person in the frozen list.
+    session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
     if active_draw(session, campaign) is not None:
         raise DrawRefused("抽奖名单已冻结,不能再排除参与者;如确需调整,请先作废本次抽奖。")
     participant.excluded = True

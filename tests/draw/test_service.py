@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from quiz.db import utcnow
 from quiz.draw import service
 from quiz.draw.algorithm import draw_v1
 from quiz.draw.eligibility import DrawRefused, exclude_participant
@@ -397,3 +398,53 @@ def test_shipping_update_and_branch_export_are_formula_safe(
     assert len(rows) - 1 == sum(1 for b in others if b == person.branch_id)
     assert service.safe_cell("-1") == "'-1" and service.safe_cell("\t1") == "'\t1"
     assert service.safe_cell("北京") == "北京"
+
+
+def test_an_exclusion_racing_a_freeze_waits_for_it_and_is_refused(app, session, protector):
+    """Staff exclude someone while another freezes the list: the exclusion must wait for
+    the freeze and be refused, not be saved while the person stays in the frozen list
+    (PostgreSQL's READ COMMITTED let it through before the campaign row was locked)."""
+    import threading
+    import time
+
+    from tests.draw.test_draw_views import closed_with_entrants
+
+    campaign, people = closed_with_entrants(session, protector, 5, prizes=3)
+    target_id = people[2].id
+    database = app.extensions["quiz.db"]
+    excluder, freezer = database.session(write=True), database.session(write=True)
+    their_campaign = excluder.get(Campaign, campaign.id)
+    their_person = excluder.get(Participant, target_id)
+    excluder.commit()  # the page was loaded; the POST comes later
+    draw = service.freeze(
+        freezer,
+        freezer.get(Campaign, campaign.id),
+        operator="y",
+        now=utcnow() + timedelta(seconds=1),
+    )
+    outcome: list[str] = []
+
+    def exclude() -> None:
+        try:
+            exclude_participant(excluder, their_campaign, their_person, "本公司员工", operator="x")
+            excluder.commit()
+            outcome.append("excluded")
+        except DrawRefused as exc:
+            excluder.rollback()
+            outcome.append(str(exc))
+
+    thread = threading.Thread(target=exclude)
+    thread.start()
+    time.sleep(0.5)  # the exclusion is now waiting on the freeze's lock
+    freezer.commit()
+    thread.join(30)
+    excluder.close()
+    freezer.close()
+    assert outcome and "已冻结" in outcome[0]
+    session.expire_all()
+    assert session.get(Participant, target_id).excluded is False
+    assert session.scalar(
+        select(DrawEntrant.entry_no).where(
+            DrawEntrant.draw_id == draw.id, DrawEntrant.participant_id == target_id
+        )
+    )
