@@ -20,6 +20,7 @@ from quiz.draw import service
 from quiz.draw.eligibility import DrawRefused, active_draw
 from quiz.draw.replay import replay_command
 from quiz.models import Campaign, Draw
+from quiz.web import MAX_ID
 
 
 def _database() -> Database:
@@ -62,7 +63,9 @@ def _refusals() -> Iterator[None]:
 
 
 campaign_option = click.option("--campaign", "slug", help="campaign slug (default: current)")
-draw_option = click.option("--draw", "draw_id", type=int, help="draw id (default: active)")
+draw_option = click.option(
+    "--draw", "draw_id", type=click.IntRange(1, MAX_ID), help="draw id (default: active)"
+)
 
 
 @click.group("draw")

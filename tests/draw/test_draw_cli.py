@@ -114,3 +114,20 @@ def test_freeze_refused_while_open(
     session.commit()
     result = invoke(runner, "freeze")
     assert result.exit_code != 0 and "尚未截止" in result.output
+
+
+def test_out_of_range_draw_ids_and_unwritable_paths_are_messages(
+    runner: FlaskCliRunner, session: Session, protector: Any, tmp_path: Path
+) -> None:
+    closed_campaign_with_entrants(session, protector, 4)
+    assert invoke(runner, "freeze").exit_code == 0
+    for args in (
+        ("verify", "--draw", "99999999999999999999"),
+        ("void", "--draw", "0", "--reason", "x", "--yes"),
+    ):
+        result = invoke(runner, *args)
+        assert result.exit_code == 2 and "--draw" in result.output  # a usage error
+    target = tmp_path / "missing" / "entrants.txt"
+    result = invoke(runner, "export-entrants", str(target))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert f"cannot write {target}" in result.output
