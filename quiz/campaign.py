@@ -11,7 +11,8 @@ line of the offending key, so an operator can fix the file without reading Pytho
     [privacy]     version, notice, follow_up_retention_days, winner_retention_days
     [quiz]        questions_per_participant = 5, min_score (optional),
                   referral_rule = "address" | "referral"
-    [draw]        randomness_source
+    [draw]        randomness_source, randomness_format + randomness_example and
+                  freeze_deadline (optional here; the draw refuses to freeze without them)
     [[questions]] key, kind ("knowledge" | "intent"), text, options (list of texts,
                   lettered A, B, C ... in order), correct ("B" or ["A", "C"]; knowledge
                   only), explanation (optional), multiple = false
@@ -63,7 +64,12 @@ _TABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"questions_per_participant", "min_score", "referral_rule"}),
         frozenset(),
     ),
-    "draw": (frozenset({"randomness_source"}), frozenset({"randomness_source"})),
+    "draw": (
+        frozenset(
+            {"randomness_source", "randomness_format", "randomness_example", "freeze_deadline"}
+        ),
+        frozenset({"randomness_source"}),
+    ),
 }
 _PRIZE_KEYS = frozenset({"tier", "count", "prize", "value_yuan"})
 _QUESTION_KEYS = frozenset({"key", "kind", "text", "options", "correct", "explanation", "multiple"})
@@ -139,6 +145,12 @@ class CampaignSpec:
     min_score: int | None = None
     referral_rule: Literal["referral", "address"] = "address"
     source_sha256: str = field(default="")
+    # The one way to write the result (a regular expression it must match in full), with
+    # an example, and the latest time to freeze the list: announced before the lottery, so
+    # that nobody can pick a writing, or a list, that favours someone once the result is out.
+    randomness_format: str | None = None
+    randomness_example: str | None = None
+    freeze_deadline: datetime | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -550,6 +562,21 @@ def parse_campaign(text: str) -> CampaignSpec:
 
     draw = c.table(data, "draw")
     randomness_source = c.text(draw, ("draw",), "randomness_source")
+    randomness_format = c.text(draw, ("draw",), "randomness_format", 200)
+    randomness_example = c.text(draw, ("draw",), "randomness_example", 200)
+    if randomness_format is not None:
+        try:
+            pattern = re.compile(randomness_format)
+        except re.error as exc:
+            c.fail(("draw", "randomness_format"), f"is not a valid regular expression: {exc}")
+        else:
+            if randomness_example is None:
+                c.fail(("draw", "randomness_format"), "needs randomness_example beside it")
+            elif not pattern.fullmatch(randomness_example):
+                c.fail(("draw", "randomness_example"), "does not match randomness_format")
+    freeze_deadline = c.when(draw, ("draw",), "freeze_deadline")
+    if freeze_deadline and closes_at and freeze_deadline <= closes_at:
+        c.fail(("draw", "freeze_deadline"), "must be later than closes_at")
 
     questions = _check_questions(c, data)
     raw_questions = data.get("questions")
@@ -598,6 +625,9 @@ def parse_campaign(text: str) -> CampaignSpec:
         winner_retention_days=winner_days,
         questions=questions,
         questions_per_participant=per_participant,
+        randomness_format=randomness_format,
+        randomness_example=randomness_example,
+        freeze_deadline=freeze_deadline,
         min_score=min_score,
         referral_rule=cast(Literal["referral", "address"], referral_rule),
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
@@ -628,8 +658,9 @@ def _content(spec: CampaignSpec) -> dict[str, Any]:
     """The spec minus questions, as JSON-serialisable data."""
     content = asdict(spec)
     del content["questions"]
-    for key in ("opens_at", "closes_at", "draw_at"):
-        content[key] = content[key].isoformat()
+    for key in ("opens_at", "closes_at", "draw_at", "freeze_deadline"):
+        if content[key] is not None:
+            content[key] = content[key].isoformat()
     return content
 
 
@@ -659,7 +690,8 @@ def install_campaign(session: Session, spec: CampaignSpec) -> Campaign:
     entry_conditions, draw_method, prize_claim, rules (list of paragraphs),
     privacy_notice (list of paragraphs), rules_version, privacy_version,
     randomness_source, follow_up_retention_days, winner_retention_days,
-    questions_per_participant, min_score (int or None), referral_rule, source_sha256.
+    questions_per_participant, min_score (int or None), referral_rule, source_sha256,
+    randomness_format, randomness_example, freeze_deadline (None when not set).
 
     Questions are matched by key: new ones are added, existing ones updated, and those no
     longer in the file set inactive (participants may hold them). The kind, options,

@@ -374,6 +374,8 @@ class Draw(Base):
     entrant_count: Mapped[int] = mapped_column(Integer)
     entrant_digest: Mapped[str] = mapped_column(String(64))
     randomness_source: Mapped[str] = mapped_column(Text)
+    # The regular expression the result had to match in full (None on draws made before).
+    randomness_format: Mapped[str | None] = mapped_column(Text, nullable=True)
     randomness_value: Mapped[str | None] = mapped_column(Text, nullable=True)
     algorithm: Mapped[str] = mapped_column(String(8), default="v1")
     tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

@@ -49,6 +49,7 @@ def install_test_campaign(session: Session, **changes: Any) -> Campaign:
         "opens_at": now - timedelta(days=1),
         "closes_at": now + timedelta(days=30),
         "draw_at": now + timedelta(days=40),
+        "freeze_deadline": now + timedelta(days=35),
     }
     defaults.update(changes)
     campaign = install_campaign(session, dataclasses.replace(spec, **defaults))

@@ -191,6 +191,11 @@ def draw_run() -> ResponseReturnValue:
         flash("没有待抽奖的冻结名单。", "error")
         return _overview(409, run_form=form)
     randomness: str = form.randomness.data
+    try:
+        service.check_randomness(randomness, active)  # the format announced for this draw
+    except DrawRefused as exc:
+        form.randomness.errors = [*form.randomness.errors, str(exc)]
+        return _overview(422, run_form=form)
     if form.confirmed.data != "yes":
         form.confirmed.data = "yes"
         return render_template(

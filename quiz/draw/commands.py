@@ -98,7 +98,7 @@ def run_command(randomness: str, slug: str | None, yes: bool) -> None:
     with _database().transaction() as session, _refusals():
         campaign = _campaign(session, slug)
         draw = _draw(session, campaign, None)
-        service.check_randomness(randomness)
+        service.check_randomness(randomness, draw)
         click.echo(f"draw {draw.id}: {draw.entrant_count} entrants, digest {draw.entrant_digest}")
         click.echo(f"randomness string (used exactly, {len(randomness)} characters):")
         click.echo(f"  [{randomness}]")

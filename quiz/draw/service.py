@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,7 @@ from quiz.draw.algorithm import (
 from quiz.draw.eligibility import DrawRefused, active_draw, eligible_query
 from quiz.models import Branch, Campaign, Draw, DrawEntrant, Participant, StaffUser, Winner
 from quiz.protection import Protector
+from quiz.web import cn_time
 
 __all__ = [
     "DrawRefused",
@@ -181,6 +183,18 @@ def freeze(
     source = str(campaign.content.get("randomness_source") or "").strip()
     if not source:
         raise DrawRefused("活动文件没有公布随机数来源,无法冻结名单。")
+    randomness_format = campaign.content.get("randomness_format")
+    deadline = campaign.content.get("freeze_deadline")
+    if not randomness_format or not deadline:
+        raise DrawRefused(
+            "活动文件须事先规定开奖结果的书写格式(randomness_format、randomness_example)"
+            "和名单冻结截止时间(freeze_deadline),才能冻结名单。"
+        )
+    if now > datetime.fromisoformat(deadline):
+        raise DrawRefused(
+            f"已过活动文件规定的名单冻结截止时间({cn_time(datetime.fromisoformat(deadline))}),"
+            "开奖结果可能已经公布,不能再冻结名单。请在活动文件中公布新的随机数来源和截止时间。"
+        )
     if count_eligible(session, campaign) == 0:
         raise DrawRefused("没有符合抽奖条件的参与者(N = 0),不能冻结名单。")
     draw = Draw(
@@ -189,6 +203,7 @@ def freeze(
         entrant_count=0,
         entrant_digest="",
         randomness_source=source,
+        randomness_format=randomness_format,
         algorithm=ALGORITHM_VERSION,
         tiers=tiers,
         frozen_at=now,
@@ -252,8 +267,14 @@ def _flush_entrants(
 # --------------------------------------------------------------------------------------
 
 
-def check_randomness(randomness: str) -> str:
-    """Refuse a blank or overlong randomness string; never trims or normalises it."""
+def check_randomness(randomness: str, draw: Draw | None = None) -> str:
+    """Refuse a blank, overlong or ambiguous randomness string, and (given the draw) one
+    not written in the format announced before the freeze; never trims or normalises it.
+
+    Ambiguous: spaces at either end, doubled spaces, tabs, line breaks or invisible
+    characters. A web page does not show them, so an outsider replaying the published
+    string would compute other winners; and each variant is another draw to choose from.
+    """
     if not isinstance(randomness, str) or not randomness.strip():
         raise DrawRefused("请填写随机数来源公布的开奖结果。")
     if len(randomness) > MAX_RANDOMNESS:
@@ -262,7 +283,25 @@ def check_randomness(randomness: str) -> str:
         randomness.encode("utf-8")
     except UnicodeEncodeError:
         raise DrawRefused("随机数字符串含有无法编码的字符。") from None
+    if randomness != randomness.strip() or "  " in randomness or any(map(_hidden, randomness)):
+        raise DrawRefused(
+            "开奖结果首尾不能有空格,中间不能有连续空格、制表符、换行或不可见字符"
+            "(页面上看不出这些字符,外部无法复核)。"
+        )
+    fmt = draw.randomness_format if draw is not None else None
+    if fmt and not re.fullmatch(fmt, randomness):
+        assert draw is not None
+        example = str(draw.campaign.content.get("randomness_example") or "")
+        shown = f",例如:{example}" if re.fullmatch(fmt, example) else f"(格式:{fmt})"
+        raise DrawRefused(f"开奖结果须严格按活动公布的书写格式填写{shown}。")
     return randomness
+
+
+def _hidden(char: str) -> bool:
+    """Whitespace other than the plain space, control and format (zero-width) characters."""
+    if char == " ":
+        return False
+    return char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs", "Cn")
 
 
 def expected_winners(
@@ -308,9 +347,25 @@ def run_draw(
     now: datetime | None = None,
 ) -> int:
     """Draw the winners of a frozen draw exactly once; returns the number of winners."""
-    randomness = check_randomness(randomness)
+    randomness = check_randomness(randomness, draw)
     if draw.status != "frozen":
         raise DrawRefused(_not_frozen(draw.status))
+    # A result already used by a voided draw would let a void and a new freeze (other
+    # exclusions, another list) pick among outcomes once the result is known.
+    reused = session.scalar(
+        select(Draw.id)
+        .where(
+            Draw.campaign_id == draw.campaign_id,
+            Draw.status == "voided",
+            Draw.randomness_value == randomness,
+        )
+        .limit(1)
+    )
+    if reused is not None:
+        raise DrawRefused(
+            f"这个开奖结果已用于已作废的抽奖(记录 {reused}),不能再次使用;"
+            "请在活动文件中公布新的随机数来源。"
+        )
     now = now or utcnow()
     # Compute before touching anything, so bad input leaves the draw frozen.
     result = expected_winners(draw, randomness)
@@ -502,6 +557,59 @@ def _verify_winners(session: Session, draw: Draw, owner: dict[int, int]) -> list
             problems.append(f"第 {rank} 名(编号 {entry_no})的参与者与名单不符")
         if len(problems) >= 20:
             break
+    if len(problems) < 20:
+        problems.extend(_verify_winner_people(session, draw)[: 20 - len(problems)])
+    return problems
+
+
+def _verify_winner_people(session: Session, draw: Draw) -> list[str]:
+    """Each winner's published line must still describe the person the prize goes to: the
+    digest covers the lines, not which participant stands behind an entry number, so a
+    swapped participant_id would otherwise send a prize to someone else unnoticed."""
+    problems: list[str] = []
+    winners = [
+        row
+        for row in session.execute(
+            select(Winner.rank, Winner.entry_no, Winner.participant_id)
+            .where(Winner.draw_id == draw.id)
+            .order_by(Winner.rank)
+        )
+    ]
+    for start in range(0, len(winners), IN_CHUNK):
+        part = winners[start : start + IN_CHUNK]
+        people = {
+            pid: (name, mobile, anonymised)
+            for pid, name, mobile, anonymised in session.execute(
+                select(
+                    Participant.id,
+                    Participant.name_masked,
+                    Participant.mobile_masked,
+                    Participant.anonymised_at,
+                ).where(Participant.id.in_([w.participant_id for w in part]))
+            )
+        }
+        lines = dict(
+            session.execute(
+                select(DrawEntrant.entry_no, DrawEntrant.line).where(
+                    DrawEntrant.draw_id == draw.id,
+                    DrawEntrant.entry_no.in_([w.entry_no for w in part]),
+                )
+            ).all()
+        )
+        for w in part:
+            person = people.get(w.participant_id)
+            if person is None or w.entry_no not in lines:
+                problems.append(f"第 {w.rank} 名(编号 {w.entry_no})的参与者记录缺失")
+                continue
+            name, mobile, anonymised = person
+            if anonymised is not None:
+                continue  # erased on request after the draw: nothing left to compare
+            _, line_name, line_mobile = split_line(lines[w.entry_no])
+            if (line_name, line_mobile) != (name, mobile):
+                problems.append(
+                    f"第 {w.rank} 名(编号 {w.entry_no})名单上是 {line_name} {line_mobile},"
+                    f"奖品却记在 {name} {mobile} 名下"
+                )
     return problems
 
 
@@ -513,6 +621,18 @@ def _verify_winners(session: Session, draw: Draw, owner: dict[int, int]) -> list
 def published_draw(session: Session, campaign: Campaign) -> Draw | None:
     """The draw the public site shows: the newest frozen or drawn one."""
     return active_draw(session, campaign)
+
+
+def voided_draws(session: Session, campaign: Campaign) -> list[Draw]:
+    """The campaign's voided draws, oldest first: shown publicly with their reasons, so a
+    void and a new freeze can never happen out of sight."""
+    return list(
+        session.scalars(
+            select(Draw)
+            .where(Draw.campaign_id == campaign.id, Draw.status == "voided")
+            .order_by(Draw.id)
+        )
+    )
 
 
 def normalise_last4(value: str) -> str | None:

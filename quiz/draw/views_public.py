@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request
@@ -80,10 +81,13 @@ def _draw_or_404(campaign: Campaign) -> Draw:
 def draw_page() -> ResponseReturnValue:
     campaign = _campaign()
     draw = service.published_draw(db(), campaign)
+    deadline = campaign.content.get("freeze_deadline")
     return render_template(
         "draw/draw.html",
         campaign=campaign,
         draw=draw,
+        voided=service.voided_draws(db(), campaign),
+        freeze_deadline=datetime.fromisoformat(deadline) if deadline else None,
         winners=service.winner_count(db(), draw) if draw else 0,
         form=ContactForm(),
     )

@@ -22,7 +22,7 @@ from quiz.quiz_flow import current_campaign
 from tests.conftest import make_app
 from tests.factories import install_test_campaign, login_as, make_participant, make_staff
 
-RANDOMNESS = "2027-02-04 双色球 03 07 12 19 25 31 + 09"
+RANDOMNESS = "03 07 12 19 25 31 + 09"  # as the campaign's randomness_format asks
 
 
 def campaign_of(session: Session) -> Campaign:
@@ -76,6 +76,32 @@ def test_draw_page_before_freeze_announces_source_and_has_no_file(
     assert client.get("/draw/entrants.txt").status_code == 404
     assert client.get("/winners").status_code == 200
     assert "抽奖尚未进行" in client.get("/winners").get_data(as_text=True)
+
+
+def test_draw_page_shows_voided_draws_and_the_source_the_list_was_frozen_under(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    """A void and a new freeze happen in public view; loading another campaign file
+    afterwards does not change the source the current list was frozen under."""
+    campaign, _ = closed_with_entrants(session, protector, 5)
+    first = service.freeze(session, campaign, now=utcnow() + timedelta(seconds=1))
+    service.run_draw(session, first, RANDOMNESS)
+    service.void_draw(session, first, "快递信息有误,重新抽奖须另行公布", operator="boss")
+    content = dict(campaign.content)
+    content["randomness_source"] = "2027年3月4日双色球开奖号码"
+    campaign.content = content
+    second = service.freeze(session, campaign, now=utcnow() + timedelta(seconds=2))
+    content = dict(campaign.content)
+    content["randomness_source"] = "换成另一个来源"
+    campaign.content = content
+    session.commit()
+    page = client.get("/draw").get_data(as_text=True)
+    assert "2027年3月4日双色球开奖号码" in page and "换成另一个来源" not in page
+    voided = page[page.index('id="voided"') :]
+    assert first.entrant_digest in voided and RANDOMNESS in voided
+    assert "快递信息有误,重新抽奖须另行公布" in voided
+    assert second.entrant_digest in page[: page.index('id="voided"')]
+    assert "03 07 12 19 25 31 + 09" in page[page.index('id="randomness-format"') :]
 
 
 def test_entrant_file_download_matches_published_digest(
@@ -225,20 +251,27 @@ def test_admin_freeze_confirm_and_run_once(
     assert client.post("/admin/draw/freeze").status_code == 302
     draw = session.scalars(select(Draw)).one()
     session.commit()
-    odd = " 03 07 ＋09"
-    confirm = client.post("/admin/draw/run", data={"randomness": odd})
+    # Not in the announced format: refused on the form, with the announced example.
+    for odd in (" 03 07 12 19 25 31 + 09", "03 07 12 19 25 31 ＋ 09", "3 7 12 19 25 31 + 9"):
+        refused = client.post("/admin/draw/run", data={"randomness": odd, "confirmed": "yes"})
+        assert refused.status_code == 422
+        assert "例如:03 07 12 19 25 31 + 09" in refused.get_data(as_text=True) or (
+            "首尾不能有空格" in refused.get_data(as_text=True)
+        )
+    confirm = client.post("/admin/draw/run", data={"randomness": RANDOMNESS})
     page = confirm.get_data(as_text=True)
-    assert confirm.status_code == 200 and f"[{odd}]" in page and "U+FF0B" in page
+    assert confirm.status_code == 200 and f"[{RANDOMNESS}]" in page
     session.expire_all()
     assert session.get(Draw, draw.id).status == "frozen"  # type: ignore[union-attr]
     session.commit()
-    done = client.post("/admin/draw/run", data={"randomness": odd, "confirmed": "yes"})
+    done = client.post("/admin/draw/run", data={"randomness": RANDOMNESS, "confirmed": "yes"})
     assert done.status_code == 302
-    again = client.post("/admin/draw/run", data={"randomness": odd, "confirmed": "yes"})
+    again = client.post("/admin/draw/run", data={"randomness": RANDOMNESS, "confirmed": "yes"})
     assert again.status_code == 409
     session.expire_all()
     stored = session.get(Draw, draw.id)
-    assert stored is not None and stored.randomness_value == odd and stored.drawn_by == "boss"
+    assert stored is not None and stored.randomness_value == RANDOMNESS
+    assert stored.drawn_by == "boss"
     session.commit()
     assert client.post("/admin/draw/run", data={"randomness": "  "}).status_code == 422
     assert client.post(f"/admin/draw/{draw.id}/void", data={"reason": ""}).status_code == 422

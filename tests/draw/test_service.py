@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +20,8 @@ from quiz.models import AuditLog, Campaign, Draw, DrawEntrant, Exclusion, Partic
 from quiz.quiz_flow import current_campaign
 from tests.factories import make_participant
 
-RANDOMNESS = "2027-02-04 双色球 03 07 12 19 25 31 + 09"
+RANDOMNESS = "03 07 12 19 25 31 + 09"  # as the campaign's randomness_format asks
+OTHER_RESULT = "01 02 03 04 05 06 + 07"
 
 
 @pytest.fixture
@@ -210,12 +211,12 @@ def test_second_run_is_refused_even_from_a_stale_object(
     service.run_draw(session, draw, RANDOMNESS)
     session.commit()
     with pytest.raises(DrawRefused, match="不能重复"):
-        service.run_draw(session, draw, "another value")
+        service.run_draw(session, draw, OTHER_RESULT)
     # The stale copy still says 'frozen': the conditional UPDATE is what refuses it.
     second = app.extensions["quiz.db"].session(write=True)
     try:
         with pytest.raises(DrawRefused, match="不能重复"):
-            service.run_draw(second, stale, "another value")
+            service.run_draw(second, stale, OTHER_RESULT)
     finally:
         second.rollback()
         second.close()
@@ -223,22 +224,90 @@ def test_second_run_is_refused_even_from_a_stale_object(
     assert session.scalar(select(Draw.randomness_value)) == RANDOMNESS
 
 
-def test_non_ascii_randomness_is_used_exactly_and_blank_is_refused(
+@pytest.mark.parametrize(
+    "written",
+    [
+        "   ",
+        " " + RANDOMNESS,
+        RANDOMNESS + " ",
+        RANDOMNESS.replace(" ", "  ", 1),
+        RANDOMNESS.replace(" ", "\t", 1),
+        RANDOMNESS.replace(" ", "\u3000", 1),  # an ideographic space
+        RANDOMNESS + "\u200b",  # zero-width space: invisible on the page
+        RANDOMNESS.replace("03", "3"),
+        RANDOMNESS.replace("03", "０３"),
+        RANDOMNESS.replace(" + ", "+"),
+        "2027-02-04 双色球 " + RANDOMNESS,
+    ],
+)
+def test_only_the_announced_writing_of_the_result_is_accepted(
+    session: Session, protector: Any, campaign: Campaign, written: str
+) -> None:
+    """Each other writing of the same numbers gives other winners: with a choice of
+    writings the operator could choose the winners, and a string the page cannot show
+    (edge or doubled spaces, tabs, invisible characters) cannot be replayed outside."""
+    draw = frozen(session, protector, campaign, 30)
+    assert draw.randomness_format == campaign.content["randomness_format"]
+    with pytest.raises(DrawRefused, match="开奖结果"):
+        service.run_draw(session, draw, written)
+    assert draw.status == "frozen"
+    service.run_draw(session, draw, RANDOMNESS)
+    assert draw.randomness_value == RANDOMNESS
+
+
+def test_a_draw_frozen_before_formats_existed_uses_its_string_exactly(
     session: Session, protector: Any, campaign: Campaign
 ) -> None:
     draw = frozen(session, protector, campaign, 30)
-    with pytest.raises(DrawRefused, match="开奖结果"):
-        service.run_draw(session, draw, "   ")
-    assert draw.status == "frozen"
-    value = " 福彩双色球 ０３ 07+09 "  # full-width digits and edge spaces are part of it
+    draw.randomness_format = None  # as draws made before the format was recorded
+    value = "福彩双色球 ０３ 07+09"  # full-width digits are part of it
     set_tiers(session, campaign, [("幸运奖", 5, 20)])
     draw.tiers = service.tiers_of(campaign)
     session.flush()
     service.run_draw(session, draw, value)
-    assert draw.randomness_value == value
     got = list(session.scalars(select(Winner.entry_no).order_by(Winner.rank)))
     assert got == draw_v1(draw.entrant_digest, value, 30, 5)
-    assert got != draw_v1(draw.entrant_digest, value.strip(), 30, 5)
+    assert got != draw_v1(draw.entrant_digest, value.replace("０３", "03"), 30, 5)
+
+
+def test_freeze_needs_the_announced_format_and_deadline_and_refuses_after_it(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    """Once the lottery result can be known, no list may be frozen: a void and a new
+    freeze with other exclusions would otherwise choose among outcomes."""
+    entrants(session, protector, campaign, 3)
+    deadline = datetime.fromisoformat(campaign.content["freeze_deadline"])
+    with pytest.raises(DrawRefused, match="已过活动文件规定的名单冻结截止时间"):
+        service.freeze(session, campaign, now=deadline + timedelta(seconds=1))
+    for missing in ("randomness_format", "freeze_deadline"):
+        content = dict(campaign.content)
+        content[missing] = None
+        campaign.content = content
+        session.flush()
+        with pytest.raises(DrawRefused, match=missing):
+            service.freeze(session, campaign, now=after_close(campaign))
+    assert session.scalar(select(func.count()).select_from(Draw)) == 0
+
+
+def test_a_voided_draws_result_cannot_be_used_again(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    draw = frozen(session, protector, campaign, 6)
+    service.run_draw(session, draw, RANDOMNESS)
+    service.void_draw(session, draw, "名单有误", operator="boss")
+    exclude_participant(
+        session, campaign, session.get(Participant, draw_winner(session, draw)), "员工"
+    )
+    again = service.freeze(session, campaign, now=after_close(campaign))
+    with pytest.raises(DrawRefused, match="已用于已作废的抽奖"):
+        service.run_draw(session, again, RANDOMNESS)
+    assert again.status == "frozen"
+    service.run_draw(session, again, OTHER_RESULT)  # a newly announced source's result
+    assert again.status == "drawn"
+
+
+def draw_winner(session: Session, draw: Draw) -> int:
+    return session.scalars(select(Winner.participant_id).where(Winner.draw_id == draw.id)).first()
 
 
 # --- void and verify -----------------------------------------------------------------------
@@ -329,6 +398,59 @@ def test_verify_detects_a_prize_or_a_person_changed_after_the_draw(
     assert any(p.startswith(problem) for p in result.problems), result.problems
 
 
+def test_verify_detects_a_winner_swapped_for_another_person(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    """The digest covers the lines, not who stands behind an entry number: swapping the
+    participant of a winning entry (and the winner row with it) must still be caught."""
+    draw = frozen(session, protector, campaign, 12)
+    set_tiers(session, campaign, [("幸运奖", 4, 20)])
+    draw.tiers = service.tiers_of(campaign)
+    service.run_draw(session, draw, RANDOMNESS)
+    assert service.verify_draw(session, draw).ok
+    winner = session.scalars(
+        select(Winner).where(Winner.draw_id == draw.id, Winner.rank == 1)
+    ).one()
+    accomplice = session.scalars(
+        select(DrawEntrant).where(
+            DrawEntrant.draw_id == draw.id,
+            DrawEntrant.participant_id.not_in(select(Winner.participant_id)),
+        )
+    ).first()
+    real, other, other_no = winner.participant_id, accomplice.participant_id, accomplice.entry_no
+    session.execute(
+        update(DrawEntrant)
+        .where(DrawEntrant.draw_id == draw.id, DrawEntrant.participant_id == real)
+        .values(participant_id=other)
+    )
+    session.execute(
+        update(DrawEntrant)
+        .where(DrawEntrant.draw_id == draw.id, DrawEntrant.entry_no == other_no)
+        .values(participant_id=real)
+    )
+    session.execute(
+        update(Winner)
+        .where(Winner.draw_id == draw.id, Winner.rank == 1)
+        .values(participant_id=other)
+    )
+    session.expire_all()
+    result = service.verify_draw(session, session.get(Draw, draw.id))
+    assert not result.ok
+    assert any("奖品却记在" in p for p in result.problems), result.problems
+
+
+def test_verify_accepts_a_winner_erased_after_the_draw(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    from quiz.retention import anonymise
+
+    draw = frozen(session, protector, campaign, 12)
+    service.run_draw(session, draw, RANDOMNESS)
+    anonymise(session, protector, session.get(Participant, draw_winner(session, draw)))
+    session.flush()
+    assert service.verify_draw(session, draw).ok
+
+
 def test_verify_detects_a_changed_entrant_count(
     session: Session, protector: Any, campaign: Campaign
 ) -> None:
@@ -350,7 +472,9 @@ def test_lookups_by_mobile_and_id_last4(
     people = entrants(session, protector, campaign, 6)
     draw = service.freeze(session, campaign, now=after_close(campaign))
     service.run_draw(session, draw, RANDOMNESS)
-    winner = session.scalars(select(Winner).where(Winner.rank == 1)).one()
+    winner = session.scalars(
+        select(Winner).where(Winner.draw_id == draw.id, Winner.rank == 1)
+    ).one()
     person = session.get(Participant, winner.participant_id)
     assert person is not None
     mobile = protector.decrypt(person.mobile_enc)
@@ -372,7 +496,9 @@ def test_shipping_update_and_branch_export_are_formula_safe(
     set_tiers(session, campaign, [("幸运奖", 3, 20)])
     draw = frozen(session, protector, campaign, 5)
     service.run_draw(session, draw, RANDOMNESS)
-    winner = session.scalars(select(Winner).where(Winner.rank == 1)).one()
+    winner = session.scalars(
+        select(Winner).where(Winner.draw_id == draw.id, Winner.rank == 1)
+    ).one()
     with pytest.raises(DrawRefused, match="快递单号"):
         service.update_shipping(session, winner, "已寄送", "")
     with pytest.raises(DrawRefused, match="状态无效"):
