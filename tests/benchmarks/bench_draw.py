@@ -37,7 +37,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 K = 8_888
-RANDOMNESS = "2027-02-04 福利彩票双色球 03 07 12 19 25 31 + 09"
+RANDOMNESS = "03 07 12 19 25 31 + 09"  # the default campaign's randomness_format
 OPENS = datetime(2026, 11, 1, tzinfo=UTC)
 CLOSES = datetime(2027, 1, 31, 15, 59, 59, tzinfo=UTC)
 BATCH = 50_000
@@ -82,6 +82,7 @@ def build(path: Path, n: int, *, freeze_directly: bool) -> None:
         opens_at=OPENS,
         closes_at=CLOSES,
         draw_at=CLOSES + timedelta(days=10),
+        freeze_deadline=CLOSES + timedelta(days=3),
     )
     with Session(engine) as session:
         campaign = install_campaign(session, spec)

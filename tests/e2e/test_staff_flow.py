@@ -65,6 +65,10 @@ def close_campaign(site: Site) -> None:
                 opens_at=now - timedelta(days=2), closes_at=now - timedelta(minutes=1), draw_at=now
             )
         )
+        for campaign in session.scalars(select(Campaign)):
+            # The lottery the list must precede is still ahead.
+            deadline = (now + timedelta(days=1)).isoformat()
+            campaign.content = {**campaign.content, "freeze_deadline": deadline}
     database.dispose()
 
 
