@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request
@@ -91,6 +93,25 @@ def draw_page() -> ResponseReturnValue:
         winners=service.winner_count(db(), draw) if draw else 0,
         form=ContactForm(),
     )
+
+
+def verification_program() -> str:
+    """The stand-alone checker (Python 3, standard library only) from the draw's documented
+    verification section, the same text the tests run against the algorithm."""
+    section = (Path(__file__).parent / "README_SECTION.md").read_text("utf-8")
+    match = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert match is not None, "README_SECTION.md lost its Python block"
+    return match.group(1)
+
+
+@bp.get("/draw/verify_draw.py")
+def verification_program_file() -> ResponseReturnValue:
+    """Outsiders need the algorithm without this site's code: the checker as a download."""
+    response = Response(verification_program(), content_type="text/plain; charset=utf-8")
+    response.headers["Content-Disposition"] = "attachment; filename=verify_draw.py"
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
 
 
 @bp.get("/draw/entrants.txt")

@@ -346,3 +346,32 @@ def test_public_pages_render_for_app(app: Flask) -> None:
         "/winners/lookup",
         "/draw/check",
     } <= rules
+
+
+def test_an_outsider_checks_the_winners_with_the_sites_own_download(
+    client: FlaskClient, session: Session, protector: Any, tmp_path: Path
+) -> None:
+    """Everything needed comes from the public site: the entrant file, the result shown on
+    /draw and the checker program, which runs without this project's code."""
+    import subprocess
+    import sys
+
+    draw, _ = drawn(session, protector, n=9, prizes=4)
+    page = client.get("/draw").get_data(as_text=True)
+    assert "/draw/verify_draw.py" in page and RANDOMNESS in page
+    program = client.get("/draw/verify_draw.py")
+    assert program.status_code == 200 and "attachment" in program.headers["Content-Disposition"]
+    (tmp_path / "verify_draw.py").write_bytes(program.data)
+    (tmp_path / "entrants.txt").write_bytes(client.get("/draw/entrants.txt").data)
+    run = subprocess.run(
+        [sys.executable, "-I", "verify_draw.py", "entrants.txt", RANDOMNESS, "4"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    winners = session.scalars(
+        select(Winner.entry_no).where(Winner.draw_id == draw.id).order_by(Winner.rank)
+    )
+    assert run.stderr.split() == ["entrant", "digest:", draw.entrant_digest]
+    assert [int(x) for x in run.stdout.split()] == list(winners)
