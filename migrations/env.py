@@ -28,9 +28,11 @@ def run_migrations_online() -> None:
         _run(connectable)
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
-    with engine.connect() as connection:
-        _run(connection)
-    engine.dispose()
+    try:
+        with engine.connect() as connection:
+            _run(connection)
+    finally:
+        engine.dispose()  # also when a migration or an unknown revision fails
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
