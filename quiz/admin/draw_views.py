@@ -123,6 +123,7 @@ def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
         "void_form": forms.get("void_form") or VoidForm(),
         "action_form": ActionForm(),
         "tiers": service.tiers_of(campaign),
+        "freeze_deadline": service.freeze_deadline_of(campaign),
     }
     return render_template("admin/draw.html", **context), status
 

@@ -153,6 +153,12 @@ def export_entrants(session: Session, draw: Draw, sink: BinaryIO) -> int:
 # --------------------------------------------------------------------------------------
 
 
+def freeze_deadline_of(campaign: Campaign) -> datetime | None:
+    """The latest time to freeze the list, from the campaign file (None when not set)."""
+    value = campaign.content.get("freeze_deadline")
+    return datetime.fromisoformat(value) if value else None
+
+
 def count_eligible(session: Session, campaign: Campaign) -> int:
     """How many entries would be frozen now."""
     stmt = eligible_query(campaign).order_by(None).subquery()
@@ -184,15 +190,15 @@ def freeze(
     if not source:
         raise DrawRefused("活动文件没有公布随机数来源,无法冻结名单。")
     randomness_format = campaign.content.get("randomness_format")
-    deadline = campaign.content.get("freeze_deadline")
-    if not randomness_format or not deadline:
+    deadline = freeze_deadline_of(campaign)
+    if not randomness_format or deadline is None:
         raise DrawRefused(
             "活动文件须事先规定开奖结果的书写格式(randomness_format、randomness_example)"
             "和名单冻结截止时间(freeze_deadline),才能冻结名单。"
         )
-    if now > datetime.fromisoformat(deadline):
+    if now > deadline:
         raise DrawRefused(
-            f"已过活动文件规定的名单冻结截止时间({cn_time(datetime.fromisoformat(deadline))}),"
+            f"已过活动文件规定的名单冻结截止时间({cn_time(deadline)}),"
             "开奖结果可能已经公布,不能再冻结名单。请在活动文件中公布新的随机数来源和截止时间。"
         )
     if count_eligible(session, campaign) == 0:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +82,12 @@ def _draw_or_404(campaign: Campaign) -> Draw:
 def draw_page() -> ResponseReturnValue:
     campaign = _campaign()
     draw = service.published_draw(db(), campaign)
-    deadline = campaign.content.get("freeze_deadline")
     return render_template(
         "draw/draw.html",
         campaign=campaign,
         draw=draw,
         voided=service.voided_draws(db(), campaign),
-        freeze_deadline=datetime.fromisoformat(deadline) if deadline else None,
+        freeze_deadline=service.freeze_deadline_of(campaign),
         winners=service.winner_count(db(), draw) if draw else 0,
         form=ContactForm(),
     )

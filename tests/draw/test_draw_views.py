@@ -245,7 +245,11 @@ def test_admin_freeze_confirm_and_run_once(
     analyst = make_staff(session, "viewer", role="analyst")
     session.commit()
     login_as(client, analyst)
-    assert client.get("/admin/draw").status_code == 200
+    overview = client.get("/admin/draw")
+    assert overview.status_code == 200
+    # Staff see the one accepted writing and the deadline before they freeze or type.
+    assert "例如 <code>03 07 12 19 25 31 + 09</code>" in overview.get_data(as_text=True)
+    assert "名单冻结截止:20" in overview.get_data(as_text=True)
     assert client.post("/admin/draw/freeze").status_code == 403
     login_as(client, admin)
     assert client.post("/admin/draw/freeze").status_code == 302
