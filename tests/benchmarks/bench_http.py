@@ -15,6 +15,11 @@ measures, with the same asyncio client and concurrency:
    question page's script does (the reply to an answer is the next question), and
    again as a browser without JavaScript (POST, redirect, GET per question).
 
+Each line also gives the CPU the whole machine spent per request in that phase (from
+/proc/stat: client, gunicorn, Redis and the database together) and the client's share,
+so a ratio can be read as a cost: the ceiling's requests are the cheapest this stack
+serves on this machine.
+
 Rate limiting runs with the production limits, each simulated participant coming
 from its own address through one trusted proxy (as behind nginx); the storage is
 Redis when QUIZ_BENCH_REDIS_URL is set, else memory:// (per worker).
@@ -36,6 +41,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,6 +83,43 @@ def fresh_pg_database(url: str) -> Iterator[str]:
         admin.dispose()
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One timed phase: throughput, sorted latencies (ms), unexpected replies, and the CPU
+    the whole machine spent per request (client, gunicorn, Redis, database), of which
+    this load-generating process."""
+
+    rate: float
+    latencies: list[float]
+    failures: int
+    machine_ms: float
+    client_ms: float
+
+
+def machine_busy() -> float:
+    """CPU seconds this machine's processes have run since boot: user, nice, system, irq
+    and softirq (not idle, iowait, or time the hypervisor stole; guest time is in user)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = ticks
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+async def measured(requests: int, work: Awaitable[int], latencies: list[float]) -> Measured:
+    """Run `work` (which returns its failure count and appends to `latencies`) and
+    measure it."""
+    busy, client, started = machine_busy(), time.process_time(), time.perf_counter()
+    failures = await work
+    elapsed = time.perf_counter() - started
+    busy, client = machine_busy() - busy, time.process_time() - client
+    return Measured(
+        requests / elapsed,
+        sorted(latencies),
+        failures,
+        busy / requests * 1000,
+        client / requests * 1000,
+    )
+
+
 async def timed_requests(
     url: str,
     path: str,
@@ -85,9 +128,8 @@ async def timed_requests(
     *,
     form: Callable[[int], dict[str, str]] | None = None,
     expect: int = 200,
-) -> tuple[float, list[float]]:
-    """Requests per second and sorted latencies of GET `path` (or POST form(n) to it),
-    with the harness's client."""
+) -> Measured:
+    """GET `path` (or POST form(n) to it) `requests` times with the harness's client."""
     http = open_pool(concurrency)
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
@@ -106,14 +148,16 @@ async def timed_requests(
             if status != expect:
                 raise RuntimeError(f"{path} -> {status}")
 
-    started = time.perf_counter()
-    await asyncio.gather(*(one(n) for n in range(requests)))
-    elapsed = time.perf_counter() - started
+    async def run_all() -> int:
+        await asyncio.gather(*(one(n) for n in range(requests)))
+        return 0
+
+    result = await measured(requests, run_all(), latencies)
     await http.close()
-    return requests / elapsed, sorted(latencies)
+    return result
 
 
-async def ceiling(url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
+async def ceiling(url: str, requests: int, concurrency: int) -> Measured:
     """GET /livez: the site's own stack with no database, template or session."""
     return await timed_requests(url, "/livez", requests, concurrency)
 
@@ -121,10 +165,6 @@ async def ceiling(url: str, requests: int, concurrency: int) -> tuple[float, lis
 def baseline_form(n: int) -> dict[str, str]:
     """The registration's fields, as plain text for the baseline app."""
     return identity(n, salt=13).form()
-
-
-# Requests per second, sorted latencies (ms), replies other than the expected redirect.
-Timed = tuple[float, list[float], int]
 
 
 async def primed_posts(
@@ -135,7 +175,7 @@ async def primed_posts(
     *,
     prime: Callable[[Participant], Awaitable[str]],
     post: tuple[str, str, Callable[[Participant, str], dict[str, str]]],
-) -> Timed:
+) -> Measured:
     """Prime `count` browsers (session cookie and a form's CSRF token each), then time
     one POST from each alone. `post` is the path, the expected redirect and the form."""
     path, location, form = post
@@ -152,24 +192,24 @@ async def primed_posts(
 
     tokens = await asyncio.gather(*(primed(p) for p in people))
     latencies: list[float] = []
-    failures = 0
 
-    async def one(p: Participant, token: str) -> None:
-        nonlocal failures
+    async def one(p: Participant, token: str) -> bool:
         async with gate:
             started = time.perf_counter()
             response = await p.request(path.strip("/"), "POST", path, form(p, token))
             latencies.append((time.perf_counter() - started) * 1000)
-            failures += (response.status_code, response.headers["location"]) != (302, location)
+            return (response.status_code, response.headers["location"]) != (302, location)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(one(p, t) for p, t in zip(people, tokens, strict=True)))
-    elapsed = time.perf_counter() - started
+    async def run_all() -> int:
+        failed = await asyncio.gather(*(one(p, t) for p, t in zip(people, tokens, strict=True)))
+        return sum(failed)
+
+    result = await measured(count, run_all(), latencies)
     await pool.close()
-    return count / elapsed, sorted(latencies), failures
+    return result
 
 
-async def consents(url: str, count: int, concurrency: int, salt: int) -> Timed:
+async def consents(url: str, count: int, concurrency: int, salt: int) -> Measured:
     """The site's cheapest write POST: consent (CSRF form, session cookie, one counter
     UPDATE; no rate limit), each browser having opened the campaign page."""
     return await primed_posts(
@@ -182,7 +222,7 @@ async def consents(url: str, count: int, concurrency: int, salt: int) -> Timed:
     )
 
 
-async def registrations(url: str, count: int, concurrency: int, salt: int) -> Timed:
+async def registrations(url: str, count: int, concurrency: int, salt: int) -> Measured:
     """Registration POSTs alone, each browser having consented and opened the form."""
     return await primed_posts(
         url,
@@ -194,10 +234,11 @@ async def registrations(url: str, count: int, concurrency: int, salt: int) -> Ti
     )
 
 
-def line(label: str, rate: float, latencies: list[float], unit: str = "req/s") -> str:
+def line(label: str, m: Measured) -> str:
     return (
-        f"{label:<28}{rate:8.0f} {unit}  p50 {percentile(latencies, 50):6.1f} ms"
-        f"  p99 {percentile(latencies, 99):6.1f} ms"
+        f"{label:<28}{m.rate:8.0f} req/s  p50 {percentile(m.latencies, 50):6.1f} ms"
+        f"  p99 {percentile(m.latencies, 99):6.1f} ms  CPU/request {m.machine_ms:5.2f} ms"
+        f" (client {m.client_ms:4.2f})"
     )
 
 
@@ -207,8 +248,8 @@ def bench(label: str, database_url: str, args: argparse.Namespace, storage: str)
         # The floor: a bare Flask app under the same gunicorn settings, on the same database.
         with run_baseline(database_url, Path(tmp) / "baseline", workers=args.workers) as url:
             run_async(timed_requests(url, "/ping", 200, c))  # warm the workers up
-            bare, bare_lat = run_async(timed_requests(url, "/ping", args.ceiling_requests, c))
-            plain, plain_lat = run_async(
+            bare = run_async(timed_requests(url, "/ping", args.ceiling_requests, c))
+            plain = run_async(
                 timed_requests(url, "/form", args.registrations, c, form=baseline_form, expect=302)
             )
         with run_server(
@@ -221,13 +262,9 @@ def bench(label: str, database_url: str, args: argparse.Namespace, storage: str)
             trusted_proxies=1,
         ) as server:
             run_async(ceiling(server.url, 200, c))  # warm the workers up
-            top, top_lat = run_async(ceiling(server.url, args.ceiling_requests, c))
-            agreed, agreed_lat, agreed_fail = run_async(
-                consents(server.url, args.registrations, c, salt=10)
-            )
-            reg, reg_lat, reg_fail = run_async(
-                registrations(server.url, args.registrations, c, salt=11)
-            )
+            top = run_async(ceiling(server.url, args.ceiling_requests, c))
+            agreed = run_async(consents(server.url, args.registrations, c, salt=10))
+            reg = run_async(registrations(server.url, args.registrations, c, salt=11))
             flows = {
                 scripted: run_async(
                     run_load(
@@ -247,16 +284,16 @@ def bench(label: str, database_url: str, args: argparse.Namespace, storage: str)
         f"\n== {label}: {args.workers} gunicorn workers, {c} concurrent clients, "
         f"rate-limit storage {storage.split('://')[0]}"
     )
-    print(line("bare Flask GET /ping", bare, bare_lat))
-    print(f"{line('plain form POST + 1 INSERT', plain, plain_lat)}  = {plain / bare:5.1%} of bare")
-    print(f"{line('ceiling GET /livez', top, top_lat)}  = {top / bare:5.1%} of bare")
+    print(line("bare Flask GET /ping", bare))
+    print(f"{line('plain form POST + 1 INSERT', plain)}  = {plain.rate / bare.rate:5.1%} of bare")
+    print(f"{line('ceiling GET /livez', top)}  = {top.rate / bare.rate:5.1%} of bare")
     print(
-        f"{line('consent POST', agreed, agreed_lat)}  = {agreed / top:5.1%} of ceiling  "
-        f"(non-302: {agreed_fail})"
+        f"{line('consent POST', agreed)}  = {agreed.rate / top.rate:5.1%} of ceiling  "
+        f"(non-302: {agreed.failures})"
     )
     print(
-        f"{line('registration POST', reg, reg_lat)}  = {reg / top:5.1%} of ceiling, "
-        f"{reg / plain:5.1%} of plain POST  (non-302: {reg_fail})"
+        f"{line('registration POST', reg)}  = {reg.rate / top.rate:5.1%} of ceiling, "
+        f"{reg.rate / plain.rate:5.1%} of plain POST  (non-302: {reg.failures})"
     )
     for scripted, report in flows.items():
         flow_rate = report.completed / report.elapsed
@@ -264,12 +301,16 @@ def bench(label: str, database_url: str, args: argparse.Namespace, storage: str)
         label_flow = "complete participants" if scripted else "  the same without JavaScript"
         print(
             f"{label_flow:<28}{flow_rate:8.1f} /s     ({report.requests} requests, "
-            f"{flow_req:.0f} req/s = {flow_req / top:5.1%} of ceiling; "
+            f"{flow_req:.0f} req/s = {flow_req / top.rate:5.1%} of ceiling; "
             f"p99 {percentile(report.latencies(), 99):.1f} ms; "
             f"errors {len(report.errors)}, 5xx {report.server_errors}, locked {locked})"
         )
     flow = flows[True]
-    RESULTS[label] = {"ceiling": top, "register": reg, "flow": flow.completed / flow.elapsed}
+    RESULTS[label] = {
+        "ceiling": top.rate,
+        "register": reg.rate,
+        "flow": flow.completed / flow.elapsed,
+    }
 
 
 RESULTS: dict[str, dict[str, float]] = {}
