@@ -28,6 +28,7 @@ from quiz.models import (
     StaffUser,
 )
 from quiz.protection import Protector
+from quiz.regions import divisions
 
 CHINA = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50
@@ -144,7 +145,13 @@ def apply_filters(stmt: Select[Any], filters: LeadFilters, user: StaffUser) -> S
     if filters.province_code:
         stmt = stmt.where(p.province_code == filters.province_code)
     if filters.city_code:
-        stmt = stmt.where(p.city_code == filters.city_code)
+        # A municipality's entries keep the municipality as their city; the filter offers
+        # its districts instead (see LeadFilterForm.setup), so match those on the district.
+        chosen = divisions.get(filters.city_code)
+        if chosen is not None and chosen.parent_code in divisions.MUNICIPALITIES:
+            stmt = stmt.where(p.district_code == filters.city_code)
+        else:
+            stmt = stmt.where(p.city_code == filters.city_code)
     if filters.intent_level:
         stmt = stmt.where(p.intent_level == filters.intent_level)
     if filters.agent_id is not None:

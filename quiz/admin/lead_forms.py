@@ -107,7 +107,8 @@ class LeadFilterForm(FlaskForm):
         province = self.province_code.data or ""
         if province and divisions.get(province):
             cities = [(c.code, c.name) for c in divisions.children(province)]
-        self.city_code.choices = [("", "全部城市" if cities else "请先选择省份"), *cities]
+        everything = "全部区县" if province in divisions.MUNICIPALITIES else "全部城市"
+        self.city_code.choices = [("", everything if cities else "请先选择省份"), *cities]
         self.intent_level.choices = [("", "全部"), *((i, i) for i in intents)]
         self.follow_up_status.choices = [("", "全部"), *((s, s) for s in FOLLOW_UP_STATUSES)]
         return self

@@ -219,3 +219,29 @@ def test_services_keep_branch_staff_to_their_branch_whatever_the_view_does(sessi
     assert leads.reveal(session, protector, staff, own).id_number
     with pytest.raises(leads.LeadError):
         leads.reveal(session, protector, staff, other)  # another branch's lead
+
+
+def test_a_municipalitys_district_filter_finds_its_leads(client, session, protector):
+    """For 北京 the second select lists districts (a municipality's entries keep 北京市 as
+    their city): choosing 朝阳区 must find the 朝阳区 lead, in the list and the export."""
+    import re
+
+    campaign = quiz_flow.current_campaign(session)
+    chaoyang = make_participant(session, protector, campaign, 6)  # 北京市朝阳区
+    assert (chaoyang.city_code, chaoyang.district_code) == ("110000", "110105")
+    admin = make_staff(session, "ho", "admin")
+    session.commit()
+    login_as(client, admin)
+
+    def listed(query):
+        page = client.get(f"/admin/leads?province_code=110000&{query}")
+        assert page.status_code == 200
+        return {int(x) for x in re.findall(r'/admin/leads/(\d+)"', page.get_data(as_text=True))}
+
+    assert chaoyang.id in listed("city_code=110105")
+    assert chaoyang.id not in listed("city_code=110101")  # 东城区
+    assert "全部区县" in client.get("/admin/leads?province_code=110000").get_data(as_text=True)
+    # The export reads the same filters.
+    user = session.get(type(admin), admin.id)
+    found = leads.list_leads(session, user, LeadFilters(province_code="110000", city_code="110105"))
+    assert [row.id for row in found.rows] == [chaoyang.id]
