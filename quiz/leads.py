@@ -300,10 +300,9 @@ def reveal(
 
 
 def branch_choices(session: Session) -> list[tuple[int, str]]:
-    """(id, name) of branches that receive leads, for filter and export forms."""
-    rows = session.execute(
-        select(Branch.id, Branch.name).where(Branch.level != "总公司").order_by(Branch.code)
-    ).all()
+    """(id, name) of every branch, for filter and export forms: head office can place a
+    lead with 总公司 too (the unassigned queue allows it), and the dashboard links there."""
+    rows = session.execute(select(Branch.id, Branch.name).order_by(Branch.code)).all()
     return [(int(i), str(n)) for i, n in rows]
 
 

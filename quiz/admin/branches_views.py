@@ -147,7 +147,10 @@ def branches_list() -> ResponseReturnValue:
         branches=rows,
         counts=counts,
         parent_names=names,
-        unassigned=counts.get(None, 0),
+        # The queue's own definition (erased entries need no branch), as its page lists.
+        unassigned=db().scalar(
+            select(func.count()).select_from(routing.unassigned_leads().order_by(None).subquery())
+        ),
         can_edit=current_staff().role == "admin",  # type: ignore[union-attr]
     )
 

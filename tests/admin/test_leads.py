@@ -245,3 +245,27 @@ def test_a_municipalitys_district_filter_finds_its_leads(client, session, protec
     user = session.get(type(admin), admin.id)
     found = leads.list_leads(session, user, LeadFilters(province_code="110000", city_code="110105"))
     assert [row.id for row in found.rows] == [chaoyang.id]
+
+
+def test_leads_placed_with_head_office_can_be_listed_and_the_queue_count_matches(
+    client, session, protector
+):
+    """总公司 can hold leads (the unassigned queue offers it, the dashboard links to it);
+    the 待分配线索 count is the queue's own, so an erased entry is in neither."""
+    from quiz.retention import anonymise
+
+    campaign = quiz_flow.current_campaign(session)
+    head = session.scalars(select(Branch).where(Branch.code == "HO")).one()
+    placed = make_participant(session, protector, campaign, 1)
+    placed.branch_id = head.id
+    waiting, erased = (make_participant(session, protector, campaign, n) for n in (2, 3))
+    waiting.branch_id = erased.branch_id = None
+    anonymise(session, protector, erased)
+    admin = make_staff(session, "ho", "admin")
+    session.commit()
+    login_as(client, admin)
+    page = client.get(f"/admin/leads?branch_id={head.id}")
+    assert page.status_code == 200 and f'/admin/leads/{placed.id}"' in page.get_data(as_text=True)
+    assert "待分配线索(1)" in client.get("/admin/branches").get_data(as_text=True)
+    queue = client.get("/admin/unassigned").get_data(as_text=True)
+    assert str(waiting.id) in queue
