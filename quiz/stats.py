@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Date, cast, func, literal, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
-from quiz.models import FOLLOW_UP_STATUSES, Branch, DailyCounter, Participant
+from quiz.models import FOLLOW_UP_STATUSES, Branch, Campaign, DailyCounter, Participant
 from quiz.regions import divisions
 
 UNASSIGNED = "未分配"
@@ -127,7 +127,8 @@ def per_day(session: Session, campaign_id: int) -> list[tuple[date, int]]:
         for i, d in enumerate(days)
     ]
     rows = dict(session.execute(union_all(*counts)).all()) if counts else {}
-    return [(d, int(rows.get(i, 0))) for i, d in enumerate(days) if rows.get(i)]
+    # Quiet days stay in, as zeros: the chart's axis is a calendar.
+    return [(d, int(rows.get(i, 0))) for i, d in enumerate(days)]
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -148,7 +149,12 @@ def _per_day_grouped(session: Session, campaign_id: int) -> list[tuple[date, int
         .group_by(day)
         .order_by(day)
     ).all()
-    return [(d if isinstance(d, date) else date.fromisoformat(str(d)), int(n)) for d, n in rows]
+    counts = {(d if isinstance(d, date) else date.fromisoformat(str(d))): int(n) for d, n in rows}
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    days = (first + timedelta(days=i) for i in range((last - first).days + 1))
+    return [(d, counts.get(d, 0)) for d in days]
 
 
 def by_branch(session: Session, campaign_id: int) -> list[BranchStats]:
@@ -209,24 +215,30 @@ def intent_breakdown(session: Session, campaign_id: int) -> list[tuple[str, int]
     return sorted(((str(k), int(n)) for k, n in rows), key=lambda item: -item[1])
 
 
-def funnel_counters(session: Session) -> dict[str, int]:
-    """Summed campaign-page visits and consents from the daily counters."""
-    rows = session.execute(
-        select(DailyCounter.metric, func.sum(DailyCounter.count))
-        .where(DailyCounter.metric.in_(("visit", "consent")))
-        .group_by(DailyCounter.metric)
-    ).all()
+def funnel_counters(session: Session, campaign: Campaign | None = None) -> dict[str, int]:
+    """Summed campaign-page visits and consents from the daily counters: over the
+    campaign's own Beijing days when given (the counters have no campaign column, and
+    an earlier campaign's traffic must not inflate this one's funnel)."""
+    stmt = select(DailyCounter.metric, func.sum(DailyCounter.count)).where(
+        DailyCounter.metric.in_(("visit", "consent"))
+    )
+    if campaign is not None:
+        stmt = stmt.where(
+            DailyCounter.day >= campaign.opens_at.astimezone(CHINA).date(),
+            DailyCounter.day <= campaign.closes_at.astimezone(CHINA).date(),
+        )
+    rows = session.execute(stmt.group_by(DailyCounter.metric)).all()
     return {str(m): int(n or 0) for m, n in rows}
 
 
 def dashboard(session: Session, campaign_id: int | None) -> Dashboard:
     """All dashboard figures for one campaign (an empty dashboard without a campaign)."""
     board = Dashboard()
-    counters = funnel_counters(session)
-    board.visits = counters.get("visit", 0)
-    board.consents = counters.get("consent", 0)
     if campaign_id is None:
         return board
+    counters = funnel_counters(session, session.get(Campaign, campaign_id))
+    board.visits = counters.get("visit", 0)
+    board.consents = counters.get("consent", 0)
     board.branches = by_branch(session, campaign_id)
     board.entries = sum(b.entries for b in board.branches)
     board.completed = sum(b.completed for b in board.branches)

@@ -17,12 +17,16 @@ def test_dashboard_figures(session, protector):
     # 17:30 UTC is already the next day in Beijing.
     bj1.created_at = datetime(2026, 11, 1, 17, 30, tzinfo=UTC)
     bj2.created_at = datetime(2026, 11, 1, 15, 59, tzinfo=UTC)
-    sh.created_at = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
+    sh.created_at = datetime(2026, 11, 4, 3, 0, tzinfo=UTC)  # 11-03 had no entry
+    campaign.opens_at = datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # 11-01 00:00 in Beijing
     session.add_all(
         [
             DailyCounter(day=date(2026, 11, 1), metric="visit", count=40),
             DailyCounter(day=date(2026, 11, 2), metric="visit", count=60),
             DailyCounter(day=date(2026, 11, 1), metric="consent", count=10),
+            # An earlier campaign's traffic: not this campaign's funnel.
+            DailyCounter(day=date(2026, 10, 31), metric="visit", count=500),
+            DailyCounter(day=date(2024, 5, 1), metric="consent", count=50),
         ]
     )
     user = make_staff(session, "ho")
@@ -33,7 +37,12 @@ def test_dashboard_figures(session, protector):
     board = stats.dashboard(session, campaign.id)
     assert (board.visits, board.consents, board.entries, board.completed) == (100, 10, 3, 2)
     assert board.completion_rate == 2 / 3
-    assert board.per_day == [(date(2026, 11, 1), 1), (date(2026, 11, 2), 2)]
+    assert board.per_day == [
+        (date(2026, 11, 1), 1),
+        (date(2026, 11, 2), 1),
+        (date(2026, 11, 3), 0),  # a quiet day stays on the chart's calendar axis
+        (date(2026, 11, 4), 1),
+    ]
     assert dict(board.provinces) == {"北京市": 2, "上海市": 1}
     by_name = {b.name: b for b in board.branches}
     assert by_name["北京分公司"].entries == 2 and by_name["北京分公司"].won == 1
@@ -68,3 +77,21 @@ def test_charts_are_accessible_and_escape_labels():
     col = str(charts.column_chart("每日", [("11/1", 5), ("11/2", 0)]))
     assert 'role="img"' in col and "11/1" in col
     assert "暂无数据" in str(charts.hbar_chart("空", []))
+
+
+def test_per_day_over_a_long_campaign_keeps_quiet_days_too(session, protector, monkeypatch):
+    """Past MAX_DAYS the count is one GROUP BY; its gaps are filled the same way."""
+    campaign = quiz_flow.current_campaign(session)
+    first = make_participant(session, protector, campaign, 1)
+    last = make_participant(session, protector, campaign, 2)
+    first.created_at = datetime(2026, 3, 1, 4, tzinfo=UTC)
+    last.created_at = datetime(2026, 3, 5, 4, tzinfo=UTC)
+    session.flush()
+    monkeypatch.setattr(stats, "MAX_DAYS", 2)
+    assert stats.per_day(session, campaign.id) == [
+        (date(2026, 3, 1), 1),
+        (date(2026, 3, 2), 0),
+        (date(2026, 3, 3), 0),
+        (date(2026, 3, 4), 0),
+        (date(2026, 3, 5), 1),
+    ]
