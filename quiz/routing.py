@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from quiz import audit
 from quiz.identity import IdentityError
-from quiz.models import Branch, BranchRoute, Campaign, Participant, StaffUser
+from quiz.models import Branch, BranchRoute, Campaign, Participant, ReferralLink, StaffUser
 from quiz.regions import divisions
 from quiz.regions.parser import Location, parse_address
 
@@ -219,8 +219,9 @@ def reassign_all(session: Session) -> int:
     One UPDATE per route (set-based, no row loop), so a million leads take seconds.
     Leads with no province, or in a province no route covers, keep their branch: they
     were placed by hand from the unassigned queue or by a referral, and the mapping has
-    nothing better to say. Under a campaign's referral_rule "referral", referred leads
-    (agent_id set) keep their branch; their address_branch_id is still refreshed.
+    nothing better to say. Under a campaign's referral_rule "referral", leads that came
+    through a branch's or an agent's link keep their branch; their address_branch_id is
+    still refreshed.
     """
     routes = session.execute(
         select(BranchRoute.province_code, BranchRoute.city_code, BranchRoute.branch_id)
@@ -234,8 +235,15 @@ def reassign_all(session: Session) -> int:
         for cid, content in session.execute(select(Campaign.id, Campaign.content)).all()
         if (content or {}).get("referral_rule") == "referral"
     ]
+    # The leads registration gave a link's branch (an agent's or a branch's own link):
+    # a reassign by address must not take them back from the branch that brought them.
+    branch_links = select(ReferralLink.id).where(ReferralLink.branch_id.is_not(None))
     movable: ColumnElement[bool] = (
-        or_(Participant.agent_id.is_(None), Participant.campaign_id.not_in(referral_campaigns))
+        or_(
+            Participant.referral_link_id.is_(None),
+            Participant.referral_link_id.not_in(branch_links),
+            Participant.campaign_id.not_in(referral_campaigns),
+        )
         if referral_campaigns
         else true()
     )

@@ -376,3 +376,27 @@ def test_a_referred_lead_shows_under_its_agent_in_the_leads_list_and_export(clie
     record = dict(zip(header, body[0], strict=True))
     assert record["推荐业务员"] == "王小明(A0001)"
     assert record["所属机构"] == "湖北分公司" and record["地址所属机构"] == "湖北分公司"
+
+
+def test_reassign_leaves_branch_link_leads_with_the_branch_under_the_referral_rule(
+    session, protector
+):
+    """Under referral_rule "referral" a lead brought by a branch's own link (no agent)
+    belongs to that branch; re-applying the address mapping must not take it back."""
+    from quiz.routing import reassign_all
+
+    campaign = campaign_of(session)
+    campaign.content = {**campaign.content, "referral_rule": "referral"}
+    b44 = session.scalars(select(Branch).where(Branch.code == "B44")).one()
+    link = referrals.ensure_link(session, branch=b44)
+    session.commit()
+    hubei = AddressInput(free_text="湖北省武汉市江岸区沿江大道100号")
+    lead = _register(session, protector, campaign, 3, link, rule="referral", address=hubei)
+    session.commit()
+    assert lead.branch_id == b44.id and lead.agent_id is None
+    reassign_all(session)
+    session.commit()
+    session.expire_all()
+    kept = session.get(Participant, lead.id)
+    assert kept.branch_id == b44.id
+    assert kept.address_branch_id != b44.id  # the address's branch is still refreshed (湖北)
