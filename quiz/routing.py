@@ -240,8 +240,13 @@ def reassign_all(session: Session) -> int:
     branch_links = select(ReferralLink.id).where(ReferralLink.branch_id.is_not(None))
     movable: ColumnElement[bool] = (
         or_(
-            Participant.referral_link_id.is_(None),
-            Participant.referral_link_id.not_in(branch_links),
+            and_(
+                Participant.agent_id.is_(None),
+                or_(
+                    Participant.referral_link_id.is_(None),
+                    Participant.referral_link_id.not_in(branch_links),
+                ),
+            ),
             Participant.campaign_id.not_in(referral_campaigns),
         )
         if referral_campaigns
