@@ -13,6 +13,7 @@ line of the offending key, so an operator can fix the file without reading Pytho
                   referral_rule = "address" | "referral"
     [draw]        randomness_source, randomness_format + randomness_example and
                   freeze_deadline (optional here; the draw refuses to freeze without them)
+    [[leaderboard_tiers]] name, from, to      (optional: the leaderboard's reward bands)
     [[questions]] key, kind ("knowledge" | "intent"), text, options (list of texts,
                   lettered A, B, C ... in order), correct ("B" or ["A", "C"]; knowledge
                   only), explanation (optional), multiple = false
@@ -74,7 +75,8 @@ _TABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 _PRIZE_KEYS = frozenset({"tier", "count", "prize", "value_yuan"})
 _QUESTION_KEYS = frozenset({"key", "kind", "text", "options", "correct", "explanation", "multiple"})
 _QUESTION_REQUIRED = frozenset({"key", "kind", "text", "options"})
-_TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions"}
+_TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions", "leaderboard_tiers"}
+_RANK_TIER_KEYS = frozenset({"name", "from", "to"})
 
 Path_ = tuple[str | int, ...]
 
@@ -151,6 +153,8 @@ class CampaignSpec:
     randomness_format: str | None = None
     randomness_example: str | None = None
     freeze_deadline: datetime | None = None
+    # The leaderboard's reward bands ({name, from, to}); empty: 第一名 to 第三名.
+    leaderboard_tiers: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------
@@ -379,6 +383,31 @@ class _Checker:
         return value
 
 
+def _check_rank_tiers(c: _Checker, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Optional [[leaderboard_tiers]] (name, from, to ranks): the branch leaderboard's
+    reward bands, in order, not overlapping; none means 第一名 to 第三名."""
+    tiers: list[dict[str, Any]] = []
+    if "leaderboard_tiers" not in data:
+        return tiers
+    last_to = 0
+    for i, table in enumerate(c.array_of_tables(data, "leaderboard_tiers")):
+        path: Path_ = ("leaderboard_tiers", i)
+        c.keys(table, path, _RANK_TIER_KEYS, _RANK_TIER_KEYS)
+        name = c.text(table, path, "name", 32)
+        low = c.integer(table, path, "from", 1)
+        high = c.integer(table, path, "to", 1)
+        if low is not None and high is not None:
+            if high < low:
+                c.fail((*path, "to"), f"must be at least from ({low}), not {high}")
+            elif low <= last_to:
+                c.fail((*path, "from"), f"overlaps the tier before it (ranks up to {last_to})")
+            else:
+                last_to = high
+                if name is not None:
+                    tiers.append({"name": name, "from": low, "to": high})
+    return tiers
+
+
 def _check_prizes(c: _Checker, data: Mapping[str, Any]) -> list[PrizeTier]:
     prizes: list[PrizeTier] = []
     seen: set[str] = set()
@@ -533,6 +562,7 @@ def parse_campaign(text: str) -> CampaignSpec:
     organiser_contact = c.text(organiser, ("organiser",), "contact")
 
     prizes = _check_prizes(c, data)
+    leaderboard_tiers = _check_rank_tiers(c, data)
 
     rules = c.table(data, "rules")
     rules_version = c.text(rules, ("rules",), "version", 64)
@@ -628,6 +658,7 @@ def parse_campaign(text: str) -> CampaignSpec:
         randomness_format=randomness_format,
         randomness_example=randomness_example,
         freeze_deadline=freeze_deadline,
+        leaderboard_tiers=leaderboard_tiers,
         min_score=min_score,
         referral_rule=cast(Literal["referral", "address"], referral_rule),
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
@@ -691,7 +722,8 @@ def install_campaign(session: Session, spec: CampaignSpec) -> Campaign:
     privacy_notice (list of paragraphs), rules_version, privacy_version,
     randomness_source, follow_up_retention_days, winner_retention_days,
     questions_per_participant, min_score (int or None), referral_rule, source_sha256,
-    randomness_format, randomness_example, freeze_deadline (None when not set).
+    randomness_format, randomness_example, freeze_deadline (None when not set),
+    leaderboard_tiers (list of {name, from, to}; empty for the default 1st-3rd).
 
     Questions are matched by key: new ones are added, existing ones updated, and those no
     longer in the file set inactive (participants may hold them). The kind, options,

@@ -73,6 +73,7 @@ class Settings:
         default_factory=lambda: _env_optional_int("QUIZ_REFERRAL_BURST_WINDOW_MINUTES")
     )
     ratelimit_default: str | None = field(default_factory=lambda: _env("RATELIMIT_DEFAULT"))
+    public_url: str | None = field(default_factory=lambda: _env("QUIZ_PUBLIC_URL"))
 
     @property
     def production(self) -> bool:
@@ -87,6 +88,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "QUIZ_REFERRAL_BURST_LIMIT": settings.referral_burst_limit,
         "QUIZ_REFERRAL_BURST_WINDOW_MINUTES": settings.referral_burst_window_minutes,
         "RATELIMIT_DEFAULT": settings.ratelimit_default,
+        "QUIZ_PUBLIC_URL": settings.public_url,
     }
     return {key: value for key, value in optional.items() if value is not None} | {
         "QUIZ_ENV": settings.env,

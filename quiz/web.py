@@ -62,6 +62,13 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def public_base_url() -> str:
+    """The site's public address for printed links and QR codes: QUIZ_PUBLIC_URL when
+    set, so a poster never carries the Host a request happened to use (an internal
+    address, or a forged Host header); else the request's own root."""
+    return str(current_app.config.get("QUIZ_PUBLIC_URL") or request.url_root)
+
+
 def int_arg(name: str) -> int | None:
     """A query-string number from 1 to MAX_ID, else None (absent, "abc", "²", "0", 10**30)."""
     value = request.args.get(name, "")

@@ -516,3 +516,26 @@ def test_setup_with_a_missing_campaign_file_says_which(database_url, tmp_path: P
     app.extensions["quiz.db"].dispose()
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert f"QUIZ_CAMPAIGN_FILE {missing}" in result.output
+
+
+def test_leaderboard_tiers_come_from_the_campaign_file(session: Session) -> None:
+    """The README's reward bands are configurable in the file, checked, and default to
+    第一名 to 第三名 when absent."""
+    from quiz import leaderboard
+
+    bands = (
+        '\n[[leaderboard_tiers]]\nname = "金牌机构"\nfrom = 1\nto = 3\n'
+        '\n[[leaderboard_tiers]]\nname = "银牌机构"\nfrom = 4\nto = 10\n'
+    )
+    spec = parse_campaign(valid() + bands)
+    assert spec.leaderboard_tiers == [
+        {"name": "金牌机构", "from": 1, "to": 3},
+        {"name": "银牌机构", "from": 4, "to": 10},
+    ]
+    assert leaderboard.tiers_of(install_campaign(session, spec))[1]["name"] == "银牌机构"
+    plain = install_campaign(session, parse_campaign(valid()))  # the same slug, reloaded
+    assert leaderboard.tiers_of(plain) == list(leaderboard.DEFAULT_TIERS)
+    overlapping = bands.replace("from = 4", "from = 3")
+    assert "overlaps" in str(refuse(valid() + overlapping).errors)
+    backwards = bands.replace("to = 10", "to = 2")
+    assert "must be at least from" in str(refuse(valid() + backwards).errors)

@@ -400,3 +400,19 @@ def test_reassign_leaves_branch_link_leads_with_the_branch_under_the_referral_ru
     kept = session.get(Participant, lead.id)
     assert kept.branch_id == b44.id
     assert kept.address_branch_id != b44.id  # the address's branch is still refreshed (湖北)
+
+
+def test_qr_codes_encode_the_configured_public_address_not_the_host_asked(client, session, app):
+    """A forged Host must not end up in a QR code that a cache then serves to everyone:
+    with QUIZ_PUBLIC_URL the code is fixed; without it caches must key on the Host."""
+    from quiz import posters
+
+    add_agents(session, app.extensions["quiz.protector"], "机构代码,业务员代码,姓名\nB11,A1,甲\n")
+    code = agent_link(session, "B11", "A1").code
+    forged = {"Host": "evil.example"}
+    unset = client.get(f"/r/{code}/qr.svg", headers=forged)
+    assert "Host" in unset.headers["Vary"]
+    app.config["QUIZ_PUBLIC_URL"] = "https://quiz.example.cn/"
+    fixed = client.get(f"/r/{code}/qr.svg", headers=forged)
+    assert fixed.get_data(as_text=True) == posters.qr_svg(f"https://quiz.example.cn/r/{code}")
+    assert "public" in fixed.headers["Cache-Control"]

@@ -25,7 +25,7 @@ from quiz.admin import bp
 from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, head_office_required
 from quiz.models import Branch, Channel, ReferralLink, StaffUser
 from quiz.quiz_flow import current_campaign
-from quiz.web import db, int_arg, page_arg, protector, takes_uploads
+from quiz.web import db, int_arg, page_arg, protector, public_base_url, takes_uploads
 
 PAGE_SIZE = 100
 
@@ -109,7 +109,7 @@ def referrals_list() -> ResponseReturnValue:
         search=search,
         kinds=referrals.KIND_LABELS,
         head_office=_head_office(user),
-        base_url=request.url_root,
+        base_url=public_base_url(),
         form=ActionForm(),
     )
 
@@ -165,7 +165,7 @@ def referrals_channels() -> ResponseReturnValue:
         form=form,
         rows=rows,
         channels=channels,
-        base_url=request.url_root,
+        base_url=public_base_url(),
     ), status
 
 
@@ -225,7 +225,7 @@ def referrals_export() -> ResponseReturnValue:
     user = _staff()
     scope = _own_branch(user)
     _, rows = referrals.link_rows(db(), branch_id=scope)
-    body = leaderboard.csv_bytes(referrals.export_link_lines(rows, request.url_root))
+    body = leaderboard.csv_bytes(referrals.export_link_lines(rows, public_base_url()))
     audit.record(db(), user, "referrals.export", "", {"rows": len(rows)}, request.remote_addr)
     db().commit()
     return _download(body, "text/csv; charset=utf-8", "referral-links")
@@ -263,7 +263,7 @@ def referrals_poster(link_id: int) -> ResponseReturnValue:
     """A printable A4 poster: campaign, prize, dates, QR and the short URL."""
     link = _link_for(_staff(), link_id)
     campaign = _campaign()
-    url = referrals.short_url(request.url_root, link.code)
+    url = referrals.short_url(public_base_url(), link.code)
     text = posters.poster_text(campaign, url, _referrer(link))
     # Our own SVG, built from escaped text: safe to inline.
     qr = Markup(posters.qr_svg(url, title=f"{text.title} {url}"))  # noqa: S704
@@ -292,7 +292,7 @@ def referrals_posters_zip() -> ResponseReturnValue:
         (
             f"{r.branch_code}-{r.agent_code or 'branch'}-{r.code}.svg",
             posters.poster_text(
-                campaign, referrals.short_url(request.url_root, r.code), referrers[r.id]
+                campaign, referrals.short_url(public_base_url(), r.code), referrers[r.id]
             ),
         )
         for r in rows

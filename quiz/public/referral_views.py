@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, request, session, url_for
+from flask import abort, current_app, redirect, session, url_for
 from flask.typing import ResponseReturnValue
 from flask.wrappers import Response
 
 from quiz import posters, referrals
 from quiz.extensions import limiter
 from quiz.public.views import bp
-from quiz.web import db
+from quiz.web import db, public_base_url
 
 
 @bp.get("/r/<path:code>")
@@ -38,22 +38,29 @@ def _link_url(code: str) -> str:
     link = referrals.link_by_code(db(), code)
     if link is None:
         abort(404)
-    return referrals.short_url(request.url_root, link.code)
+    return referrals.short_url(public_base_url(), link.code)
 
 
 @bp.get("/r/<code>/qr.svg")
 @limiter.limit("120/minute")
 def referral_qr_svg(code: str) -> ResponseReturnValue:
     """The QR code of a link as SVG."""
-    svg = posters.qr_svg(_link_url(code))
-    return Response(
-        svg, mimetype="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
-    )
+    return _qr_response(posters.qr_svg(_link_url(code)), "image/svg+xml")
 
 
 @bp.get("/r/<code>/qr.png")
 @limiter.limit("120/minute")
 def referral_qr_png(code: str) -> ResponseReturnValue:
     """The QR code of a link as PNG."""
-    png = posters.qr_png(_link_url(code))
-    return Response(png, mimetype="image/png", headers={"Cache-Control": "public, max-age=86400"})
+    return _qr_response(posters.qr_png(_link_url(code)), "image/png")
+
+
+def _qr_response(body: str | bytes, mimetype: str) -> Response:
+    """Cacheable for a day. Without QUIZ_PUBLIC_URL the image encodes the request's Host,
+    so caches must key on it: one forged Host must not plant its QR for everyone."""
+    response = Response(body, mimetype=mimetype)
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    if not current_app.config.get("QUIZ_PUBLIC_URL"):
+        response.vary.add("Host")
+    return response

@@ -129,3 +129,15 @@ def test_leaderboard_page_scopes_agent_detail_and_exports(client, session):
 def test_anonymous_users_are_sent_to_login(client):
     for path in ("/admin/referrals", "/admin/leaderboard", "/admin/referrals/posters.zip"):
         assert client.get(path).status_code == 302
+
+
+def test_posters_and_the_links_file_print_the_configured_public_address(client, session, app):
+    """Staff may open the back office through an internal address: what gets printed is
+    the public one (QUIZ_PUBLIC_URL)."""
+    app.config["QUIZ_PUBLIC_URL"] = "https://quiz.example.cn"
+    referrals.ensure_branch_links(session)
+    admin = make_staff(session, "ho", "admin")
+    session.commit()
+    login_as(client, admin)
+    export = client.get("/admin/referrals/links.csv").get_data(as_text=True)  # via localhost
+    assert "https://quiz.example.cn/r/" in export and "localhost" not in export
