@@ -152,11 +152,13 @@ def _parent_code(branch: Branch, by_code: dict[str, Branch]) -> str:
     return next((b.code for b in by_code.values() if b.id == branch.parent_id), "")
 
 
-def branch_lead_counts(session: Session) -> dict[int | None, int]:
-    """Leads per branch id (None: the unassigned queue), one GROUP BY."""
-    rows = session.execute(
-        select(Participant.branch_id, func.count()).group_by(Participant.branch_id)
-    ).all()
+def branch_lead_counts(session: Session, campaign_id: int | None = None) -> dict[int | None, int]:
+    """Leads per branch id (None: no branch), one GROUP BY; of one campaign when given,
+    as the dashboard and the leads list count by default."""
+    stmt = select(Participant.branch_id, func.count()).group_by(Participant.branch_id)
+    if campaign_id is not None:
+        stmt = stmt.where(Participant.campaign_id == campaign_id)
+    rows = session.execute(stmt).all()
     return {branch_id: count for branch_id, count in rows}
 
 

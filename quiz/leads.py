@@ -21,6 +21,7 @@ from quiz.db import utcnow
 from quiz.models import (
     FOLLOW_UP_STATUSES,
     Branch,
+    Campaign,
     FollowUp,
     Participant,
     Question,
@@ -61,6 +62,8 @@ class LeadFilters:
     completed: bool | None = None
     duplicates: bool = False
     agent_id: int | None = None
+    # The forms default it to the current campaign, as the dashboard counts; None: all.
+    campaign_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Only the filters that are set, JSON-friendly (dates as ISO strings)."""
@@ -137,6 +140,8 @@ def china_day_start(day: date) -> datetime:
 def apply_filters(stmt: Select[Any], filters: LeadFilters, user: StaffUser) -> Select[Any]:
     """Add the filters' WHERE clauses, then the user's branch scope (always last word)."""
     p = Participant
+    if filters.campaign_id is not None:
+        stmt = stmt.where(p.campaign_id == filters.campaign_id)
     if user.role in HEAD_OFFICE:
         if filters.unassigned:
             stmt = stmt.where(p.branch_id.is_(None))
@@ -303,6 +308,14 @@ def branch_choices(session: Session) -> list[tuple[int, str]]:
     """(id, name) of every branch, for filter and export forms: head office can place a
     lead with 总公司 too (the unassigned queue allows it), and the dashboard links there."""
     rows = session.execute(select(Branch.id, Branch.name).order_by(Branch.code)).all()
+    return [(int(i), str(n)) for i, n in rows]
+
+
+def campaign_choices(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of every campaign, newest first, for the campaign filter."""
+    rows = session.execute(
+        select(Campaign.id, Campaign.name).order_by(Campaign.opens_at.desc(), Campaign.id.desc())
+    ).all()
     return [(int(i), str(n)) for i, n in rows]
 
 

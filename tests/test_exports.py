@@ -179,7 +179,11 @@ def test_export_masks_without_permission_and_keeps_filters(client, session, two_
     assert line["身份证号码"] == other.id_masked
     assert line["姓名"] == other.name_masked
     entry = session.scalars(select(AuditLog).where(AuditLog.action == "export")).one()
-    assert entry.detail["filters"] == {"branch_id": other.branch_id}
+    # The campaign filter defaults to the current campaign, as the dashboard counts.
+    assert entry.detail["filters"] == {
+        "branch_id": other.branch_id,
+        "campaign_id": other.campaign_id,
+    }
     assert entry.detail["full_personal_data"] is False
 
 

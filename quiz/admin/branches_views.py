@@ -16,7 +16,7 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from quiz import audit, branches, routing
+from quiz import audit, branches, quiz_flow, routing
 from quiz.admin import bp
 from quiz.admin.access import admin_required, current_staff, head_office_required
 from quiz.models import Branch, BranchRoute, Participant
@@ -140,7 +140,8 @@ def _by_code(code: str) -> Branch | None:
 def branches_list() -> ResponseReturnValue:
     """Every branch with its lead count against its target."""
     rows = db().scalars(select(Branch).order_by(Branch.code)).all()
-    counts = branches.branch_lead_counts(db())
+    current = quiz_flow.current_campaign(db())
+    counts = branches.branch_lead_counts(db(), current.id if current else None)
     names = {b.id: b.name for b in rows}
     return render_template(
         "admin/branches.html",

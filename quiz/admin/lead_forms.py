@@ -68,6 +68,7 @@ class LeadFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
+    campaign_id = Select("活动", coerce=_optional_int)
     branch_id = Select("机构", coerce=_optional_int)
     unassigned = BooleanField("仅未分配机构")
     province_code = Select("省份", default="")
@@ -97,8 +98,18 @@ class LeadFilterForm(FlaskForm):
         "推荐业务员编号", validators=[Optional(), NumberRange(1, 2**31 - 1, "业务员编号无效")]
     )
 
-    def setup(self, branches: list[tuple[int, str]], intents: list[str]) -> LeadFilterForm:
-        """Fill the choices that depend on data (branches, provinces, cities, intents)."""
+    def setup(
+        self,
+        branches: list[tuple[int, str]],
+        intents: list[str],
+        campaigns: list[tuple[int, str]] | None = None,
+    ) -> LeadFilterForm:
+        """Fill the choices that depend on data (campaigns, branches, provinces, cities,
+        intents). The campaign defaults to the newest (the one the dashboard counts)."""
+        campaigns = campaigns or []
+        self.campaign_id.choices = [(None, "全部活动"), *campaigns]
+        if not self.campaign_id.raw_data and campaigns:
+            self.campaign_id.data = campaigns[0][0]
         self.branch_id.choices = [(None, "全部机构"), *branches]
         self.province_code.choices = [("", "全部省份")] + [
             (p.code, p.name) for p in divisions.provinces()
@@ -141,6 +152,7 @@ class LeadFilterForm(FlaskForm):
             completed=completed,
             duplicates=bool(self.duplicates.data),
             agent_id=self.agent_id.data,
+            campaign_id=self.campaign_id.data,
         )
 
 

@@ -25,7 +25,9 @@ def _user() -> StaffUser:
 def filter_form(user: StaffUser) -> LeadFilterForm:
     """The filter form bound to the query string, its choices filled in."""
     form = LeadFilterForm(request.args)
-    return form.setup(leads.branch_choices(db()), leads.intent_levels(db()))
+    return form.setup(
+        leads.branch_choices(db()), leads.intent_levels(db()), leads.campaign_choices(db())
+    )
 
 
 @bp.get("/leads", endpoint="leads")

@@ -269,3 +269,58 @@ def test_leads_placed_with_head_office_can_be_listed_and_the_queue_count_matches
     assert "待分配线索(1)" in client.get("/admin/branches").get_data(as_text=True)
     queue = client.get("/admin/unassigned").get_data(as_text=True)
     assert str(waiting.id) in queue
+
+
+def test_lists_exports_and_branch_counts_default_to_the_current_campaign(
+    client, session, protector
+):
+    """The dashboard counts the current campaign; the leads list, its export and the
+    branches page must agree with it by default, and reach an earlier campaign on request."""
+    import dataclasses
+    import re
+    from datetime import UTC, datetime
+
+    from quiz.campaign import default_campaign_path, install_campaign, load_campaign_file
+
+    current = quiz_flow.current_campaign(session)
+    earlier = install_campaign(
+        session,
+        dataclasses.replace(
+            load_campaign_file(default_campaign_path()),
+            slug="spring-old",
+            opens_at=datetime(2025, 3, 1, tzinfo=UTC),
+            closes_at=datetime(2025, 4, 1, tzinfo=UTC),
+            draw_at=datetime(2025, 4, 10, tzinfo=UTC),
+            freeze_deadline=datetime(2025, 4, 5, tzinfo=UTC),
+        ),
+    )
+    now_lead = make_participant(session, protector, current, 6)  # 北京
+    old_lead = make_participant(session, protector, current, 12)  # 北京 too
+    old_lead.campaign_id, old_lead.created_at = earlier.id, datetime(2025, 3, 2, tzinfo=UTC)
+    admin = make_staff(session, "ho", "admin")
+    session.commit()
+    login_as(client, admin)
+    branch = now_lead.branch_id
+
+    def listed(query=""):
+        page = client.get(f"/admin/leads?branch_id={branch}{query}")
+        assert page.status_code == 200
+        return {int(x) for x in re.findall(r'/admin/leads/(\d+)"', page.get_data(as_text=True))}
+
+    assert listed() == {now_lead.id}
+    assert listed(f"&campaign_id={earlier.id}") == {old_lead.id}
+    assert listed("&campaign_id=") == {now_lead.id, old_lead.id}  # 全部活动
+    export = client.post(
+        f"/admin/exports?branch_id={branch}", data={"fmt": "csv", "scope": "branch"}
+    )
+    ids = [line.split(",")[0] for line in export.get_data(as_text=True).splitlines()[1:]]
+    assert ids == [str(now_lead.id)]
+    assert branches_count(client, "北京分公司") == "1"
+
+
+def branches_count(client, name):
+    import re
+
+    page = client.get("/admin/branches").get_data(as_text=True)
+    row = page.split(name, 1)[1].split("</tr>", 1)[0]
+    return re.findall(r'<td class="num">(\d+)</td>', row)[0]
