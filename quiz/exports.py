@@ -97,8 +97,8 @@ def _format_intent(intent: dict[str, Any]) -> str:
 
 
 def _answers(key: tuple[Any, ...]) -> tuple[str, ...]:
-    """答题状态 to 手机号重复 from the stored values (typically thousands of combinations)."""
-    status, score, total, level, intent, follow_up, duplicate = key
+    """答题状态 to 可疑推荐 from the stored values (typically thousands of combinations)."""
+    status, score, total, level, intent, follow_up, duplicate, flagged = key
     return (
         STATUS_LABELS.get(status, status),
         f"{score}/{total}",
@@ -106,6 +106,7 @@ def _answers(key: tuple[Any, ...]) -> tuple[str, ...]:
         _format_intent(json.loads(intent)) if intent else "",
         follow_up or "",
         "是" if duplicate else "",
+        "是" if flagged else "",
     )
 
 
@@ -196,6 +197,7 @@ HEADERS = [
     "投保意向",
     "跟进状态",
     "手机号重复",
+    "可疑推荐",
     # _HOURS
     "登记时间",
 ]
@@ -238,6 +240,7 @@ def _selected(reveal: bool) -> tuple[ColumnElement[Any], ...]:
         cast(p.intent, Text),  # the JSON text: parsed once per distinct answer set
         p.follow_up_status,
         _flag(p.duplicate_mobile),
+        _flag(p.referral_flagged),
         type_coerce(p.created_at, String),  # SQLite: the stored text, sliced below
     )
 
@@ -268,6 +271,7 @@ def _rows(result: Iterable[Sequence[Any]], ctx: ExportContext) -> Iterator[tuple
         intent,
         follow_up,
         duplicate,
+        flagged,
         created,
     ) in result:
         place = places[province, city, district]
@@ -290,7 +294,7 @@ def _rows(result: Iterable[Sequence[Any]], ctx: ExportContext) -> Iterator[tuple
             place[2],
             place[3],
             *orgs[branch, address_branch, agent, channel],
-            *answers[status, score, total, level, intent, follow_up, duplicate],
+            *answers[status, score, total, level, intent, follow_up, duplicate, flagged],
             hours[created[:13]] + created[13:16]
             if created.__class__ is str
             else _china_time(created),

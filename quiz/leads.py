@@ -61,6 +61,8 @@ class LeadFilters:
     follow_up_status: str | None = None
     completed: bool | None = None
     duplicates: bool = False
+    # Referred entries the anti-gaming checks flagged (the leaderboard's 可疑注册).
+    flagged: bool = False
     agent_id: int | None = None
     # The forms default it to the current campaign, as the dashboard counts; None: all.
     campaign_id: int | None = None
@@ -69,7 +71,7 @@ class LeadFilters:
         """Only the filters that are set, JSON-friendly (dates as ISO strings)."""
         out: dict[str, Any] = {}
         for key, value in asdict(self).items():
-            if value is None or value is False and key in ("unassigned", "duplicates"):
+            if value is None or value is False and key in ("unassigned", "duplicates", "flagged"):
                 continue
             out[key] = value.isoformat() if isinstance(value, date) else value
         return out
@@ -112,6 +114,7 @@ class LeadRow:
     intent_level: str | None
     follow_up_status: str
     duplicate_mobile: bool
+    referral_flagged: bool
     created_at: datetime
 
 
@@ -177,6 +180,8 @@ def apply_filters(stmt: Select[Any], filters: LeadFilters, user: StaffUser) -> S
         stmt = stmt.where(p.status == "registered")
     if filters.duplicates:
         stmt = stmt.where(p.duplicate_mobile.is_(True))
+    if filters.flagged:
+        stmt = stmt.where(p.referral_flagged.is_(True))
     return scope_leads(stmt, user)
 
 
@@ -204,6 +209,7 @@ def list_leads(
         p.intent_level,
         p.follow_up_status,
         p.duplicate_mobile,
+        p.referral_flagged,
         p.created_at,
     ).outerjoin(Branch, Branch.id == p.branch_id)
     stmt = apply_filters(stmt, filters, user)

@@ -60,6 +60,7 @@ def full_lead(session, protector):
     session.flush()
     lead.agent_id, lead.channel_id, lead.address_branch_id = agent.id, channel.id, lead.branch_id
     lead.duplicate_mobile = True
+    lead.referral_flagged = True
     lead.created_at = datetime(2026, 11, 1, 17, 30, 5, tzinfo=UTC)  # 01:30 next day in Beijing
     lead.follow_up_status = "已联系"
     session.commit()
@@ -98,6 +99,7 @@ def test_every_column_under_its_header_masked(session, full_lead):
         "投保意向": ";".join("、".join(v) for v in lead.intent.values()),
         "跟进状态": "已联系",
         "手机号重复": "是",
+        "可疑推荐": "是",
         "登记时间": "2026-11-02 01:30",
     }
     assert lead.intent_level and lead.score > 0

@@ -93,6 +93,7 @@ class LeadFilterForm(FlaskForm):
         default="",
     )
     duplicates = BooleanField("仅手机号重复")
+    flagged = BooleanField("仅可疑推荐")
     # Set by the leaderboard's and referral pages' links ("this agent's leads").
     agent_id = Integer(
         "推荐业务员编号", validators=[Optional(), NumberRange(1, 2**31 - 1, "业务员编号无效")]
@@ -151,6 +152,7 @@ class LeadFilterForm(FlaskForm):
             follow_up_status=self.follow_up_status.data or None,
             completed=completed,
             duplicates=bool(self.duplicates.data),
+            flagged=bool(self.flagged.data),
             agent_id=self.agent_id.data,
             campaign_id=self.campaign_id.data,
         )

@@ -324,3 +324,23 @@ def branches_count(client, name):
     page = client.get("/admin/branches").get_data(as_text=True)
     row = page.split(name, 1)[1].split("</tr>", 1)[0]
     return re.findall(r'<td class="num">(\d+)</td>', row)[0]
+
+
+def test_flagged_referrals_can_be_found_in_the_leads_list_and_on_the_lead(
+    client, session, protector
+):
+    """The leaderboard counts 可疑注册; head office must be able to find and review them."""
+    import re
+
+    campaign = quiz_flow.current_campaign(session)
+    flagged = make_participant(session, protector, campaign, 1)
+    flagged.referral_flagged = True
+    plain = make_participant(session, protector, campaign, 2)
+    admin = make_staff(session, "ho", "admin")
+    session.commit()
+    login_as(client, admin)
+    page = client.get("/admin/leads?flagged=y").get_data(as_text=True)
+    assert {int(x) for x in re.findall(r'/admin/leads/(\d+)"', page)} == {flagged.id}
+    assert "可疑推荐</span>" in page
+    assert "可疑推荐</span>" in client.get(f"/admin/leads/{flagged.id}").get_data(as_text=True)
+    assert "可疑推荐</span>" not in client.get(f"/admin/leads/{plain.id}").get_data(as_text=True)
