@@ -15,6 +15,7 @@ import csv
 import io
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -498,7 +499,19 @@ def is_self_referral(
     """
     if agent_mobile_hash:
         return agent_mobile_hash == participant_mobile_hash
-    return bool(agent_name) and " ".join(participant_name.split()) == agent_name
+    return bool(agent_name) and name_key(participant_name) == name_key(agent_name or "")
+
+
+# Middle dots of names written in other scripts (·, ・, •, ‧, ･) all count as one.
+_NAME_DOTS = str.maketrans({"・": "·", "•": "·", "‧": "·", "･": "·", "∙": "·"})
+
+
+def name_key(name: str) -> str:
+    """A name as compared for self-referral: full-width folded, no spaces, one middle
+    dot, Latin letters in lower case. "王 小明" and "阿卜杜・热合曼" are the agents
+    王小明 and 阿卜杜·热合曼, whichever way the form or the agents file wrote them."""
+    folded = unicodedata.normalize("NFKC", name).translate(_NAME_DOTS)
+    return "".join(folded.split()).lower()
 
 
 def flag_reasons(

@@ -416,3 +416,25 @@ def test_qr_codes_encode_the_configured_public_address_not_the_host_asked(client
     fixed = client.get(f"/r/{code}/qr.svg", headers=forged)
     assert fixed.get_data(as_text=True) == posters.qr_svg(f"https://quiz.example.cn/r/{code}")
     assert "public" in fixed.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    ("agent", "typed"),
+    [
+        ("王小明", "王 小明"),
+        ("阿卜杜·热合曼", "阿卜杜\u30fb热合曼"),
+        ("阿卜杜\u30fb热合曼", "阿卜杜·热合曼"),
+    ],
+)
+def test_self_referral_by_name_ignores_spaces_and_the_kind_of_middle_dot(
+    session, protector, agent, typed
+):
+    """The registration form accepts inner spaces and any middle dot; an agent without a
+    mobile on file must not escape the check by typing their name another way."""
+    add_agents(session, protector, f"机构代码,业务员代码,姓名\nB11,N1,{agent}\n")
+    campaign = campaign_of(session)
+    entry = _register(
+        session, protector, campaign, 1, agent_link(session, "B11", "N1"), name=typed, ip="10.0.0.9"
+    )
+    session.flush()
+    assert entry.referral_flagged
