@@ -24,7 +24,7 @@ from quiz import identity
 from quiz.db import utcnow
 from quiz.models import Campaign, Participant, Question, QuizItem
 from quiz.protection import Protector
-from quiz.referrals import flag_new_entry
+from quiz.referrals import flag_new_entry, stored_ip
 from quiz.routing import ResolvedAddress, route_participant
 
 # The intent option by which a participant declines sales contact (campaign plan, step 5).
@@ -224,7 +224,7 @@ def prepare_registration(
         consent_privacy_version=consent.privacy_version,
         consent_sensitive=consent.sensitive,
         consent_at=consent.at,
-        consent_ip=consent.ip,
+        consent_ip=stored_ip(consent.ip),
         created_at=now,
     )
     route_participant(session, participant, reg.address, referral=referral)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import re
 import secrets
 import unicodedata
@@ -486,6 +487,27 @@ def current_thresholds() -> Thresholds:
     )
 
 
+def stored_ip(address: str | None) -> str | None:
+    """A client address as consent_ip keeps it: IPv6 written out in full, so that the
+    addresses of one /64 network share a text prefix the burst check can range over
+    (phones rotate through a /64); IPv4 and anything unparsable as given."""
+    if not address or ":" not in address:
+        return address
+    try:
+        return ipaddress.IPv6Address(address).exploded
+    except ValueError:
+        return address
+
+
+# An exploded IPv6 address's first four groups and their colons: its /64 network.
+_V6_NETWORK = len("2001:0db8:0001:0002:")
+
+
+def network_of(stored: str) -> str:
+    """The burst check's client key: an IPv4 address, or an IPv6 address's /64 prefix."""
+    return stored[:_V6_NETWORK] if ":" in stored else stored
+
+
 def is_self_referral(
     agent_name: str | None,
     agent_mobile_hash: str | None,
@@ -530,11 +552,19 @@ def flag_reasons(
             reasons.append("self")
     if participant.consent_ip and participant.referral_link_id is not None:
         created: datetime = participant.created_at
+        client = network_of(participant.consent_ip)
+        # One /64 network counts as one client: a range over the exploded text, so the
+        # (link, consent_ip, created_at) index still serves it.
+        same_client = (
+            Participant.consent_ip.between(client, client[:-1] + ";")
+            if client.endswith(":")
+            else Participant.consent_ip == client
+        )
         earlier = list(
             conn.scalars(
                 select(Participant.id).where(
                     Participant.referral_link_id == participant.referral_link_id,
-                    Participant.consent_ip == participant.consent_ip,
+                    same_client,
                     Participant.created_at > created - thresholds.window,
                     Participant.created_at <= created,
                 )
@@ -583,10 +613,10 @@ def reflag(session: Session, campaign: Campaign, thresholds: Thresholds | None =
             Participant.agent_id,
             Participant.name,
             Participant.mobile_hash,
-        )
-        .where(Participant.campaign_id == campaign.id, Participant.referral_link_id.isnot(None))
-        .order_by(Participant.referral_link_id, Participant.consent_ip, Participant.created_at)
+        ).where(Participant.campaign_id == campaign.id, Participant.referral_link_id.isnot(None))
     ).all()
+    # Grouped by link and client network (an IPv6 /64), each group in time order.
+    rows = sorted(rows, key=lambda r: (r[1], network_of(r[2]) if r[2] else "", r[3], r[0]))
     flagged: set[int] = set()
     window: list[tuple[int, datetime]] = []
     key: tuple[Any, Any] | None = None
@@ -596,8 +626,8 @@ def reflag(session: Session, campaign: Campaign, thresholds: Thresholds | None =
             flagged.add(pid)
         if ip is None:
             continue
-        if (link_id, ip) != key:
-            key, window = (link_id, ip), []
+        if (link_id, network_of(ip)) != key:
+            key, window = (link_id, network_of(ip)), []
         window = [(p, t) for p, t in window if t > created - thresholds.window]
         window.append((pid, created))
         if len(window) > thresholds.limit:

@@ -53,3 +53,37 @@ def test_unknown_revision_is_a_message_not_a_traceback(database_url, tmp_path):
         assert isinstance(result.exception, SystemExit)  # a ClickException, not a crash
         assert "nosuch" in result.output
     app.extensions["quiz.db"].dispose()
+
+
+def test_migration_0005_writes_stored_ipv6_consent_addresses_out(database_url, tmp_path):
+    """Entries stored before the burst check grouped IPv6 /64 networks get the exploded
+    form it ranges over; IPv4 and unparsable values stay as they are."""
+    from sqlalchemy import select, update
+
+    from quiz.models import Participant
+    from quiz.quiz_flow import current_campaign
+    from tests.factories import install_test_campaign, make_participant
+
+    upgrade(database_url, "0004")
+    app = make_app(database_url, tmp_path / "instance")
+    database = app.extensions["quiz.db"]
+    addresses = ["2001:db8:1:2::65", "10.0.0.7", "not-an-ip:"]
+    with database.transaction() as session:
+        install_test_campaign(session)
+        campaign = current_campaign(session)
+        ids = [
+            make_participant(session, app.extensions["quiz.protector"], campaign, n).id
+            for n in (1, 2, 3)
+        ]
+        for pid, address in zip(ids, addresses, strict=True):
+            session.execute(
+                update(Participant).where(Participant.id == pid).values(consent_ip=address)
+            )
+    upgrade(database_url)
+    with database.transaction(write=False) as session:
+        stored = [
+            session.scalar(select(Participant.consent_ip).where(Participant.id == pid))
+            for pid in ids
+        ]
+    database.dispose()
+    assert stored == ["2001:0db8:0001:0002:0000:0000:0000:0065", "10.0.0.7", "not-an-ip:"]

@@ -438,3 +438,39 @@ def test_self_referral_by_name_ignores_spaces_and_the_kind_of_middle_dot(
     )
     session.flush()
     assert entry.referral_flagged
+
+
+def test_a_burst_from_one_ipv6_network_is_one_client(session, protector):
+    """Phones rotate through the addresses of their /64: 20 entries from one /64 within
+    the window are a burst, as from one IPv4 address; another /64 is another client."""
+    add_agents(session, protector, "机构代码,业务员代码,姓名\nB11,A1,甲\n")
+    campaign = campaign_of(session)
+    link = agent_link(session, "B11", "A1")
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    rotating = [
+        _register(
+            session,
+            protector,
+            campaign,
+            n,
+            link,
+            ip=f"2001:db8:1:2::{n:x}",
+            when=start + timedelta(minutes=n),
+        )
+        for n in range(101, 121)
+    ]
+    elsewhere = _register(
+        session,
+        protector,
+        campaign,
+        200,
+        link,
+        ip="2001:db8:1:3::1",
+        when=start + timedelta(minutes=25),
+    )
+    session.flush()
+    assert all(p.referral_flagged for p in rotating)
+    assert not elsewhere.referral_flagged
+    assert rotating[0].consent_ip == "2001:0db8:0001:0002:0000:0000:0000:0065"
+    # The batch recomputation agrees with the check made at registration.
+    assert referrals.reflag(session, campaign) == len(rotating)
