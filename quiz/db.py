@@ -128,10 +128,18 @@ _QUEUES: dict[str, WriterQueue] = {}
 _QUEUES_LOCK = threading.Lock()
 
 
-def writer_queue(url: str) -> WriterQueue | None:
-    """The process's queue for a file database (shared by its engines); None in memory."""
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL; None for an in-memory or URI-named database."""
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def writer_queue(url: str) -> WriterQueue | None:
+    """The process's queue for a file database (shared by its engines); None in memory."""
+    database = sqlite_file(url)
+    if database is None:
         return None
     path = os.path.abspath(f"{database}-writers.lock")
     with _QUEUES_LOCK:
@@ -202,8 +210,8 @@ def create_private_file(url: str) -> None:
     It holds names, addresses and birth dates; SQLite would create it under the umask
     (usually world-readable). Its -wal and -shm files take the database file's mode.
     An existing file keeps the mode its operator gave it."""
-    database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    database = sqlite_file(url)
+    if database is None:
         return
     try:
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
