@@ -564,23 +564,17 @@ def _verify_winners(session: Session, draw: Draw, owner: dict[int, int]) -> list
         if len(problems) >= 20:
             break
     if len(problems) < 20:
-        problems.extend(_verify_winner_people(session, draw)[: 20 - len(problems)])
+        problems.extend(_verify_winner_people(session, draw, stored)[: 20 - len(problems)])
     return problems
 
 
-def _verify_winner_people(session: Session, draw: Draw) -> list[str]:
+def _verify_winner_people(session: Session, draw: Draw, winners: Sequence[Any]) -> list[str]:
     """Each winner's published line must still describe the person the prize goes to: the
     digest covers the lines, not which participant stands behind an entry number, so a
-    swapped participant_id would otherwise send a prize to someone else unnoticed."""
+    swapped participant_id would otherwise send a prize to someone else unnoticed.
+    `winners` are the stored Winner rows _verify_winners read (rank, entry_no,
+    participant_id, ...)."""
     problems: list[str] = []
-    winners = [
-        row
-        for row in session.execute(
-            select(Winner.rank, Winner.entry_no, Winner.participant_id)
-            .where(Winner.draw_id == draw.id)
-            .order_by(Winner.rank)
-        )
-    ]
     for start in range(0, len(winners), IN_CHUNK):
         part = winners[start : start + IN_CHUNK]
         people = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,11 @@ def draw_page() -> ResponseReturnValue:
     )
 
 
+@cache
 def verification_program() -> str:
     """The stand-alone checker (Python 3, standard library only) from the draw's documented
-    verification section, the same text the tests run against the algorithm."""
+    verification section, the same text the tests run against the algorithm; read once
+    per process."""
     section = (Path(__file__).parent / "README_SECTION.md").read_text("utf-8")
     match = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
     assert match is not None, "README_SECTION.md lost its Python block"
