@@ -626,8 +626,9 @@ def reflag(session: Session, campaign: Campaign, thresholds: Thresholds | None =
             flagged.add(pid)
         if ip is None:
             continue
-        if (link_id, network_of(ip)) != key:
-            key, window = (link_id, network_of(ip)), []
+        client = (link_id, network_of(ip))
+        if client != key:
+            key, window = client, []
         window = [(p, t) for p, t in window if t > created - thresholds.window]
         window.append((pid, created))
         if len(window) > thresholds.limit:
