@@ -215,28 +215,29 @@ def intent_breakdown(session: Session, campaign_id: int) -> list[tuple[str, int]
     return sorted(((str(k), int(n)) for k, n in rows), key=lambda item: -item[1])
 
 
-def funnel_counters(session: Session, campaign: Campaign | None = None) -> dict[str, int]:
-    """Summed campaign-page visits and consents from the daily counters: over the
-    campaign's own Beijing days when given (the counters have no campaign column, and
-    an earlier campaign's traffic must not inflate this one's funnel)."""
-    stmt = select(DailyCounter.metric, func.sum(DailyCounter.count)).where(
-        DailyCounter.metric.in_(("visit", "consent"))
-    )
-    if campaign is not None:
-        stmt = stmt.where(
+def funnel_counters(session: Session, campaign: Campaign) -> dict[str, int]:
+    """Summed campaign-page visits and consents from the daily counters, over the
+    campaign's own Beijing days (the counters have no campaign column, and an earlier
+    campaign's traffic must not inflate this one's funnel)."""
+    rows = session.execute(
+        select(DailyCounter.metric, func.sum(DailyCounter.count))
+        .where(
+            DailyCounter.metric.in_(("visit", "consent")),
             DailyCounter.day >= campaign.opens_at.astimezone(CHINA).date(),
             DailyCounter.day <= campaign.closes_at.astimezone(CHINA).date(),
         )
-    rows = session.execute(stmt.group_by(DailyCounter.metric)).all()
+        .group_by(DailyCounter.metric)
+    ).all()
     return {str(m): int(n or 0) for m, n in rows}
 
 
 def dashboard(session: Session, campaign_id: int | None) -> Dashboard:
     """All dashboard figures for one campaign (an empty dashboard without a campaign)."""
     board = Dashboard()
-    if campaign_id is None:
+    campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
+    if campaign is None:
         return board
-    counters = funnel_counters(session, session.get(Campaign, campaign_id))
+    counters = funnel_counters(session, campaign)
     board.visits = counters.get("visit", 0)
     board.consents = counters.get("consent", 0)
     board.branches = by_branch(session, campaign_id)
