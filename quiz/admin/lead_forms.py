@@ -103,11 +103,10 @@ class LeadFilterForm(FlaskForm):
         self,
         branches: list[tuple[int, str]],
         intents: list[str],
-        campaigns: list[tuple[int, str]] | None = None,
+        campaigns: list[tuple[int, str]],
     ) -> LeadFilterForm:
         """Fill the choices that depend on data (campaigns, branches, provinces, cities,
         intents). The campaign defaults to the newest (the one the dashboard counts)."""
-        campaigns = campaigns or []
         self.campaign_id.choices = [(None, "全部活动"), *campaigns]
         if not self.campaign_id.raw_data and campaigns:
             self.campaign_id.data = campaigns[0][0]
