@@ -15,7 +15,9 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 from stdnum import numdb
 from stdnum.cn import ric
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, ValidationError
+from stdnum.exceptions import ValidationError
+
+from quiz.regions import divisions
 
 # Mainland province-level prefixes of resident ID numbers (GB/T 2260 first two digits).
 PROVINCE_PREFIXES = frozenset(
@@ -53,6 +55,13 @@ PROVINCE_PREFIXES = frozenset(
         "65",
     ]
 )
+# Resident ID numbers and residence permits of Hong Kong, Macao and Taiwan residents.
+NON_MAINLAND_PREFIXES = {
+    "71": "台湾地区",
+    "81": "香港特别行政区",
+    "82": "澳门特别行政区",
+    "83": "台湾地区",
+}
 OLDEST_BIRTH_YEAR = 1900
 HAS_LETTER_RE = re.compile(r"[\u3400-\u9fffA-Za-z]")
 NAME_RE = re.compile(r"^[\u3400-\u9fff\u00b7\u30fb·A-Za-z][\u3400-\u9fff\u00b7\u30fb·A-Za-z ]*$")
@@ -85,10 +94,12 @@ def _fold(value: str) -> str:
 def validate_resident_id(value: str, today: date | None = None) -> ResidentId:
     """Validate an 18-digit resident ID number: checksum, real birth date, known region.
 
-    python-stdnum rejects a valid number whose region code was created after the
-    birth year (codes are assigned at registration, e.g. 429004 仙桃 for people
-    born in 1990), so a known prefix at any time is accepted; it also accepts
-    future birth dates, which we check ourselves.
+    The region is checked here rather than by python-stdnum's ``validate``: stdnum
+    rejects a valid number whose region code was created after the birth year (codes
+    are assigned at registration, e.g. 429004 仙桃 for people born in 1990), raises
+    ``KeyError`` for a code it knows only at province level (110199, 710101), and
+    accepts future birth dates. A code known at any time is accepted, retired ones
+    included: a number keeps the code it was issued under after districts merge.
     """
     today = today or date.today()
     number = re.sub(r"[\s-]", "", _fold(value)).upper()
@@ -98,31 +109,43 @@ def validate_resident_id(value: str, today: date | None = None) -> ResidentId:
         if len(number) != 18:
             raise IdentityError("身份证号码应为18位")
         raise IdentityError("身份证号码格式不正确:前17位应为数字,最后一位为数字或X")
-    try:
-        ric.validate(number)
-    except InvalidChecksum as exc:
-        raise IdentityError("身份证号码校验位不正确,请核对后重新填写") from exc
-    except InvalidLength as exc:
-        raise IdentityError("身份证号码应为18位") from exc
-    except InvalidComponent:
-        # Either an impossible date or a region unknown at the birth year: decide below.
-        pass
-    except ValidationError as exc:
-        raise IdentityError("身份证号码格式不正确") from exc
+    if number[-1] != ric.calc_check_digit(number):
+        raise IdentityError("身份证号码校验位不正确,请核对后重新填写")
     try:
         birth = ric.get_birth_date(number)
     except ValidationError as exc:
         raise IdentityError("身份证号码中的出生日期不存在") from exc
     if birth > today or birth.year < OLDEST_BIRTH_YEAR:
         raise IdentityError("身份证号码中的出生日期不正确")
-    if number[:2] not in PROVINCE_PREFIXES or not _known_region(number[:6]):
-        raise IdentityError("身份证号码中的地区码不正确")
+    problem = region_problem(number[:6])
+    if problem:
+        raise IdentityError(problem)
     return ResidentId(number=number, birth_date=birth)
 
 
-def _known_region(prefix: str) -> bool:
-    results = numdb.get("cn/loc").info(prefix)
-    return any(props for _part, props in results)
+def region_problem(code: str) -> str | None:
+    """Why the six-digit region code of an ID number is refused, or None if it is accepted.
+
+    Accepted: a mainland province (PROVINCE_PREFIXES) and a code that the national code
+    history (python-stdnum's GB/T 2260 table, retired codes included) lists as a county
+    or that the site's division table lists. Refused, naming the code: Hong Kong, Macao
+    and Taiwan (81, 82, 71/83, the prefixes of their residents' residence permits), as
+    the campaign is open to mainland residents only, and codes no table knows.
+    """
+    if code[:2] in NON_MAINLAND_PREFIXES:
+        return (
+            f"身份证号码的地区码 {code} 属于{NON_MAINLAND_PREFIXES[code[:2]]},"
+            "本活动仅限中国大陆居民参加"
+        )
+    if code[:2] not in PROVINCE_PREFIXES or not _known_region(code):
+        return f"身份证号码中的地区码 {code} 不存在,请核对号码前6位"
+    return None
+
+
+def _known_region(code: str) -> bool:
+    if any("county" in props for _part, props in numdb.get("cn/loc").info(code)):
+        return True
+    return divisions.get(code) is not None
 
 
 def _cn_number(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from stdnum import numdb
 from stdnum.cn import ric
 
 from quiz.identity import (
+    PROVINCE_PREFIXES,
     IdentityError,
     mask_mobile,
     mask_name,
@@ -20,6 +22,7 @@ from quiz.identity import (
     validate_postal_code,
     validate_resident_id,
 )
+from quiz.regions import divisions
 
 
 def with_check(body17: str) -> str:
@@ -123,3 +126,165 @@ def test_masked_name_never_reveals_the_middle(name):
 def test_masked_mobile_hides_four_digits(mobile):
     masked = mask_mobile(mobile)
     assert masked[3:7] == "****" and masked[:3] == mobile[:3] and masked[-4:] == mobile[-4:]
+
+
+# Region codes: the province whitelist, python-stdnum's gaps, the division table.
+
+
+def _id(code: str, birth: date = date(1990, 1, 1), seq: int = 123) -> str:
+    return with_check(f"{code}{birth:%Y%m%d}{seq:03d}")
+
+
+@pytest.mark.parametrize(
+    ("code", "place"),
+    [
+        ("710101", "台湾地区"),
+        ("810101", "香港特别行政区"),
+        ("820101", "澳门特别行政区"),
+        ("830000", "台湾地区"),
+    ],
+)
+def test_hong_kong_macao_and_taiwan_numbers_are_refused_naming_the_code(code, place):
+    with pytest.raises(IdentityError) as refused:
+        validate_resident_id(_id(code))
+    assert str(refused.value) == f"身份证号码的地区码 {code} 属于{place},本活动仅限中国大陆居民参加"
+
+
+@pytest.mark.parametrize("code", ["110199", "990101", "000000", "460199", "720101"])
+def test_unknown_region_codes_are_refused_naming_the_code(code):
+    # 110199 and 460199: python-stdnum knows the province but no county (it raised KeyError).
+    with pytest.raises(IdentityError) as refused:
+        validate_resident_id(_id(code))
+    assert str(refused.value) == f"身份证号码中的地区码 {code} 不存在,请核对号码前6位"
+
+
+def test_retired_and_newest_codes_are_accepted():
+    # 110104 宣武区 was merged into 西城区 in 2010: its people keep their numbers.
+    assert validate_resident_id(_id("110104", date(1980, 5, 5))).birth_date == date(1980, 5, 5)
+    # 330113 临平区 (2021) is in the site's division table but not in python-stdnum's.
+    assert validate_resident_id(_id("330113", date(2001, 1, 1))).number.startswith("330113")
+
+
+def test_every_code_of_the_division_table_is_accepted_on_the_mainland_only():
+    accepted, refused = set(), set()
+    for division in divisions.all_divisions():
+        try:
+            validate_resident_id(_id(division.code))
+        except IdentityError as exc:
+            assert division.code in str(exc)
+            refused.add(division.code[:2])
+        else:
+            accepted.add(division.code[:2])
+    assert accepted == set(PROVINCE_PREFIXES)
+    assert refused == {"81", "82"}  # the table has no Taiwan
+
+
+@pytest.mark.fuzz
+@settings(max_examples=300, deadline=None)
+@given(
+    division=st.sampled_from(divisions.all_divisions()),
+    birth=st.dates(date(1900, 1, 1), date(2026, 11, 25)),
+    seq=st.integers(0, 999),
+)
+def test_fuzz_checksum_valid_numbers_over_the_division_table(division, birth, seq):
+    number = _id(division.code, birth, seq)
+    if division.code[:2] in PROVINCE_PREFIXES:
+        result = validate_resident_id(number, today=date(2026, 11, 25))
+        assert result.number == number and result.birth_date == birth
+    else:
+        with pytest.raises(IdentityError, match=division.code):
+            validate_resident_id(number, today=date(2026, 11, 25))
+
+
+@pytest.mark.fuzz
+@settings(max_examples=500, deadline=None)
+@given(
+    code=st.from_regex(r"[0-9]{6}", fullmatch=True).filter(lambda c: divisions.get(c) is None),
+    birth=st.dates(date(1900, 1, 1), date(2026, 11, 25)),
+)
+def test_fuzz_checksum_valid_numbers_outside_the_division_table(code, birth):
+    # Never anything but IdentityError (stdnum's KeyError answered 500); a refusal names the
+    # code; an acceptance is a retired county of the national code history.
+    number = _id(code, birth)
+    try:
+        result = validate_resident_id(number, today=date(2026, 11, 25))
+    except IdentityError as exc:
+        assert code in str(exc)
+    else:
+        assert code[:2] in PROVINCE_PREFIXES
+        assert any("county" in p for _part, p in numdb.get("cn/loc").info(code))
+        assert result.birth_date == birth
+
+
+# Birth date bounds.
+
+
+def test_born_today_is_accepted_and_tomorrow_refused():
+    today = date(2026, 11, 25)
+    assert validate_resident_id(_id("110101", today), today=today).birth_date == today
+    with pytest.raises(IdentityError, match="出生日期不正确"):
+        validate_resident_id(_id("110101", date(2026, 11, 26)), today=today)
+
+
+def test_oldest_birth_year_is_1900():
+    assert validate_resident_id(_id("110101", date(1900, 1, 1))).birth_date.year == 1900
+    with pytest.raises(IdentityError, match="出生日期不正确"):
+        validate_resident_id(_id("110101", date(1899, 12, 31)))
+
+
+def test_without_today_the_real_date_is_used():
+    tomorrow = date.today() + timedelta(days=1)
+    with pytest.raises(IdentityError, match="出生日期不正确"):
+        validate_resident_id(_id("110101", tomorrow))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("36042619910101007Y", "身份证号码格式不正确:前17位应为数字,最后一位为数字或X"),
+        ("3604261991010100", "身份证号码应为18位"),
+        ("  ", "请填写身份证号码"),
+        (with_check("36042619910230001"), "身份证号码中的出生日期不存在"),
+        ("360426199101010072", "身份证号码校验位不正确,请核对后重新填写"),
+    ],
+)
+def test_id_messages_in_full(value, message):
+    with pytest.raises(IdentityError) as refused:
+        validate_resident_id(value)
+    assert str(refused.value) == message
+
+
+def test_dashes_inside_an_id_number_are_dropped():
+    assert validate_resident_id("360426-19910101-0071").number == "360426199101010071"
+
+
+# Mobiles with a country prefix.
+
+
+@pytest.mark.parametrize(
+    "typed", ["0086 138 1234 1234", "008613812341234", "+86-138-1234-1234", "＋８６13812341234"]
+)
+def test_mobile_with_country_prefix(typed):
+    assert validate_mobile(typed) == "13812341234"
+
+
+@pytest.mark.parametrize(
+    "typed", ["0086 12812341234", "0086", "+8", "0861381234123", "86013812341234"]
+)
+def test_bad_mobile_after_country_prefix_is_refused(typed):
+    with pytest.raises(IdentityError):
+        validate_mobile(typed)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "请填写手机号码"),
+        ("1381234123", "手机号码应为以1开头的11位数字"),
+        ("12012341234", "手机号码不是有效的中国大陆手机号"),
+    ],
+)
+def test_mobile_messages_in_full(value, message):
+    with pytest.raises(IdentityError) as refused:
+        validate_mobile(value)
+    assert str(refused.value) == message

@@ -79,6 +79,29 @@ def test_invalid_id_gives_422_message_and_keeps_fields(client, session):
     assert session.scalar(select(func.count()).select_from(Participant)) == 0
 
 
+@pytest.mark.parametrize(
+    ("prefix", "message"),
+    [
+        # Checksum-valid numbers whose county python-stdnum does not know: they raised
+        # KeyError('county') inside stdnum and the registration answered 500.
+        ("110199", "身份证号码中的地区码 110199 不存在"),
+        ("710101", "身份证号码的地区码 710101 属于台湾地区,本活动仅限中国大陆居民参加"),
+        ("810101", "身份证号码的地区码 810101 属于香港特别行政区"),
+        ("820101", "身份证号码的地区码 820101 属于澳门特别行政区"),
+    ],
+)
+def test_id_of_an_unknown_or_non_mainland_region_gets_422_naming_the_code(
+    client, session, prefix, message
+):
+    consent(client)
+    resp = client.post("/register", data=dict(FIELDS, resident_id=make_resident_id(prefix)))
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert message in page
+    assert FIELDS["address"] in page and FIELDS["mobile"] in page
+    assert session.scalar(select(func.count()).select_from(Participant)) == 0
+
+
 def test_full_flow_scores_and_shows_explanations(client, session):
     consent(client)
     resp = client.post("/register", data=FIELDS)
