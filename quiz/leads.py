@@ -248,7 +248,10 @@ def follow_ups_of(session: Session, participant: Participant) -> Sequence[Follow
 
 def _check_scope(user: StaffUser, participant: Participant) -> None:
     # Views already load the lead through lead_or_404; this guards other callers.
-    if user.role not in HEAD_OFFICE and participant.branch_id != user.branch_id:
+    # A branch user without a branch has no scope: refused, even for an unassigned lead.
+    if user.role not in HEAD_OFFICE and (
+        user.branch_id is None or participant.branch_id != user.branch_id
+    ):
         raise NotAllowed("您无权处理其他机构的线索。")
 
 

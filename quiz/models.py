@@ -311,7 +311,15 @@ class StaffUser(Base):
     """A head-office or branch staff account."""
 
     __tablename__ = "staff_user"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'analyst', 'branch')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'analyst', 'branch')", name="role"),
+        # Branch staff are scoped to their branch: an active one without a branch has no
+        # scope (access.scope_leads shows it nothing, as a second line of defence).
+        CheckConstraint(
+            "role <> 'branch' OR branch_id IS NOT NULL OR NOT active",
+            name="branch_role_has_branch",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

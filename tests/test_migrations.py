@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -87,3 +89,70 @@ def test_migration_0005_writes_stored_ipv6_consent_addresses_out(database_url, t
         ]
     database.dispose()
     assert stored == ["2001:0db8:0001:0002:0000:0000:0000:0065", "10.0.0.7", "not-an-ip:"]
+
+
+def test_migration_0006_deactivates_branch_accounts_without_a_branch(database_url, tmp_path):
+    """An active branch account without a branch (only direct SQL could make one) is
+    deactivated, logged out and reported in the audit log; then the database refuses it."""
+    import pytest
+    from sqlalchemy import insert, select
+    from sqlalchemy.exc import IntegrityError
+
+    from quiz.models import AuditLog, Branch, StaffUser
+
+    upgrade(database_url, "0005")
+    engine = make_engine(database_url)
+    staff = StaffUser.__table__
+    with engine.begin() as conn:
+        conn.execute(insert(Branch.__table__).values(id=1, code="B11", name="北京分公司"))
+        for username, role, branch_id, active in (
+            ("orphan", "branch", None, True),
+            ("gone", "branch", None, False),
+            ("clerk", "branch", 1, True),
+            ("boss", "admin", None, True),
+        ):
+            conn.execute(
+                insert(staff).values(
+                    username=username,
+                    display_name="",
+                    password_hash="!",
+                    role=role,
+                    branch_id=branch_id,
+                    can_reveal=False,
+                    session_version=3,
+                    active=active,
+                    failed_logins=0,
+                    created_at=datetime.now(UTC),
+                )
+            )
+    upgrade(database_url)
+    with engine.connect() as conn:
+        rows = {
+            r.username: (r.active, r.session_version)
+            for r in conn.execute(select(staff.c.username, staff.c.active, staff.c.session_version))
+        }
+        reports = conn.execute(
+            select(AuditLog.action, AuditLog.target, AuditLog.detail, AuditLog.actor)
+        ).all()
+    assert rows == {
+        "orphan": (False, 4),
+        "gone": (False, 3),
+        "clerk": (True, 3),
+        "boss": (True, 3),
+    }
+    assert [tuple(r) for r in reports] == [
+        (
+            "user_deactivate",
+            "user:orphan",
+            {"reason": "no_branch", "before": {"active": True}},
+            "migration 0006",
+        )
+    ]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(staff.update().where(staff.c.username == "gone").values(active=True))
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(staff.update().where(staff.c.username == "clerk").values(branch_id=None))
+    downgrade(database_url, "0005")
+    with engine.begin() as conn:  # the downgrade drops the constraint again
+        conn.execute(staff.update().where(staff.c.username == "gone").values(active=True))
+    engine.dispose()

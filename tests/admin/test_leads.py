@@ -344,3 +344,74 @@ def test_flagged_referrals_can_be_found_in_the_leads_list_and_on_the_lead(
     assert "可疑推荐</span>" in page
     assert "可疑推荐</span>" in client.get(f"/admin/leads/{flagged.id}").get_data(as_text=True)
     assert "可疑推荐</span>" not in client.get(f"/admin/leads/{plain.id}").get_data(as_text=True)
+
+
+@pytest.fixture
+def branch_user_without_branch(app):
+    """A branch account with no branch, as the request's user. The database refuses such
+    an active account (constraint branch_role_has_branch), so it is handed to the
+    request directly, as current_staff would return it: the scope must still fail closed."""
+    from flask import g
+
+    from quiz.models import StaffUser
+
+    user = StaffUser(
+        id=999_999, username="nobranch", role="branch", branch_id=None, can_reveal=True
+    )
+    user.display_name, user.active, user.session_version = "无机构", True, 1
+
+    def as_user():
+        g.staff_user = user
+
+    app.before_request_funcs.setdefault(None, []).insert(0, as_user)
+    return user
+
+
+def test_branch_user_without_branch_sees_nothing_anywhere(
+    client, session, protector, branch_user_without_branch
+):
+    bj, sh = _setup(session, protector)
+    unassigned = make_participant(
+        session, protector, quiz_flow.current_campaign(session), 7, complete=True
+    )
+    unassigned.branch_id = None
+    session.commit()
+    user = branch_user_without_branch
+
+    page = client.get("/admin/leads")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for lead in (bj, sh, unassigned):
+        assert f"/admin/leads/{lead.id}" not in text
+    for lead in (bj, sh, unassigned):
+        assert client.get(f"/admin/leads/{lead.id}").status_code == 404
+        assert (
+            client.post(f"/admin/leads/{lead.id}/follow-up", data={"status": "已联系"}).status_code
+            == 404
+        )
+    # No dashboard (sent to the empty list), no lead export, no winners export.
+    assert client.get("/admin/").headers["Location"].endswith("/admin/leads")
+    assert client.get("/admin/exports").status_code == 403
+
+    # The services the views call, directly: nothing matches, nothing is exported.
+    filters = LeadFilters()
+    assert leads.count_leads(session, user, filters) == 0
+    assert leads.list_leads(session, user, filters).rows == []
+    ctx = exports.context_for(session, False, protector)
+    assert list(exports.iter_rows(session, user, filters, ctx)) == []
+    assert sum(p.rows for p in exports.plan_parts(session, user, filters, "all")) == 0
+    assert exports.plan_parts(session, user, filters, "branch")[0].rows == 0
+    with pytest.raises(leads.NotAllowed):
+        leads.record_follow_up(session, user, unassigned, "已联系")
+    with pytest.raises(leads.NotAllowed):
+        leads.reveal(session, protector, user, unassigned)
+
+
+def test_database_refuses_an_active_branch_account_without_a_branch(session):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        make_staff(session, "nobranch", role="branch")
+    session.rollback()
+    assert make_staff(session, "parked", role="branch", active=False).branch_id is None
+    assert make_staff(session, "boss", role="admin").branch_id is None
