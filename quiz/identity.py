@@ -148,14 +148,13 @@ def _known_region(code: str) -> bool:
     return divisions.get(code) is not None
 
 
-def _cn_number(
-    digits: str, kinds: tuple[int, ...], unparsable: str, wrong_kind: str
-) -> phonenumbers.PhoneNumber:
-    """`digits` as a valid mainland number of one of `kinds`, else IdentityError."""
+def _cn_number(digits: str, kinds: tuple[int, ...], wrong_kind: str) -> phonenumbers.PhoneNumber:
+    """`digits` (ASCII digits, checked by the caller) as a valid mainland number of one of
+    `kinds`, else IdentityError."""
     try:
         parsed = phonenumbers.parse(digits, "CN")
-    except phonenumbers.NumberParseException as exc:
-        raise IdentityError(unparsable) from exc
+    except phonenumbers.NumberParseException as exc:  # unreachable: digits always parse
+        raise IdentityError(wrong_kind) from exc  # pragma: no mutate
     if not phonenumbers.is_valid_number(parsed) or phonenumbers.number_type(parsed) not in kinds:
         raise IdentityError(wrong_kind)
     return parsed
@@ -175,7 +174,6 @@ def validate_mobile(value: str) -> str:
     _cn_number(
         digits,
         (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE),
-        "手机号码不正确",
         "手机号码不是有效的中国大陆手机号",
     )
     return digits
@@ -192,7 +190,6 @@ def validate_landline(value: str) -> str | None:
     parsed = _cn_number(
         digits,
         (PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE),
-        "固定电话号码不正确",
         "固定电话号码不正确,请核对区号和号码",
     )
     return _dash("0" + str(parsed.national_number))
@@ -200,7 +197,7 @@ def validate_landline(value: str) -> str | None:
 
 def _dash(national: str) -> str:
     # Three-digit area codes are 010 and 02x; all others have four digits.
-    cut = 3 if national[1] in "12" else 4
+    cut = 3 if national[1] in ("1", "2") else 4
     return f"{national[:cut]}-{national[cut:]}"
 
 
@@ -240,13 +237,13 @@ def mask_name(name: str) -> str:
 
 def mask_mobile(mobile: str) -> str:
     """13812341234 -> 138****1234."""
-    if len(mobile) < 7:
+    if len(mobile) <= 7:  # too short to keep 3 + 4 digits and still hide one
         return "*" * len(mobile)
     return mobile[:3] + "*" * (len(mobile) - 7) + mobile[-4:]
 
 
 def mask_resident_id(number: str) -> str:
     """110101199001011234 -> 110101********1234."""
-    if len(number) < 10:
+    if len(number) <= 10:  # too short to keep 6 + 4 characters and still hide one
         return "*" * len(number)
     return number[:6] + "*" * (len(number) - 10) + number[-4:]

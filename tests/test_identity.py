@@ -288,3 +288,55 @@ def test_mobile_messages_in_full(value, message):
     with pytest.raises(IdentityError) as refused:
         validate_mobile(value)
     assert str(refused.value) == message
+
+
+def test_birth_date_messages_in_full():
+    with pytest.raises(IdentityError) as refused:
+        validate_resident_id(_id("110101", date(2026, 11, 26)), today=date(2026, 11, 25))
+    assert str(refused.value) == "身份证号码中的出生日期不正确"
+
+
+@pytest.mark.parametrize(
+    ("check", "value", "message"),
+    [
+        (validate_name, " ", "请填写姓名"),
+        (validate_name, "张" * 31, "姓名不能超过30个字"),
+        (validate_name, "张三3", "姓名只能包含汉字、字母和间隔号“·”"),
+        (validate_postal_code, "", "请填写邮政编码"),
+        (validate_postal_code, "43001", "邮政编码应为6位数字"),
+        (validate_landline, "12345678", "固定电话请填写区号和号码,例如 010-12345678"),
+        # A mobile number behind a 0 parses as a mainland number, but not a landline.
+        (validate_landline, "013812341234", "固定电话号码不正确,请核对区号和号码"),
+        (validate_landline, "0101234567", "固定电话号码不正确,请核对区号和号码"),
+    ],
+)
+def test_field_messages_in_full(check, value, message):
+    with pytest.raises(IdentityError) as refused:
+        check(value)
+    assert str(refused.value) == message
+
+
+def test_name_length_limit_is_30_characters_after_folding_spaces():
+    assert validate_name("张" * 30) == "张" * 30
+    assert validate_name("阿依古丽  \t 买买提") == "阿依古丽 买买提"
+
+
+def test_postal_code_spaces_are_dropped():
+    assert validate_postal_code(" 430 014 ") == "430014"
+
+
+def test_landline_area_code_lengths():
+    assert validate_landline("(021)12345678") == "021-12345678"
+    assert validate_landline("0571-8888 7777") == "0571-88887777"
+
+
+def test_masks_of_short_values():
+    assert mask_name("") == ""
+    assert mask_name("张") == "*"
+    assert mask_mobile("123456") == "******"
+    # A mask never shows the whole value: too short to hide a character, all is hidden.
+    assert mask_mobile("1234567") == "*******"
+    assert mask_mobile("12345678") == "123*5678"
+    assert mask_resident_id("123456789") == "*********"
+    assert mask_resident_id("1234567890") == "**********"
+    assert mask_resident_id("12345678901") == "123456*8901"
