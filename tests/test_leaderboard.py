@@ -9,10 +9,9 @@ import random
 import warnings
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select, update
 
-from quiz import leaderboard, quiz_flow, referrals
+from quiz import leaderboard, quiz_flow, referrals, stats
 from quiz.models import Branch, Participant, ReferralLink
 from quiz.routing import AddressInput
 from tests.factories import consent, registration
@@ -84,7 +83,6 @@ def test_leaderboard_figures_add_up_to_the_dashboard_totals(session, protector):
     referred = session.scalars(select(Participant.id).where(Participant.agent_id.isnot(None)))
     assert sum(a.counts.registrations for a in agents) == len(referred.all())
 
-    stats = pytest.importorskip("quiz.stats")
     with warnings.catch_warnings():  # quiz.stats uses Result.tuples(), deprecated in SA 2.1
         warnings.simplefilter("ignore", DeprecationWarning)
         board = stats.dashboard(session, campaign.id)

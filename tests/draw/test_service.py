@@ -526,12 +526,43 @@ def test_shipping_update_and_branch_export_are_formula_safe(
     assert service.safe_cell("北京") == "北京"
 
 
+def _wait_until_blocked(observer, thread, timeout: float = 30.0) -> None:
+    """Return once `thread` waits on another transaction's write lock: on PostgreSQL a
+    backend of this database waits on a Lock; on SQLite the thread sits in the writer
+    queue's flock (which the other writer holds until it commits). No fixed sleep."""
+    import sys
+    import time
+
+    from sqlalchemy import text
+
+    from quiz.db import WriterQueue
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert thread.is_alive(), "the exclusion finished without waiting for the freeze"
+        if observer.get_bind().dialect.name == "postgresql":
+            waiting = observer.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+            observer.rollback()
+            if waiting:
+                return
+        else:
+            frame = sys._current_frames().get(thread.ident)
+            if frame is not None and frame.f_code is WriterQueue.acquire.__code__:
+                return
+        time.sleep(0.005)
+    pytest.fail("the exclusion never waited on the freeze's lock")
+
+
 def test_an_exclusion_racing_a_freeze_waits_for_it_and_is_refused(app, session, protector):
     """Staff exclude someone while another freezes the list: the exclusion must wait for
     the freeze and be refused, not be saved while the person stays in the frozen list
     (PostgreSQL's READ COMMITTED let it through before the campaign row was locked)."""
     import threading
-    import time
 
     from tests.draw.test_draw_views import closed_with_entrants
 
@@ -561,7 +592,7 @@ def test_an_exclusion_racing_a_freeze_waits_for_it_and_is_refused(app, session, 
 
     thread = threading.Thread(target=exclude)
     thread.start()
-    time.sleep(0.5)  # the exclusion is now waiting on the freeze's lock
+    _wait_until_blocked(session, thread)
     freezer.commit()
     thread.join(30)
     excluder.close()
