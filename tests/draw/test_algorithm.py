@@ -473,3 +473,105 @@ def test_missing_file(tmp_path: Path) -> None:
     """A missing file surfaces as the usual OSError, not a DrawError."""
     with pytest.raises(FileNotFoundError):
         read_entrant_file(tmp_path / "nope.tsv")
+
+
+# The operator reads these messages in `quiz draw` output: each is pinned in full.
+
+DIGEST = "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: entrant_line(0, "张*", "138****1234"),
+            "entry_no must be a positive integer, got 0",
+        ),
+        (lambda: entrant_line(1, None, "x"), "masked_name must be a str, got NoneType"),
+        (lambda: entrant_line(1, "x", 5), "masked_mobile must be a str, got int"),
+        (lambda: entrant_line(2, "", "x"), "entry 2: masked_name is empty"),
+        (
+            lambda: entrant_line(3, "x", "a\tb"),
+            "entry 3: masked_mobile contains forbidden character(s) ['\\t'] (tab or line break)",
+        ),
+        (lambda: entrant_line(4, "\ud800", "x"), "entry 4: masked_name is not encodable as UTF-8"),
+        (
+            lambda: derive_seed("A" * 64, "r"),
+            "entrant digest must be 64 lowercase hex characters (SHA-256)",
+        ),
+        (lambda: derive_seed(DIGEST, ""), "randomness string must be a non-empty str"),
+        (lambda: derive_seed(DIGEST, "\udc00"), "randomness string is not encodable as UTF-8"),
+        (lambda: RandomStream(b"x" * 31), "seed must be 32 bytes"),
+        (lambda: RandomStream("x" * 32), "seed must be 32 bytes"),
+        (lambda: RandomStream(b"x" * 32).uniform(0), "uniform() bound must be in 1..2**64, got 0"),
+        (lambda: draw_v1(DIGEST, "r", 5, -1), "number of prizes k must be >= 0, got -1"),
+        (lambda: draw_v1(DIGEST, "r", 5, True), "number of prizes k must be an integer, got True"),
+        (lambda: draw_v1(DIGEST, "r", -1, 3), "number of entrants n must be >= 0, got -1"),
+        (
+            lambda: draw_v1(DIGEST, "r", 0, 3),
+            "cannot draw: the entrant file has no entrants (N = 0)",
+        ),
+        (lambda: assign_tiers([1], [("", 1)]), "tier name must be a non-empty str, got ''"),
+        (lambda: assign_tiers([1], [("一等奖", 1), ("一等奖", 1)]), "duplicate tier name '一等奖'"),
+        (
+            lambda: assign_tiers([1], [("一等奖", -1)]),
+            "count of tier '一等奖' must be >= 0, got -1",
+        ),
+        (
+            lambda: assign_tiers([1, 2], [("一等奖", 1)]),
+            "2 winners but the tiers only hold 1 prizes",
+        ),
+        (
+            lambda: assign_tiers([1, 1], [("一等奖", 2)]),
+            "winner list contains duplicate entry numbers",
+        ),
+    ],
+)
+def test_error_messages_in_full(call, message):
+    with pytest.raises(DrawError) as refused:
+        call()
+    assert str(refused.value) == message
+
+
+class _Scripted(RandomStream):
+    """A stream that returns given raw values, to hit the rejection boundary exactly."""
+
+    def __init__(self, values: list[int]) -> None:
+        super().__init__(b"\0" * 32)
+        self._values = iter(values)
+
+    def next_u64(self) -> int:
+        return next(self._values)
+
+
+def test_uniform_rejects_exactly_the_values_at_or_above_the_last_multiple():
+    m = 3
+    limit = 2**64 - (2**64 % m)
+    assert _Scripted([limit, 7]).uniform(m) == 7 % m  # limit itself would bias: skipped
+    assert _Scripted([limit - 1]).uniform(m) == (limit - 1) % m
+    assert _Scripted([2**64 - 1, 4]).uniform(m) == 1  # 2**64 - 1 is the limit for m = 3
+
+
+def test_stream_blocks_are_big_endian():
+    seed = bytes(range(32))
+    block = hashlib.sha256(seed + (0).to_bytes(8, "big")).digest()
+    stream = RandomStream(seed)
+    assert [stream.next_u64() for _ in range(4)] == [
+        int.from_bytes(block[i : i + 8], "big") for i in (0, 8, 16, 24)
+    ]
+    second = hashlib.sha256(seed + (1).to_bytes(8, "big")).digest()
+    assert stream.next_u64() == int.from_bytes(second[:8], "big")
+
+
+@pytest.mark.parametrize(
+    ("number", "ok"), [("1" + "0" * 19, True), ("1" + "0" * 20, False), ("", False)]
+)
+def test_entry_numbers_up_to_20_digits(tmp_path, monkeypatch, number, ok):
+    # A file whose only line carries this number: only "1" is in sequence, so a canonical
+    # but out-of-sequence number says so, and a non-canonical one says that instead.
+    path = tmp_path / "entrants.tsv"
+    path.write_bytes(f"{number}\t张*\t138****1234\n".encode())
+    with pytest.raises(DrawError) as refused:
+        read_entrant_file(path)
+    reason = "out of sequence" if ok else "is not a canonical integer"
+    assert reason in str(refused.value)
