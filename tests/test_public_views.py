@@ -119,6 +119,10 @@ def test_full_flow_scores_and_shows_explanations(client, session):
         resp = client.post("/quiz", data={"position": position, "choice": key})
         assert resp.status_code == 302
         seen += 1
+        last = m.group(1) == m.group(2)
+        # Post/Redirect/Get: the next question, and after the last answer the result.
+        assert resp.headers["Location"].endswith("/result" if last else "/quiz")
+    assert last
     result = client.get("/result").get_data(as_text=True)
     assert "答题完成" in result and "解析" in result and "正确答案" in result
     p = session.scalars(select(Participant)).one()
@@ -384,3 +388,15 @@ def test_a_finished_entry_registered_again_with_its_mobile_links_to_the_result(c
     assert "(当前状态:已完成答题,已获得抽奖资格)" in page
     assert '<a href="/result">查看结果</a>' in page
     assert "您答对了" in again.get("/result").get_data(as_text=True)
+
+
+def test_an_answer_without_a_choice_is_refused_outside_the_browser(client, session):
+    """The page requires a ticked box; a script posting none gets the question again."""
+    consent(client)
+    assert client.post("/register", data=FIELDS).status_code == 302
+    for headers in ({}, {ANSWERED_BY_SCRIPT: "1"}):
+        resp = client.post("/quiz", data={"position": 1}, headers=headers)
+        assert resp.status_code == 422
+        assert "请选择一个答案。" in resp.get_data(as_text=True)
+    p = session.scalars(select(Participant)).one()
+    assert all(it.answer is None for it in p.items)

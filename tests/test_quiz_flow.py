@@ -200,3 +200,153 @@ def test_declining_contact_is_recorded_and_keeps_the_entry(session, protector):
     assert p.status == "completed" and p.contact_opt_out is True
     other = make_participant(session, protector, campaign, 17, complete=True)
     assert other.contact_opt_out is False
+
+
+# Scoring: multi-select questions, every option, empty answers, the score's maximum.
+
+
+def _multi_select_first_question(session, participant, correct):
+    """Make the participant's first question a multi-select one with these right keys."""
+    from quiz.models import Question
+
+    first = quiz_flow.items_of(session, participant)[0]
+    question = session.get(Question, first.question_id)
+    question.multiple, question.correct = True, correct
+    session.flush()
+    return question
+
+
+def _finish_with_wrong_answers(session, participant):
+    """Answer every remaining question with an option that is never right (or intent)."""
+    for it in quiz_flow.items_of(session, participant, fresh=True):
+        if it.answer is not None:
+            continue
+        q = it.question
+        wrong = next((o["key"] for o in q.options if o["key"] not in (q.correct or [])), None)
+        quiz_flow.record_answer(session, participant, it.position, [wrong])
+
+
+@pytest.mark.parametrize(
+    ("answer", "right"),
+    [
+        (["A", "C"], True),
+        (["C", "A"], True),  # the order of the ticked boxes does not matter
+        (["C", "A", "C"], True),  # nor a key sent twice
+        (["A"], False),  # half right is wrong
+        (["A", "B", "C"], False),  # ticking every option is not a way to score
+    ],
+)
+def test_multi_select_is_scored_as_a_set(session, protector, answer, right):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 11)
+    question = _multi_select_first_question(session, p, ["A", "C"])
+    assert [o["key"] for o in question.options] == ["A", "B", "C"]
+    sheet = quiz_flow.record_answer(session, p, 1, answer)
+    assert sheet.items[0].answer == sorted(set(answer))
+    assert sheet.items[0].is_correct is right
+    assert sheet.next is not None and sheet.next.position == 2
+    _finish_with_wrong_answers(session, p)
+    session.refresh(p)
+    assert p.status == "completed" and p.score == int(right)
+
+
+def test_a_multi_select_double_tap_in_another_order_is_the_same_answer(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 12)
+    _multi_select_first_question(session, p, ["A", "C"])
+    quiz_flow.record_answer(session, p, 1, ["A", "C"])
+    assert quiz_flow.record_answer(session, p, 1, ["C", "A"]).items[0].answer == ["A", "C"]
+    with pytest.raises(quiz_flow.AnswerError) as refused:
+        quiz_flow.record_answer(session, p, 1, ["A"])
+    assert str(refused.value) == "本题已作答,答案不能修改。"
+
+
+@pytest.mark.parametrize(
+    ("position", "choices", "message"),
+    [
+        (1, [], "请选择一个答案。"),  # an empty multi-select POST, as a script can send
+        (1, ["A", "Z"], "所选答案无效,请重新选择。"),
+        (99, ["A"], "题目不存在,请返回继续答题。"),
+        (2, ["A"], "请按顺序答题。"),
+    ],
+)
+def test_refused_answers_say_why_and_store_nothing(session, protector, position, choices, message):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 13)
+    _multi_select_first_question(session, p, ["A", "C"])
+    with pytest.raises(quiz_flow.AnswerError) as refused:
+        quiz_flow.record_answer(session, p, position, choices)
+    assert str(refused.value) == message
+    assert all(it.answer is None for it in quiz_flow.items_of(session, p, fresh=True))
+
+
+def test_single_choice_refuses_two_answers_in_full(session, protector):
+    p = make_participant(session, protector, campaign_of(session), 14)
+    with pytest.raises(quiz_flow.AnswerError) as refused:
+        quiz_flow.record_answer(session, p, 1, ["A", "B"])
+    assert str(refused.value) == "本题为单选题,请只选择一个答案。"
+
+
+@pytest.mark.parametrize("per", [1, 3, 1000])
+def test_questions_per_participant_sets_the_count_and_the_maximum(session, protector, per):
+    import random
+
+    campaign = campaign_of(session)
+    campaign.content = {**campaign.content, "questions_per_participant": per}
+    session.flush()
+    bank = quiz_flow.question_bank(session, campaign.id)
+    ids, total = quiz_flow.choose_questions(session, campaign, rng=random.Random(3), bank=bank)
+    expected = min(per, len(bank.knowledge))
+    assert total == expected
+    assert len(set(ids[:expected])) == expected and set(ids[:expected]) <= set(bank.knowledge)
+    assert ids[expected:] == list(bank.intent)
+    p = make_participant(session, protector, campaign, 15, complete=True)
+    session.refresh(p)
+    assert p.total == expected
+    assert sum(it.question.kind == "knowledge" for it in quiz_flow.items_of(session, p)) == expected
+
+
+def test_score_counts_right_answers_and_intent_is_kept_as_labels(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 16)
+    right = 0
+    for it in quiz_flow.items_of(session, p):
+        q = it.question
+        if q.kind == "knowledge":
+            key = (
+                q.correct[0]
+                if it.position in (1, 3)
+                else next(o["key"] for o in q.options if o["key"] not in q.correct)
+            )
+            right += it.position in (1, 3)
+            sheet = quiz_flow.record_answer(session, p, it.position, [key])
+        else:
+            keys = (
+                [q.options[1]["key"], q.options[0]["key"]] if q.multiple else [q.options[1]["key"]]
+            )
+            sheet = quiz_flow.record_answer(session, p, it.position, keys)
+    assert sheet.status == "completed" and sheet.next is None
+    session.refresh(p)
+    assert p.score == right == 2
+    bank = quiz_flow.question_bank(session, campaign.id)
+    intents = [bank.by_id[i] for i in bank.intent]
+    assert p.intent == {
+        q.key: [o["text"] for o in q.options[:2]] if q.multiple else [q.options[1]["text"]]
+        for q in intents
+    }
+    # The level is the first intent question's first ticked option, in key order.
+    assert p.intent_level == intents[0].options[0]["text"][:32]
+    outcome = quiz_flow.outcome_of(session, sheet, bank)
+    assert (outcome.score, outcome.total) == (2, p.total)
+    assert [q.id for _it, q in outcome.reviews] == [it.question_id for it in sheet.items]
+    assert outcome.mobile_masked == p.mobile_masked
+
+
+def test_no_outcome_while_questions_remain(session, protector):
+    campaign = campaign_of(session)
+    p = make_participant(session, protector, campaign, 17)
+    sheet = quiz_flow.record_answer(session, p, 1, ["A"])
+    assert sheet.status != "completed"
+    assert (
+        quiz_flow.outcome_of(session, sheet, quiz_flow.question_bank(session, campaign.id)) is None
+    )
