@@ -24,7 +24,8 @@ _SUFFIXES = ("新区", "林区", "特区", "地区", "市", "区", "县", "旗",
 _STREET_AFTER = frozenset("路街道巷弄里村港湾桥门")
 _DIRECTIONS = frozenset("东西南北中")
 
-# Renamed or merged divisions people still write: (old name, current name, province).
+# Renamed or merged divisions people still write: (old name, current name, where), where
+# the province, or the city when the province has two divisions of that name (鼓楼区).
 _OLD_NAMES = (
     ("襄樊市", "襄阳市", "湖北省"),
     ("思茅市", "普洱市", "云南省"),
@@ -43,7 +44,7 @@ _OLD_NAMES = (
     ("江干区", "上城区", "浙江省"),
     ("下城区", "拱墅区", "浙江省"),
     ("白下区", "秦淮区", "江苏省"),
-    ("下关区", "鼓楼区", "江苏省"),
+    ("下关区", "鼓楼区", "南京市"),  # 江苏省 has two 鼓楼区: 南京's and 徐州's
     ("沧浪区", "姑苏区", "江苏省"),
     ("平江区", "姑苏区", "江苏省"),
     ("金阊区", "姑苏区", "江苏省"),
@@ -145,10 +146,15 @@ def _index() -> tuple[ahocorasick.Automaton, dict[str, _Node]]:
         add(division.name, division.code, False)
         for form in _short_forms(division):
             add(form, division.code, True)
-    by_name = {(d.name, nodes[d.code].province.name): d.code for d in divisions.all_divisions()}
-    for old, new, province in _OLD_NAMES:
-        code = by_name.get((new, province))
-        if code:
+    by_place: dict[tuple[str, str], set[str]] = {}
+    for division in divisions.all_divisions():
+        node = nodes[division.code]
+        for place in {node.province.name, node.city.name if node.city else ""} - {""}:
+            by_place.setdefault((division.name, place), set()).add(division.code)
+    for old, new, place in _OLD_NAMES:
+        codes = by_place.get((new, place), set())
+        if len(codes) == 1:  # an unknown or ambiguous row adds nothing (tests pin each row)
+            (code,) = codes
             add(old, code, False)
             if len(old) >= 4:
                 add(old[:-1], code, True)

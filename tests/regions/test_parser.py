@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from quiz.regions.parser import parse_address
+from quiz.regions import divisions
+from quiz.regions.parser import _OLD_NAMES, parse_address
 
 
 @pytest.mark.parametrize(
@@ -97,3 +98,117 @@ def test_form_noise_and_official_placeholders() -> None:
     assert parse_address("收货地址：浙江省杭州市滨江区长河街道").code == "330108"
     assert parse_address("湖北省省直辖县级行政区划仙桃市干河街道").code == "429004"
     assert parse_address("上海市市辖区黄浦区南京东路1号").code == "310101"
+
+
+# Every row of the old-name table, with the code it must lead to (written out here, so a
+# typo in a row or a row that no longer finds its current division fails).
+OLD_NAMES = {
+    "襄樊市": "420600",
+    "思茅市": "530800",
+    "莱芜市": "370116",
+    "崇文区": "110101",
+    "宣武区": "110102",
+    "闸北区": "310106",
+    "卢湾区": "310101",
+    "南汇区": "310115",
+    "塘沽区": "120116",
+    "汉沽区": "120116",
+    "大港区": "120116",
+    "万盛区": "500110",
+    "双桥区": "500111",
+    "萝岗区": "440112",
+    "江干区": "330102",
+    "下城区": "330105",
+    "白下区": "320104",
+    "下关区": "320106",  # 南京's 鼓楼区, not 徐州's (320302), in the same province
+    "沧浪区": "320508",
+    "平江区": "320508",
+    "金阊区": "320508",
+    "江北区": "500157",
+    "渝北区": "500157",
+    "雄安新区": "130000",
+}
+# Still the name of a current division elsewhere: alone, the old name is ambiguous.
+STILL_CURRENT = {"双桥区": "河北省承德市双桥区", "江北区": "浙江省宁波市江北区"}
+
+
+def test_the_old_name_table_is_covered_row_by_row():
+    assert [old for old, _new, _where in _OLD_NAMES] == list(OLD_NAMES)
+
+
+@pytest.mark.parametrize(("old", "code"), OLD_NAMES.items())
+def test_every_old_name_resolves_alone(old: str, code: str) -> None:
+    loc = parse_address(old + "1号")
+    if old in STILL_CURRENT:
+        assert loc.unresolved is not None and STILL_CURRENT[old] in loc.unresolved
+        province = divisions.get(code[:2] + "0000").name
+        loc = parse_address(province + old + "1号")
+    assert loc.code == code
+    assert loc.province_code == code[:2] + "0000"
+
+
+def test_a_long_old_name_is_found_without_its_suffix():
+    assert parse_address("河北雄安新1号").province_code == "130000"
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "name"),
+    [
+        ("上海浦东张江", "310115", "浦东新区"),  # 新区
+        ("天津滨海塘沽街道", "120116", "滨海新区"),
+        ("内蒙古锡林郭勒锡林浩特", "152502", "锡林浩特市"),  # 盟
+        ("阿拉善左旗", "152921", "阿拉善左旗"),
+        ("兴安乌兰浩特", "152201", "乌兰浩特市"),
+        ("贵州六盘水六枝", "520203", "六枝特区"),  # 特区
+        ("湖北神农架", "429021", "神农架林区"),  # 林区
+    ],
+)
+def test_short_forms_of_new_areas_leagues_and_special_districts(text, code, name):
+    loc = parse_address(text)
+    assert loc.code == code
+    assert name in (loc.district, loc.city)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("南山区深圳市科技园", "440305"),  # 南山区 alone: 深圳 or 鹤岗
+        ("西湖区杭州市文三路", "330106"),  # 西湖区 alone: 杭州 or 南昌
+        ("鼓楼区南京市中山路", "320106"),
+    ],
+)
+def test_a_district_written_before_its_city(text, code):
+    assert parse_address(text).code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "province", "city"),
+    [
+        ("辽宁省朝阳北路5号", "210000", None),  # a street of 朝阳, not 朝阳市
+        ("北京市朝阳北路5号", "110000", "110000"),  # not 朝阳区
+        ("广东省中山东路", "440000", None),  # not 中山市
+        ("广东省中山路", "440000", None),
+        ("吉林长春南关大街", "220000", "220100"),
+        ("辽宁朝阳市双塔区", "210000", "211300"),  # the city itself is still found
+        ("辽宁朝阳", "210000", "211300"),  # a short form at the very end
+    ],
+)
+def test_streets_named_after_divisions_are_not_divisions(text, province, city):
+    loc = parse_address(text)
+    assert (loc.province_code, loc.city_code) == (province, city)
+    if "北路" in text:
+        assert loc.district is None
+
+
+def test_tie_break_more_parts_win_then_the_earliest():
+    # Two chains of two parts: the first written is the address, the rest is detail.
+    assert parse_address("浙江杭州 收件人 江苏南京").code == "330100"
+    assert parse_address("江苏南京 寄件人 浙江杭州").code == "320100"
+    # A chain with more parts wins wherever it stands.
+    assert parse_address("杭州 收 江苏省南京市鼓楼区").code == "320106"
+
+
+def test_overlapping_names_take_the_longest_first():
+    # 吉林省吉林市: the province, then the city of the same name, not the province twice.
+    loc = parse_address("吉林省吉林市")
+    assert (loc.province_code, loc.city_code) == ("220000", "220200")
