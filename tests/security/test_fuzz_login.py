@@ -59,6 +59,7 @@ def _is_sign_in(resp) -> bool:
     return 300 <= resp.status_code < 400 and "/admin/login" not in location
 
 
+@pytest.mark.fuzz
 @settings(FUZZ)
 @given(
     data=form_data(["username", "password", "csrf_token", "next"]),
@@ -83,6 +84,7 @@ def test_login_form_fuzz(app, data, known, multipart):
         assert "staff" not in sess
 
 
+@pytest.mark.fuzz
 @settings(FUZZ, max_examples=max(EXAMPLES // 2, 1))
 @given(body=raw_bodies(["username", "password"]))
 def test_login_raw_bodies_fuzz(app, body):
@@ -104,6 +106,7 @@ def pending(app):
     return client
 
 
+@pytest.mark.fuzz
 @settings(FUZZ, max_examples=max(EXAMPLES // 2, 1))
 @given(data=form_data(["code", "csrf_token"]))
 def test_second_factor_form_fuzz(app, pending, data):

@@ -120,6 +120,7 @@ def test_every_public_post_route_is_fuzzed(app):
     assert posts <= set(FORMS), posts - set(FORMS)
 
 
+@pytest.mark.fuzz
 @pytest.mark.parametrize("path", list(FORMS))
 def test_form_fields_fuzz(app, clients, path):
     fields, state = _form(app, path)
@@ -142,6 +143,7 @@ def test_form_fields_fuzz(app, clients, path):
     run()
 
 
+@pytest.mark.fuzz
 @pytest.mark.parametrize("path", list(FORMS))
 def test_raw_bodies_fuzz(app, clients, path):
     fields, state = _form(app, path)
@@ -263,6 +265,7 @@ def csrf_client(tmp_path_factory):
         yield application, client, _token(client, "/register")
 
 
+@pytest.mark.fuzz
 def test_register_fuzz_with_csrf_on_and_a_valid_token(csrf_client):
     app, client, token = csrf_client
 
