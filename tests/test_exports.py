@@ -49,6 +49,11 @@ def test_neutralise_prefixes_formula_starts(first):
     assert exports.neutralise("") == ""
 
 
+def test_free_text_cells_are_neutralised_and_none_is_empty():
+    # A missing note or landline is an empty cell, never the text "None" or a NULL cell.
+    assert exports._neutralised([None, "=SUM(A1)", "备注", ""]) == ["", "'=SUM(A1)", "备注", ""]
+
+
 @pytest.fixture
 def full_lead(session, protector):
     """A completed lead with every optional column set: landline, agent, channel, duplicate."""
