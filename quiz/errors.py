@@ -49,6 +49,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[str, int]:
         code = exc.code or 500
+        if code == 413 and request.endpoint == "admin.referrals_agents":
+            from quiz.import_jobs import CLI_HINT
+
+            return render_error(413, f"文件超过网页上传的大小上限(2 MB)。{CLI_HINT}")
         return render_error(code)
 
     @app.errorhandler(Exception)

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper, Session
 
-from quiz.db import Database
+from quiz.db import Database, utcnow
 from quiz.models import Agent, Branch, Campaign, Channel, Participant, ReferralLink
 
 # No 0/O, 1/I: codes are typed from posters and read out over the phone.
@@ -48,11 +48,15 @@ CSV_COLUMNS = {
     "name": ("name", "姓名"),
     "mobile": ("mobile", "手机号码", "手机"),
 }
-MAX_IMPORT_ROWS = 100_000
+MAX_IMPORT_ROWS = 100_000  # per upload on the web page
 
 
 class ReferralError(ValueError):
     """Bad input for a referral operation; str(exc) is a Chinese message for staff."""
+
+
+class TooManyRows(ReferralError):
+    """A file longer than one import takes."""
 
 
 # --- codes --------------------------------------------------------------------
@@ -60,7 +64,9 @@ class ReferralError(ValueError):
 
 def new_code(length: int = CODE_LENGTH) -> str:
     """A random short code from the unambiguous alphabet."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    # 32 letters: each random byte picks one without bias (256 = 8 x 32), ten times
+    # faster than secrets.choice when an import needs thousands of codes.
+    return "".join(ALPHABET[byte % len(ALPHABET)] for byte in secrets.token_bytes(length))
 
 
 def normalise_code(raw: str | None) -> str | None:
@@ -182,8 +188,11 @@ def _header_map(header: Sequence[str]) -> dict[str, int]:
     return found
 
 
-def parse_agents_csv(data: bytes | str) -> list[tuple[int, dict[str, str]]]:
-    """Rows of an agents CSV as (line number, fields); raise ReferralError on a bad file.
+def parse_agents_csv(
+    data: bytes | str, max_rows: int | None = None
+) -> list[tuple[int, dict[str, str]]]:
+    """Rows of an agents CSV as (line number, fields); raise ReferralError on a bad file,
+    TooManyRows past `max_rows` (the web page's limit; the CLI takes any length).
 
     Columns, by header: branch_code/机构代码, agent_code/业务员代码, name/姓名 and the
     optional mobile/手机号码. UTF-8 (with or without BOM) or GB18030, as Excel saves it.
@@ -221,8 +230,8 @@ def parse_agents_csv(data: bytes | str) -> list[tuple[int, dict[str, str]]]:
         for record in reader:
             if not any(cell.strip() for cell in record):
                 continue
-            if len(rows) >= MAX_IMPORT_ROWS:
-                raise ReferralError(f"一次最多导入{MAX_IMPORT_ROWS}行")
+            if max_rows is not None and len(rows) >= max_rows:
+                raise TooManyRows(f"网页上传一次最多导入{max_rows}行。")
             values = {
                 key: (record[i].strip() if i < len(record) else "") for key, i in columns.items()
             }
@@ -306,45 +315,59 @@ def _free_codes(session: Session, count: int) -> list[str]:
 
 def write_agents(session: Session, rows: Sequence[AgentRow]) -> ImportResult:
     """Create or update checked agents and give each new one a link: a few statements per
-    call whatever its size, so a chunk of a large file is written in milliseconds."""
+    call whatever its size (bulk inserts), so a chunk of a large file takes milliseconds."""
     result = ImportResult()
     if not rows:
         return result
-    existing: dict[tuple[int, str], Agent] = {}
+    by_key = {(r.branch_id, r.code): r for r in rows}
+    ids: dict[tuple[int, str], int] = {}
     for branch_id in {r.branch_id for r in rows}:
         codes = [r.code for r in rows if r.branch_id == branch_id]
         for agent in session.scalars(
             select(Agent).where(Agent.branch_id == branch_id, Agent.code.in_(codes))
         ):
-            existing[(agent.branch_id, agent.code)] = agent
-    agents: list[tuple[AgentRow, Agent]] = []
-    for row in rows:
-        agent = existing.get((row.branch_id, row.code))
-        if agent is None:
-            agent = Agent(
-                branch_id=row.branch_id, code=row.code, name=row.name, mobile_hash=row.mobile_hash
-            )
-            session.add(agent)
-            result.created += 1
-        else:
+            ids[(agent.branch_id, agent.code)] = agent.id
+            row = by_key[(agent.branch_id, agent.code)]
             if agent.name != row.name or (row.mobile_hash and agent.mobile_hash != row.mobile_hash):
                 result.updated += 1
-            agent.name = row.name
-            agent.mobile_hash = row.mobile_hash or agent.mobile_hash
-        agents.append((row, agent))
-    session.flush()
+                agent.name = row.name
+                agent.mobile_hash = row.mobile_hash or agent.mobile_hash
+    new = [r for r in rows if (r.branch_id, r.code) not in ids]
+    if new:
+        inserted = session.execute(
+            insert(Agent).returning(Agent.id, Agent.branch_id, Agent.code),
+            [
+                {
+                    "branch_id": r.branch_id,
+                    "code": r.code,
+                    "name": r.name,
+                    "mobile_hash": r.mobile_hash,
+                }
+                for r in new
+            ],
+        )
+        for agent_id, branch_id, code in inserted:
+            ids[(branch_id, code)] = agent_id
+        result.created = len(new)
     linked = set(
         session.scalars(
-            select(ReferralLink.agent_id).where(
-                ReferralLink.agent_id.in_([agent.id for _, agent in agents])
-            )
+            select(ReferralLink.agent_id).where(ReferralLink.agent_id.in_(list(ids.values())))
         )
     )
-    missing = [(row, agent) for row, agent in agents if agent.id not in linked]
-    for (row, agent), code in zip(missing, _free_codes(session, len(missing)), strict=True):
-        label = f"{row.branch_name} {row.name}"[:200]
-        session.add(
-            ReferralLink(code=code, branch_id=agent.branch_id, agent_id=agent.id, label=label)
+    missing = [r for r in rows if ids[(r.branch_id, r.code)] not in linked]
+    if missing:
+        session.execute(
+            insert(ReferralLink),
+            [
+                {
+                    "code": code,
+                    "branch_id": r.branch_id,
+                    "agent_id": ids[(r.branch_id, r.code)],
+                    "label": f"{r.branch_name} {r.name}"[:200],
+                    "created_at": utcnow(),
+                }
+                for r, code in zip(missing, _free_codes(session, len(missing)), strict=True)
+            ],
         )
     result.links_created = len(missing)
     session.flush()
