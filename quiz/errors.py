@@ -8,6 +8,8 @@ from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from quiz.logging_setup import bare_field
+
 log = logging.getLogger("quiz.errors")
 
 MESSAGES = {
@@ -57,7 +59,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[str, int]:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception(
+            "unhandled error on %s %s", bare_field(request.method), bare_field(request.path)
+        )
         # The page itself reads the database (the signed-in user for the staff menu): a
         # session left mid-failure would raise again and lose the Chinese error page.
         session = g.get("db")
