@@ -88,6 +88,11 @@ def configure(app: Flask) -> None:
     app.extensions["quiz.campaign"] = CampaignCache(
         app.extensions["quiz.db"], float(app.config["QUIZ_CAMPAIGN_CACHE_SECONDS"])
     )
+    from quiz.counters import VisitBatch
+
+    app.extensions["quiz.visits"] = VisitBatch(
+        app.extensions["quiz.db"], float(app.config["QUIZ_VISIT_FLUSH_SECONDS"])
+    )
     app.extensions["quiz.protector"] = Protector(
         split_keys(app.config["QUIZ_DATA_KEY"]), app.config["QUIZ_HASH_KEY"]
     )
