@@ -27,3 +27,4 @@ def test_registrations_complete_within_a_second_while_agents_are_imported(tmp_pa
     assert figures.during_writes, "no registration ran while chunks were being written"
     assert set(figures.register_status) == {302}
     assert max(figures.latencies) < 1.0, figures.summary()
+    assert max(figures.consents) < 1.0, figures.summary()
