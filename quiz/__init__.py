@@ -51,7 +51,12 @@ def configure(app: Flask) -> None:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from quiz.db import Database
-    from quiz.protection import Protector, load_or_create_instance_keys, split_keys
+    from quiz.protection import (
+        Protector,
+        load_or_create_instance_keys,
+        private_dir,
+        split_keys,
+    )
 
     production = app.config["QUIZ_ENV"] == "production"
     needed = ("SECRET_KEY", "QUIZ_DATA_KEY", "QUIZ_HASH_KEY")
@@ -63,7 +68,7 @@ def configure(app: Flask) -> None:
         for name in missing:
             app.config[name] = keys[name]
     if not app.config.get("DATABASE_URL"):
-        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        private_dir(app.instance_path, tighten=True)
         app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'quiz.sqlite3'}"
     workers = app.config.get("WEB_CONCURRENCY") or 1
     storage = app.config["RATELIMIT_STORAGE_URI"]
@@ -82,6 +87,11 @@ def configure(app: Flask) -> None:
 
     app.extensions["quiz.campaign"] = CampaignCache(
         app.extensions["quiz.db"], float(app.config["QUIZ_CAMPAIGN_CACHE_SECONDS"])
+    )
+    from quiz.counters import VisitBatch
+
+    app.extensions["quiz.visits"] = VisitBatch(
+        app.extensions["quiz.db"], float(app.config["QUIZ_VISIT_FLUSH_SECONDS"])
     )
     app.extensions["quiz.protector"] = Protector(
         split_keys(app.config["QUIZ_DATA_KEY"]), app.config["QUIZ_HASH_KEY"]

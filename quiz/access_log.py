@@ -8,7 +8,8 @@ line the site has always logged, one per request:
     127.0.0.1 "GET /quiz HTTP/1.1" 200 3154 4ms rid=5f0c… ua="Mozilla/5.0 …"
 
 client address, request line, status, bytes sent, time in ms, the request id
-(the X-Request-Id response header) and the user agent.
+(the X-Request-Id response header) and the user agent. Client strings are escaped
+(quiz.logging_setup): a forged field, quote or line break cannot appear.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from datetime import timedelta
 from typing import Any
 
 from gunicorn.glogging import Logger
+
+from quiz.logging_setup import bare_field, quoted_field
 
 
 class AccessLogger(Logger):  # type: ignore[misc]
@@ -35,13 +38,13 @@ class AccessLogger(Logger):  # type: ignore[misc]
         sent = getattr(resp, "sent", None)
         self.access_log.info(
             '%s "%s %s %s" %s %s %sms rid=%s ua="%s"',
-            environ.get("REMOTE_ADDR", "-"),
-            environ.get("REQUEST_METHOD", "-"),
-            environ.get("RAW_URI", "-"),
-            environ.get("SERVER_PROTOCOL", "-"),
+            bare_field(environ.get("REMOTE_ADDR", "-")),
+            bare_field(environ.get("REQUEST_METHOD", "-")),
+            bare_field(environ.get("RAW_URI", "-")),
+            bare_field(environ.get("SERVER_PROTOCOL", "-")),
             status,
             "-" if sent is None else sent,
             request_time.seconds * 1000 + request_time.microseconds // 1000,
-            request_id or "-",
-            environ.get("HTTP_USER_AGENT", "-"),
+            bare_field(request_id or "-"),
+            quoted_field(environ.get("HTTP_USER_AGENT", "-")),
         )

@@ -7,30 +7,41 @@ with a message fit to show to staff (in Chinese).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from quiz.audit import record
 from quiz.db import utcnow
-from quiz.models import ROLES, AuditLog, Branch, StaffUser
+from quiz.models import ROLES, Branch, LoginThrottle, StaffUser
 from quiz.protection import Protector
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# Failed attempts are counted per (account name, client address): the fifth in a row from
+# one client locks that client out of that account for FIRST_LOCK, and every further
+# failure doubles the wait (up to MAX_LOCK). The account's owner elsewhere is not locked
+# out by a stranger's guesses; the per-account rate limit on the login view still caps
+# guesses from many addresses.
 MAX_FAILED_LOGINS = 5
-LOCK_DURATION = timedelta(minutes=15)
+FIRST_LOCK = timedelta(minutes=1)
+MAX_LOCK = timedelta(hours=24)
+FORGET_FAILURES = timedelta(days=1)  # failures older than this no longer count
 RECOVERY_CODE_COUNT = 10
 TOTP_ISSUER = "有奖竞答管理后台"
 HEAD_OFFICE_ROLES = ("admin", "analyst")
@@ -66,14 +77,27 @@ class UserChanges:
 # --- passwords ---------------------------------------------------------------
 
 
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of zxcvbn's list (leaked password dumps), lower case.
+
+    Loaded on first use: the list is a few megabytes that only password changes need.
+    """
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(word.casefold() for word in FREQUENCY_LISTS["passwords"])
+
+
 def check_password_rules(password: str, username: str) -> None:
-    """Length 8-128, any characters, and not the username."""
+    """Length 8-128, any characters, not the username, not a commonly used password."""
     if len(password) < PASSWORD_MIN:
         raise AuthError(f"密码至少需要 {PASSWORD_MIN} 个字符。", "password")
     if len(password) > PASSWORD_MAX:
         raise AuthError(f"密码最多 {PASSWORD_MAX} 个字符。", "password")
     if password.strip().casefold() == username.strip().casefold():
         raise AuthError("密码不能与用户名相同。", "password")
+    if password.strip().casefold() in common_passwords():
+        raise AuthError("这是一个常见密码,很容易被猜中,请换一个。", "password")
 
 
 def hash_password(password: str) -> str:
@@ -147,7 +171,6 @@ def create_user(
         can_reveal=can_reveal,
         session_version=1,
         active=True,
-        failed_logins=0,
     )
     session.add(user)
     session.flush()
@@ -220,11 +243,10 @@ def admin_reset_password(
     actor_name: str | None = None,
     ip: str | None = None,
 ) -> None:
-    """Set a new password chosen by an admin; ends the user's sessions and lifts a lock."""
+    """Set a new password chosen by an admin; ends the user's sessions and lifts every lock."""
     check_password_rules(new_password, user.username)
     user.password_hash = hash_password(new_password)
-    user.failed_logins = 0
-    user.locked_until = None
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username == user.username))
     user.session_version += 1
     session.flush()
     record(
@@ -257,40 +279,96 @@ def admin_reset_totp(
     )
 
 
-# --- login -------------------------------------------------------------------
+# --- login ---------------------------------------------------------------------
 
 
-def _fail(session: Session, user: StaffUser, now: datetime) -> None:
-    """Count a failed attempt; lock the account after too many in a row."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now + LOCK_DURATION
-        user.failed_logins = 0
-    session.flush()
+def _client(ip: str | None) -> str:
+    return (ip or "-")[:64]
 
 
-def _recent_failures_of_no_account(session: Session, name: str, now: datetime) -> int:
-    """Failed sign-ins under a name with no usable account within the lock's duration."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(AuditLog)
-            .where(
-                AuditLog.action == "login_failed",
-                AuditLog.target == f"user:{name}",
-                AuditLog.at > now - LOCK_DURATION,
-            )
-        )
-        or 0
+def _throttle_insert(dialect: Any) -> Any:
+    table = LoginThrottle.__table__
+    return (
+        dialect.insert(table)
+        .values(failures=0)
+        .on_conflict_do_nothing(index_elements=[table.c.username, table.c.client])
     )
 
 
-def is_locked(user: StaffUser, now: datetime | None = None) -> bool:
+# A first failure from two requests at once must not collide on the unique pair.
+_THROTTLE_INSERTS = {"postgresql": _throttle_insert(postgresql), "sqlite": _throttle_insert(sqlite)}
+
+
+def lock_remaining(
+    session: Session, name: str, ip: str | None, now: datetime | None = None
+) -> timedelta | None:
+    """How long this client is still locked out of this account name, or None."""
     now = now or utcnow()
-    return user.locked_until is not None and user.locked_until > now
+    until = session.scalar(
+        select(LoginThrottle.locked_until).where(
+            LoginThrottle.username == name, LoginThrottle.client == _client(ip)
+        )
+    )
+    return until - now if until is not None and until > now else None
 
 
-LOCKED_MESSAGE = "登录失败次数过多,账户已临时锁定,请 15 分钟后再试或联系管理员。"
+def is_locked(session: Session, name: str, ip: str | None, now: datetime | None = None) -> bool:
+    return lock_remaining(session, name, ip, now) is not None
+
+
+def locked_names(session: Session, now: datetime | None = None) -> set[str]:
+    """Account names locked for at least one client (shown on the staff accounts pages)."""
+    now = now or utcnow()
+    stmt = select(LoginThrottle.username).where(LoginThrottle.locked_until > now).distinct()
+    return set(session.scalars(stmt))
+
+
+def _fail(session: Session, name: str, ip: str | None, now: datetime) -> None:
+    """Count a failed attempt of this client on this name; lock it with a doubling back-off."""
+    client = _client(ip)
+    session.execute(
+        _THROTTLE_INSERTS[session.get_bind().dialect.name].values(
+            username=name, client=client, last_failure_at=now
+        )
+    )
+    row = session.scalars(
+        select(LoginThrottle)
+        .where(LoginThrottle.username == name, LoginThrottle.client == client)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if row.failures and row.last_failure_at < now - FORGET_FAILURES:
+        row.failures = 0
+    row.failures += 1
+    row.last_failure_at = now
+    over = row.failures - MAX_FAILED_LOGINS
+    if over >= 0:
+        row.locked_until = now + min(FIRST_LOCK * 2 ** min(over, 20), MAX_LOCK)
+    # Forget stale pairs now and then, so names tried once do not pile up.
+    session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.last_failure_at < now - FORGET_FAILURES,
+            (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until < now),
+        )
+    )
+    session.flush()
+
+
+def _succeed(session: Session, name: str, ip: str | None) -> None:
+    """The right password from this client: its earlier failures stop counting."""
+    session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.username == name, LoginThrottle.client == _client(ip)
+        )
+    )
+
+
+def locked_message(wait: timedelta | None) -> str:
+    minutes = max(1, math.ceil((wait or FIRST_LOCK).total_seconds() / 60))
+    return f"失败次数过多,已暂时禁止从您的网络登录该账户,请 {minutes} 分钟后再试或联系管理员。"
+
+
+LOCKED_MESSAGE = locked_message(FIRST_LOCK)
 BAD_CREDENTIALS = "用户名或密码错误。"
 
 
@@ -306,32 +384,57 @@ def authenticate(
     now = now or utcnow()
     name = normalise_username(username)[:64]
     user = session.scalars(select(StaffUser).where(StaffUser.username == name)).first()
-    if user is None or not user.active:
-        # Same work and same messages for unknown and inactive accounts (no enumeration),
-        # the lock message included: a name only real accounts were locked for was one
-        # an attacker could tell from the others.
+    usable = user is not None and user.active
+    wait = lock_remaining(session, name, ip, now)
+    if wait is not None:
+        # Unknown and inactive names lock exactly as real ones do (no enumeration).
+        record(
+            session,
+            user,
+            "login_failed",
+            f"user:{name}",
+            {"reason": "locked"},
+            ip,
+            actor_name=name,
+        )
+        raise AuthError(locked_message(wait))
+    if not usable:
+        # Same work and same messages for unknown and inactive accounts (no enumeration).
         with contextlib.suppress(VerificationError):
             hasher.verify(_DUMMY_HASH, password)
         reason = "unknown" if user is None else "inactive"
-        earlier = _recent_failures_of_no_account(session, name, now)
+        ok = False
+    else:
+        assert user is not None
+        ok = verify_password(user, password)
+        reason = "password"
+    if not ok:
+        _fail(session, name, ip, now)
         record(
-            session, user, "login_failed", f"user:{name}", {"reason": reason}, ip, actor_name=name
+            session,
+            user,
+            "login_failed",
+            f"user:{name}",
+            {"reason": reason},
+            ip,
+            actor_name=name,
         )
-        raise AuthError(LOCKED_MESSAGE if earlier + 1 >= MAX_FAILED_LOGINS else BAD_CREDENTIALS)
-    if is_locked(user, now):
-        record(session, user, "login_failed", f"user:{name}", {"reason": "locked"}, ip)
-        raise AuthError(LOCKED_MESSAGE)
-    if not verify_password(user, password):
-        _fail(session, user, now)
-        record(session, user, "login_failed", f"user:{name}", {"reason": "password"}, ip)
-        raise AuthError(LOCKED_MESSAGE if is_locked(user, now) else BAD_CREDENTIALS)
+        wait = lock_remaining(session, name, ip, now)
+        raise AuthError(locked_message(wait) if wait else BAD_CREDENTIALS)
+    assert user is not None
     session.flush()
     return user
 
 
 def second_factor_required(user: StaffUser, branch_totp: bool) -> bool:
-    """Head office always; branch staff when configured, or once they have enrolled."""
-    return user.role in HEAD_OFFICE_ROLES or branch_totp or user.totp_secret_enc is not None
+    """Head office always; anyone who may see full personal data (can_reveal); other
+    branch staff when configured, or once they have enrolled."""
+    return (
+        user.role in HEAD_OFFICE_ROLES
+        or bool(user.can_reveal)
+        or branch_totp
+        or user.totp_secret_enc is not None
+    )
 
 
 def complete_login(
@@ -342,9 +445,8 @@ def complete_login(
     ip: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Both factors passed: reset the failure count and audit the login."""
-    user.failed_logins = 0
-    user.locked_until = None
+    """Both factors passed: this client's failures stop counting; audit the login."""
+    _succeed(session, user.username, ip)
     user.last_login_at = now or utcnow()
     session.flush()
     record(session, user, "login", f"user:{user.username}", {"second_factor": method}, ip)
@@ -410,7 +512,7 @@ def confirm_enrolment(
     now = now or utcnow()
     step = _matching_step(secret, code, now)
     if step is None:
-        _fail(session, user, now)
+        _fail(session, user.username, ip, now)
         record(session, user, "totp_failed", f"user:{user.username}", {"stage": "enrol"}, ip)
         raise AuthError("验证码不正确,请确认手机时间准确后重试。", "code")
     user.totp_secret_enc = protector.encrypt(secret)
@@ -432,8 +534,9 @@ def verify_second_factor(
 ) -> str:
     """Check a TOTP code (each accepted once) or a recovery code (each usable once)."""
     now = now or utcnow()
-    if is_locked(user, now):
-        raise AuthError(LOCKED_MESSAGE)
+    wait = lock_remaining(session, user.username, ip, now)
+    if wait is not None:
+        raise AuthError(locked_message(wait))
     if user.totp_secret_enc is None:
         raise AuthError("尚未设置两步验证。")
     secret = protector.decrypt(user.totp_secret_enc)
@@ -459,19 +562,51 @@ def verify_second_factor(
                 ip,
             )
             return "recovery"
-    _fail(session, user, now)
+    _fail(session, user.username, ip, now)
     record(session, user, "totp_failed", f"user:{user.username}", {"stage": "login"}, ip)
-    raise AuthError(LOCKED_MESSAGE if is_locked(user, now) else "验证码或恢复码不正确。", "code")
+    wait = lock_remaining(session, user.username, ip, now)
+    raise AuthError(locked_message(wait) if wait else "验证码或恢复码不正确。", "code")
+
+
+def _reenter_password(
+    session: Session,
+    user: StaffUser,
+    password: str,
+    purpose: str,
+    field: str,
+    ip: str | None,
+    now: datetime | None,
+) -> None:
+    """Check a re-entered password like a sign-in: locked clients are refused, failures
+    count towards the lock, and every refusal is audited (the caller audits success)."""
+    now = now or utcnow()
+    target = f"user:{user.username}"
+    wait = lock_remaining(session, user.username, ip, now)
+    if wait is not None:
+        detail = {"purpose": purpose, "reason": "locked"}
+        record(session, user, "password_reentry_failed", target, detail, ip)
+        raise AuthError(locked_message(wait), field)
+    if not verify_password(user, password):
+        _fail(session, user.username, ip, now)
+        detail = {"purpose": purpose, "reason": "password"}
+        record(session, user, "password_reentry_failed", target, detail, ip)
+        wait = lock_remaining(session, user.username, ip, now)
+        raise AuthError(locked_message(wait) if wait else "当前密码不正确。", field)
+    _succeed(session, user.username, ip)
 
 
 def regenerate_recovery_codes(
-    session: Session, user: StaffUser, password: str, *, ip: str | None = None
+    session: Session,
+    user: StaffUser,
+    password: str,
+    *,
+    ip: str | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
     """New recovery codes (old ones stop working), after re-entering the password."""
     if user.totp_secret_enc is None:
         raise AuthError("尚未设置两步验证。")
-    if not verify_password(user, password):
-        raise AuthError("当前密码不正确。", "password")
+    _reenter_password(session, user, password, "recovery_codes", "password", ip, now)
     codes = _new_recovery_codes(user)
     session.flush()
     record(session, user, "recovery_codes_new", f"user:{user.username}", {}, ip)
@@ -488,10 +623,10 @@ def change_password(
     new: str,
     *,
     ip: str | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Change one's own password; every other session of the account ends."""
-    if not verify_password(user, current):
-        raise AuthError("当前密码不正确。", "current")
+    _reenter_password(session, user, current, "password_change", "current", ip, now)
     check_password_rules(new, user.username)
     if verify_password(user, new):
         raise AuthError("新密码不能与当前密码相同。", "password")

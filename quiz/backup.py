@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from quiz.db import SQLITE_BUSY_TIMEOUT_MS, normalise_url
+from quiz.protection import private_dir
 
 
 class BackupError(Exception):
@@ -59,7 +60,7 @@ def backup_sqlite(url: str, target: Path, *, overwrite: bool = False) -> BackupR
         raise BackupError("the backup cannot overwrite the live database")
     partial = target.with_name(target.name + ".partial")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         partial.unlink(missing_ok=True)
         integrity, pages = _copy(source_path, partial)
         if integrity != "ok":

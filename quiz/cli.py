@@ -165,13 +165,41 @@ def setup_command() -> None:
     click.echo("setup complete")
 
 
+def _worker_count(asked: int | None, storage: str) -> int | None:
+    """The -w to pass to gunicorn (None: its config's default), or refuse per-worker limits."""
+    if not storage.startswith("memory://"):
+        return asked
+    configured = asked or current_app.config.get("WEB_CONCURRENCY")
+    if configured is None:
+        click.echo(
+            "RATELIMIT_STORAGE_URI=memory://: serving with one worker, so that the rate "
+            "limits hold for the whole site (set RATELIMIT_STORAGE_URI=redis://... for more)"
+        )
+        return 1
+    if int(configured) > 1:
+        login = current_app.config["QUIZ_LOGIN_LIMIT"]
+        raise click.ClickException(
+            f"{configured} workers with RATELIMIT_STORAGE_URI=memory:// would each keep their "
+            f"own rate-limit counts, so every limit (sign-in: {login}) "
+            f"would be multiplied by {configured}. Set RATELIMIT_STORAGE_URI=redis://host:6379/0 "
+            "(shared by all workers) or serve with --workers 1."
+        )
+    return int(configured)
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=None, type=int, help="default: from the CPU count")
 @with_appcontext
 def serve(host: str, port: int, workers: int | None) -> None:
-    """Set up the database, then serve the site with gunicorn."""
+    """Set up the database, then serve the site with gunicorn.
+
+    With memory:// rate-limit storage each worker would count on its own (ten sign-in
+    attempts a minute per worker, not per site): several workers are refused, and
+    without --workers or WEB_CONCURRENCY the site runs one worker and says so.
+    """
+    workers = _worker_count(workers, str(current_app.config["RATELIMIT_STORAGE_URI"]))
     setup_site()
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     args = [gunicorn, "-c", str(ROOT / "quiz" / "gunicorn.conf.py"), "-b", f"{host}:{port}"]

@@ -74,6 +74,9 @@ class Settings:
     )
     ratelimit_default: str | None = field(default_factory=lambda: _env("RATELIMIT_DEFAULT"))
     public_url: str | None = field(default_factory=lambda: _env("QUIZ_PUBLIC_URL"))
+    visit_flush_seconds: int = field(
+        default_factory=lambda: _env_int("QUIZ_VISIT_FLUSH_SECONDS", 10)
+    )
 
     @property
     def production(self) -> bool:
@@ -115,6 +118,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "QUIZ_BRANCH_TOTP": settings.branch_totp_required,
         "WEB_CONCURRENCY": settings.web_concurrency,
         "QUIZ_LOG_LEVEL": settings.log_level,
+        "QUIZ_VISIT_FLUSH_SECONDS": settings.visit_flush_seconds,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": settings.https,

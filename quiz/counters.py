@@ -1,8 +1,21 @@
-"""Daily funnel counters (campaign-page visits, consents) kept with one upsert each."""
+"""Daily funnel counters: campaign-page visits (batched per process) and consents.
+
+A consent is counted inside its own request's write transaction. Visits are not worth
+a write each: every cookie-less GET / took SQLite's write lock for its upsert, so a
+loop of plain GETs queued every registration behind it. Each process adds its visits
+up in memory (VisitBatch) and writes them in one transaction at most every
+QUIZ_VISIT_FLUSH_SECONDS (and when the worker exits); a worker killed outright loses
+at most that many seconds of its visits.
+"""
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
+import time
+import weakref
+from collections import Counter
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,17 +60,74 @@ def bump(session: Session, metric: str, day: date | None = None) -> None:
     session.execute(upsert, {"on_day": day or today_in_china(), "of_metric": metric})
 
 
-def bump_alone(database: Database, metric: str, day: date | None = None) -> None:
-    """Add one in a short transaction of its own; a failure never breaks the page.
+def _add(dialect: Any) -> Any:
+    table = DailyCounter.__table__
+    stmt = dialect.insert(table).values(
+        day=bindparam("on_day", type_=table.c.day.type),
+        metric=bindparam("of_metric", type_=table.c.metric.type),
+        count=bindparam("by", type_=table.c.count.type),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.day, table.c.metric],
+        set_={"count": table.c.count + stmt.excluded.count},
+    )
 
-    Call it before the request's own session has begun, or SQLite's single
-    writer lock would make the two transactions wait on each other.
-    """
-    try:
-        with database.transaction(write=True) as session:
-            bump(session, metric, day)
-    except SQLAlchemyError:
-        log.warning("counter %s not bumped", metric, exc_info=True)
+
+_ADDS = {"postgresql": _add(postgresql), "sqlite": _add(sqlite)}
+_batches: weakref.WeakSet[VisitBatch] = weakref.WeakSet()
+
+
+class VisitBatch:
+    """Counts added up in this process, written at most every `interval` seconds."""
+
+    def __init__(self, database: Database, interval: float) -> None:
+        self.database = database
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._pending: Counter[tuple[date, str]] = Counter()
+        self._last = time.monotonic()
+        _batches.add(self)
+
+    def add(self, metric: str, day: date | None = None) -> None:
+        """Count one; write the batch when the interval has passed (never fails the page).
+
+        Call it before the request's own session has begun, or SQLite's single writer
+        lock would make the two transactions wait on each other.
+        """
+        now = time.monotonic()
+        with self._lock:
+            self._pending[(day or today_in_china(), metric)] += 1
+            due = now - self._last >= self.interval
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what this process has counted, in one short transaction."""
+        with self._lock:
+            pending, self._pending = self._pending, Counter()
+            self._last = time.monotonic()
+        if not pending:
+            return
+        try:
+            with self.database.transaction(write=True) as session:
+                add = _ADDS[session.get_bind().dialect.name]
+                session.execute(
+                    add,
+                    [{"on_day": d, "of_metric": m, "by": n} for (d, m), n in pending.items()],
+                )
+        except SQLAlchemyError:
+            log.warning("counters %s not written; kept for the next try", dict(pending))
+            with self._lock:
+                self._pending.update(pending)
+
+
+def flush_all() -> None:
+    """Write every batch of this process (worker exit, interpreter exit)."""
+    for batch in list(_batches):
+        batch.flush()
+
+
+atexit.register(flush_all)
 
 
 def totals(session_factory: Database) -> dict[str, int]:

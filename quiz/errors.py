@@ -8,6 +8,8 @@ from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from quiz.logging_setup import bare_field
+
 log = logging.getLogger("quiz.errors")
 
 MESSAGES = {
@@ -49,11 +51,17 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[str, int]:
         code = exc.code or 500
+        if code == 413 and request.endpoint == "admin.referrals_agents":
+            from quiz.import_jobs import CLI_HINT
+
+            return render_error(413, f"文件超过网页上传的大小上限(2 MB)。{CLI_HINT}")
         return render_error(code)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[str, int]:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception(
+            "unhandled error on %s %s", bare_field(request.method), bare_field(request.path)
+        )
         # The page itself reads the database (the signed-in user for the staff menu): a
         # session left mid-failure would raise again and lose the Chinese error page.
         session = g.get("db")

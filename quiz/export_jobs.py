@@ -25,7 +25,7 @@ from quiz import audit, exports
 from quiz.db import Database, utcnow
 from quiz.leads import LeadFilters
 from quiz.models import ExportJob, StaffUser
-from quiz.protection import Protector
+from quiz.protection import Protector, private_dir
 
 log = logging.getLogger("quiz.exports")
 KEEP_FILES = timedelta(days=1)
@@ -136,7 +136,7 @@ def run_job(database: Database, protector: Protector, job_id: int, folder: Path)
             reveal = job.reveal
         if user is None:
             raise ExportError("导出用户不存在。")
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder, tighten=True)  # exports hold personal data: owner only
         purge_old_files(folder)
         fail_abandoned_jobs(database)
         stamp = utcnow().strftime("%Y%m%d-%H%M%S")

@@ -72,6 +72,13 @@ def when_ready(server: Any) -> None:
         warm_up(app)
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """In the worker: write the visits it counted but has not written yet (quiz.counters)."""
+    from quiz.counters import flush_all
+
+    flush_all()
+
+
 def post_fork(server: Any, worker: Any) -> None:
     """Give the worker its own database engine; the master's pool is never shared."""
     app = getattr(server.app, "callable", None)  # set only when the app was preloaded

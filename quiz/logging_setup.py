@@ -15,6 +15,31 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s rid=%(request_id)s pid=%(process)d 
 HANDLER_MARK = "_quiz_handler"
 
 
+def _escape_char(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def quoted_field(value: object) -> str:
+    """A client string for a "..." field of a log line: backslash and quote escaped, and
+    every control, line-break, direction or invisible character written as \\xNN/\\uNNNN,
+    so the value cannot end its field, start a forged one or a new line."""
+    return "".join(
+        "\\\\" if c == "\\" else '\\"' if c == '"' else c if c.isprintable() else _escape_char(c)
+        for c in str(value)
+    )
+
+
+def bare_field(value: object) -> str:
+    """A client string for a key=value field without quotes: as quoted_field, and spaces
+    and equals signs escaped too (a space followed by ip=... would read as another field)."""
+    return "".join(_escape_char(c) if c in " =" else c for c in quoted_field(value))
+
+
 class RequestIdFilter(logging.Filter):
     """Add `request_id` to every record: the current request's id, or '-' outside one."""
 
@@ -35,10 +60,14 @@ def _current_request_id() -> str:
 
 
 class OneLineFormatter(logging.Formatter):
-    """Fold tracebacks and stray newlines so that one event is one line for log shippers."""
+    """Fold tracebacks and stray newlines so that one event is one line for log shippers;
+    any other control or invisible character left in a message is escaped."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace("\r", "").replace("\n", " | ")
+        line = super().format(record).replace("\r", "").replace("\n", " | ")
+        if line.isprintable():
+            return line
+        return "".join(c if c.isprintable() else _escape_char(c) for c in line)
 
 
 def setup_logging(level: str = "INFO", stream: object | None = None) -> logging.Handler:

@@ -335,8 +335,6 @@ class StaffUser(Base):
     # Bumped on logout-everywhere and password change: older session cookies stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -457,6 +455,50 @@ class ExportJob(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     file_path: Mapped[str | None] = mapped_column(String(300), nullable=True)
     file_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    staff: Mapped[StaffUser | None] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins (and password re-entries) of one account name from one client.
+
+    The lock is per pair: a stranger's wrong passwords lock the stranger out, not the
+    account's owner; each failure past the free ones doubles the wait (quiz.auth).
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (UniqueConstraint("username", "client"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class ImportJob(Base):
+    """A web import (agents CSV) written in short chunks by a background thread."""
+
+    __tablename__ = "import_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id"), nullable=True, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # "agents"
+    file_name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending/running/done/failed
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    links_created: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -68,13 +68,25 @@ def new_keys() -> dict[str, str]:
     }
 
 
+def private_dir(path: str | Path, *, tighten: bool = False) -> Path:
+    """Create a folder for keys, databases or exports as mode 0700 (owner only).
+
+    With `tighten`, a folder that already exists loses any group and other access too
+    (the instance folder and its exports, created 0755 by earlier versions).
+    """
+    folder = Path(path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if tighten and folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+    return folder
+
+
 def load_or_create_instance_keys(instance_path: str) -> dict[str, str]:
     """Keys for the embedded default, generated once into the instance folder (mode 0600).
 
     Several workers may start together: O_EXCL makes exactly one of them write.
     """
-    path = Path(instance_path) / "keys.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_dir(instance_path, tighten=True) / "keys.json"
     if not path.exists():
         try:
             fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

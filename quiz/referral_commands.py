@@ -51,14 +51,16 @@ def create_channel(code: str, name: str) -> None:
 def import_agents(path: Path, branch_links: bool) -> None:
     """Create or update agents from a CSV (branch code, agent code, name[, mobile])."""
     protector = cast(Protector, current_app.extensions["quiz.protector"])
+    try:
+        rows = referrals.parse_agents_csv(path.read_bytes())
+        # Checked whole first (a bad file saves nothing), then written in short
+        # transactions: the site keeps taking registrations while a large file loads.
+        result = referrals.import_agents_in_chunks(
+            _database(), rows, hash_mobile=lambda m: protector.lookup_hash("mobile", m)
+        )
+    except referrals.ReferralError as exc:
+        raise click.ClickException(f"{path}:\n{exc}") from exc
     with _database().transaction() as session:
-        try:
-            rows = referrals.parse_agents_csv(path.read_bytes())
-            result = referrals.import_agents(
-                session, rows, hash_mobile=lambda m: protector.lookup_hash("mobile", m)
-            )
-        except referrals.ReferralError as exc:
-            raise click.ClickException(f"{path}:\n{exc}") from exc
         branches = referrals.ensure_branch_links(session) if branch_links else 0
     click.echo(
         f"agents: {result.created} created, {result.updated} updated; "

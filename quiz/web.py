@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import IntegerConverter, Map
 
 from quiz.db import Database
+from quiz.logging_setup import bare_field
 from quiz.protection import Protector
 
 log = logging.getLogger("quiz.request")
@@ -114,13 +116,29 @@ def cn_time(value: datetime | None) -> str:
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def _request_id() -> str:
+    """The id a trusted reverse proxy gave the request (X-Request-Id), else a new one.
+
+    Without a trusted proxy (TRUSTED_PROXIES=0) the header comes from the client itself:
+    it is ignored. A value outside [A-Za-z0-9-]{1,64} is replaced, never shortened.
+    """
+    if current_app.config.get("TRUSTED_PROXIES"):
+        given = request.headers.get("X-Request-Id", "")
+        if REQUEST_ID_RE.fullmatch(given):
+            return given
+    return secrets.token_hex(8)
+
+
 def register(app: Flask) -> None:
     """Install per-request hooks."""
     app.add_template_filter(cn_time, "cn_time")
 
     @app.before_request
     def _start() -> None:
-        g.request_id = request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
+        g.request_id = _request_id()
         g.started = time.perf_counter()
         writes = request.method in WRITE_METHODS
         # Flask-WTF hands a form whatever the body holds: a JSON document's numbers and
@@ -160,11 +178,11 @@ def register(app: Flask) -> None:
         elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         log.info(
             "request id=%s method=%s path=%s status=%s ms=%.1f ip=%s",
-            g.get("request_id", "-"),
-            request.method,
-            request.path,
+            bare_field(g.get("request_id", "-")),
+            bare_field(request.method),
+            bare_field(request.path),
             response.status_code,
             elapsed_ms,
-            request.remote_addr,
+            bare_field(request.remote_addr),
         )
         return response

@@ -67,6 +67,8 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         "RATELIMIT_ENABLED": False,
         # Tests change the campaign between requests; the cache has its own tests.
         "QUIZ_CAMPAIGN_CACHE_SECONDS": 0,
+        # Visits are written at once (batching has its own test).
+        "QUIZ_VISIT_FLUSH_SECONDS": 0,
     }
     config.update(overrides)
     app = create_app(config)

@@ -16,6 +16,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from quiz.db import Database, make_engine
+from quiz.protection import load_or_create_instance_keys
 
 
 @pytest.fixture
@@ -175,3 +176,17 @@ def test_an_existing_database_file_keeps_its_mode(tmp_path: Path) -> None:
         session.execute(text("CREATE TABLE t (v INTEGER)"))
     db.dispose()
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_the_instance_folder_is_private(tmp_path: Path) -> None:
+    """instance/ (keys, database) was created 0755, and kept so when it already existed."""
+    old = os.umask(0o022)
+    try:
+        load_or_create_instance_keys(str(tmp_path / "instance"))
+        existing = tmp_path / "old-instance"
+        existing.mkdir(mode=0o755)
+        load_or_create_instance_keys(str(existing))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "instance").stat().st_mode & 0o777 == 0o700
+    assert existing.stat().st_mode & 0o777 == 0o700

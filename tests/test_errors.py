@@ -17,11 +17,11 @@ def test_a_failed_write_on_a_staff_page_still_gets_the_chinese_error_page(
     session.commit()
     login_as(client, admin)
 
-    def failing_import(db_session, *_args, **_kwargs):
+    def failing_job(db_session, *_args, **_kwargs):
         db_session.add(type(admin)(username=None, role="admin", password_hash="!"))
         db_session.flush()  # NOT NULL: the session now needs a rollback
 
-    monkeypatch.setattr(referral_views.referrals, "import_agents", failing_import)
+    monkeypatch.setattr(referral_views.import_jobs, "create_job", failing_job)
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = client.post(
         "/admin/referrals/agents",

@@ -249,6 +249,9 @@ def test_xlsx_is_built_in_background_with_text_cells(client, session, two_leads,
     export_jobs.wait(job_id)
     page = client.get(f"/admin/exports/jobs/{job_id}").get_data(as_text=True)
     assert "已完成" in page and "下载文件" in page
+    # The folder of files full of personal data is the owner's only (it was 0755).
+    exports_folder = Path(client.application.instance_path) / "exports"
+    assert exports_folder.stat().st_mode & 0o777 == 0o700
     download = client.get(f"/admin/exports/jobs/{job_id}/download")
     assert download.status_code == 200
     assert download.headers["Cache-Control"] == "no-store"

@@ -37,7 +37,8 @@ def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None
     app.extensions["quiz.db"].dispose()
 
 
-def test_app_log_lines_carry_the_request_id(app: Flask) -> None:
+def app_log_lines(app: Flask, path: str, **kw: Any) -> tuple[Any, list[str]]:
+    """One request's response and the app log lines it wrote."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(OneLineFormatter(FORMAT))
@@ -45,13 +46,81 @@ def test_app_log_lines_carry_the_request_id(app: Flask) -> None:
     logger = logging.getLogger("quiz.request")
     logger.addHandler(handler)
     try:
-        response = app.test_client().get("/privacy", headers={"X-Request-Id": "req-abc-123"})
+        response = app.test_client().get(path, **kw)
     finally:
         logger.removeHandler(handler)
+    return response, stream.getvalue().splitlines()
+
+
+def test_app_log_lines_carry_the_request_id(database_url: str, tmp_path: Path) -> None:
+    behind_proxy = make_app(database_url, tmp_path / "i", TRUSTED_PROXIES=1)
+    response, lines = app_log_lines(
+        behind_proxy, "/privacy", headers={"X-Request-Id": "req-abc-123"}
+    )
+    behind_proxy.extensions["quiz.db"].dispose()
     assert response.headers["X-Request-Id"] == "req-abc-123"
-    lines = stream.getvalue().splitlines()
     assert len(lines) == 1
     assert " rid=req-abc-123 " in lines[0] and "path=/privacy" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "given", ["a b", "x" * 65, "id\tip=1.2.3.4", "rid=1", "中文", "id;drop", ""]
+)
+def test_request_ids_from_a_trusted_proxy_must_be_plain(
+    database_url: str, tmp_path: Path, given: str
+) -> None:
+    behind_proxy = make_app(database_url, tmp_path / "i", TRUSTED_PROXIES=1)
+    response, _ = app_log_lines(behind_proxy, "/privacy", headers={"X-Request-Id": given})
+    behind_proxy.extensions["quiz.db"].dispose()
+    assert re.fullmatch(r"[0-9a-f]{16}", response.headers["X-Request-Id"])
+
+
+def test_without_a_trusted_proxy_the_clients_request_id_is_ignored(app: Flask) -> None:
+    """Any client could choose the id that its lines carry in both logs."""
+    response, lines = app_log_lines(app, "/privacy", headers={"X-Request-Id": "chosen-by-me"})
+    assert response.headers["X-Request-Id"] != "chosen-by-me"
+    assert "chosen-by-me" not in lines[0]
+
+
+def test_a_forged_path_cannot_add_fields_or_lines_to_the_app_log(app: Flask) -> None:
+    """A path of "/x ip=... path=/admin/users" produced a second ip= and path= field."""
+    _, lines = app_log_lines(app, "/privacy%20ip=6.6.6.6%0Apath=/admin/users%E2%80%AE")
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.count(" ip=") == 1 and line.count(" path=") == 1
+    assert "6.6.6.6" in line and "\\u202e" in line and "\u202e" not in line
+
+
+def test_the_access_log_escapes_the_user_agent_and_the_request_line() -> None:
+    """The User-Agent went into ua="..." as sent: a quote ended the field."""
+    from datetime import timedelta
+
+    from quiz.access_log import AccessLogger
+
+    stream = io.StringIO()
+    target = logging.getLogger("test.access")
+    handler = logging.StreamHandler(stream)
+    target.addHandler(handler)
+    logger = AccessLogger.__new__(AccessLogger)
+    logger.access_log = target
+    target.setLevel(logging.INFO)
+    resp = SimpleNamespace(headers=[("X-Request-Id", "abc")], status="200 OK", sent=10)
+    environ = {
+        "REMOTE_ADDR": "127.0.0.1",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/a rid=forged",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_USER_AGENT": 'x" rid=forged ua="y\r\n127.0.0.1 "GET /admin',
+    }
+    try:
+        logger.access(resp, None, environ, timedelta(milliseconds=3))
+    finally:
+        target.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(
+        r'127\.0\.0\.1 "GET \S+ HTTP/1\.1" 200 10 3ms rid=abc ua="(\\.|[^"\\])*"', lines[0]
+    ), lines[0]
 
 
 def test_a_traceback_stays_on_one_line() -> None:
@@ -103,7 +172,9 @@ def test_post_fork_gives_the_worker_its_own_engine(
 
 @pytest.mark.slow
 def test_gunicorn_access_log_has_time_and_request_id(tmp_path: Path) -> None:
-    with run_server(f"sqlite:///{tmp_path / 'q.sqlite3'}", tmp_path, workers=1) as server:
+    with run_server(
+        f"sqlite:///{tmp_path / 'q.sqlite3'}", tmp_path, workers=1, trusted_proxies=1
+    ) as server:
         response = httpx.get(f"{server.url}/livez", headers={"X-Request-Id": "probe-42"})
         assert response.status_code == 200
     lines = [line for line in server.log().splitlines() if "rid=probe-42" in line]

@@ -400,3 +400,33 @@ def test_an_answer_without_a_choice_is_refused_outside_the_browser(client, sessi
         assert "请选择一个答案。" in resp.get_data(as_text=True)
     p = session.scalars(select(Participant)).one()
     assert all(it.answer is None for it in p.items)
+
+
+def test_cookie_less_visits_are_written_in_batches(app, database_url, tmp_path):
+    """Every cookie-less GET / wrote the visit counter under SQLite's write lock: a loop
+    of plain GETs queued every registration behind it."""
+    from sqlalchemy import event
+
+    from quiz import counters
+    from tests.conftest import make_app
+
+    batched = make_app(database_url, tmp_path / "batched", QUIZ_VISIT_FLUSH_SECONDS=3600)
+    database = batched.extensions["quiz.db"]
+    writes = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "daily_counter" in statement and statement.lstrip().upper().startswith("INSERT"):
+            writes.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(30):
+            assert batched.test_client().get("/").status_code == 200
+        assert writes == []
+        assert counters.totals(database).get("visit", 0) == 0
+        counters.flush_all()  # as a worker does when it exits
+        assert len(writes) == 1
+        assert counters.totals(database)["visit"] == 30
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+        database.dispose()

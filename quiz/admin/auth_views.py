@@ -121,6 +121,12 @@ def _account_key() -> str:
     return "account:" + auth.normalise_username(request.form.get("username", ""))[:64]
 
 
+def _signed_in_key() -> str:
+    """Rate-limit key for password re-entry: the signed-in account, whatever client."""
+    data = session.get(SESSION_KEY)
+    return f"account-id:{data.get('id') if isinstance(data, dict) else '-'}"
+
+
 def _pending_key() -> str:
     data = session.get(PENDING_KEY)
     return f"account-id:{data.get('id') if isinstance(data, dict) else '-'}"
@@ -316,6 +322,8 @@ def account() -> ResponseReturnValue:
 
 
 @bp.post("/account/password")
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_signed_in_key)
 @any_staff
 def account_password() -> ResponseReturnValue:
     """Change one's own password; other devices are signed out, this one stays."""
@@ -328,7 +336,7 @@ def account_password() -> ResponseReturnValue:
             db(), user, form.current.data or "", form.password.data or "", ip=request.remote_addr
         )
     except auth.AuthError as exc:
-        db().rollback()
+        db().commit()  # keep the failure count and the audit entry
         target = form.current if exc.field == "current" else form.password
         target.errors = [exc.message]
         return _account_page(422, password_form=form)
@@ -352,6 +360,8 @@ def account_end_sessions() -> ResponseReturnValue:
 
 
 @bp.post("/account/recovery-codes")
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_signed_in_key)
 @any_staff
 def account_recovery_codes() -> ResponseReturnValue:
     """New recovery codes after re-entering the password; the old ones stop working."""
@@ -363,7 +373,7 @@ def account_recovery_codes() -> ResponseReturnValue:
             db(), _me(), form.password.data or "", ip=request.remote_addr
         )
     except auth.AuthError as exc:
-        db().rollback()
+        db().commit()  # keep the failure count and the audit entry
         form.password.errors = [exc.message]
         return _account_page(422, codes_form=form)
     db().commit()

@@ -25,6 +25,7 @@ from quiz.admin.access import (
     head_office_required,
     roles_required,
 )
+from quiz.db import utcnow
 from quiz.draw import service
 from quiz.draw.eligibility import DrawRefused, exclude_participant
 from quiz.models import Branch, Campaign, Draw, Participant, StaffUser, Winner
@@ -194,6 +195,7 @@ def draw_run() -> ResponseReturnValue:
     randomness: str = form.randomness.data
     try:
         service.check_randomness(randomness, active)  # the format announced for this draw
+        service.check_draw_time(active, utcnow())  # no override on the web: see the CLI
     except DrawRefused as exc:
         form.randomness.errors = [*form.randomness.errors, str(exc)]
         return _overview(422, run_form=form)

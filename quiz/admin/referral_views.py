@@ -20,12 +20,20 @@ from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from quiz import audit, leaderboard, posters, referrals
+from quiz import audit, import_jobs, leaderboard, posters, referrals
 from quiz.admin import bp
 from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, head_office_required
 from quiz.models import Branch, Channel, ReferralLink, StaffUser
 from quiz.quiz_flow import current_campaign
-from quiz.web import db, int_arg, page_arg, protector, public_base_url, takes_uploads
+from quiz.web import (
+    database,
+    db,
+    int_arg,
+    page_arg,
+    protector,
+    public_base_url,
+    takes_uploads,
+)
 
 PAGE_SIZE = 100
 
@@ -173,49 +181,51 @@ def referrals_channels() -> ResponseReturnValue:
 @any_staff
 @takes_uploads
 def referrals_agents() -> ResponseReturnValue:
-    """Upload agents from a CSV; each gets a personal link."""
+    """Upload agents from a CSV; each gets a personal link. Written by a background job."""
     user = _staff()
     form = AgentUploadForm()
     status = 200
     if form.validate_on_submit():
-        scope = _own_branch(user)
+        # A POST's session holds SQLite's write lock since the sign-in check read the
+        # user: let go of it while the file is parsed (up to a second for 100,000 rows).
+        db().commit()
         try:
-            rows = referrals.parse_agents_csv(form.file.data.read(2 * 1024 * 1024))
-            result = referrals.import_agents(
-                db(),
-                rows,
-                hash_mobile=lambda m: protector().lookup_hash("mobile", m),
-                only_branch_id=scope,
+            rows = referrals.parse_agents_csv(
+                form.file.data.read(), max_rows=referrals.MAX_IMPORT_ROWS
             )
         except referrals.ReferralError as exc:
-            db().rollback()
-            form.file.errors = [*form.file.errors, *str(exc).splitlines()]
+            messages = str(exc).splitlines()
+            if isinstance(exc, referrals.TooManyRows):
+                messages.append(import_jobs.CLI_HINT)
+            form.file.errors = [*form.file.errors, *messages]
             status = 422
         else:
-            audit.record(
-                db(),
-                user,
-                "referrals.agents_import",
-                form.file.data.filename or "",
-                {
-                    "created": result.created,
-                    "updated": result.updated,
-                    "links": result.links_created,
-                },
-                request.remote_addr,
-            )
+            job = import_jobs.create_job(db(), user, form.file.data.filename or "", len(rows))
             db().commit()
-            flash(
-                f"导入完成:新增{result.created}人,更新{result.updated}人,"
-                f"新生成推广链接{result.links_created}个。",
-                "success",
+            import_jobs.start(
+                database(),
+                job.id,
+                rows,
+                hash_mobile=lambda m: protector().lookup_hash("mobile", m),
+                only_branch_id=_own_branch(user),
+                ip=request.remote_addr,
             )
-            return redirect(url_for("admin.referrals_list", kind="agent"))
+            return redirect(url_for("admin.referrals_import_job", job_id=job.id))
     elif request.method == "POST":
         status = 422
     return render_template(
         "admin/referrals_agents.html", form=form, head_office=_head_office(user)
     ), status
+
+
+@bp.get("/referrals/agents/jobs/<int:job_id>")
+@any_staff
+def referrals_import_job(job_id: int) -> ResponseReturnValue:
+    """Progress of an agents import; the page reloads itself until the job has finished."""
+    job = import_jobs.job_for(db(), _staff(), job_id)
+    if job is None:
+        abort(404)
+    return render_template("admin/import_job.html", job=job)
 
 
 @bp.get("/referrals/links.csv")

@@ -45,7 +45,10 @@ def users() -> ResponseReturnValue:
     rows = db().scalars(select(StaffUser).options(joinedload(StaffUser.branch))).all()
     rows = sorted(rows, key=lambda u: (ROLE_ORDER.get(u.role, 9), u.username))
     return render_template(
-        "admin/users.html", users=rows, role_labels=auth.ROLE_LABELS, is_locked=auth.is_locked
+        "admin/users.html",
+        users=rows,
+        role_labels=auth.ROLE_LABELS,
+        locked=auth.locked_names(db()),
     )
 
 
@@ -96,7 +99,7 @@ def _edit_page(user: StaffUser, status: int = 200, **forms: Any) -> ResponseRetu
         "admin/user_form.html",
         user=user,
         role_labels=auth.ROLE_LABELS,
-        is_locked=auth.is_locked(user),
+        is_locked=user.username in auth.locked_names(db()),
         **context,
     ), status
 

@@ -92,9 +92,19 @@ def freeze_command(slug: str | None) -> None:
 @click.argument("randomness")
 @campaign_option
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@click.option(
+    "--before-draw-at",
+    "early_reason",
+    metavar="REASON",
+    help="run before the campaign's draw_at (a lottery moved to an earlier day); "
+    "REASON is written to the audit log",
+)
 @with_appcontext
-def run_command(randomness: str, slug: str | None, yes: bool) -> None:
-    """Draw the winners once, with RANDOMNESS exactly as the source published it."""
+def run_command(randomness: str, slug: str | None, yes: bool, early_reason: str | None) -> None:
+    """Draw the winners once, with RANDOMNESS exactly as the source published it.
+
+    Refused before the campaign's draw_at unless --before-draw-at gives the reason.
+    """
     with _database().transaction() as session, _refusals():
         campaign = _campaign(session, slug)
         draw = _draw(session, campaign, None)
@@ -102,9 +112,14 @@ def run_command(randomness: str, slug: str | None, yes: bool) -> None:
         click.echo(f"draw {draw.id}: {draw.entrant_count} entrants, digest {draw.entrant_digest}")
         click.echo(f"randomness string (used exactly, {len(randomness)} characters):")
         click.echo(f"  [{randomness}]")
+        if early_reason:
+            click.echo(f"before the campaign's draw_at ({campaign.draw_at:%Y-%m-%d %H:%M} UTC);")
+            click.echo(f"  reason, written to the audit log: {early_reason}")
         if not yes:
             click.confirm("Run the draw now? It can run only once", abort=True)
-        count = service.run_draw(session, draw, randomness, operator=_operator())
+        count = service.run_draw(
+            session, draw, randomness, operator=_operator(), early_reason=early_reason
+        )
         click.echo(f"draw {draw.id} done: {count} winners stored")
 
 

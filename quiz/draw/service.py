@@ -294,6 +294,11 @@ def check_randomness(randomness: str, draw: Draw | None = None) -> str:
             "开奖结果首尾不能有空格,中间不能有连续空格、制表符、换行或不可见字符"
             "(页面上看不出这些字符,外部无法复核)。"
         )
+    example = str(draw.campaign.content.get("randomness_example") or "") if draw else ""
+    if example and randomness == example:
+        raise DrawRefused(
+            "这是活动文件中的书写示例,不是真实的开奖结果;请填写随机数来源在开奖日公布的结果。"
+        )
     fmt = draw.randomness_format if draw is not None else None
     if fmt and not re.fullmatch(fmt, randomness):
         assert draw is not None
@@ -301,6 +306,20 @@ def check_randomness(randomness: str, draw: Draw | None = None) -> str:
         shown = f",例如:{example}" if re.fullmatch(fmt, example) else f"(格式:{fmt})"
         raise DrawRefused(f"开奖结果须严格按活动公布的书写格式填写{shown}。")
     return randomness
+
+
+def check_draw_time(draw: Draw, now: datetime, early_reason: str | None = None) -> bool:
+    """Refuse to draw before the campaign's draw_at unless a reason overrides it (CLI);
+    returns whether the draw runs early."""
+    draw_at = draw.campaign.draw_at
+    if now >= draw_at:
+        return False
+    if not (early_reason or "").strip():
+        raise DrawRefused(
+            f"活动规定的开奖时间是 {cn_time(draw_at)}(北京时间),之前不能抽奖:"
+            "随机数来源的开奖结果那时才公布。"
+        )
+    return True
 
 
 def _hidden(char: str) -> bool:
@@ -351,11 +370,20 @@ def run_draw(
     operator: str | None = None,
     ip: str | None = None,
     now: datetime | None = None,
+    early_reason: str | None = None,
 ) -> int:
-    """Draw the winners of a frozen draw exactly once; returns the number of winners."""
+    """Draw the winners of a frozen draw exactly once; returns the number of winners.
+
+    Refused before the campaign's draw_at: the lottery result it names does not exist
+    yet, so any string given then is a guess or an example. `early_reason` (the CLI's
+    override, for a lottery moved to an earlier day) lifts that and goes to the audit.
+    """
     randomness = check_randomness(randomness, draw)
     if draw.status != "frozen":
         raise DrawRefused(_not_frozen(draw.status))
+    now = now or utcnow()
+    draw_at = draw.campaign.draw_at
+    early = check_draw_time(draw, now, early_reason)
     # A result already used by a voided draw would let a void and a new freeze (other
     # exclusions, another list) pick among outcomes once the result is known.
     reused = session.scalar(
@@ -372,7 +400,6 @@ def run_draw(
             f"这个开奖结果已用于已作废的抽奖(记录 {reused}),不能再次使用;"
             "请在活动文件中公布新的随机数来源。"
         )
-    now = now or utcnow()
     # Compute before touching anything, so bad input leaves the draw frozen.
     result = expected_winners(draw, randomness)
     participants = _participants_of(session, draw, [r[0] for r in result])
@@ -422,6 +449,11 @@ def run_draw(
             "algorithm": draw.algorithm,
             "tiers": draw.tiers,
             "winners": len(rows),
+            **(
+                {"before_draw_at": draw_at.isoformat(), "early_reason": early_reason}
+                if early
+                else {}
+            ),
         },
         ip,
         actor_name=operator,

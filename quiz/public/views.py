@@ -77,8 +77,9 @@ def current_sheet() -> tuple[Campaign, quiz_flow.QuestionBank, quiz_flow.AnswerS
 @bp.get("/")
 def campaign_page() -> ResponseReturnValue:
     if not session.get("visited"):
-        # Before the request's session begins: see counters.bump_alone.
-        counters.bump_alone(current_app.extensions["quiz.db"], "visit")
+        # Counted in this process, written in batches (before the request's session
+        # begins, when a batch is due: see counters.VisitBatch).
+        current_app.extensions["quiz.visits"].add("visit")
         session["visited"] = True
     campaign = campaign_or_404()
     state = quiz_flow.window_state(campaign)

@@ -11,12 +11,12 @@ from typing import Any
 import pyotp
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from quiz import auth
 from quiz.db import utcnow
 from quiz.extensions import limiter
-from quiz.models import AuditLog, Branch, StaffUser
+from quiz.models import AuditLog, Branch, LoginThrottle, StaffUser
 from quiz.staff_commands import staff
 from tests.conftest import make_app
 from tests.factories import login_as
@@ -100,12 +100,22 @@ def test_password_rules_refuse(session, password, message):
 
 
 @pytest.mark.parametrize(
-    "password", ["12345678", "密码很长很长很长的一句话", "y" * 128, "  sp a ce  "]
+    "password", ["k7#Lm2q!", "密码很长很长很长的一句话", "y" * 128, "  sp a ce  "]
 )
 def test_password_rules_accept_any_characters_up_to_128(session, password):
     user = make_user(session, "bob", password=password)
     assert user.password_hash.startswith("$argon2id$")
     assert auth.authenticate(session, "bob", password).id == user.id
+
+
+@pytest.mark.parametrize("password", ["12345678", "Password1", "QWERTYUIOP", "iloveyou2"])
+def test_common_passwords_are_refused(session, password):
+    """Only length was checked: 12345678 was a valid staff password."""
+    with pytest.raises(auth.AuthError, match="常见密码"):
+        make_user(session, "bob", password=password)
+    user = make_user(session, "bob")
+    with pytest.raises(auth.AuthError, match="常见密码"):
+        auth.change_password(session, user, PASSWORD, password)
 
 
 def test_hash_is_upgraded_when_parameters_change(session):
@@ -123,14 +133,40 @@ def test_lockout_after_five_failures_even_with_the_right_password(session):
     user = make_user(session, "bob")
     for _ in range(auth.MAX_FAILED_LOGINS):
         with pytest.raises(auth.AuthError):
-            auth.authenticate(session, "bob", "wrong password")
-    assert auth.is_locked(user)
-    with pytest.raises(auth.AuthError, match="锁定"):
-        auth.authenticate(session, "bob", PASSWORD)
+            auth.authenticate(session, "bob", "wrong password", ip="203.0.113.9")
+    assert auth.is_locked(session, "bob", "203.0.113.9")
+    with pytest.raises(auth.AuthError, match="暂时禁止"):
+        auth.authenticate(session, "bob", PASSWORD, ip="203.0.113.9")
     # After the lock expires the right password works again.
-    user.locked_until = utcnow() - timedelta(seconds=1)
-    assert auth.authenticate(session, "bob", PASSWORD) is user
+    later = utcnow() + auth.FIRST_LOCK + timedelta(seconds=1)
+    assert auth.authenticate(session, "bob", PASSWORD, ip="203.0.113.9", now=later) is user
     assert actions(session).count("login_failed") == auth.MAX_FAILED_LOGINS + 1
+
+
+def test_a_strangers_failures_do_not_lock_the_owner_out(session):
+    """Five wrong passwords from anywhere locked the account for everyone for 15 minutes:
+    a denial of service for the price of five requests."""
+    user = make_user(session, "bob")
+    for _ in range(auth.MAX_FAILED_LOGINS + 3):
+        with pytest.raises(auth.AuthError):
+            auth.authenticate(session, "bob", "wrong password", ip="198.51.100.66")
+    with pytest.raises(auth.AuthError, match="暂时禁止"):
+        auth.authenticate(session, "bob", PASSWORD, ip="198.51.100.66")
+    assert auth.authenticate(session, "bob", PASSWORD, ip="10.1.2.3") is user
+
+
+def test_each_failure_past_the_lock_doubles_the_wait(session):
+    make_user(session, "bob")
+    now = utcnow()
+    waits = []
+    for n in range(auth.MAX_FAILED_LOGINS + 3):
+        with pytest.raises(auth.AuthError):
+            auth.authenticate(session, "bob", "wrong password", ip="198.51.100.66", now=now)
+        if n + 1 >= auth.MAX_FAILED_LOGINS:
+            waits.append(auth.lock_remaining(session, "bob", "198.51.100.66", now))
+            now += waits[-1]  # try again the moment the lock ends
+    assert waits == [auth.FIRST_LOCK * 2**k for k in range(4)]
+    assert "8 分钟" in auth.locked_message(waits[-1])
 
 
 def test_unknown_and_inactive_accounts_get_the_generic_message(session):
@@ -158,11 +194,10 @@ def test_unknown_names_lock_like_real_accounts(session):
     real, unknown = messages("bob"), messages("nobody")
     assert real == unknown
     assert real[0] == auth.BAD_CREDENTIALS and real[-1] == auth.LOCKED_MESSAGE
-    # The window passes for the unknown name as the lock does for the real account.
-    later = utcnow() + auth.LOCK_DURATION + timedelta(seconds=1)
-    with pytest.raises(auth.AuthError) as info:
-        auth.authenticate(session, "nobody", "wrong password", now=later)
-    assert info.value.message == auth.BAD_CREDENTIALS
+    # The wait passes for the unknown name as it does for the real account.
+    later = utcnow() + 2 * auth.FIRST_LOCK + timedelta(seconds=1)
+    assert auth.lock_remaining(session, "nobody", None, later) is None
+    assert auth.lock_remaining(session, "bob", None, later) is None
 
 
 def test_totp_code_is_accepted_once_and_recovery_codes_once_each(session, protector):
@@ -242,6 +277,16 @@ def test_branch_staff_skip_totp_unless_configured(client, session, protector, ot
     assert resp.location.endswith("/admin/login/totp")
     assert "设置两步验证" in strict.get("/admin/login/totp").get_data(as_text=True)
     assert strict.get("/admin/account").status_code == 302
+
+
+def test_staff_who_may_see_full_data_always_need_the_second_factor(client, session):
+    """A branch user with can_reveal signed in with the password alone unless the site
+    set QUIZ_BRANCH_TOTP=1."""
+    make_user(session, "revealer", role="branch", can_reveal=True)
+    resp = post_login(client, "revealer")
+    assert resp.location.endswith("/admin/login/totp")
+    assert "设置两步验证" in client.get("/admin/login/totp").get_data(as_text=True)
+    assert client.get("/admin/account").status_code == 302
 
 
 def test_wrong_password_shows_chinese_error_and_is_audited(client, session):
@@ -387,6 +432,59 @@ def test_recovery_codes_can_be_regenerated_with_the_password(client, session, pr
         auth.verify_second_factor(session, protector, session.get(StaffUser, user.id), old[0])
 
 
+@pytest.mark.parametrize(
+    ("url", "form"),
+    [
+        ("/admin/account/recovery-codes", lambda pw: {"password": pw}),
+        (
+            "/admin/account/password",
+            lambda pw: {"current": pw, "password": "a new pass 42", "confirm": "a new pass 42"},
+        ),
+    ],
+)
+def test_password_reentry_counts_towards_the_lock_and_is_audited(
+    client, session, protector, url, form
+):
+    """50 wrong passwords in a row here, then the right one, issued new recovery codes:
+    no lock, no audit."""
+    user = make_user(session, "alice")
+    enrol(session, protector, user)
+    login_as(client, user)
+    for _ in range(auth.MAX_FAILED_LOGINS):
+        assert client.post(url, data=form("wrong password")).status_code == 422
+    right = client.post(url, data=form(PASSWORD))
+    assert right.status_code == 422 and "暂时禁止" in right.get_data(as_text=True)
+    assert actions(session).count("password_reentry_failed") == auth.MAX_FAILED_LOGINS + 1
+    # The same client cannot sign in either while the lock lasts.
+    assert auth.is_locked(session, "alice", "127.0.0.1")
+    session.commit()
+    # Once the lock is over, the right password works and its success is audited.
+    session.execute(update(LoginThrottle).values(locked_until=utcnow()))
+    session.commit()
+    assert client.post(url, data=form(PASSWORD)).status_code in (200, 302)
+    assert actions(session)[-1] in ("recovery_codes_new", "password_change")
+
+
+def test_password_reentry_is_rate_limited_like_the_login(session, protector, other_app):
+    user = make_user(session, "alice")
+    enrol(session, protector, user)
+    limited = other_app("rl-reentry", RATELIMIT_ENABLED=True, QUIZ_LOGIN_LIMIT="3/minute")
+    limiter.reset()
+    client = limited.test_client()
+    login_as(client, user)
+    ip = f"10.{uuid.uuid4().int % 250}.0.2"
+    codes = [
+        client.post(
+            "/admin/account/recovery-codes",
+            data={"password": f"guess {i}"},
+            environ_base={"REMOTE_ADDR": ip},
+        ).status_code
+        for i in range(4)
+    ]
+    limiter.reset()
+    assert codes == [422, 422, 422, 429]
+
+
 # --- rate limits and CSRF ----------
 
 
@@ -491,7 +589,10 @@ def test_cli_branch_accounts_need_an_existing_branch(runner, session):
 def test_cli_rescues_a_locked_out_admin(runner, session, protector):
     user = make_user(session, "alice")
     enrol(session, protector, user)
-    user.locked_until = utcnow() + timedelta(minutes=10)
+    for _ in range(auth.MAX_FAILED_LOGINS):
+        with pytest.raises(auth.AuthError):
+            auth.authenticate(session, "alice", "wrong password")
+    assert auth.is_locked(session, "alice", None)
     session.commit()
     assert runner.invoke(staff, ["reset-2fa", "alice"]).exit_code == 0
     result = runner.invoke(
@@ -500,7 +601,7 @@ def test_cli_rescues_a_locked_out_admin(runner, session, protector):
     assert result.exit_code == 0, result.output
     session.expire_all()
     user = session.get(StaffUser, user.id)
-    assert user.totp_secret_enc is None and user.locked_until is None
+    assert user.totp_secret_enc is None and not auth.is_locked(session, "alice", None)
     assert auth.authenticate(session, "alice", "brand new password") is user
     listing = runner.invoke(staff, ["list"]).output
     assert "alice\tadmin\t-\tactive\tno-totp" in listing

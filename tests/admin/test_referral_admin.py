@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import zipfile
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from quiz import referrals
-from quiz.models import Agent, Branch, Channel, ReferralLink
+from quiz import import_jobs, referrals
+from quiz.models import Agent, AuditLog, Branch, Channel, ImportJob, ReferralLink
 from tests.factories import login_as, make_staff
 
 AGENTS = "机构代码,业务员代码,姓名\nB11,A1,王小明\nB31,S1,<b>乙</b>\n"
@@ -48,6 +48,15 @@ def _upload(client, text, filename="a.csv"):
     )
 
 
+def _import(client, text):
+    """Upload an agents CSV, wait for its background job; the job page's text."""
+    resp = _upload(client, text)
+    assert resp.status_code == 302, resp.get_data(as_text=True)
+    assert "/admin/referrals/agents/jobs/" in resp.location
+    import_jobs.wait(int(resp.location.rstrip("/").split("/")[-1]))
+    return client.get(resp.location).get_data(as_text=True)
+
+
 def test_head_office_creates_a_channel_and_a_duplicate_is_refused(client, session):
     head, _ = _setup(session)
     login_as(client, head)
@@ -71,10 +80,10 @@ def test_branch_staff_see_and_upload_only_their_own_branch(client, session):
     assert "王小明" in page and "&lt;b&gt;乙" not in page and "<b>乙" not in page
     other = _link_of(session, "S1")
     assert client.get(f"/admin/referrals/{other.id}/poster").status_code == 404
-    upload = _upload(client, "机构代码,业务员代码,姓名\nB31,S2,丙\n")
-    assert upload.status_code == 422 and "只能导入本机构" in upload.get_data(as_text=True)
-    ok = _upload(client, "机构代码,业务员代码,姓名\nB11,A2,丁\n")
-    assert ok.status_code == 302
+    refused = _import(client, "机构代码,业务员代码,姓名\nB31,S2,丙\n")
+    assert "失败" in refused and "只能导入本机构" in refused
+    ok = _import(client, "机构代码,业务员代码,姓名\nB11,A2,丁\n")
+    assert "导入完成:新增1人" in ok
     export = client.get("/admin/referrals/links.csv").get_data()
     text = export.decode("utf-8-sig")
     assert "A2" in text and "S1" not in text
@@ -141,3 +150,60 @@ def test_posters_and_the_links_file_print_the_configured_public_address(client, 
     login_as(client, admin)
     export = client.get("/admin/referrals/links.csv").get_data(as_text=True)  # via localhost
     assert "https://quiz.example.cn/r/" in export and "localhost" not in export
+
+
+def test_a_large_agents_file_is_written_in_short_chunks_and_a_bad_one_saves_nothing(
+    app, client, session, monkeypatch
+):
+    """One upload of 60,000 agents held SQLite's write lock in one transaction until
+    gunicorn killed the worker: every registration waited for it."""
+    head, _ = _setup(session)
+    login_as(client, head)
+    monkeypatch.setattr(referrals, "IMPORT_CHUNK", 3)
+    monkeypatch.setattr(import_jobs.referrals, "IMPORT_CHUNK", 3)
+    commits = []
+
+    def count(_conn):
+        commits.append(1)
+
+    engine = app.extensions["quiz.db"].engine
+    event.listen(engine, "commit", count)
+    rows = "".join(f"B11,C{i},业务员{i}\n" for i in range(10))
+    bad = _import(client, "机构代码,业务员代码,姓名\n" + rows + "B11,C99,\n")
+    assert "第12行" in bad and "没有导入任何一行" in bad
+    assert session.scalar(select(func.count()).select_from(Agent).where(Agent.code.like("C%"))) == 0
+    session.commit()
+    commits.clear()
+    page = _import(client, "机构代码,业务员代码,姓名\n" + rows)
+    event.remove(engine, "commit", count)
+    assert "导入完成:新增10人" in page and "新生成推广链接10个" in page
+    # Ten rows in chunks of three: four write transactions for the agents.
+    assert len(commits) >= 4
+    job = session.scalars(select(ImportJob).order_by(ImportJob.id.desc())).first()
+    assert (job.status, job.rows_done, job.total) == ("done", 10, 10)
+    entry = session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+    assert entry.action == "referrals.agents_import" and entry.detail["created"] == 10
+    session.commit()
+
+
+def test_a_file_over_the_web_limit_gets_a_422_pointing_to_the_cli(client, session, monkeypatch):
+    head, _ = _setup(session)
+    login_as(client, head)
+    monkeypatch.setattr(referrals, "MAX_IMPORT_ROWS", 3)
+    resp = _upload(
+        client, "机构代码,业务员代码,姓名\n" + "".join(f"B11,D{i},x\n" for i in range(4))
+    )
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "quiz referrals import-agents" in text
+    # A body built by hand: the test client's own spooled file for a large upload is
+    # never closed when the app refuses it unread.
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
+        + b"x" * (3 * 1024 * 1024)
+        + b"\r\n--b--\r\n"
+    )
+    too_big = client.post(
+        "/admin/referrals/agents", data=body, content_type="multipart/form-data; boundary=b"
+    )
+    assert too_big.status_code == 413
+    assert "quiz referrals import-agents" in too_big.get_data(as_text=True)

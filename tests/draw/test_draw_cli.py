@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from quiz.models import AuditLog, Campaign, Draw, DrawEntrant, Winner
 from quiz.quiz_flow import current_campaign
 from tests.factories import make_participant
 
-RANDOMNESS = "03 07 12 19 25 31 + 09"  # as the campaign's randomness_format asks
+RANDOMNESS = "03 08 14 22 27 33 + 05"  # as the campaign's randomness_format asks
+EXAMPLE = "03 07 12 19 25 31 + 09"  # the campaign file's randomness_example
 
 
 def closed_campaign_with_entrants(session: Session, protector: Any, n: int) -> Campaign:
@@ -25,6 +27,7 @@ def closed_campaign_with_entrants(session: Session, protector: Any, n: int) -> C
     for i in range(1, n + 1):
         make_participant(session, protector, campaign, i, complete=True)
     campaign.closes_at = utcnow()
+    campaign.draw_at = utcnow()  # the lottery result is out
     content = dict(campaign.content)
     content["prizes"] = [{"tier": "幸运奖", "count": 3, "prize": "纪念品", "value_yuan": 20}]
     campaign.content = content
@@ -131,3 +134,21 @@ def test_out_of_range_draw_ids_and_unwritable_paths_are_messages(
     result = invoke(runner, "export-entrants", str(target))
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert f"cannot write {target}" in result.output
+
+
+def test_run_before_draw_at_needs_the_audited_override(
+    runner: FlaskCliRunner, session: Session, protector: Any
+) -> None:
+    campaign = closed_campaign_with_entrants(session, protector, 5)
+    campaign.draw_at = utcnow() + timedelta(days=4)
+    session.commit()
+    assert invoke(runner, "freeze").exit_code == 0
+    refused = invoke(runner, "run", RANDOMNESS, "--yes")
+    assert refused.exit_code != 0 and "开奖时间" in refused.output
+    example = invoke(runner, "run", EXAMPLE, "--yes", "--before-draw-at", "x")
+    assert example.exit_code != 0 and "书写示例" in example.output
+    ok = invoke(runner, "run", RANDOMNESS, "--yes", "--before-draw-at", "彩票开奖改期提前")
+    assert ok.exit_code == 0, ok.output
+    entry = session.scalars(select(AuditLog).where(AuditLog.action == "draw.run")).one()
+    assert entry.detail["early_reason"] == "彩票开奖改期提前"
+    session.commit()

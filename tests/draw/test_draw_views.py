@@ -22,7 +22,8 @@ from quiz.quiz_flow import current_campaign
 from tests.conftest import make_app
 from tests.factories import install_test_campaign, login_as, make_participant, make_staff
 
-RANDOMNESS = "03 07 12 19 25 31 + 09"  # as the campaign's randomness_format asks
+RANDOMNESS = "03 08 14 22 27 33 + 05"  # as the campaign's randomness_format asks
+EXAMPLE = "03 07 12 19 25 31 + 09"  # the campaign file's randomness_example
 
 
 def campaign_of(session: Session) -> Campaign:
@@ -39,6 +40,7 @@ def closed_with_entrants(
         make_participant(session, protector, campaign, i, complete=True) for i in range(1, n + 1)
     ]
     campaign.closes_at = utcnow()
+    campaign.draw_at = utcnow()  # the lottery result is out
     content = dict(campaign.content)
     content["prizes"] = [
         {"tier": "幸运奖", "count": prizes, "prize": "纪念品一份", "value_yuan": 20}
@@ -379,3 +381,24 @@ def test_an_outsider_checks_the_winners_with_the_sites_own_download(
     )
     assert run.stderr.split() == ["entrant", "digest:", draw.entrant_digest]
     assert [int(x) for x in run.stdout.split()] == list(winners)
+
+
+def test_the_web_refuses_to_run_before_draw_at_and_the_example(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    campaign, _ = closed_with_entrants(session, protector, 4)
+    service.freeze(session, campaign, now=utcnow() + timedelta(seconds=1))
+    campaign.draw_at = utcnow() + timedelta(days=4)
+    admin = make_staff(session, "boss", role="admin")
+    session.commit()
+    login_as(client, admin)
+    early = client.post("/admin/draw/run", data={"randomness": RANDOMNESS, "confirmed": "yes"})
+    assert early.status_code == 422 and "开奖时间" in early.get_data(as_text=True)
+    campaign = campaign_of(session)
+    campaign.draw_at = utcnow()
+    session.commit()
+    example = client.post("/admin/draw/run", data={"randomness": EXAMPLE, "confirmed": "yes"})
+    assert example.status_code == 422 and "书写示例" in example.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalars(select(Draw)).one().status == "frozen"
+    session.commit()

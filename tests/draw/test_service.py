@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from quiz.db import utcnow
 from quiz.draw import service
@@ -20,7 +20,8 @@ from quiz.models import AuditLog, Campaign, Draw, DrawEntrant, Exclusion, Partic
 from quiz.quiz_flow import current_campaign
 from tests.factories import make_participant
 
-RANDOMNESS = "03 07 12 19 25 31 + 09"  # as the campaign's randomness_format asks
+RANDOMNESS = "03 08 14 22 27 33 + 05"  # as the campaign's randomness_format asks
+EXAMPLE = "03 07 12 19 25 31 + 09"  # the campaign file's randomness_example
 OTHER_RESULT = "01 02 03 04 05 06 + 07"
 
 
@@ -33,6 +34,11 @@ def campaign(session: Session) -> Campaign:
 
 def after_close(campaign: Campaign) -> Any:
     return campaign.closes_at + timedelta(hours=1)
+
+
+def after_draw(draw: Draw) -> Any:
+    """A moment after the campaign's draw_at, when the lottery result exists."""
+    return draw.campaign.draw_at + timedelta(hours=1)
 
 
 def set_tiers(session: Session, campaign: Campaign, tiers: list[tuple[str, int, int]]) -> None:
@@ -167,7 +173,7 @@ def test_run_stores_inputs_and_winners_matching_the_algorithm(
 ) -> None:
     set_tiers(session, campaign, [("一等奖", 1, 500), ("二等奖", 2, 100), ("三等奖", 3, 20)])
     draw = frozen(session, protector, campaign, 10)
-    count = service.run_draw(session, draw, RANDOMNESS, operator="boss")
+    count = service.run_draw(session, draw, RANDOMNESS, operator="boss", now=after_draw(draw))
     assert count == 6
     assert draw.status == "drawn" and draw.randomness_value == RANDOMNESS
     assert draw.drawn_by == "boss" and draw.drawn_at is not None
@@ -187,12 +193,38 @@ def test_run_stores_inputs_and_winners_matching_the_algorithm(
     assert log.detail["algorithm"] == "v1"
 
 
+def test_run_is_refused_before_draw_at_and_the_override_is_audited(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    """Freezing and running at once succeeded 4 days before draw_at, when the lottery
+    result the draw depends on did not exist yet."""
+    draw = frozen(session, protector, campaign, 5)
+    early = campaign.draw_at - timedelta(days=4)
+    with pytest.raises(DrawRefused, match="开奖时间"):
+        service.run_draw(session, draw, RANDOMNESS, now=early)
+    assert draw.status == "frozen"
+    service.run_draw(session, draw, RANDOMNESS, now=early, early_reason="彩票开奖提前到周二")
+    log = session.scalars(select(AuditLog).where(AuditLog.action == "draw.run")).one()
+    assert log.detail["early_reason"] == "彩票开奖提前到周二"
+    assert log.detail["before_draw_at"] == campaign.draw_at.isoformat()
+
+
+def test_the_campaign_files_example_is_not_a_lottery_result(
+    session: Session, protector: Any, campaign: Campaign
+) -> None:
+    assert campaign.content["randomness_example"] == EXAMPLE
+    draw = frozen(session, protector, campaign, 5)
+    with pytest.raises(DrawRefused, match="书写示例"):
+        service.run_draw(session, draw, EXAMPLE, now=after_draw(draw))
+    assert draw.status == "frozen"
+
+
 def test_fewer_entrants_than_prizes_everyone_wins_in_tier_order(
     session: Session, protector: Any, campaign: Campaign
 ) -> None:
     set_tiers(session, campaign, [("一等奖", 2, 500), ("二等奖", 5, 100)])
     draw = frozen(session, protector, campaign, 4)
-    assert service.run_draw(session, draw, RANDOMNESS) == 4
+    assert service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw)) == 4
     tiers = session.scalars(select(Winner.tier).order_by(Winner.rank)).all()
     assert tiers == ["一等奖", "一等奖", "二等奖", "二等奖"]
     assert sorted(session.scalars(select(Winner.entry_no))) == [1, 2, 3, 4]
@@ -205,18 +237,18 @@ def test_second_run_is_refused_even_from_a_stale_object(
     session.commit()
     # What a second operator's process loaded before the first run committed.
     reader = app.extensions["quiz.db"].session(write=False)
-    stale = reader.get(Draw, draw.id)
+    stale = reader.get(Draw, draw.id, options=[joinedload(Draw.campaign)])
     assert stale is not None and stale.status == "frozen"
     reader.close()
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     session.commit()
     with pytest.raises(DrawRefused, match="不能重复"):
-        service.run_draw(session, draw, OTHER_RESULT)
+        service.run_draw(session, draw, OTHER_RESULT, now=after_draw(draw))
     # The stale copy still says 'frozen': the conditional UPDATE is what refuses it.
     second = app.extensions["quiz.db"].session(write=True)
     try:
         with pytest.raises(DrawRefused, match="不能重复"):
-            service.run_draw(second, stale, OTHER_RESULT)
+            service.run_draw(second, stale, OTHER_RESULT, now=after_draw(draw))
     finally:
         second.rollback()
         second.close()
@@ -249,9 +281,9 @@ def test_only_the_announced_writing_of_the_result_is_accepted(
     draw = frozen(session, protector, campaign, 30)
     assert draw.randomness_format == campaign.content["randomness_format"]
     with pytest.raises(DrawRefused, match="开奖结果"):
-        service.run_draw(session, draw, written)
+        service.run_draw(session, draw, written, now=after_draw(draw))
     assert draw.status == "frozen"
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     assert draw.randomness_value == RANDOMNESS
 
 
@@ -264,7 +296,7 @@ def test_a_draw_frozen_before_formats_existed_uses_its_string_exactly(
     set_tiers(session, campaign, [("幸运奖", 5, 20)])
     draw.tiers = service.tiers_of(campaign)
     session.flush()
-    service.run_draw(session, draw, value)
+    service.run_draw(session, draw, value, now=after_draw(draw))
     got = list(session.scalars(select(Winner.entry_no).order_by(Winner.rank)))
     assert got == draw_v1(draw.entrant_digest, value, 30, 5)
     assert got != draw_v1(draw.entrant_digest, value.replace("０３", "03"), 30, 5)
@@ -293,16 +325,18 @@ def test_a_voided_draws_result_cannot_be_used_again(
     session: Session, protector: Any, campaign: Campaign
 ) -> None:
     draw = frozen(session, protector, campaign, 6)
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     service.void_draw(session, draw, "名单有误", operator="boss")
     exclude_participant(
         session, campaign, session.get(Participant, draw_winner(session, draw)), "员工"
     )
     again = service.freeze(session, campaign, now=after_close(campaign))
     with pytest.raises(DrawRefused, match="已用于已作废的抽奖"):
-        service.run_draw(session, again, RANDOMNESS)
+        service.run_draw(session, again, RANDOMNESS, now=after_draw(again))
     assert again.status == "frozen"
-    service.run_draw(session, again, OTHER_RESULT)  # a newly announced source's result
+    service.run_draw(
+        session, again, OTHER_RESULT, now=after_draw(again)
+    )  # a newly announced source's result
     assert again.status == "drawn"
 
 
@@ -317,14 +351,14 @@ def test_void_keeps_record_and_allows_a_new_freeze(
     session: Session, protector: Any, campaign: Campaign
 ) -> None:
     draw = frozen(session, protector, campaign, 3)
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     with pytest.raises(DrawRefused, match="原因"):
         service.void_draw(session, draw, "")
     service.void_draw(session, draw, "随机数来源公布有误", operator="boss")
     assert draw.status == "voided" and draw.void_reason == "随机数来源公布有误"
     assert session.scalar(select(func.count()).select_from(Winner)) == 3  # kept for the record
     with pytest.raises(DrawRefused, match="已作废"):
-        service.run_draw(session, draw, RANDOMNESS)
+        service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     again = service.freeze(session, campaign, now=after_close(campaign))
     assert again.id != draw.id and again.status == "frozen"
     assert service.published_draw(session, campaign) is again
@@ -337,7 +371,7 @@ def test_verify_passes_then_detects_a_tampered_line(
     draw = frozen(session, protector, campaign, 12)
     set_tiers(session, campaign, [("幸运奖", 4, 20)])
     draw.tiers = service.tiers_of(campaign)
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     result = service.verify_draw(session, draw)
     assert result.ok, result.problems
     assert result.entrant_count == 12 and result.digest == draw.entrant_digest
@@ -357,7 +391,7 @@ def test_verify_detects_a_tampered_winner(
     draw = frozen(session, protector, campaign, 12)
     set_tiers(session, campaign, [("幸运奖", 4, 20)])
     draw.tiers = service.tiers_of(campaign)
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     winners = set(session.scalars(select(Winner.entry_no)))
     loser = min(set(range(1, 13)) - winners)
     session.execute(
@@ -384,7 +418,7 @@ def test_verify_detects_a_prize_or_a_person_changed_after_the_draw(
     draw = frozen(session, protector, campaign, 12)
     set_tiers(session, campaign, [("幸运奖", 4, 20)])
     draw.tiers = service.tiers_of(campaign)
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     if column == "participant_id":  # handed to an entrant who did not win
         winning = set(session.scalars(select(Winner.participant_id)))
         value = session.scalars(
@@ -406,7 +440,7 @@ def test_verify_detects_a_winner_swapped_for_another_person(
     draw = frozen(session, protector, campaign, 12)
     set_tiers(session, campaign, [("幸运奖", 4, 20)])
     draw.tiers = service.tiers_of(campaign)
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     assert service.verify_draw(session, draw).ok
     winner = session.scalars(
         select(Winner).where(Winner.draw_id == draw.id, Winner.rank == 1)
@@ -445,7 +479,7 @@ def test_verify_accepts_a_winner_erased_after_the_draw(
     from quiz.retention import anonymise
 
     draw = frozen(session, protector, campaign, 12)
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     anonymise(session, protector, session.get(Participant, draw_winner(session, draw)))
     session.flush()
     assert service.verify_draw(session, draw).ok
@@ -471,7 +505,7 @@ def test_lookups_by_mobile_and_id_last4(
     set_tiers(session, campaign, [("幸运奖", 2, 20)])
     people = entrants(session, protector, campaign, 6)
     draw = service.freeze(session, campaign, now=after_close(campaign))
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     winner = session.scalars(
         select(Winner).where(Winner.draw_id == draw.id, Winner.rank == 1)
     ).one()
@@ -495,7 +529,7 @@ def test_shipping_update_and_branch_export_are_formula_safe(
 ) -> None:
     set_tiers(session, campaign, [("幸运奖", 3, 20)])
     draw = frozen(session, protector, campaign, 5)
-    service.run_draw(session, draw, RANDOMNESS)
+    service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))
     winner = session.scalars(
         select(Winner).where(Winner.draw_id == draw.id, Winner.rank == 1)
     ).one()

@@ -13,11 +13,11 @@ from argon2 import PasswordHasher
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import update
+from sqlalchemy import delete
 from werkzeug.test import encode_multipart
 
 from quiz import auth
-from quiz.models import StaffUser
+from quiz.models import LoginThrottle
 from tests.security.fuzzing import (
     EXAMPLES,
     FUZZ,
@@ -99,7 +99,7 @@ def pending(app):
     """A client that passed the password step and now owes the second factor."""
     with app.extensions["quiz.db"].transaction() as s:
         # The password fuzzing above has locked the account: unlock it.
-        s.execute(update(StaffUser).values(failed_logins=0, locked_until=None))
+        s.execute(delete(LoginThrottle))
     client = app.test_client()
     resp = client.post("/admin/login", data={"username": "ops-admin", "password": PASSWORD})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/admin/login/totp")
