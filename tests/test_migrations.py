@@ -95,14 +95,22 @@ def test_migration_0006_deactivates_branch_accounts_without_a_branch(database_ur
     """An active branch account without a branch (only direct SQL could make one) is
     deactivated, logged out and reported in the audit log; then the database refuses it."""
     import pytest
-    from sqlalchemy import insert, select
+    from sqlalchemy import column, insert, select
+    from sqlalchemy import table as sa_table
     from sqlalchemy.exc import IntegrityError
 
-    from quiz.models import AuditLog, Branch, StaffUser
+    from quiz.models import AuditLog, Branch
 
     upgrade(database_url, "0005")
     engine = make_engine(database_url)
-    staff = StaffUser.__table__
+    # The table as revision 0005 has it (later revisions drop failed_logins).
+    staff = sa_table(
+        "staff_user",
+        *(column(c) for c in ("id", "username", "display_name", "password_hash", "role")),
+        *(column(c) for c in ("branch_id", "can_reveal", "session_version", "active")),
+        column("failed_logins"),
+        column("created_at"),
+    )
     with engine.begin() as conn:
         conn.execute(insert(Branch.__table__).values(id=1, code="B11", name="北京分公司"))
         for username, role, branch_id, active in (
