@@ -68,12 +68,19 @@ def _list_of_request(user: StaffUser) -> tuple[dict[str, str], leads.LeadFilters
 
 
 def _show_numbers(user: StaffUser, ids: list[int]) -> dict[int, leads.Contact]:
-    """The numbers the contact permission shows, their views audited in their own write
-    transaction (a list page is a GET, read in the request's read session)."""
+    """The numbers the contact permission shows, their views audited: a GET reads in the
+    request's read session, so the audit takes a write transaction of its own."""
     shown = leads.contact_numbers(db(), protector(), user, ids)
-    if shown:
+    if not shown:
+        return shown
+    if request.method in ("GET", "HEAD"):
         with database().transaction() as session:
             leads.audit_contact_views(session, user, list(shown), ip=request.remote_addr)
+    else:
+        # A refused form shown again: the request's own write session (a second writer
+        # would wait for its lock); nothing else of the refused request is in it.
+        leads.audit_contact_views(db(), user, list(shown), ip=request.remote_addr)
+        db().commit()
     return shown
 
 

@@ -265,7 +265,7 @@ def test_leads_placed_with_head_office_can_be_listed_and_the_queue_count_matches
     session.commit()
     login_as(client, admin)
     page = client.get(f"/admin/leads?branch_id={head.id}")
-    assert page.status_code == 200 and f'/admin/leads/{placed.id}?' in page.get_data(as_text=True)
+    assert page.status_code == 200 and f"/admin/leads/{placed.id}?" in page.get_data(as_text=True)
     assert "待分配线索(1)" in client.get("/admin/branches").get_data(as_text=True)
     queue = client.get("/admin/unassigned").get_data(as_text=True)
     assert str(waiting.id) in queue
