@@ -180,6 +180,57 @@ def age_label(created_at: datetime, now: datetime | None = None) -> str:
     return "今天" if days <= 0 else "昨天" if days == 1 else f"{days}天前"
 
 
+_FILTER_WORDS: dict[str, str] = {
+    "province_code": "省份",
+    "city_code": "城市",
+    "intent_level": "关注险种",
+    "score_min": "最低得分",
+    "score_max": "最高得分",
+    "date_from": "登记日期从",
+    "date_to": "登记日期至",
+    "follow_up_status": "跟进状态",
+    "name": "姓名",
+    "id_last4": "身份证后四位",
+    "agent_id": "推荐业务员编号",
+}
+
+
+def describe_filters(session: Session, data: Mapping[str, Any]) -> list[str]:
+    """Stored filters (LeadFilters.to_dict) as short Chinese phrases, for export jobs and
+    the audit log: 机构:广东分公司, 仅手机号重复 ... ; none at all reads 全部线索."""
+    words: list[str] = []
+    if data.get("campaign_id") is not None:
+        name = session.scalar(select(Campaign.name).where(Campaign.id == data["campaign_id"]))
+        words.append(f"活动:{name or data['campaign_id']}")
+    if data.get("branch_id") is not None:
+        name = session.scalar(select(Branch.name).where(Branch.id == data["branch_id"]))
+        words.append(f"机构:{name or data['branch_id']}")
+    flags = {
+        "unassigned": "仅未分配机构",
+        "duplicates": "仅手机号重复",
+        "flagged": "仅可疑推荐",
+        "hide_opt_out": "不含暂不需要联系",
+    }
+    words += [label for key, label in flags.items() if data.get(key)]
+    for key, label in _FILTER_WORDS.items():
+        value = data.get(key)
+        if value in (None, ""):
+            continue
+        if key in ("province_code", "city_code"):
+            division = divisions.get(str(value))
+            value = division.name if division else value
+        words.append(f"{label}:{value}")
+    if data.get("completed") is not None:
+        words.append("答题:已完成" if data["completed"] else "答题:未完成")
+    if data.get("mobile_hash"):
+        words.append("按手机号搜索")
+    if data.get("due_on"):
+        words.append(f"我的待联系({data['due_on']})")
+    if data.get("overdue_before"):
+        words.append(f"逾期未跟进({data['overdue_before']}前)")
+    return words or ["全部线索"]
+
+
 def china_day_start(day: date) -> datetime:
     """Midnight of a Beijing calendar day, as an aware datetime."""
     return datetime.combine(day, time.min, tzinfo=CHINA)

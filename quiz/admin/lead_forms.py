@@ -265,10 +265,10 @@ class ExportForm(FlaskForm):
     fmt = Radio(
         "文件格式",
         choices=[
-            SelectChoice("csv", "CSV(立即下载,Excel 可直接打开)"),
-            SelectChoice("xlsx", "Excel(XLSX,后台生成)"),
+            SelectChoice("xlsx", "Excel(XLSX,后台生成,身份证号码完整、可筛选)"),
+            SelectChoice("csv", "CSV(立即下载)"),
         ],
-        default="csv",
+        default="xlsx",
         validate_choice=True,
     )
     scope = Radio(
