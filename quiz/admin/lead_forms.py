@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -219,6 +219,38 @@ class LeadFilterForm(FlaskForm):
             overdue_before=today if view == "overdue" else None,
             **search,
         )
+
+
+RANGES = {"all": "全部", "today": "今日", "7d": "近7天"}
+
+
+class DashboardRangeForm(FlaskForm):
+    """The dashboard's period: 全部 / 今日 / 近7天, or a range of Beijing dates (GET)."""
+
+    class Meta:
+        csrf = False
+
+    range = Select(
+        "时间范围", choices=[SelectChoice(k, v) for k, v in RANGES.items()], default="all"
+    )
+    date_from = Day("登记日期从", validators=[Optional()])
+    date_to = Day("登记日期至", validators=[Optional()])
+
+    def validate_date_to(self, field: Any) -> None:
+        start = self.date_from.data
+        if field.data is not None and start is not None and field.data < start:
+            raise ValidationError("结束日期不能早于开始日期")
+
+    def days(self) -> tuple[Any, Any]:
+        """(first, last) Beijing days included, None on an open side."""
+        if self.date_from.data or self.date_to.data:
+            return self.date_from.data, self.date_to.data
+        today = today_in_china()
+        if self.range.data == "today":
+            return today, today
+        if self.range.data == "7d":
+            return today - timedelta(days=6), today
+        return None, None
 
 
 class FollowUpForm(FlaskForm):
