@@ -6,13 +6,14 @@ own branch, whatever filter they send.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from quiz import audit
@@ -78,13 +79,17 @@ class LeadFilters:
     due_on: date | None = None
     # 逾期未跟进: the agreed next-contact day is before this day and the lead is still open.
     overdue_before: date | None = None
+    # Intent answers as "question key=option": any option of one question, every question.
+    intent: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Only the filters that are set, JSON-friendly (dates as ISO strings)."""
         out: dict[str, Any] = {}
         for key, value in asdict(self).items():
-            if value is None or value is False and key in _FLAGS:
+            if value is None or value is False and key in _FLAGS or value == ():
                 continue
+            if isinstance(value, tuple):
+                value = list(value)
             out[key] = value.isoformat() if isinstance(value, date) else value
         return out
 
@@ -96,12 +101,16 @@ class LeadFilters:
         for key in _DATES:
             if isinstance(values.get(key), str):
                 values[key] = date.fromisoformat(values[key])
+        if isinstance(values.get("intent"), list):
+            values["intent"] = tuple(values["intent"])
         return cls(**values)
 
     def query_args(self) -> dict[str, str]:
         """The filters as URL query arguments (the leads form's field names)."""
         out: dict[str, str] = {}
         for key, value in self.to_dict().items():
+            if isinstance(value, list):
+                continue  # multi-valued: see multi_args
             if isinstance(value, bool):
                 out[key] = "1" if value else "0"
             else:
@@ -220,6 +229,9 @@ def describe_filters(session: Session, data: Mapping[str, Any]) -> list[str]:
             division = divisions.get(str(value))
             value = division.name if division else value
         words.append(f"{label}:{value}")
+    if data.get("intent"):
+        options = [str(i).partition("=")[2] for i in data["intent"]]
+        words.append("意向:" + "、".join(options))
     if data.get("completed") is not None:
         words.append("答题:已完成" if data["completed"] else "答题:未完成")
     if data.get("mobile_hash"):
@@ -278,6 +290,8 @@ def apply_filters(stmt: Select[Any], filters: LeadFilters, user: StaffUser) -> S
         stmt = stmt.where(p.duplicate_mobile.is_(True))
     if filters.flagged:
         stmt = stmt.where(p.referral_flagged.is_(True))
+    if filters.intent:
+        stmt = stmt.where(*intent_conditions(filters.intent))
     if filters.hide_opt_out:
         stmt = stmt.where(p.contact_opt_out.is_(False))
     if filters.name:
@@ -302,6 +316,20 @@ def apply_filters(stmt: Select[Any], filters: LeadFilters, user: StaffUser) -> S
             p.follow_up_status.not_in(CLOSED_STATUSES),
         )
     return scope_leads(stmt, user)
+
+
+def intent_conditions(chosen: Sequence[str]) -> list[Any]:
+    """One condition per intent question: its answer holds any of the chosen options.
+    Matched in the stored JSON text (json.dumps, as the column writes it)."""
+    by_question: dict[str, list[str]] = {}
+    for item in chosen:
+        key, _, option = item.partition("=")
+        by_question.setdefault(key, []).append(option)
+    text = cast(Participant.intent, Text)
+    return [
+        or_(*(text.contains(json.dumps(option), autoescape=True) for option in options))
+        for options in by_question.values()
+    ]
 
 
 def list_leads(
@@ -562,6 +590,23 @@ def campaign_choices(session: Session) -> list[tuple[int, str]]:
         select(Campaign.id, Campaign.name).order_by(Campaign.opens_at.desc(), Campaign.id.desc())
     ).all()
     return [(int(i), str(n)) for i, n in rows]
+
+
+def intent_options(session: Session, campaign_id: int | None) -> list[tuple[str, str, str]]:
+    """(value, option, question text) of each intent question's options, for the filter:
+    the given campaign's, else the newest campaign's."""
+    if campaign_id is None:
+        campaign_id = session.scalar(
+            select(Campaign.id).order_by(Campaign.opens_at.desc(), Campaign.id.desc()).limit(1)
+        )
+    rows = session.execute(
+        select(Question.key, Question.text, Question.options)
+        .where(Question.campaign_id == campaign_id, Question.kind == "intent")
+        .order_by(Question.position)
+    ).all()
+    return [
+        (f"{key}={o['text']}", str(o["text"]), str(text)) for key, text, opts in rows for o in opts
+    ]
 
 
 def intent_levels(session: Session) -> list[str]:

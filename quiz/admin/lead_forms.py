@@ -94,6 +94,7 @@ class LeadFilterForm(FlaskForm):
     q = StringField("搜索(姓名、手机号或身份证后四位)")
     sort = Select("排序", choices=[SelectChoice(k, v) for k, v in SORTS.items()], default="new")
     hide_opt_out = BooleanField("不显示暂不需要联系的线索")
+    intent = SelectMultipleField("意向选项(可多选)", choices=[], validate_choice=False)
 
     campaign_id = Select("活动", coerce=_optional_int)
     branch_id = Select("机构", coerce=_optional_int)
@@ -150,6 +151,16 @@ class LeadFilterForm(FlaskForm):
         self.intent_level.choices = [("", "全部"), *((i, i) for i in intents)]
         self.follow_up_status.choices = [("", "全部"), *((s, s) for s in FOLLOW_UP_STATUSES)]
         return self
+
+    def set_intent_options(self, options: list[tuple[str, str, str]]) -> LeadFilterForm:
+        """Each intent question's options, grouped by question."""
+        self.intent.choices = [SelectChoice(v, o, optgroup=q) for v, o, q in options]
+        return self
+
+    def validate_intent(self, field: Any) -> None:
+        known = {c.value for c in self.intent.choices}  # type: ignore[union-attr]
+        if any(v not in known for v in field.data or []):
+            raise ValidationError("选项无效,请重新选择")
 
     def validate_score_max(self, field: Any) -> None:
         low = self.score_min.data
@@ -215,6 +226,7 @@ class LeadFilterForm(FlaskForm):
             agent_id=self.agent_id.data,
             campaign_id=self.campaign_id.data,
             hide_opt_out=bool(self.hide_opt_out.data) or view == "mine",
+            intent=tuple(self.intent.data or ()),
             due_on=today if view == "mine" else None,
             overdue_before=today if view == "overdue" else None,
             **search,

@@ -34,14 +34,15 @@ def _user() -> StaffUser:
 def filter_form(user: StaffUser) -> LeadFilterForm:
     """The filter form bound to the query string, its choices filled in."""
     form = LeadFilterForm(request.args)
-    return form.setup(
-        leads.branch_choices(db()), leads.intent_levels(db()), leads.campaign_choices(db())
-    )
+    form.setup(leads.branch_choices(db()), leads.intent_levels(db()), leads.campaign_choices(db()))
+    return form.set_intent_options(leads.intent_options(db(), form.campaign_id.data))
 
 
-def list_args(form: LeadFilterForm, filters: leads.LeadFilters) -> dict[str, str]:
+def list_args(form: LeadFilterForm, filters: leads.LeadFilters) -> dict[str, Any]:
     """The list as query arguments: its filters as the user gave them, view, search, order."""
-    args = filters.query_args()
+    args: dict[str, Any] = dict(filters.query_args())
+    if filters.intent:
+        args["intent"] = list(filters.intent)  # url_for repeats the argument
     # A view's own conditions come back from `view`; a search from `q` (never its hash).
     for key in ("due_on", "overdue_before", "mobile_hash", "name", "id_last4"):
         args.pop(key, None)
@@ -57,7 +58,7 @@ def list_args(form: LeadFilterForm, filters: leads.LeadFilters) -> dict[str, str
     return args
 
 
-def _list_of_request(user: StaffUser) -> tuple[dict[str, str], leads.LeadFilters | None]:
+def _list_of_request(user: StaffUser) -> tuple[dict[str, Any], leads.LeadFilters | None]:
     """The list a lead page or action came from (its query string): its arguments and
     filters, or nothing when they do not validate."""
     form = filter_form(user)
@@ -98,7 +99,7 @@ def leads_list() -> ResponseReturnValue:
         "age": leads.age_label,
     }
     if not form.validate():
-        return render_template("admin/leads.html", page=None, filters=None, **context), 400
+        return render_template("admin/leads.html", page=None, filters=None, args={}, **context), 400
     filters = form.to_filters(user, _mobile_hash)
     after = int_arg("after")
     page_no = int_arg("page") or 1

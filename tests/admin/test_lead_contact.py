@@ -226,3 +226,30 @@ def test_a_refused_follow_up_shows_the_number_again_and_audits_it(client, sessio
     refused = client.post(f"/admin/leads/{lead_id}/follow-up", data={"status": "未知"})
     assert refused.status_code == 400 and f'href="tel:{mobile}"' in refused.get_data(as_text=True)
     assert _contact_audits(session) == [(f"participant:{lead_id}", "caller")]
+
+
+def test_intent_filter_per_question_is_multi_select_aware(client, session, protector):
+    """Any chosen option of one question matches; two questions must both match."""
+    a, b, c = _leads(session, protector, 3)
+    a.intent = {"i01-products": ["重疾险", "医疗险"], "i02-budget": ["3万元以上"]}
+    b.intent = {"i01-products": ["医疗险"], "i02-budget": ["3000元以下"]}
+    c.intent = {"i01-products": ["寿险"], "i02-budget": ["3万元以上"]}
+    session.commit()
+    user = _caller(session)
+
+    def ids(*chosen):
+        return {r.id for r in leads.list_leads(session, user, LeadFilters(intent=chosen)).rows}
+
+    assert ids("i01-products=医疗险") == {a.id, b.id}  # a chose it second
+    assert ids("i01-products=医疗险", "i01-products=寿险") == {a.id, b.id, c.id}
+    assert ids("i01-products=医疗险", "i02-budget=3万元以上") == {a.id}
+    session.rollback()
+    login_as(client, user)
+    page = client.get("/admin/leads?intent=i01-products%3D医疗险&intent=i02-budget%3D3万元以上")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "共 1 条" in text and f"/admin/leads/{a.id}?" in text
+    bad = client.get("/admin/leads?intent=nonsense")
+    assert bad.status_code == 400 and "选项无效" in bad.get_data(as_text=True)
+    assert LeadFilters.from_dict(LeadFilters(intent=("i01-products=寿险",)).to_dict()) == (
+        LeadFilters(intent=("i01-products=寿险",))
+    )
