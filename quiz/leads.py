@@ -326,8 +326,15 @@ def intent_conditions(chosen: Sequence[str]) -> list[Any]:
         key, _, option = item.partition("=")
         by_question.setdefault(key, []).append(option)
     text = cast(Participant.intent, Text)
+    # The column writes json.dumps' escaped form; rows written elsewhere may hold the raw one.
     return [
-        or_(*(text.contains(json.dumps(option), autoescape=True) for option in options))
+        or_(
+            *(
+                text.contains(json.dumps(option, ensure_ascii=ascii), autoescape=True)
+                for option in options
+                for ascii in (True, False)
+            )
+        )
         for options in by_question.values()
     ]
 
