@@ -72,6 +72,7 @@ class UserChanges:
     branch_id: int | None
     active: bool
     can_reveal: bool
+    can_call: bool = False
 
 
 # --- passwords ---------------------------------------------------------------
@@ -149,6 +150,7 @@ def create_user(
     *,
     branch_id: int | None = None,
     can_reveal: bool = False,
+    can_call: bool = False,
     display_name: str = "",
     actor: StaffUser | None = None,
     actor_name: str | None = None,
@@ -169,6 +171,7 @@ def create_user(
         role=role,
         branch_id=branch_id,
         can_reveal=can_reveal,
+        can_call=can_call,
         session_version=1,
         active=True,
     )
@@ -179,7 +182,7 @@ def create_user(
         actor,
         "user_create",
         f"user:{user.username}",
-        {"role": role, "branch_id": branch_id, "can_reveal": can_reveal},
+        {"role": role, "branch_id": branch_id, "can_reveal": can_reveal, "can_call": can_call},
         ip,
         actor_name=actor_name,
     )
@@ -212,6 +215,7 @@ def update_user(
         "branch_id": user.branch_id,
         "active": user.active,
         "can_reveal": user.can_reveal,
+        "can_call": user.can_call,
     }
     after = {
         "display_name": changes.display_name.strip()[:100],
@@ -219,13 +223,14 @@ def update_user(
         "branch_id": branch_id,
         "active": changes.active,
         "can_reveal": changes.can_reveal,
+        "can_call": changes.can_call,
     }
     diff = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
     if not diff:
         return diff
     for key, value in after.items():
         setattr(user, key, value)
-    if {"role", "branch_id", "active", "can_reveal"} & diff.keys():
+    if {"role", "branch_id", "active", "can_reveal", "can_call"} & diff.keys():
         # New rights (or none) apply at once: the user signs in again.
         user.session_version += 1
     session.flush()

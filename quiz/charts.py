@@ -14,6 +14,10 @@ from markupsafe import Markup, escape
 BAR = "#0b57d0"
 TEXT = "#1f2328"
 MUTED = "#57606a"
+TRACK = "#eaeef2"
+# Every label is at least this size where the chart is drawn 1:1: the horizontal charts
+# are narrow enough for a phone (no shrinking), the column charts scroll in their box.
+FONT = 13
 _ids = itertools.count(1)
 
 
@@ -21,6 +25,16 @@ def _fmt(value: float, unit: str) -> str:
     if unit == "%":
         return f"{value:.1f}%"
     return f"{int(value):,}{unit}"
+
+
+def _short(label: str, room: int = 16) -> str:
+    """A label cut to fit its column (CJK characters count twice)."""
+    used = 0
+    for i, ch in enumerate(label):
+        used += 2 if ord(ch) > 0x2E7F else 1
+        if used > room:
+            return label[:i] + "…"
+    return label
 
 
 def _open(width: int, height: int, title: str, desc: str) -> tuple[str, list[str]]:
@@ -39,29 +53,39 @@ def hbar_chart(
     items: Sequence[tuple[str, float]],
     *,
     unit: str = "",
-    width: int = 640,
-    label_width: int = 150,
-    row: int = 26,
+    width: int = 340,
+    label_width: int = 120,
+    row: int = 28,
     max_items: int = 40,
+    scale_max: float | None = None,
 ) -> Markup:
-    """Horizontal bars, one per (label, value), the number printed at the bar's end."""
+    """Horizontal bars, one per (label, value), the number printed at the bar's end.
+    With scale_max (100 for percentages) each bar sits on a full-length track, so 0% and
+    100% read as such instead of relative to the largest value."""
     items = list(items)[:max_items]
     if not items:
         return Markup('<p class="empty">暂无数据</p>')
-    top = max(v for _, v in items) or 1
-    bar_space = width - label_width - 90
+    top = scale_max or max(v for _, v in items) or 1
+    bar_space = width - label_width - 64
     height = row * len(items) + 8
     desc = ";".join(f"{label}:{_fmt(v, unit)}" for label, v in items)
     _, parts = _open(width, height, title, desc)
     for i, (label, value) in enumerate(items):
         y = 4 + i * row
-        w = max(1.0, bar_space * value / top) if value else 0.0
+        w = max(1.0, bar_space * min(value, top) / top) if value else 0.0
+        if scale_max:
+            parts.append(
+                f'<rect x="{label_width}" y="{y + 3}" width="{bar_space}" height="{row - 8}" '
+                f'fill="{TRACK}" rx="2"/>'
+            )
+        at = label_width + (bar_space if scale_max else w) + 6
         parts.append(
             f'<text x="{label_width - 8}" y="{y + row * 0.65:.1f}" text-anchor="end" '
-            f'font-size="13" fill="{TEXT}">{escape(label)}</text>'
+            f'font-size="{FONT}" fill="{TEXT}">{escape(_short(label))}<title>{escape(label)}'
+            f"</title></text>"
             f'<rect x="{label_width}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" '
             f'fill="{BAR}" rx="2"/>'
-            f'<text x="{label_width + w + 6:.1f}" y="{y + row * 0.65:.1f}" font-size="13" '
+            f'<text x="{at:.1f}" y="{y + row * 0.65:.1f}" font-size="{FONT}" '
             f'fill="{TEXT}">{escape(_fmt(value, unit))}</text>'
         )
     parts.append("</svg>")
@@ -77,7 +101,8 @@ def column_chart(
     height: int = 240,
     max_labels: int = 12,
 ) -> Markup:
-    """Vertical columns (time series, distributions); labels thinned to stay legible."""
+    """Vertical columns (time series, distributions); labels thinned to stay legible.
+    Drawn 1:1 (a phone scrolls it sideways inside its .chart-scroll box)."""
     items = list(items)
     if not items:
         return Markup('<p class="empty">暂无数据</p>')
@@ -104,13 +129,13 @@ def column_chart(
         if show_values or value == top:
             parts.append(
                 f'<text x="{x + slot / 2:.1f}" y="{head + plot_h - h - 4:.1f}" '
-                f'text-anchor="middle" font-size="11" fill="{TEXT}">'
+                f'text-anchor="middle" font-size="{FONT - 1}" fill="{TEXT}">'
                 f"{escape(_fmt(value, unit))}</text>"
             )
         if i % step == 0:
             parts.append(
                 f'<text x="{x + slot / 2:.1f}" y="{head + plot_h + 16}" text-anchor="middle" '
-                f'font-size="11" fill="{MUTED}">{escape(label)}</text>'
+                f'font-size="{FONT - 1}" fill="{MUTED}">{escape(label)}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped above

@@ -139,10 +139,10 @@ def run_job(database: Database, protector: Protector, job_id: int, folder: Path)
         private_dir(folder, tighten=True)  # exports hold personal data: owner only
         purge_old_files(folder)
         fail_abandoned_jobs(database)
-        stamp = utcnow().strftime("%Y%m%d-%H%M%S")
         suffix = "zip" if scope == "all" else "xlsx"
         final = folder / f"export-{job_id}-{secrets.token_hex(8)}.{suffix}"
-        download = f"leads-{stamp}.{suffix}"
+        with database.transaction(write=False) as session:
+            download = exports.file_name(session, user, filters, suffix)
         done = _build(database, protector, user, reveal, scope, filters, final, job_id)
         with database.transaction(write=True) as session:
             job = session.get(ExportJob, job_id)
@@ -171,7 +171,7 @@ def _build(
     """Write the XLSX (or a ZIP of one XLSX per branch) to a temp name, then move it in place."""
     session = database.session(write=False)
     try:
-        ctx = exports.context_for(session, reveal, protector)
+        ctx = exports.context_for(session, reveal, protector, filters.campaign_id)
         parts = exports.plan_parts(session, user, filters, scope)
         # Under the export- prefix, so that purge_old_files also removes what a worker
         # killed mid-export (a restart, max_requests) left behind: it holds personal data.
@@ -186,7 +186,10 @@ def _build(
         try:
             if scope != "all":
                 base += exports.write_xlsx(
-                    tmp, exports.iter_rows(session, user, parts[0].filters, ctx), progress
+                    tmp,
+                    exports.iter_rows(session, user, parts[0].filters, ctx),
+                    progress,
+                    headers=ctx.headers,
                 )
             else:
                 # XLSX is already deflated: store the members as they are.
@@ -201,6 +204,7 @@ def _build(
                                 member,
                                 exports.iter_rows(session, user, part.filters, ctx),
                                 progress,
+                                headers=ctx.headers,
                             )
                             archive.write(member, f"{part.name}.xlsx")
                         finally:

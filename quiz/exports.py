@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Integer, String, Text, cast, func, select,
 from sqlalchemy.orm import Session
 
 from quiz.leads import UNASSIGNED_LABEL, LeadFilters, apply_filters
-from quiz.models import Agent, Branch, Channel, Participant, StaffUser
+from quiz.models import Agent, Branch, Campaign, Channel, Participant, Question, StaffUser
 from quiz.protection import Protector
 from quiz.regions import divisions
 
@@ -96,14 +96,24 @@ def _format_intent(intent: dict[str, Any]) -> str:
     return ";".join("、".join(v) if isinstance(v, list) else str(v) for v in intent.values())
 
 
-def _answers(key: tuple[Any, ...]) -> tuple[str, ...]:
-    """答题状态 to 可疑推荐 from the stored values (typically thousands of combinations)."""
+def _answers(key: tuple[Any, ...], intent_keys: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """答题状态 to 可疑推荐 from the stored values (typically thousands of combinations).
+    With intent_keys, one cell per intent question (its choices joined by 、); without,
+    every answer in one 投保意向 cell."""
     status, score, total, level, intent, follow_up, duplicate, flagged = key
+    answers: dict[str, Any] = json.loads(intent) if intent else {}
+    if intent_keys:
+        per_question = tuple(
+            "、".join(v) if isinstance(v, list) else str(v or "")
+            for v in (answers.get(k, "") for k in intent_keys)
+        )
+    else:
+        per_question = (_format_intent(answers) if answers else "",)
     return (
         STATUS_LABELS.get(status, status),
         f"{score}/{total}",
         level or "",
-        _format_intent(json.loads(intent)) if intent else "",
+        *per_question,
         follow_up or "",
         "是" if duplicate else "",
         "是" if flagged else "",
@@ -142,9 +152,22 @@ class ExportContext:
     branch_names: dict[int, str] = field(default_factory=dict)
     agent_names: dict[int, str] = field(default_factory=dict)
     channel_names: dict[int, str] = field(default_factory=dict)
+    # The exported campaign's intent questions (key, text): one column each.
+    intent_questions: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         self.orgs = Cells(self._orgs)
+        keys = tuple(k for k, _ in self.intent_questions)
+        self.answers = _ANSWERS if not keys else Cells(lambda key: _answers(key, keys))
+
+    @property
+    def headers(self) -> list[str]:
+        """The columns: HEADERS, 投保意向 split into one column per intent question."""
+        if not self.intent_questions:
+            return list(HEADERS)
+        at = HEADERS.index("投保意向")
+        texts = [f"意向:{text}" for _, text in self.intent_questions]
+        return [*HEADERS[:at], *texts, *HEADERS[at + 1 :]]
 
     def decrypt(self, token: bytes | None) -> str:
         if not token or self.protector is None:
@@ -247,7 +270,7 @@ def _selected(reveal: bool) -> tuple[ColumnElement[Any], ...]:
 
 def _rows(result: Iterable[Sequence[Any]], ctx: ExportContext) -> Iterator[tuple[str, ...]]:
     # One tuple per row, mostly from cache look-ups: this loop is the export's hot path.
-    orgs, places, answers, hours = ctx.orgs, _PLACES, _ANSWERS, _HOURS
+    orgs, places, answers, hours = ctx.orgs, _PLACES, ctx.answers, _HOURS
     reveal, revealed, danger = ctx.reveal, ctx.revealed, DANGEROUS_FIRST
     for (
         lead_id,
@@ -310,21 +333,56 @@ class ExportPart:
     rows: int
 
 
-def context_for(session: Session, reveal: bool, protector: Protector | None) -> ExportContext:
-    """Full personal data only when reveal (the user's can_reveal); masked otherwise."""
+def context_for(
+    session: Session,
+    reveal: bool,
+    protector: Protector | None,
+    campaign_id: int | None = None,
+) -> ExportContext:
+    """Full personal data only when reveal (the user's can_reveal); masked otherwise. The
+    intent columns are those of campaign_id, else of the newest campaign."""
     names = dict(session.execute(select(Branch.id, Branch.name)).all())
     agents = {
         agent_id: f"{name}({code})"
         for agent_id, name, code in session.execute(select(Agent.id, Agent.name, Agent.code))
     }
     channels = dict(session.execute(select(Channel.id, Channel.name)).all())
+    if campaign_id is None:
+        campaign_id = session.scalar(
+            select(Campaign.id).order_by(Campaign.opens_at.desc(), Campaign.id.desc()).limit(1)
+        )
+    questions = session.execute(
+        select(Question.key, Question.text)
+        .where(Question.campaign_id == campaign_id, Question.kind == "intent")
+        .order_by(Question.position)
+    ).all()
     return ExportContext(
         reveal=reveal,
         protector=protector,
         branch_names=names,
         agent_names=agents,
         channel_names=channels,
+        intent_questions=tuple((str(k), str(t)) for k, t in questions),
     )
+
+
+def file_name(session: Session, user: StaffUser, filters: LeadFilters, suffix: str) -> str:
+    """A Chinese download name with the Beijing date: 广东分公司_线索_20261202.xlsx."""
+    if filters.unassigned:
+        whose = UNASSIGNED_LABEL
+    else:
+        branch_id = filters.branch_id if user.role in ("admin", "analyst") else user.branch_id
+        name = (
+            session.scalar(select(Branch.name).where(Branch.id == branch_id)) if branch_id else None
+        )
+        whose = name or "全部机构"
+    day = datetime.now(BEIJING).strftime("%Y%m%d")
+    return f"{whose}_线索_{day}.{suffix}"
+
+
+def display_width(text: str) -> int:
+    """Columns a cell needs in Excel: CJK and full-width characters count twice."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
 
 def iter_rows(
@@ -376,11 +434,13 @@ def _count(session: Session, user: StaffUser, filters: LeadFilters) -> int:
     return int(session.scalar(stmt) or 0)
 
 
-def csv_text_chunks(rows: Iterable[Sequence[str]], *, bom: bool = True) -> Iterator[str]:
+def csv_text_chunks(
+    rows: Iterable[Sequence[str]], *, bom: bool = True, headers: Sequence[str] = HEADERS
+) -> Iterator[str]:
     """CSV text in chunks of CSV_FLUSH_ROWS rows, header first (BOM so Excel reads UTF-8)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    yield (BOM if bom else "") + _csv_block([HEADERS], writer, buffer)
+    yield (BOM if bom else "") + _csv_block([list(headers)], writer, buffer)
     rows = iter(rows)
     while batch := list(islice(rows, CSV_FLUSH_ROWS)):
         yield _csv_block(batch, writer, buffer)
@@ -414,9 +474,9 @@ def _csv_block(batch: list[Sequence[str]], writer: Any, buffer: io.StringIO) -> 
     return buffer.getvalue()
 
 
-def csv_bytes(rows: Iterable[Sequence[str]]) -> Iterator[bytes]:
+def csv_bytes(rows: Iterable[Sequence[str]], headers: Sequence[str] = HEADERS) -> Iterator[bytes]:
     """CSV as UTF-8 byte chunks for a streamed response."""
-    for chunk in csv_text_chunks(rows):
+    for chunk in csv_text_chunks(rows, headers=headers):
         yield chunk.encode("utf-8")
 
 
@@ -441,17 +501,24 @@ class _Sink(io.RawIOBase):
 
 
 def zip_csv_bytes(
-    parts: Sequence[ExportPart], rows_for: Callable[[ExportPart], Iterable[Sequence[str]]]
+    parts: Sequence[ExportPart],
+    rows_for: Callable[[ExportPart], Iterable[Sequence[str]]],
+    headers: Sequence[str] = HEADERS,
 ) -> Iterator[bytes]:
     """A ZIP with one CSV per part, streamed (zipfile writes data descriptors when unseekable)."""
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for part in parts:
             with archive.open(f"{part.name}.csv", "w", force_zip64=True) as entry:
-                for text in csv_text_chunks(rows_for(part)):
+                for text in csv_text_chunks(rows_for(part), headers=headers):
                     entry.write(text.encode("utf-8"))
                     yield sink.drain()
     yield sink.drain()
+
+
+# Rows whose cells size the columns (the rest follow the same shapes), and the widest.
+FIT_ROWS = 500
+MAX_WIDTH = 40
 
 
 def write_xlsx(
@@ -459,8 +526,10 @@ def write_xlsx(
     rows: Iterable[Sequence[str]],
     progress: Callable[[int], None] | None = None,
     every: int = 5000,
+    headers: Sequence[str] = HEADERS,
 ) -> int:
-    """Write an XLSX in constant memory; every cell is a string (no formulas, no detection)."""
+    """Write an XLSX in constant memory; every cell is a string (no formulas, no detection).
+    Each sheet has a filter row on its header and columns as wide as their first rows."""
     workbook = xlsxwriter.Workbook(
         target,
         {
@@ -476,29 +545,40 @@ def write_xlsx(
     sheet: Any = None
     row_no = 0
     count = 0
+    widths = [display_width(h) + 3 for h in headers]  # room for the filter button
+
+    def finish(ws: Any, last_row: int) -> None:
+        # Set once its rows are known: xlsxwriter writes columns and filter at close.
+        ws.autofilter(0, 0, last_row, len(headers) - 1)
+        for col, width in enumerate(widths):
+            ws.set_column(col, col, min(width + 1, MAX_WIDTH))
 
     def new_sheet() -> Any:
         nonlocal sheet_no
         sheet_no += 1
         ws = workbook.add_worksheet("线索" if sheet_no == 1 else f"线索{sheet_no}")
-        for col, header in enumerate(HEADERS):
+        for col, header in enumerate(headers):
             ws.write_string(0, col, header, bold)
         ws.freeze_panes(1, 0)
-        ws.set_column(0, len(HEADERS) - 1, 14)
         return ws
 
     sheet = new_sheet()
     write = sheet.write_string
     for row in rows:
         if row_no >= XLSX_MAX_ROWS:
+            finish(sheet, row_no)
             sheet, row_no = new_sheet(), 0
             write = sheet.write_string
         row_no += 1
+        if count < FIT_ROWS:
+            for col, value in enumerate(row):
+                widths[col] = max(widths[col], display_width(value))
         for col, value in enumerate(row):
             if value:  # an empty cell is simply not written (a fifth of the cells, typically)
                 write(row_no, col, value)
         count += 1
         if progress is not None and count % every == 0:
             progress(count)
+    finish(sheet, row_no)
     workbook.close()
     return count

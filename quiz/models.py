@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -239,6 +239,8 @@ class Participant(Base):
     consent_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     follow_up_status: Mapped[str] = mapped_column(String(8), default="待联系", index=True)
+    # The day (Beijing) the branch agreed to call again; drives 我的待联系 and 逾期未跟进.
+    next_contact_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     # The participant chose 暂不需要联系: the draw entry stands, but no sales contact.
     contact_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -328,6 +330,8 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(16))
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), nullable=True)
     can_reveal: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 查看联系电话: a lead's mobile and landline (tel: links), never the ID number.
+    can_call: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     recovery_codes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     # Last accepted TOTP time step: a code is accepted once (no replay within its window).

@@ -13,6 +13,7 @@ from quiz.identity import IdentityError
 from quiz.models import Branch, BranchRoute, Campaign, Participant, ReferralLink, StaffUser
 from quiz.regions import divisions
 from quiz.regions.parser import Location, parse_address
+from quiz.regions.postal import postal_code_provinces
 
 MAX_ADDRESS = 200
 
@@ -177,6 +178,57 @@ def cities_of(province_code: str) -> tuple[divisions.Division, ...]:
     if province_code in divisions.MUNICIPALITIES:
         return ()
     return divisions.children(province_code)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A place an ambiguous address may mean, for the unassigned queue's buttons."""
+
+    code: str
+    label: str
+    postal_match: bool
+
+
+def candidate_places(
+    reason: str | None, province_code: str | None, postal_code: str
+) -> list[Candidate]:
+    """The divisions an ambiguous address names (from its unresolved reason), those whose
+    province matches the postal code first: "ambiguous: 吉林省吉林市 / 湖北省..." or
+    "ambiguous city: 甲 / 乙" (cities of the address's province)."""
+    if not reason or not reason.startswith("ambiguous"):
+        return []
+    kind, _, names = reason.partition(":")
+    wanted = [n.strip() for n in names.split(" / ") if n.strip()]
+    found: dict[str, Candidate] = {}
+    by_postal = postal_code_provinces(postal_code)
+    provinces = (
+        [divisions.get(province_code)]
+        if kind.strip() == "ambiguous city" and province_code
+        else list(divisions.provinces())
+    )
+    for province in provinces:
+        if province is None:
+            continue
+        match = province.code in by_postal
+        for name in wanted:
+            if kind.strip() == "ambiguous city":
+                rest = name
+            elif name.startswith(province.name):
+                rest = name[len(province.name) :]
+            else:
+                continue
+            if not rest or province.code in divisions.MUNICIPALITIES:
+                found.setdefault(province.code, Candidate(province.code, province.name, match))
+                continue
+            for city in cities_of(province.code):
+                if rest.startswith(city.name):
+                    label = (
+                        city.name
+                        if city.name.startswith(province.name)
+                        else (province.name + city.name)
+                    )
+                    found.setdefault(city.code, Candidate(city.code, label, match))
+    return sorted(found.values(), key=lambda c: (not c.postal_match, c.code))
 
 
 @dataclass(frozen=True)

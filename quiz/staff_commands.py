@@ -50,6 +50,7 @@ def staff() -> None:
 @click.option("--role", type=click.Choice(["admin", "analyst", "branch"]), required=True)
 @click.option("--branch", "branch_code", help="branch code (required for --role branch)")
 @click.option("--can-reveal", is_flag=True, help="may see ID numbers and mobiles in full")
+@click.option("--can-call", is_flag=True, help="may see leads' phone numbers (not ID numbers)")
 @click.option("--name", "display_name", default="", help="display name")
 @click.option("--password-stdin", is_flag=True, help="read the password from stdin")
 @with_appcontext
@@ -58,6 +59,7 @@ def create(
     role: str,
     branch_code: str | None,
     can_reveal: bool,
+    can_call: bool,
     display_name: str,
     password_stdin: bool,
 ) -> None:
@@ -75,6 +77,7 @@ def create(
                 role,
                 branch_id=branch_id,
                 can_reveal=can_reveal,
+                can_call=can_call,
                 display_name=display_name,
                 actor_name=CLI_ACTOR,
             )

@@ -7,15 +7,23 @@ tests/benchmarks/bench_exports.py). Python only reshapes the few aggregated rows
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, cast, func, literal, literal_column, select, union_all
+from sqlalchemy import Date, Text, cast, func, literal, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
-from quiz.models import FOLLOW_UP_STATUSES, Branch, Campaign, DailyCounter, Participant
+from quiz.models import (
+    FOLLOW_UP_STATUSES,
+    Branch,
+    Campaign,
+    DailyCounter,
+    Participant,
+    Question,
+)
 from quiz.regions import divisions
 
 UNASSIGNED = "未分配"
@@ -54,6 +62,40 @@ class BranchStats:
         return self.won / self.entries if self.entries else 0.0
 
 
+@dataclass(frozen=True)
+class Window:
+    """Entries registered in [since, until) (aware datetimes); None on a side: open."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self) -> list[Any]:
+        p = Participant
+        out: list[Any] = []
+        if self.since is not None:
+            out.append(p.created_at >= self.since)
+        if self.until is not None:
+            out.append(p.created_at < self.until)
+        return out
+
+
+EVERYTHING = Window()
+
+
+@dataclass
+class IntentQuestion:
+    """One intent question's answers: per option, and per branch x option."""
+
+    key: str
+    text: str
+    multiple: bool
+    options: list[str]
+    answered: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    # branch name -> option -> count
+    by_branch: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
 @dataclass
 class Dashboard:
     """Everything the head-office dashboard shows."""
@@ -68,6 +110,7 @@ class Dashboard:
     scores: list[tuple[int, int]] = field(default_factory=list)
     intents: list[tuple[str, int]] = field(default_factory=list)
     follow_up: dict[str, int] = field(default_factory=dict)
+    intent_questions: list[IntentQuestion] = field(default_factory=list)
 
     @property
     def completion_rate(self) -> float:
@@ -157,12 +200,12 @@ def _per_day_grouped(session: Session, campaign_id: int) -> list[tuple[date, int
     return [(d, counts.get(d, 0)) for d in days]
 
 
-def by_branch(session: Session, campaign_id: int) -> list[BranchStats]:
+def by_branch(session: Session, campaign_id: int, window: Window = EVERYTHING) -> list[BranchStats]:
     """Entries, completions and follow-up outcomes per branch, in one grouped query."""
     p = Participant
     rows = session.execute(
         select(p.branch_id, p.status, p.follow_up_status, func.count())
-        .where(p.campaign_id == campaign_id)
+        .where(p.campaign_id == campaign_id, *window.where())
         .group_by(p.branch_id, p.status, p.follow_up_status)
     ).all()
     names = dict(session.execute(select(Branch.id, Branch.name)).all())
@@ -179,11 +222,13 @@ def by_branch(session: Session, campaign_id: int) -> list[BranchStats]:
     return sorted(stats.values(), key=lambda b: (-b.entries, b.name))
 
 
-def by_province(session: Session, campaign_id: int) -> list[tuple[str, int]]:
+def by_province(
+    session: Session, campaign_id: int, window: Window = EVERYTHING
+) -> list[tuple[str, int]]:
     """Entries per province (name), largest first."""
     rows = session.execute(
         select(Participant.province_code, func.count())
-        .where(Participant.campaign_id == campaign_id)
+        .where(Participant.campaign_id == campaign_id, *window.where())
         .group_by(Participant.province_code)
     ).all()
     out = []
@@ -193,26 +238,86 @@ def by_province(session: Session, campaign_id: int) -> list[tuple[str, int]]:
     return sorted(out, key=lambda item: -item[1])
 
 
-def score_distribution(session: Session, campaign_id: int) -> list[tuple[int, int]]:
-    """Completed entries per score."""
+def score_distribution(
+    session: Session, campaign_id: int, window: Window = EVERYTHING, top: int = 0
+) -> list[tuple[int, int]]:
+    """Completed entries per score, every score from 0 to top (or the highest seen) listed:
+    a score nobody got is a zero, not a gap."""
     rows = session.execute(
         select(Participant.score, func.count())
-        .where(Participant.campaign_id == campaign_id, Participant.status == "completed")
+        .where(
+            Participant.campaign_id == campaign_id,
+            Participant.status == "completed",
+            *window.where(),
+        )
         .group_by(Participant.score)
         .order_by(Participant.score)
     ).all()
-    return [(int(s), int(n)) for s, n in rows]
+    counts = {int(s): int(n) for s, n in rows}
+    if not counts:
+        return []
+    return [(score, counts.get(score, 0)) for score in range(max(top, *counts) + 1)]
 
 
-def intent_breakdown(session: Session, campaign_id: int) -> list[tuple[str, int]]:
+def intent_breakdown(
+    session: Session, campaign_id: int, window: Window = EVERYTHING
+) -> list[tuple[str, int]]:
     """Completed entries per first product-interest answer (Participant.intent_level)."""
     level = Participant.intent_level
     rows = session.execute(
         select(level, func.count())
-        .where(Participant.campaign_id == campaign_id, level.is_not(None))
+        .where(Participant.campaign_id == campaign_id, level.is_not(None), *window.where())
         .group_by(level)
     ).all()
     return sorted(((str(k), int(n)) for k, n in rows), key=lambda item: -item[1])
+
+
+def intent_by_question(
+    session: Session, campaign_id: int, window: Window = EVERYTHING
+) -> list[IntentQuestion]:
+    """Every intent question of the campaign: entries per option (a multiple-choice
+    answer counts once for each option chosen) and the branch x option table. One
+    GROUP BY over the stored answer sets; Python splits the few distinct sets."""
+    questions = [
+        IntentQuestion(q.key, q.text, q.multiple, [str(o["text"]) for o in q.options])
+        for q in session.scalars(
+            select(Question)
+            .where(Question.campaign_id == campaign_id, Question.kind == "intent")
+            .order_by(Question.position)
+        )
+    ]
+    if not questions:
+        return []
+    for q in questions:
+        q.counts = dict.fromkeys(q.options, 0)
+    p = Participant
+    answers = cast(p.intent, Text)
+    rows = session.execute(
+        select(p.branch_id, answers, func.count())
+        .where(p.campaign_id == campaign_id, p.intent.is_not(None), *window.where())
+        .group_by(p.branch_id, answers)
+    ).all()
+    names = dict(session.execute(select(Branch.id, Branch.name)).all())
+    parsed: dict[str, dict[str, Any]] = {}
+    for branch_id, text, n in rows:
+        if text is None or text == "null":
+            continue
+        chosen = parsed.get(text)
+        if chosen is None:
+            chosen = parsed[text] = json.loads(text) or {}
+        branch = names.get(branch_id, UNASSIGNED) if branch_id is not None else UNASSIGNED
+        for q in questions:
+            picked = chosen.get(q.key)
+            if not picked:
+                continue
+            q.answered += n
+            row = q.by_branch.setdefault(branch, dict.fromkeys(q.options, 0))
+            for option in picked if isinstance(picked, list) else [picked]:
+                q.counts[option] = q.counts.get(option, 0) + n
+                row[option] = row.get(option, 0) + n
+    for q in questions:
+        q.by_branch = dict(sorted(q.by_branch.items(), key=lambda kv: -sum(kv[1].values())))
+    return questions
 
 
 def funnel_counters(session: Session, campaign: Campaign) -> dict[str, int]:
@@ -231,8 +336,9 @@ def funnel_counters(session: Session, campaign: Campaign) -> dict[str, int]:
     return {str(m): int(n or 0) for m, n in rows}
 
 
-def dashboard(session: Session, campaign_id: int | None) -> Dashboard:
-    """All dashboard figures for one campaign (an empty dashboard without a campaign)."""
+def dashboard(session: Session, campaign_id: int | None, window: Window = EVERYTHING) -> Dashboard:
+    """All dashboard figures for one campaign (an empty dashboard without a campaign),
+    for the entries registered inside the window (the funnel's day counters: all days)."""
     board = Dashboard()
     campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
     if campaign is None:
@@ -240,14 +346,24 @@ def dashboard(session: Session, campaign_id: int | None) -> Dashboard:
     counters = funnel_counters(session, campaign)
     board.visits = counters.get("visit", 0)
     board.consents = counters.get("consent", 0)
-    board.branches = by_branch(session, campaign_id)
+    board.branches = by_branch(session, campaign_id, window)
     board.entries = sum(b.entries for b in board.branches)
     board.completed = sum(b.completed for b in board.branches)
     board.follow_up = {
         s: sum(b.by_status.get(s, 0) for b in board.branches) for s in FOLLOW_UP_STATUSES
     }
     board.per_day = per_day(session, campaign_id)
-    board.provinces = by_province(session, campaign_id)
-    board.scores = score_distribution(session, campaign_id)
-    board.intents = intent_breakdown(session, campaign_id)
+    if window.since is not None or window.until is not None:
+        start = window.since.astimezone(CHINA).date() if window.since else None
+        end = window.until.astimezone(CHINA).date() if window.until else None
+        board.per_day = [
+            (d, n)
+            for d, n in board.per_day
+            if (start is None or d >= start) and (end is None or d < end)
+        ]
+    board.provinces = by_province(session, campaign_id, window)
+    top = int((campaign.content or {}).get("questions_per_participant") or 0)
+    board.scores = score_distribution(session, campaign_id, window, top)
+    board.intents = intent_breakdown(session, campaign_id, window)
+    board.intent_questions = intent_by_question(session, campaign_id, window)
     return board

@@ -9,6 +9,7 @@ import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import openpyxl
 import pytest
@@ -18,7 +19,7 @@ from sqlalchemy import select
 
 from quiz import export_jobs, exports, quiz_flow
 from quiz.leads import LeadFilters
-from quiz.models import Agent, AuditLog, Channel, ExportJob
+from quiz.models import Agent, AuditLog, Branch, Channel, ExportJob
 from tests.factories import login_as, make_participant, make_staff
 
 FORMULA = '=HYPERLINK("http://x","y")'
@@ -76,8 +77,8 @@ def _export(session, lead, reveal, protector=None):
     user = make_staff(session, "ho", role="admin", can_reveal=reveal)
     ctx = exports.context_for(session, reveal, protector)
     rows = list(exports.iter_rows(session, user, LeadFilters(), ctx))
-    assert [len(r) for r in rows] == [len(exports.HEADERS)]
-    return dict(zip(exports.HEADERS, rows[0], strict=True))
+    assert [len(r) for r in rows] == [len(ctx.headers)]
+    return dict(zip(ctx.headers, rows[0], strict=True))
 
 
 def test_every_column_under_its_header_masked(session, full_lead):
@@ -101,7 +102,12 @@ def test_every_column_under_its_header_masked(session, full_lead):
         "答题状态": "已完成",
         "得分": f"{lead.score}/{lead.total}",
         "关注险种": lead.intent_level,
-        "投保意向": ";".join("、".join(v) for v in lead.intent.values()),
+        # One column per intent question, each with all its choices.
+        **{
+            f"意向:{q.text}": "、".join(lead.intent.get(q.key, []))
+            for q in lead.campaign.questions
+            if q.kind == "intent"
+        },
         "跟进状态": "已联系",
         "手机号重复": "是",
         "可疑推荐": "是",
@@ -141,7 +147,7 @@ def test_csv_export_writes_formulas_as_text_and_is_audited(client, session, two_
     assert response.headers["Cache-Control"] == "no-store"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = _csv_rows(response.data)
-    assert rows[0] == exports.HEADERS
+    assert rows[0] == exports.context_for(session, False, None).headers
     by_id = {r[0]: dict(zip(rows[0], r, strict=True)) for r in rows[1:]}
     assert by_id[str(evil.id)]["姓名"] == "'" + FORMULA
     assert by_id[str(evil.id)]["邮寄地址"].startswith("'@SUM")
@@ -252,15 +258,25 @@ def test_xlsx_is_built_in_background_with_text_cells(client, session, two_leads,
     # The folder of files full of personal data is the owner's only (it was 0755).
     exports_folder = Path(client.application.instance_path) / "exports"
     assert exports_folder.stat().st_mode & 0o777 == 0o700
+    # The job says what it exported, in words, and its file is named in Chinese.
+    day = datetime.now(UTC).astimezone(exports.BEIJING).strftime("%Y%m%d")
+    assert "筛选条件" in page and f"全部机构_线索_{day}.xlsx" in page
     download = client.get(f"/admin/exports/jobs/{job_id}/download")
     assert download.status_code == 200
     assert download.headers["Cache-Control"] == "no-store"
+    assert quote(f"全部机构_线索_{day}.xlsx") in download.headers["Content-Disposition"]
     data = download.data
     download.close()  # send_file keeps the file open until the response is closed
     book = openpyxl.load_workbook(io.BytesIO(data))
     sheet = book.active
     header = [c.value for c in sheet[1]]
-    assert header == exports.HEADERS
+    assert header == exports.context_for(session, False, None).headers
+    assert "投保意向" not in header and sum(h.startswith("意向:") for h in header) == 3
+    # A filter row over the header and the data; columns as wide as their contents.
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(header)).column_letter}3"
+    letters = {h: sheet.cell(1, i + 1).column_letter for i, h in enumerate(header)}
+    widths = {h: sheet.column_dimensions[letter].width for h, letter in letters.items()}
+    assert widths["身份证号码"] >= 18 and widths["线索编号"] < widths["身份证号码"]
     name_col = header.index("姓名") + 1
     cells = {sheet.cell(r, 1).value: sheet.cell(r, name_col) for r in range(2, sheet.max_row + 1)}
     cell = cells[str(evil.id)]
@@ -289,16 +305,26 @@ def test_other_users_cannot_download_a_job(client, session, two_leads):
     assert client.get(f"/admin/exports/jobs/{job_id}/download").status_code == 404
 
 
-def test_branch_staff_cannot_export_another_branch(client, session, two_leads):
+def test_branch_staff_export_their_own_branch_only(client, session, two_leads):
+    """Branch staff may export, but asking for another branch (or the ZIP of every
+    branch) still gives their own branch's leads, under their branch's Chinese name."""
     evil, other = two_leads
+    assert evil.branch_id != other.branch_id
     user = make_staff(session, "bj", role="branch", branch_id=evil.branch_id)
     session.commit()
     login_as(client, user)
     response = client.post(
-        f"/admin/exports?branch_id={other.branch_id}", data={"fmt": "csv", "scope": "branch"}
+        f"/admin/exports?branch_id={other.branch_id}", data={"fmt": "csv", "scope": "all"}
     )
-    assert response.status_code == 403
-    assert session.scalars(select(AuditLog).where(AuditLog.action == "export")).all() == []
+    assert response.status_code == 200
+    ids = {r[0] for r in _csv_rows(response.data)[1:]}
+    assert ids == {str(evil.id)}
+    branch_name = session.get(Branch, evil.branch_id).name
+    disposition = response.headers["Content-Disposition"]
+    assert quote(f"{branch_name}_线索_") in disposition and disposition.endswith(".csv")
+    session.rollback()
+    (entry,) = session.scalars(select(AuditLog).where(AuditLog.action == "export")).all()
+    assert entry.detail["scope"] == "branch"
 
 
 def test_invalid_export_choice_is_a_400(client, session, two_leads):
@@ -361,9 +387,9 @@ def test_export_temporary_files_carry_the_purged_prefix(
     seen: list[str] = []
     real = exports.write_xlsx
 
-    def spy(path, rows, progress=None):
+    def spy(path, rows, progress=None, **kw):
         seen.append(Path(path).name)
-        return real(path, rows, progress)
+        return real(path, rows, progress, **kw)
 
     monkeypatch.setattr(exports, "write_xlsx", spy)
     user = make_staff(session, "ho", role="admin", can_reveal=True)

@@ -12,26 +12,11 @@ from sqlalchemy import Select, select
 from quiz.admin import bp
 from quiz.admin.access import admin_required
 from quiz.admin.forms import AuditFilterForm, parse_date
+from quiz.audit_text import ACTION_LABELS, describe
 from quiz.models import AuditLog
 from quiz.web import CHINA, db, int_arg
 
 PAGE_SIZE = 50
-ACTION_LABELS = {
-    "login": "登录",
-    "login_failed": "登录失败",
-    "totp_failed": "两步验证失败",
-    "totp_enrol": "绑定两步验证",
-    "recovery_code_used": "使用恢复码",
-    "recovery_codes_new": "重新生成恢复码",
-    "logout": "退出登录",
-    "logout_all": "退出所有设备",
-    "password_change": "修改密码",
-    "user_create": "创建用户",
-    "user_update": "修改用户",
-    "user_deactivate": "停用用户",
-    "user_reset_password": "重置用户密码",
-    "user_reset_totp": "重置两步验证",
-}
 
 
 def _filtered(form: AuditFilterForm) -> Select[Any]:
@@ -79,7 +64,7 @@ def audit() -> ResponseReturnValue:
     return render_template(
         "admin/audit.html",
         form=form,
-        entries=entries,
+        entries=[(e, describe(db(), e)) for e in entries],
         next_url=next_url,
         first_url=first_url,
         labels=ACTION_LABELS,

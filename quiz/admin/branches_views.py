@@ -435,6 +435,9 @@ def _lead_page(participant: Participant, status: int = 200, **forms: Any) -> Res
         place_form=place_form,
         branch_form=branch_form,
         branch=db().get(Branch, participant.branch_id) if participant.branch_id else None,
+        candidates=routing.candidate_places(
+            participant.unresolved_reason, participant.province_code, participant.postal_code
+        ),
         can_edit=current_staff().role == "admin",  # type: ignore[union-attr]
     ), status
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, url_for
+from datetime import timedelta
+
+from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from quiz import charts, quiz_flow, stats
 from quiz.admin import bp
 from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff
+from quiz.admin.lead_forms import RANGES, DashboardRangeForm
+from quiz.leads import china_day_start
 from quiz.web import db
 
 
@@ -19,8 +23,15 @@ def dashboard() -> ResponseReturnValue:
     if user.role not in HEAD_OFFICE:
         # Branch staff have no head-office figures: their start page is their leads.
         return redirect(url_for("admin.leads"))
+    form = DashboardRangeForm(request.args)
+    valid = form.validate()
+    first, last = form.days() if valid else (None, None)
+    window = stats.Window(
+        china_day_start(first) if first else None,
+        china_day_start(last + timedelta(days=1)) if last else None,
+    )
     campaign = quiz_flow.current_campaign(db())
-    board = stats.dashboard(db(), campaign.id if campaign else None)
+    board = stats.dashboard(db(), campaign.id if campaign else None, window)
     funnel_base = board.visits or board.consents or board.entries or 1
     figures = {
         "per_day": charts.column_chart(
@@ -35,16 +46,24 @@ def dashboard() -> ResponseReturnValue:
             "得分分布", [(f"{s}分", n) for s, n in board.scores], unit="人"
         ),
         "intents": charts.hbar_chart("关注险种", board.intents, unit="人"),
-        "conversion": charts.hbar_chart(
-            "各机构成交率",
-            [(b.name, round(b.conversion * 100, 1)) for b in board.branches if b.entries],
+        "progress": charts.hbar_chart(
+            "各机构跟进率",
+            [(b.name, round(b.progress * 100, 1)) for b in board.branches if b.entries],
             unit="%",
+            scale_max=100,
         ),
+        "questions": [
+            charts.hbar_chart(q.text, list(q.counts.items()), unit="人")
+            for q in board.intent_questions
+        ],
     }
     return render_template(
         "admin/dashboard.html",
+        form=form,
+        ranges=RANGES,
+        period=(first, last),
         campaign=campaign,
         board=board,
         figures=figures,
         funnel_base=funnel_base,
-    )
+    ), (200 if valid else 400)

@@ -121,7 +121,6 @@ def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
         "is_admin": user.role == "admin",
         "exclude_form": forms.get("exclude_form") or ExcludeForm(),
         "run_form": forms.get("run_form") or RunForm(),
-        "void_form": forms.get("void_form") or VoidForm(),
         "action_form": ActionForm(),
         "tiers": service.tiers_of(campaign),
         "freeze_deadline": service.freeze_deadline_of(campaign),
@@ -163,8 +162,21 @@ def draw_exclude() -> ResponseReturnValue:
 @bp.post("/draw/freeze")
 @admin_required
 def draw_freeze() -> ResponseReturnValue:
+    """First POST spells out what freezing does; the confirmed POST freezes."""
     if not ActionForm().validate_on_submit():
         abort(400)
+    if request.form.get("confirmed") != "yes":
+        campaign = _campaign()
+        if service.active_draw(db(), campaign) is not None:
+            flash("名单已经冻结。", "error")
+            return _overview(409)
+        return render_template(
+            "admin/draw_freeze_confirm.html",
+            campaign=campaign,
+            eligible=service.count_eligible(db(), campaign),
+            freeze_deadline=service.freeze_deadline_of(campaign),
+            action_form=ActionForm(),
+        )
     try:
         frozen = service.freeze(db(), _campaign(), _staff(), ip=request.remote_addr)
     except DrawRefused as exc:
@@ -220,13 +232,33 @@ def draw_run() -> ResponseReturnValue:
     return redirect(url_for("admin.draw_record", draw_id=active.id))
 
 
+def _void_page(target: Draw, form: VoidForm, status: int = 200) -> ResponseReturnValue:
+    winners = db().scalar(
+        select(func.count()).select_from(Winner).where(Winner.draw_id == target.id)
+    )
+    return render_template(
+        "admin/draw_void.html", draw=target, form=form, winners=int(winners or 0)
+    ), status
+
+
+@bp.get("/draw/<int:draw_id>/void")
+@admin_required
+def draw_void_page(draw_id: int) -> ResponseReturnValue:
+    """作废: on the draw's own page, with what it undoes spelled out, and a reason."""
+    target = _draw_or_404(draw_id)
+    if target.status == "voided":
+        flash(f"抽奖 {draw_id} 已作废。", "error")
+        return redirect(url_for("admin.draw_record", draw_id=draw_id))
+    return _void_page(target, VoidForm())
+
+
 @bp.post("/draw/<int:draw_id>/void")
 @admin_required
 def draw_void(draw_id: int) -> ResponseReturnValue:
     form = VoidForm()
-    if not form.validate_on_submit():
-        return _overview(422, void_form=form)
     target = _draw_or_404(draw_id)
+    if not form.validate_on_submit():
+        return _void_page(target, form, 422)
     try:
         service.void_draw(db(), target, form.reason.data, _staff(), ip=request.remote_addr)
     except DrawRefused as exc:

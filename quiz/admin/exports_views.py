@@ -1,10 +1,12 @@
-"""Lead exports for head office: streamed CSV (or ZIP of CSVs), background XLSX jobs."""
+"""Lead exports: streamed CSV (or ZIP of CSVs), background XLSX jobs. Branch staff export
+their own branch's leads (apply_filters scopes every query); the ZIP by branch is head
+office's."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from flask import (
     Response,
@@ -21,11 +23,11 @@ from flask.typing import ResponseReturnValue
 
 from quiz import audit, export_jobs, exports, leads
 from quiz.admin import bp
-from quiz.admin.access import current_staff, head_office_required
+from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff
 from quiz.admin.lead_forms import ExportForm
-from quiz.admin.leads_views import filter_form
+from quiz.admin.leads_views import _mobile_hash, filter_form, list_args
 from quiz.models import StaffUser
-from quiz.web import CHINA, database, db, protector
+from quiz.web import database, db, protector
 
 
 def _user() -> StaffUser:
@@ -42,41 +44,50 @@ def export_folder() -> Path:
 
 def _page(form: Any, export_form: ExportForm, status: int = 200, **extra: Any) -> Any:
     user = _user()
+    filters = extra.get("filters")
+    if filters is not None:
+        extra["args"] = list_args(form, filters)
+        extra["words"] = leads.describe_filters(db(), filters.to_dict())
     return render_template(
         "admin/exports.html",
         form=form,
         export_form=export_form,
-        jobs=export_jobs.recent_jobs(db(), user),
-        head_office=True,
+        jobs=[
+            (j, leads.describe_filters(db(), j.filters))
+            for j in export_jobs.recent_jobs(db(), user)
+        ],
+        head_office=user.role in HEAD_OFFICE,
         **extra,
     ), status
 
 
 @bp.get("/exports")
-@head_office_required
+@any_staff
 def exports_page() -> ResponseReturnValue:
     user = _user()
     form = filter_form(user)
     if not form.validate():
         return _page(form, ExportForm(), 400, filters=None, matching=None)
-    filters = form.to_filters(user)
+    filters = form.to_filters(user, _mobile_hash)
     matching = leads.count_leads(db(), user, filters)
     return _page(form, ExportForm(), filters=filters, matching=matching)
 
 
 @bp.post("/exports")
-@head_office_required
+@any_staff
 def exports_start() -> ResponseReturnValue:
     user = _user()
     form = filter_form(user)
     export_form = ExportForm()
     if not form.validate():
         return _page(form, export_form, 400, filters=None, matching=None)
-    filters = form.to_filters(user)
+    filters = form.to_filters(user, _mobile_hash)
     if not export_form.validate():
         matching = leads.count_leads(db(), user, filters)
         return _page(form, export_form, 400, filters=filters, matching=matching)
     fmt, scope = export_form.fmt.data, export_form.scope.data
+    if user.role not in HEAD_OFFICE:
+        scope = "branch"  # one branch: one file
     if fmt == "xlsx":
         job = export_jobs.create_job(db(), user, fmt, scope, filters, ip=request.remote_addr)
         db().commit()
@@ -88,7 +99,7 @@ def exports_start() -> ResponseReturnValue:
 def _stream_csv(user: StaffUser, filters: leads.LeadFilters, scope: str) -> Response:
     parts = exports.plan_parts(db(), user, filters, scope)
     total = sum(p.rows for p in parts)
-    ctx = exports.context_for(db(), bool(user.can_reveal), protector())
+    ctx = exports.context_for(db(), bool(user.can_reveal), protector(), filters.campaign_id)
     # Recorded before the first byte, with the expected row count: a stream has no "after".
     audit.record(
         db(),
@@ -113,33 +124,40 @@ def _stream_csv(user: StaffUser, filters: leads.LeadFilters, scope: str) -> Resp
         try:
             if scope == "all":
                 yield from exports.zip_csv_bytes(
-                    parts, lambda part: exports.iter_rows(session, user, part.filters, ctx)
+                    parts,
+                    lambda part: exports.iter_rows(session, user, part.filters, ctx),
+                    ctx.headers,
                 )
             else:
-                yield from exports.csv_bytes(exports.iter_rows(session, user, filters, ctx))
+                rows = exports.iter_rows(session, user, filters, ctx)
+                yield from exports.csv_bytes(rows, ctx.headers)
         finally:
             session.close()
 
-    stamp = datetime.now(CHINA).strftime("%Y%m%d-%H%M")
-    name = f"leads-{stamp}.zip" if scope == "all" else f"leads-{stamp}.csv"
+    name = exports.file_name(db(), user, filters, "zip" if scope == "all" else "csv")
     mimetype = "application/zip" if scope == "all" else "text/csv; charset=utf-8"
     response = Response(stream_with_context(generate()), mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    # RFC 6266/5987: the Chinese name, with an ASCII one for clients that ignore filename*.
+    fallback = "leads." + name.rsplit(".", 1)[-1]
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.get("/exports/jobs/<int:job_id>")
-@head_office_required
+@any_staff
 def export_job(job_id: int) -> ResponseReturnValue:
     job = export_jobs.job_for(db(), _user(), job_id)
     if job is None:
         abort(404)
-    return render_template("admin/export_job.html", job=job)
+    words = leads.describe_filters(db(), job.filters)
+    return render_template("admin/export_job.html", job=job, words=words)
 
 
 @bp.get("/exports/jobs/<int:job_id>/download")
-@head_office_required
+@any_staff
 def export_download(job_id: int) -> ResponseReturnValue:
     job = export_jobs.job_for(db(), _user(), job_id)
     if job is None or job.status != "done" or not job.file_path:

@@ -70,6 +70,7 @@ class UserEditForm(FlaskForm):
     )
     branch_id = SelectField("所属机构", default="", choices={}, invalid_choice_message=BAD_CHOICE)
     can_reveal = BooleanField("可查看完整个人信息(身份证号、手机号)")
+    can_call = BooleanField("可查看联系电话(手机号、固定电话,不含身份证号)")
     active = BooleanField("账户有效")
 
     def set_branches(self, branches: list[tuple[int, str]]) -> None:

@@ -71,6 +71,7 @@ def user_new() -> ResponseReturnValue:
             form.role.data or "",
             branch_id=form.branch_value(),
             can_reveal=bool(form.can_reveal.data),
+            can_call=bool(form.can_call.data),
             display_name=form.display_name.data or "",
             actor=current_staff(),
             ip=request.remote_addr,
@@ -121,6 +122,7 @@ def user_edit(user_id: int) -> ResponseReturnValue:
         branch_id=form.branch_value(),
         active=bool(form.active.data),
         can_reveal=bool(form.can_reveal.data),
+        can_call=bool(form.can_call.data),
     )
     try:
         diff = auth.update_user(db(), user, changes, actor=current_staff(), ip=request.remote_addr)

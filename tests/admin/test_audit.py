@@ -116,3 +116,44 @@ def test_dates_at_the_ends_of_the_calendar_are_refused_with_a_message(admin_clie
         response = admin_client.get(f"/admin/audit?{query}")
         assert response.status_code == 422, query
         assert "日期应在 2000-01-01 至 2099-12-31 之间" in response.get_data(as_text=True)
+
+
+def test_entries_read_in_plain_chinese_with_the_raw_json_behind_details(admin_client, session):
+    """导出线索 · 广东分公司 · 含完整个人信息, filters as words; the stored JSON stays
+    available under 详情, and an old action code still shows (as itself)."""
+    from quiz.models import Branch
+
+    guangdong = session.scalars(select(Branch).where(Branch.code == "B44")).one()
+    session.add(
+        AuditLog(
+            actor="ho",
+            action="export",
+            target="export_job:7",
+            detail={
+                "format": "xlsx",
+                "scope": "branch",
+                "filters": {"branch_id": guangdong.id, "duplicates": True, "score_min": 60},
+                "rows": 12,
+                "full_personal_data": True,
+            },
+        )
+    )
+    session.add(
+        AuditLog(
+            actor="bj",
+            action="contact_view",
+            target="participant:42",
+            detail={"fields": ["mobile", "landline"]},
+        )
+    )
+    session.add(AuditLog(actor="x", action="made_up", target="thing", detail={}))
+    session.commit()
+    page = admin_client.get("/admin/audit").get_data(as_text=True)
+    row = page[page.index("导出线索") :][:1500]
+    assert f"{guangdong.name}(导出任务 7)" in row
+    assert "含完整个人信息" in row and "仅手机号重复" in row and "最低得分:60" in row
+    assert "Excel" in row and "条数:12" in row
+    assert "<summary>详情</summary>" in row and "full_personal_data" in row
+    assert f"<td>{guangdong.name}(导出任务 7)</td>" in page and "filters=" not in page
+    assert "查看联系电话" in page and "线索 42" in page and "查看:手机号码、固定电话" in page
+    assert "made_up" in page

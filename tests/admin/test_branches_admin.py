@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -246,3 +248,31 @@ def test_regions_json_is_cached_and_versioned(client, session):
     version = client.application.jinja_env.globals["regions_version"]
     assert len(version) == 12
     assert f'data-regions-url="/static/regions.json?v={version}"' in page
+
+
+def test_ambiguous_address_offers_its_cities_as_buttons_postal_code_first(
+    client, session, protector
+):
+    """朝阳区 is in 北京 and in 长春: with a Changchun postal code, 长春 comes first."""
+    from quiz.routing import AddressInput
+
+    campaign = session.scalars(select(Campaign)).one()
+    lead = make_participant(
+        session,
+        protector,
+        campaign,
+        1,
+        address=AddressInput(free_text="朝阳区人民大街1号"),
+        postal_code="130021",
+    )
+    session.commit()
+    assert (lead.unresolved_reason or "").startswith("ambiguous")
+    staff(session, "admin", client)
+    page = client.get(f"/admin/unassigned/{lead.id}").get_data(as_text=True)
+    buttons = re.findall(r'<button type="submit" name="place" value="(\d+)"', page)
+    assert buttons == ["220100", "110000"]
+    assert "吉林省长春市(与邮编 130021 相符)" in page
+    resp = client.post(f"/admin/unassigned/{lead.id}/place", data={"place": "220100"})
+    assert resp.status_code == 302
+    session.expire_all()
+    assert session.get(Participant, lead.id).city_code == "220100"

@@ -42,3 +42,61 @@ def test_branch_user_is_redirected_to_leads(client, session):
     login_as(client, user)
     response = client.get("/admin/")
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/leads")
+
+
+def _board_page(client, session, protector, query=""):
+    """Three completed entries today (two Beijing, one Shanghai), one five days ago."""
+    from datetime import UTC, datetime, timedelta
+
+    campaign = quiz_flow.current_campaign(session)
+    made = [make_participant(session, protector, campaign, n, complete=True) for n in (6, 12, 1)]
+    old = make_participant(session, protector, campaign, 18, complete=True)
+    old.created_at = datetime.now(UTC) - timedelta(days=5)
+    made[0].intent = {**made[0].intent, "i01-products": ["重疾险", "医疗险"]}
+    user = make_staff(session, "analyst1", role="analyst")
+    session.commit()
+    login_as(client, user)
+    return client.get(f"/admin/{query}"), made
+
+
+def test_dashboard_periods_count_only_their_entries(client, session, protector):
+    response, _ = _board_page(client, session, protector, "?range=today")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<p class="kpi">3</p>' in page  # today's three, not the older fourth
+    assert '<p class="kpi">4</p>' in client.get("/admin/?range=all").get_data(as_text=True)
+    assert '<p class="kpi">4</p>' in client.get("/admin/?range=7d").get_data(as_text=True)
+    bad = client.get("/admin/?date_from=2026-12-05&date_to=2026-12-01")
+    assert bad.status_code == 400 and "结束日期不能早于开始日期" in bad.get_data(as_text=True)
+
+
+def test_every_intent_question_has_its_chart_and_branch_table(client, session, protector):
+    import re
+
+    response, _ = _board_page(client, session, protector)
+    page = response.get_data(as_text=True)
+    campaign = quiz_flow.current_campaign(session)
+    intent = [q for q in campaign.questions if q.kind == "intent"]
+    assert len(intent) == 3
+    for q in intent:
+        assert f"投保意向:{q.text}" in page
+    # Multiple choice counts each option chosen: 医疗险 came from one entry's second pick.
+    section = page[page.index(f"投保意向:{intent[0].text}") :]
+    section = section[: section.index("</section>")]
+    assert "医疗险:1人" in section and "重疾险:4人" in section
+    assert "各机构 × 选项" in section and "北京分公司" in section
+    # Labels stay legible: no text under 12 px in any chart.
+    sizes = [int(s) for s in re.findall(r'font-size="(\d+)"', page)]
+    assert sizes and min(sizes) >= 12
+
+
+def test_score_buckets_without_entries_show_as_zero_and_follow_up_is_a_bar(
+    client, session, protector
+):
+    response, _ = _board_page(client, session, protector)
+    page = response.get_data(as_text=True)
+    scores = page[page.index("得分分布") :]
+    scores = scores[: scores.index("</section>")]
+    assert "0分:0人" in scores  # nobody scored 0, and the axis still has it
+    progress = page[page.index("各机构跟进率") :][:3000]
+    assert "北京分公司:0.0%" in progress and 'fill="#eaeef2"' in progress  # an empty track

@@ -254,7 +254,14 @@ def test_admin_freeze_confirm_and_run_once(
     assert "名单冻结截止:20" in overview.get_data(as_text=True)
     assert client.post("/admin/draw/freeze").status_code == 403
     login_as(client, admin)
-    assert client.post("/admin/draw/freeze").status_code == 302
+    # The first click spells out the consequences and freezes nothing.
+    ask = client.post("/admin/draw/freeze")
+    text = ask.get_data(as_text=True)
+    assert ask.status_code == 200 and "确认冻结 4 人的名单" in text and "不能撤销" in text
+    assert "立即在公开页面公布" in text
+    assert session.scalars(select(Draw)).all() == []
+    session.rollback()
+    assert client.post("/admin/draw/freeze", data={"confirmed": "yes"}).status_code == 302
     draw = session.scalars(select(Draw)).one()
     session.commit()
     # Not in the announced format: refused on the form, with the announced example.
@@ -280,7 +287,14 @@ def test_admin_freeze_confirm_and_run_once(
     assert stored.drawn_by == "boss"
     session.commit()
     assert client.post("/admin/draw/run", data={"randomness": "  "}).status_code == 422
-    assert client.post(f"/admin/draw/{draw.id}/void", data={"reason": ""}).status_code == 422
+    # Voiding lives on the draw's own page, not in the history rows, with its consequences.
+    assert f"/admin/draw/{draw.id}/void" not in client.get("/admin/draw").get_data(as_text=True)
+    record = client.get(f"/admin/draw/{draw.id}/record").get_data(as_text=True)
+    assert f"/admin/draw/{draw.id}/void" in record
+    ask = client.get(f"/admin/draw/{draw.id}/void").get_data(as_text=True)
+    assert "名获奖者全部失效" in ask and "确认作废抽奖" in ask
+    refused = client.post(f"/admin/draw/{draw.id}/void", data={"reason": ""})
+    assert refused.status_code == 422 and "作废抽奖必须填写原因" in refused.get_data(as_text=True)
     assert (
         client.post(f"/admin/draw/{draw.id}/void", data={"reason": "公证要求重抽"}).status_code
         == 302
