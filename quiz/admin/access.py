@@ -74,6 +74,23 @@ admin_required = roles_required("admin")
 any_staff = roles_required("admin", "analyst", "branch")
 
 
+def scoped_staff(view: F) -> F:
+    """Any staff user with a lead scope: head office, or branch staff who have a branch.
+    A branch account without one (the database refuses it; fail closed anyway) gets 403."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        user = current_staff()
+        if user is None:
+            abort(401)
+        if user.role not in HEAD_OFFICE and (user.role != "branch" or user.branch_id is None):
+            abort(403)
+        return view(*args, **kwargs)
+
+    wrapped.required_roles = ("admin", "analyst", "branch")  # type: ignore[attr-defined]
+    return wrapped  # type: ignore[return-value]
+
+
 def scope_leads(stmt: Select[Any], user: StaffUser) -> Select[Any]:
     """Restrict a participant query to what the user may see: branch staff see their branch."""
     if user.role in HEAD_OFFICE:

@@ -23,7 +23,7 @@ from flask.typing import ResponseReturnValue
 
 from quiz import audit, export_jobs, exports, leads
 from quiz.admin import bp
-from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff
+from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, scoped_staff
 from quiz.admin.lead_forms import ExportForm
 from quiz.admin.leads_views import _mobile_hash, filter_form, list_args
 from quiz.models import StaffUser
@@ -62,7 +62,7 @@ def _page(form: Any, export_form: ExportForm, status: int = 200, **extra: Any) -
 
 
 @bp.get("/exports")
-@any_staff
+@scoped_staff
 def exports_page() -> ResponseReturnValue:
     user = _user()
     form = filter_form(user)
@@ -74,7 +74,7 @@ def exports_page() -> ResponseReturnValue:
 
 
 @bp.post("/exports")
-@any_staff
+@scoped_staff
 def exports_start() -> ResponseReturnValue:
     user = _user()
     form = filter_form(user)
