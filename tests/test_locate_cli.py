@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event
 
 from quiz.branch_commands import locate_command
@@ -59,6 +60,7 @@ def quiz_script() -> str:
     return str(script)
 
 
+@pytest.mark.slow  # real processes: `quiz setup`, then `quiz locate` (about 30 s)
 def test_locate_as_a_subprocess_after_quiz_setup(database_url, tmp_path):
     env = {
         **os.environ,
