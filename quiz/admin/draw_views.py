@@ -239,22 +239,17 @@ def _void_page(target: Draw, form: VoidForm, status: int = 200) -> ResponseRetur
     ), status
 
 
-@bp.get("/draw/<int:draw_id>/void")
-@admin_required
-def draw_void_page(draw_id: int) -> ResponseReturnValue:
-    """作废: on the draw's own page, with what it undoes spelled out, and a reason."""
-    target = _draw_or_404(draw_id)
-    if target.status == "voided":
-        flash(f"抽奖 {draw_id} 已作废。", "error")
-        return redirect(url_for("admin.draw_record", draw_id=draw_id))
-    return _void_page(target, VoidForm())
-
-
-@bp.post("/draw/<int:draw_id>/void")
+@bp.route("/draw/<int:draw_id>/void", methods=["GET", "POST"])
 @admin_required
 def draw_void(draw_id: int) -> ResponseReturnValue:
-    form = VoidForm()
+    """作废: on the draw's own page, with what it undoes spelled out, and a reason."""
     target = _draw_or_404(draw_id)
+    if request.method == "GET":
+        if target.status == "voided":
+            flash(f"抽奖 {draw_id} 已作废。", "error")
+            return redirect(url_for("admin.draw_record", draw_id=draw_id))
+        return _void_page(target, VoidForm())
+    form = VoidForm()
     if not form.validate_on_submit():
         return _void_page(target, form, 422)
     try:
