@@ -120,7 +120,9 @@ def test_branch_clerk_calls_a_lead_and_moves_to_the_next(
             lambda url: (
                 re.search(r"/admin/leads/\d+\?", url) is not None
                 and f"/admin/leads/{first_id}?" not in url
-            )
+            ),
+            wait_until="domcontentloaded",  # a loaded 2-core box can be slow to "load"
+            timeout=30_000,
         )
         next_id = int(re.search(r"/admin/leads/(\d+)", page.url).group(1))  # type: ignore[union-attr]
         assert next_id != first_id and "view=mine" in page.url
