@@ -110,7 +110,6 @@ class Dashboard:
     scores: list[tuple[int, int]] = field(default_factory=list)
     intents: list[tuple[str, int]] = field(default_factory=list)
     follow_up: dict[str, int] = field(default_factory=dict)
-    intent_questions: list[IntentQuestion] = field(default_factory=list)
 
     @property
     def completion_rate(self) -> float:
@@ -277,7 +276,10 @@ def intent_by_question(
 ) -> list[IntentQuestion]:
     """Every intent question of the campaign: entries per option (a multiple-choice
     answer counts once for each option chosen) and the branch x option table. One
-    GROUP BY over the stored answer sets; Python splits the few distinct sets."""
+    GROUP BY over the stored answer sets; Python splits the few distinct sets.
+
+    It reads every entry's answers (no index holds them), so it is not part of the
+    dashboard, whose figures stay index-only: it has its own page (/admin/intent)."""
     questions = [
         IntentQuestion(q.key, q.text, q.multiple, [str(o["text"]) for o in q.options])
         for q in session.scalars(
@@ -365,5 +367,4 @@ def dashboard(session: Session, campaign_id: int | None, window: Window = EVERYT
     top = int((campaign.content or {}).get("questions_per_participant") or 0)
     board.scores = score_distribution(session, campaign_id, window, top)
     board.intents = intent_breakdown(session, campaign_id, window)
-    board.intent_questions = intent_by_question(session, campaign_id, window)
     return board

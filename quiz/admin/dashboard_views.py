@@ -3,16 +3,48 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from quiz import charts, quiz_flow, stats
 from quiz.admin import bp
-from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff
+from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, head_office_required
 from quiz.admin.lead_forms import RANGES, DashboardRangeForm
 from quiz.leads import china_day_start
 from quiz.web import db
+
+
+def _period() -> tuple[DashboardRangeForm, bool, tuple[Any, Any], stats.Window]:
+    """The period asked for in the query string (全部 when it does not validate)."""
+    form = DashboardRangeForm(request.args)
+    valid = form.validate()
+    first, last = form.days() if valid else (None, None)
+    window = stats.Window(
+        china_day_start(first) if first else None,
+        china_day_start(last + timedelta(days=1)) if last else None,
+    )
+    return form, valid, (first, last), window
+
+
+@bp.get("/intent")
+@head_office_required
+def intent_analysis() -> ResponseReturnValue:
+    """意向分析: every intent question's answers, overall and per branch, for a period."""
+    form, valid, period, window = _period()
+    campaign = quiz_flow.current_campaign(db())
+    questions = stats.intent_by_question(db(), campaign.id, window) if campaign else []
+    figures = [charts.hbar_chart(q.text, list(q.counts.items()), unit="人") for q in questions]
+    return render_template(
+        "admin/intent.html",
+        form=form,
+        ranges=RANGES,
+        period=period,
+        campaign=campaign,
+        questions=questions,
+        figures=figures,
+    ), (200 if valid else 400)
 
 
 @bp.get("/")
@@ -23,13 +55,7 @@ def dashboard() -> ResponseReturnValue:
     if user.role not in HEAD_OFFICE:
         # Branch staff have no head-office figures: their start page is their leads.
         return redirect(url_for("admin.leads"))
-    form = DashboardRangeForm(request.args)
-    valid = form.validate()
-    first, last = form.days() if valid else (None, None)
-    window = stats.Window(
-        china_day_start(first) if first else None,
-        china_day_start(last + timedelta(days=1)) if last else None,
-    )
+    form, valid, (first, last), window = _period()
     campaign = quiz_flow.current_campaign(db())
     board = stats.dashboard(db(), campaign.id if campaign else None, window)
     funnel_base = board.visits or board.consents or board.entries or 1
@@ -52,10 +78,6 @@ def dashboard() -> ResponseReturnValue:
             unit="%",
             scale_max=100,
         ),
-        "questions": [
-            charts.hbar_chart(q.text, list(q.counts.items()), unit="人")
-            for q in board.intent_questions
-        ],
     }
     return render_template(
         "admin/dashboard.html",

@@ -73,8 +73,11 @@ def test_dashboard_periods_count_only_their_entries(client, session, protector):
 def test_every_intent_question_has_its_chart_and_branch_table(client, session, protector):
     import re
 
-    response, _ = _board_page(client, session, protector)
+    response, _ = _board_page(client, session, protector, "intent")
     page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    dashboard = client.get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/intent"' in dashboard  # linked from the dashboard and the menu
     campaign = quiz_flow.current_campaign(session)
     intent = [q for q in campaign.questions if q.kind == "intent"]
     assert len(intent) == 3
@@ -86,7 +89,7 @@ def test_every_intent_question_has_its_chart_and_branch_table(client, session, p
     assert "医疗险:1人" in section and "重疾险:4人" in section
     assert "各机构 × 选项" in section and "北京分公司" in section
     # Labels stay legible: no text under 12 px in any chart.
-    sizes = [int(s) for s in re.findall(r'font-size="(\d+)"', page)]
+    sizes = [int(s) for s in re.findall(r'font-size="(\d+)"', page + dashboard)]
     assert sizes and min(sizes) >= 12
 
 
