@@ -122,10 +122,10 @@ def _stream_csv(user: StaffUser, filters: leads.LeadFilters, scope: str) -> Resp
 
     stamp = datetime.now(CHINA).strftime("%Y%m%d-%H%M")
     name = f"leads-{stamp}.zip" if scope == "all" else f"leads-{stamp}.csv"
-    mimetype = "application/zip" if scope == "all" else "text/csv; charset=utf-8"
-    response = Response(stream_with_context(generate()), mimetype=mimetype)
+    # content_type, not mimetype: Werkzeug appends "; charset=utf-8" to a text/* mimetype.
+    content_type = "application/zip" if scope == "all" else "text/csv; charset=utf-8"
+    response = Response(stream_with_context(generate()), content_type=content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -155,5 +155,4 @@ def export_download(job_id: int) -> ResponseReturnValue:
     response = send_file(
         path, mimetype=mimetype, as_attachment=True, download_name=job.file_name, max_age=0
     )
-    response.headers["Cache-Control"] = "no-store"
     return response

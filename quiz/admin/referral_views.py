@@ -231,11 +231,11 @@ def referrals_export() -> ResponseReturnValue:
     return _download(body, "text/csv; charset=utf-8", "referral-links")
 
 
-def _download(body: bytes, mimetype: str, stem: str, ext: str = "csv") -> Response:
+def _download(body: bytes, content_type: str, stem: str, ext: str = "csv") -> Response:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Response(
         body,
-        mimetype=mimetype,
+        content_type=content_type,
         headers={"Content-Disposition": f'attachment; filename="{stem}-{stamp}.{ext}"'},
     )
 
