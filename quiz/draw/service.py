@@ -31,6 +31,7 @@ from quiz.draw.algorithm import (
     draw_v1,
 )
 from quiz.draw.eligibility import DrawRefused, active_draw, eligible_query
+from quiz.exports import neutralise
 from quiz.models import Branch, Campaign, Draw, DrawEntrant, Participant, StaffUser, Winner
 from quiz.protection import Protector
 from quiz.web import cn_time
@@ -51,7 +52,6 @@ CHUNK: Final = 10_000
 IN_CHUNK: Final = 500
 MAX_RANDOMNESS: Final = 1000
 _LAST4 = re.compile(r"[0-9]{3}[0-9X]")
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[int], object]
 
@@ -793,8 +793,7 @@ EXPORT_COLUMNS: Final = (
 
 def safe_cell(value: object) -> str:
     """A CSV cell that spreadsheets will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return neutralise("" if value is None else str(value))
 
 
 def winners_csv(
