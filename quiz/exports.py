@@ -95,6 +95,11 @@ def _place(codes: tuple[str | None, str | None, str | None]) -> tuple[str, ...]:
     return (masked, *names)
 
 
+def masked_address(province: str | None, city: str | None, district: str | None) -> str:
+    """An address as the masked exports show it: its region names, then ****."""
+    return _place((province, city, district))[0]
+
+
 def _format_intent(intent: dict[str, Any]) -> str:
     return ";".join("、".join(v) if isinstance(v, list) else str(v) for v in intent.values())
 

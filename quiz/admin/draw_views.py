@@ -21,6 +21,7 @@ from quiz.admin.access import (
     HEAD_OFFICE,
     admin_required,
     any_staff,
+    can_reveal,
     current_staff,
     head_office_required,
     roles_required,
@@ -340,7 +341,9 @@ def draw_shipping(draw_id: int, rank: int) -> ResponseReturnValue:
 @bp.get("/draw/winners.csv")
 @roles_required("admin", "branch")
 def draw_winners_export() -> ResponseReturnValue:
-    """Fulfilment export (full address, decrypted mobile): admins any branch, branches own."""
+    """Fulfilment export: admins any branch, branches their own (whatever they ask for);
+    name, mobile and address in full only with the full-data permission, as on the staff
+    pages, masked otherwise; audited either way."""
     user = _staff()
     campaign = _campaign()
     current = _drawn(campaign)
@@ -354,17 +357,24 @@ def draw_winners_export() -> ResponseReturnValue:
             abort(403)
         branch_id = user.branch_id
         all_branches = False
+    reveal = can_reveal(user)
     audit.record(
         db(),
         user,
         "draw.winners_export",
         f"draw:{current.id}",
-        {"branch_id": branch_id, "all_branches": all_branches and branch_id is None},
+        {
+            "branch_id": branch_id,
+            "all_branches": all_branches and branch_id is None,
+            "full_personal_data": reveal,
+        },
         request.remote_addr,
     )
     db().commit()
     body = "".join(
-        service.winners_csv(db(), protector(), current, branch_id, all_branches=all_branches)
+        service.winners_csv(
+            db(), protector(), current, branch_id, all_branches=all_branches, reveal=reveal
+        )
     )
     name = f"winners-{campaign.slug}-{branch_id or 'all'}.csv"
     return Response(

@@ -31,7 +31,7 @@ from quiz.draw.algorithm import (
     draw_v1,
 )
 from quiz.draw.eligibility import DrawRefused, active_draw, eligible_query
-from quiz.exports import neutralise
+from quiz.exports import masked_address, neutralise
 from quiz.models import Branch, Campaign, Draw, DrawEntrant, Participant, StaffUser, Winner
 from quiz.protection import Protector
 from quiz.web import cn_time
@@ -803,8 +803,11 @@ def winners_csv(
     branch_id: int | None,
     *,
     all_branches: bool,
+    reveal: bool,
 ) -> Iterator[str]:
-    """The fulfilment export as CSV text chunks: UTF-8 BOM, full address, decrypted mobile."""
+    """The fulfilment export as CSV text chunks (UTF-8 BOM). Like the staff pages: name,
+    mobile and address in full only with `reveal` (可查看完整个人信息), otherwise the
+    masked name and mobile and the address cut to its region (the lead export's form)."""
     branches = {bid: name for bid, name in session.execute(select(Branch.id, Branch.name))}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -827,9 +830,17 @@ def winners_csv(
                         winner.tier,
                         winner.prize,
                         winner.value_yuan,
-                        person.name,
-                        protector.decrypt(person.mobile_enc),
-                        person.address,
+                        *(
+                            (person.name, protector.decrypt(person.mobile_enc), person.address)
+                            if reveal
+                            else (
+                                person.name_masked,
+                                person.mobile_masked,
+                                masked_address(
+                                    person.province_code, person.city_code, person.district_code
+                                ),
+                            )
+                        ),
                         person.postal_code,
                         branches.get(person.branch_id or 0, "未分配"),
                         winner.shipping_status,
