@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from quiz import identity
+from quiz import age, identity
 from quiz.db import utcnow
 from quiz.models import Campaign, Participant, Question, QuizItem
 from quiz.protection import Protector
@@ -54,6 +54,10 @@ class AlreadyRegistered(FlowError):
         super().__init__("该身份证号码已经参加过本次活动,每人限参加一次。")
         self.participant = participant
         self.same_mobile = same_mobile
+
+
+class Underage(FlowError):
+    """The ID number's holder is not 18 on the day of entry (quiz.age)."""
 
 
 class NotFound(FlowError):
@@ -204,6 +208,8 @@ def prepare_registration(
     Whether the ID number already has an entry is left to save_registration's insert."""
     now = now or utcnow()
     ensure_open(campaign, now)
+    if not age.is_adult(reg.resident_id.birth_date, age.entry_day(now)):
+        raise Underage(age.UNDERAGE_MESSAGE)
     participant = Participant(
         campaign_id=campaign.id,
         public_id=secrets.token_urlsafe(16),
@@ -213,7 +219,7 @@ def prepare_registration(
         id_enc=protector.encrypt(reg.resident_id.number),
         id_masked=identity.mask_resident_id(reg.resident_id.number),
         id_last4=reg.resident_id.last4,
-        birth_date=reg.resident_id.birth_date,
+        adult=True,  # checked just above; the birth date itself is not stored
         mobile_hash=protector.lookup_hash("mobile", reg.mobile),
         mobile_enc=protector.encrypt(reg.mobile),
         mobile_masked=identity.mask_mobile(reg.mobile),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -128,6 +128,30 @@ def test_an_answer_posted_by_the_page_script_is_answered_with_the_next_question(
         html = resp.get_data(as_text=True)
     p = session.scalars(select(Participant)).one()
     assert p.status == "completed" and shown == list(range(1, len(p.items) + 1))
+
+
+def _eighteenth_birthday_today() -> date:
+    """The birth date of someone who turns 18 today in Beijing (the entry's date)."""
+    today = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date()
+    try:
+        return today.replace(year=today.year - 18)
+    except ValueError:  # 29 February: born on 1 March 18 years ago would be one day short
+        return date(today.year - 18, 2, 28)
+
+
+def test_an_under_18_is_refused_on_the_form_and_nothing_is_saved(client, session):
+    consent(client)
+    birthday = _eighteenth_birthday_today()
+    minor = make_resident_id("420102", birth=birthday + timedelta(days=1), seq=12)
+    resp = client.post("/register", data=dict(FIELDS, resident_id=minor))
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "本活动仅限年满18周岁的成年人参加(按报名当日计算周岁)" in page
+    assert 'aria-invalid="true"' in page  # beside the ID number field
+    # Turning 18 today (Beijing date, though UTC may still be on the day before): welcome.
+    adult = make_resident_id("420102", birth=birthday, seq=13)
+    assert client.post("/register", data=dict(FIELDS, resident_id=adult)).status_code == 302
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
 
 
 def test_duplicate_id_is_refused_without_telling_a_stranger_the_status(client, session):

@@ -18,8 +18,10 @@ class DrawRefused(Exception):
 def eligible_query(campaign: Campaign) -> Select[Any]:
     """(participant id, masked name, masked mobile) of every eligible entry, in entry order.
 
-    Eligible: completed inside the campaign window, not excluded by flag or by an Exclusion
-    row on the same ID-number hash, not anonymised, and score >= min_score when one is set.
+    Eligible: completed inside the campaign window, 18 or older on the day of entry (the
+    registration's rule, quiz.age: an entry of unknown age is not drawn), not excluded by
+    flag or by an Exclusion row on the same ID-number hash, not anonymised, and
+    score >= min_score when one is set.
     The id_hash is unique per campaign, so each person appears at most once.
     """
     p = Participant
@@ -36,6 +38,7 @@ def eligible_query(campaign: Campaign) -> Select[Any]:
             p.completed_at.is_not(None),
             p.completed_at >= campaign.opens_at,
             p.completed_at <= campaign.closes_at,
+            p.adult.is_(True),
             p.excluded.is_(False),
             # Withdrawn consent (anonymised) means no draw, as the privacy notice says.
             p.anonymised_at.is_(None),

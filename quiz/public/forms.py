@@ -9,7 +9,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import ValidationError
 
-from quiz import identity
+from quiz import age, identity
+from quiz.db import utcnow
 
 
 class CheckedField(StringField):
@@ -78,6 +79,14 @@ class RegistrationForm(FlaskForm):
         validators=[_short(20, "固定电话"), _rule(identity.validate_landline)],
     )
     confirm_postal = BooleanField("邮政编码无误,继续提交")
+
+    def validate_resident_id(self, field: CheckedField) -> None:
+        """年满18周岁 on the day of entry, told beside the ID number (quiz.age; the
+        registration service checks it again for other callers)."""
+        if field.checked is not None and not age.is_adult(
+            field.checked.birth_date, age.entry_day(utcnow())
+        ):
+            raise ValidationError(age.UNDERAGE_MESSAGE)
 
 
 class ResumeForm(FlaskForm):
