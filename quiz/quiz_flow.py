@@ -353,6 +353,24 @@ def resume(
     return participant
 
 
+def resume_by_last4(
+    session: Session,
+    protector: Protector,
+    campaign: Campaign,
+    resident_id: str,
+    mobile_last4: str,
+) -> Participant:
+    """Find an entry by ID number and the last four digits of its mobile: the way back for
+    someone who registered again with another mobile. The same refusal whether the ID
+    number has no entry or the digits differ, so it tells a stranger nothing; the web
+    view limits attempts per ID number (10,000 possible digits)."""
+    participant = find_by_identity(session, protector, campaign, resident_id)
+    stored = participant.mobile_masked[-4:] if participant is not None else "----"
+    if participant is None or not hmac.compare_digest(stored, mobile_last4):
+        raise NotFound("没有找到与该身份证号码和手机号码后四位相符的报名记录。")
+    return participant
+
+
 def items_of(
     session: Session, participant: Participant, *, fresh: bool = False
 ) -> Sequence[QuizItem]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -99,6 +101,24 @@ class ResumeForm(FlaskForm):
     mobile = CheckedField(
         "手机号码", validators=[_short(20, "手机号码"), _rule(identity.validate_mobile)]
     )
+
+
+def _four_digits(_form: FlaskForm, field: Any) -> None:
+    """Four ASCII digits (full-width ones typed on a phone are folded first)."""
+    value = unicodedata.normalize("NFKC", field.data or "").strip()
+    if not re.fullmatch(r"[0-9]{4}", value):
+        raise ValidationError("请填写报名时所留手机号码的后4位数字")
+    field.data = value
+
+
+class ResumeByLast4Form(FlaskForm):
+    """Go back to an entry by ID number and the last four digits of its mobile."""
+
+    resident_id = CheckedField(
+        "身份证号码",
+        validators=[_short(30, "身份证号码"), _rule(identity.validate_resident_id)],
+    )
+    mobile_last4 = StringField("报名时所留手机号码的后4位", validators=[_four_digits])
 
 
 def answered_position(form: Mapping[str, str]) -> int | None:
