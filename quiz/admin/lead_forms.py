@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from quiz.admin.forms import DAY_OUT_OF_RANGE, EARLIEST_DAY, LATEST_DAY
+from quiz.forms_base import SafeForm
 from quiz.leads import NOTE_MAX, LeadFilters
 from quiz.models import FOLLOW_UP_STATUSES, StaffUser
 from quiz.regions import divisions
@@ -62,7 +62,7 @@ class Day(DateField):
             raise ValueError(DAY_OUT_OF_RANGE)
 
 
-class LeadFilterForm(FlaskForm):
+class LeadFilterForm(SafeForm):
     """Filters of the leads list and exports, read from the query string (no CSRF: GET)."""
 
     class Meta:
@@ -157,7 +157,7 @@ class LeadFilterForm(FlaskForm):
         )
 
 
-class FollowUpForm(FlaskForm):
+class FollowUpForm(SafeForm):
     """One follow-up outcome with a note."""
 
     status = Select("跟进结果", choices=[SelectChoice(s, s) for s in FOLLOW_UP_STATUSES])
@@ -168,11 +168,11 @@ class FollowUpForm(FlaskForm):
             raise ValidationError(f"跟进备注不能超过{NOTE_MAX}个字")
 
 
-class RevealForm(FlaskForm):
+class RevealForm(SafeForm):
     """查看完整信息: a POST with a CSRF token and nothing else."""
 
 
-class ExportForm(FlaskForm):
+class ExportForm(SafeForm):
     """Format and scope of an export; the filters travel in the query string."""
 
     fmt = Radio(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from quiz import audit
 from quiz.models import Campaign, Draw, Exclusion, Participant, StaffUser
+from quiz.text_safety import strip_invisible
 
 
 class DrawRefused(Exception):
@@ -73,7 +74,7 @@ def exclude_participant(
     ip: str | None = None,
 ) -> Exclusion:
     """Exclude a participant (and their ID number) from the draw; refused once frozen."""
-    reason = (reason or "").strip()
+    reason = strip_invisible(reason or "").strip()
     if not reason:
         raise DrawRefused("请填写排除原因。")
     if len(reason) > 200:

@@ -34,6 +34,7 @@ from quiz.draw.eligibility import DrawRefused, active_draw, eligible_query
 from quiz.exports import masked_address, neutralise
 from quiz.models import Branch, Campaign, Draw, DrawEntrant, Participant, StaffUser, Winner
 from quiz.protection import Protector
+from quiz.text_safety import strip_invisible
 from quiz.web import cn_time
 
 __all__ = [
@@ -448,7 +449,7 @@ def void_draw(
     now: datetime | None = None,
 ) -> Draw:
     """Void a frozen or drawn draw, keeping its record; a new freeze is then allowed."""
-    reason = (reason or "").strip()
+    reason = strip_invisible(reason or "").strip()
     if not reason:
         raise DrawRefused("作废抽奖必须填写原因。")
     if draw.status == "voided":
@@ -751,7 +752,7 @@ def update_shipping(
     """Set a winner's shipping status and tracking number (audit-logged)."""
     if status not in SHIPPING_STATUSES:
         raise DrawRefused("寄送状态无效。")
-    tracking_no = (tracking_no or "").strip()
+    tracking_no = strip_invisible(tracking_no or "").strip()
     if len(tracking_no) > 64:
         raise DrawRefused("快递单号不能超过64个字符。")
     if status in ("已寄送", "已签收") and not tracking_no and not winner.tracking_no:

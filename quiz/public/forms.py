@@ -13,6 +13,7 @@ from wtforms.validators import ValidationError
 
 from quiz import age, identity
 from quiz.db import utcnow
+from quiz.forms_base import SafeForm
 
 
 class CheckedField(StringField):
@@ -40,7 +41,7 @@ def _short(limit: int, label: str) -> Callable[[FlaskForm, Any], None]:
     return validator
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(SafeForm):
     """The two consents asked before 同意参加活动."""
 
     agree_rules = BooleanField("我已阅读并同意活动规则")
@@ -57,7 +58,7 @@ class ConsentForm(FlaskForm):
             raise ValidationError("参加活动需要您同意处理身份证号码")
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(SafeForm):
     """姓名, 身份证号码, 邮寄地址, 邮政编码, 手机号码, 固定电话 (optional)."""
 
     name = CheckedField("姓名", validators=[_short(30, "姓名"), _rule(identity.validate_name)])
@@ -91,7 +92,7 @@ class RegistrationForm(FlaskForm):
             raise ValidationError(age.UNDERAGE_MESSAGE)
 
 
-class ResumeForm(FlaskForm):
+class ResumeForm(SafeForm):
     """Find an unfinished entry again by ID number and mobile."""
 
     resident_id = CheckedField(
@@ -111,7 +112,7 @@ def _four_digits(_form: FlaskForm, field: Any) -> None:
     field.data = value
 
 
-class ResumeByLast4Form(FlaskForm):
+class ResumeByLast4Form(SafeForm):
     """Go back to an entry by ID number and the last four digits of its mobile."""
 
     resident_id = CheckedField(
