@@ -98,9 +98,15 @@ INVISIBLE = re.compile(
 )
 
 
+# Of those, the ones that separate words (vertical tab, form feed, information separators,
+# NEL, line and paragraph separators) become a space, so 李\x0b四 stays two words.
+SEPARATORS = re.compile("[\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
+
+
 def strip_invisible(value: str) -> str:
-    """`value` without its invisible and direction-changing characters."""
-    return INVISIBLE.sub("", value)
+    """`value` without its invisible and direction-changing characters (word-separating
+    controls become a space)."""
+    return INVISIBLE.sub("", SEPARATORS.sub(" ", value))
 
 
 def text_filter(value: Any) -> Any:

@@ -16,7 +16,7 @@ from quiz.models import Agent, Branch, Channel, FollowUp, Participant
 from tests.factories import login_as, make_mobile, make_participant, make_resident_id, make_staff
 
 # The three (U+202E, U+200D, U+FEFF) and one of each other kind.
-HIDDEN = "\u202e\u200d\ufeff\u200b\u2066\u2069\u00ad\u2028\u3164\u034f\ufe0f\U000e0041"
+HIDDEN = "\u202e\u200d\ufeff\u200b\u2066\u2069\u00ad\u3164\u034f\ufe0f\U000e0041"
 
 
 def hide(text: str) -> str:
@@ -50,6 +50,8 @@ def test_every_code_point_by_category():
     assert removed["Cf"] > 150 and removed["Zl"] == removed["Zp"] == 1
     assert {"Lo", "Nd", "Zs", "Co", "Cn", "Mn"} <= kept.keys()
     assert strip_invisible("北京市\t朝阳区\r\n建国路 88号") == "北京市\t朝阳区\r\n建国路 88号"
+    # Separators between words become a space rather than joining the words.
+    assert strip_invisible("李\x0b四\u2028北京\u2029市") == "李 四 北京 市"
 
 
 def test_every_form_of_the_site_strips_them(app):
