@@ -37,7 +37,7 @@ def _empty_wal(database_url: str) -> None:
     """SQLite: copy the -wal into the database and truncate it. A revision that removes
     data (0007 dropped the birth dates) zeroes the freed pages (secure_delete), but the
     -wal would keep older frames holding the data until they happen to be overwritten."""
-    if sqlite_file(database_url) is None:
+    if not database_url.startswith("sqlite") or sqlite_file(database_url) is None:
         return
     engine = make_engine(database_url)
     try:
