@@ -55,6 +55,7 @@ def everything(session, protector):
 
 
 def check(response, where: str) -> None:
+    response.get_data()  # a stream runs to its end (its read session closes)
     assert response.status_code == 200, where
     assert response.headers["Cache-Control"] == "no-store", where
     assert response.headers["Content-Type"].lower().count("charset") <= 1, (
