@@ -29,6 +29,7 @@ from quiz.audit import record
 from quiz.db import utcnow
 from quiz.models import ROLES, Branch, LoginThrottle, StaffUser
 from quiz.protection import Protector
+from quiz.text_safety import strip_invisible
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
@@ -166,7 +167,7 @@ def create_user(
     branch_id = _check_role(session, role, branch_id)
     user = StaffUser(
         username=username,
-        display_name=display_name.strip()[:100],
+        display_name=strip_invisible(display_name).strip()[:100],
         password_hash=hash_password(password),
         role=role,
         branch_id=branch_id,
@@ -218,7 +219,7 @@ def update_user(
         "can_call": user.can_call,
     }
     after = {
-        "display_name": changes.display_name.strip()[:100],
+        "display_name": strip_invisible(changes.display_name).strip()[:100],
         "role": changes.role,
         "branch_id": branch_id,
         "active": changes.active,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from quiz.models import Branch, BranchRoute, Participant
 from quiz.regions import divisions
 from quiz.routing import cities_of
+from quiz.text_safety import strip_invisible
 
 # Hong Kong and Macao are not served by mainland branches: their leads stay unassigned.
 NOT_SERVED = frozenset({"71", "81", "82"})
@@ -176,6 +177,7 @@ def _read_csv(data: bytes, columns: tuple[str, ...], required: set[str]) -> list
     if "\x00" in text:
         # NUL bytes: an .xlsx or UTF-16 file picked by mistake (PostgreSQL refuses NUL).
         raise CsvImportError(["the file contains NUL bytes: save it as 'CSV UTF-8'"])
+    text = strip_invisible(text)  # after the NUL check, which it would otherwise void
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in columns if c in required and c not in header]

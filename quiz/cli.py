@@ -50,7 +50,7 @@ def db_upgrade(revision: str) -> None:
     from quiz.migrate import upgrade
 
     try:
-        upgrade(database().url, revision)
+        upgrade(database().url, revision, current_app.extensions["quiz.protector"])
     except CommandError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"database upgraded to {revision}")
@@ -77,7 +77,7 @@ def db_downgrade(revision: str, yes: bool) -> None:
             abort=True,
         )
     try:
-        downgrade(database().url, revision)
+        downgrade(database().url, revision, current_app.extensions["quiz.protector"])
     except CommandError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"database downgraded to {revision}")
@@ -143,7 +143,7 @@ def setup_site() -> None:
     from quiz.migrate import upgrade
     from quiz.models import Campaign
 
-    upgrade(database().url)
+    upgrade(database().url, protector=current_app.extensions["quiz.protector"])
     with database().transaction() as session:
         if not session.scalar(select(func.count()).select_from(Campaign)):
             path = current_app.config.get("QUIZ_CAMPAIGN_FILE") or default_campaign_path()

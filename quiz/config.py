@@ -65,6 +65,7 @@ class Settings:
     )
     # Unset, these leave the default to the code that uses them (None: not in the config).
     lookup_limit: str | None = field(default_factory=lambda: _env("QUIZ_LOOKUP_LIMIT"))
+    last4_limit: str | None = field(default_factory=lambda: _env("QUIZ_LAST4_LIMIT"))
     export_dir: str | None = field(default_factory=lambda: _env("QUIZ_EXPORT_DIR"))
     referral_burst_limit: int | None = field(
         default_factory=lambda: _env_optional_int("QUIZ_REFERRAL_BURST_LIMIT")
@@ -87,6 +88,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
     """Translate settings into the Flask config mapping."""
     optional = {
         "QUIZ_LOOKUP_LIMIT": settings.lookup_limit,
+        "QUIZ_LAST4_LIMIT": settings.last4_limit,
         "QUIZ_EXPORT_DIR": settings.export_dir,
         "QUIZ_REFERRAL_BURST_LIMIT": settings.referral_burst_limit,
         "QUIZ_REFERRAL_BURST_WINDOW_MINUTES": settings.referral_burst_window_minutes,

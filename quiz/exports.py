@@ -6,8 +6,11 @@ rows pass through one Python loop (_rows), so it does little per row: most
 columns hold few distinct values (divisions, branches, statuses, scores,
 hours), and their cells come from caches keyed by the stored values, formatted
 once per distinct value. Every cell is neutralised against spreadsheet formula
-injection (OWASP "CSV injection"): a leading = + - @ tab or carriage return
-gets a ' in front; cached cells are neutralised once, when they are computed.
+injection (OWASP "CSV injection"): a leading = + - @ tab or carriage return, or
+the full-width and small forms of the four signs (＝＋－＠ ﹦﹢﹣﹫, which
+spreadsheets with East Asian input read as the ASCII ones), gets a ' in front;
+cached cells are neutralised once, when they are computed. The winners' file and
+the leaderboard use the same rule (neutralise).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from quiz.protection import Protector
 from quiz.regions import divisions
 
 BOM = "\ufeff"
-DANGEROUS_FIRST = frozenset("=+-@\t\r")
+DANGEROUS_FIRST = frozenset("=+-@\t\r＝＋－＠﹦﹢﹣﹫")
 XLSX_MAX_ROWS = 1_048_575  # data rows per sheet (the header takes row 1)
 YIELD_PER = 5000
 CSV_FLUSH_ROWS = 1000
@@ -90,6 +93,11 @@ def _place(codes: tuple[str | None, str | None, str | None]) -> tuple[str, ...]:
     names = [division_name(c) for c in codes]
     masked = "".join(dict.fromkeys(n for n in names if n)) + "****"  # municipalities repeat
     return (masked, *names)
+
+
+def masked_address(province: str | None, city: str | None, district: str | None) -> str:
+    """An address as the masked exports show it: its region names, then ****."""
+    return _place((province, city, district))[0]
 
 
 def _format_intent(intent: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from quiz.exports import neutralise
 from quiz.models import Agent, Branch, Campaign, Channel, Participant
 
 DEFAULT_TIERS: tuple[dict[str, Any], ...] = (
@@ -286,11 +287,10 @@ EXPORT_HEADER = (
 )
 
 
-def _safe(value: Any) -> Any:
-    # Spreadsheet formula injection: a cell starting with = + - @ is text, not a formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+def export_lines_cell(value: Any) -> Any:
+    """A leaderboard cell that spreadsheets will not run as a formula (quiz.exports'
+    rule); numbers stay numbers."""
+    return neutralise(value) if isinstance(value, str) else value
 
 
 def export_lines(rows: Iterable[BranchRow]) -> Iterator[list[Any]]:
@@ -299,7 +299,7 @@ def export_lines(rows: Iterable[BranchRow]) -> Iterator[list[Any]]:
     for r in rows:
         c = r.counts
         yield [
-            _safe(v)
+            export_lines_cell(v)
             for v in (
                 r.rank if r.rank is not None else "",
                 r.tier,
@@ -321,7 +321,7 @@ def csv_bytes(lines: Iterable[Iterable[Any]]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     for line in lines:
-        writer.writerow([_safe(v) for v in line])
+        writer.writerow([export_lines_cell(v) for v in line])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -32,6 +32,7 @@ from quiz.models import (
 )
 from quiz.protection import Protector
 from quiz.regions import divisions
+from quiz.text_safety import strip_invisible
 
 CHINA = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50
@@ -458,7 +459,7 @@ def record_follow_up(
     _check_scope(user, participant)
     if status not in FOLLOW_UP_STATUSES:
         raise LeadError("跟进状态无效,请从列表中选择。")
-    note = (note or "").strip()
+    note = strip_invisible(note or "").strip()
     if len(note) > NOTE_MAX:
         raise LeadError(f"跟进备注不能超过{NOTE_MAX}个字。")
     entry = FollowUp(

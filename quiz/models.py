@@ -200,7 +200,10 @@ class Participant(Base):
     id_enc: Mapped[bytes] = mapped_column(LargeBinary)
     id_masked: Mapped[str] = mapped_column(String(24))
     id_last4: Mapped[str] = mapped_column(String(4))
-    birth_date: Mapped[datetime | None] = mapped_column(Date, nullable=True)
+    # 18 or older on the Beijing date of entry (quiz.age); the draw takes only True. Not
+    # the birth date: with id_masked's first six and last four digits it gave back the
+    # whole ID number. NULL: unknown (entries anonymised before migration 0007).
+    adult: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     mobile_hash: Mapped[str] = mapped_column(String(64))
     mobile_enc: Mapped[bytes] = mapped_column(LargeBinary)
     mobile_masked: Mapped[str] = mapped_column(String(16))

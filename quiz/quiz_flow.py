@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from quiz import identity
+from quiz import age, identity
 from quiz.db import utcnow
 from quiz.models import Campaign, Participant, Question, QuizItem
 from quiz.protection import Protector
@@ -54,6 +54,10 @@ class AlreadyRegistered(FlowError):
         super().__init__("该身份证号码已经参加过本次活动,每人限参加一次。")
         self.participant = participant
         self.same_mobile = same_mobile
+
+
+class Underage(FlowError):
+    """The ID number's holder is not 18 on the day of entry (quiz.age)."""
 
 
 class NotFound(FlowError):
@@ -204,6 +208,8 @@ def prepare_registration(
     Whether the ID number already has an entry is left to save_registration's insert."""
     now = now or utcnow()
     ensure_open(campaign, now)
+    if not age.is_adult(reg.resident_id.birth_date, age.entry_day(now)):
+        raise Underage(age.UNDERAGE_MESSAGE)
     participant = Participant(
         campaign_id=campaign.id,
         public_id=secrets.token_urlsafe(16),
@@ -213,7 +219,7 @@ def prepare_registration(
         id_enc=protector.encrypt(reg.resident_id.number),
         id_masked=identity.mask_resident_id(reg.resident_id.number),
         id_last4=reg.resident_id.last4,
-        birth_date=reg.resident_id.birth_date,
+        adult=True,  # checked just above; the birth date itself is not stored
         mobile_hash=protector.lookup_hash("mobile", reg.mobile),
         mobile_enc=protector.encrypt(reg.mobile),
         mobile_masked=identity.mask_mobile(reg.mobile),
@@ -344,6 +350,24 @@ def resume(
     participant = find_by_identity(session, protector, campaign, resident_id)
     if participant is None or participant.mobile_hash != protector.lookup_hash("mobile", mobile):
         raise NotFound("没有找到与该身份证号码和手机号码相符的报名记录。")
+    return participant
+
+
+def resume_by_last4(
+    session: Session,
+    protector: Protector,
+    campaign: Campaign,
+    resident_id: str,
+    mobile_last4: str,
+) -> Participant:
+    """Find an entry by ID number and the last four digits of its mobile: the way back for
+    someone who registered again with another mobile. The same refusal whether the ID
+    number has no entry or the digits differ, so it tells a stranger nothing; the web
+    view limits attempts per ID number (10,000 possible digits)."""
+    participant = find_by_identity(session, protector, campaign, resident_id)
+    stored = participant.mobile_masked[-4:] if participant is not None else "----"
+    if participant is None or not hmac.compare_digest(stored, mobile_last4):
+        raise NotFound("没有找到与该身份证号码和手机号码后四位相符的报名记录。")
     return participant
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapper, Session
 
 from quiz.db import Database, utcnow
 from quiz.models import Agent, Branch, Campaign, Channel, Participant, ReferralLink
+from quiz.text_safety import strip_invisible
 
 # No 0/O, 1/I: codes are typed from posters and read out over the phone.
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -137,7 +138,7 @@ def ensure_link(
 def create_channel(session: Session, code: str, name: str) -> ReferralLink:
     """A new promotion channel (partner site, SMS, poster ...) and its link."""
     code = code.strip()
-    name = " ".join(name.split())
+    name = " ".join(strip_invisible(name).split())
     if not CHANNEL_CODE_RE.fullmatch(code):
         raise ReferralError("渠道代码只能包含字母、数字、下划线和短横线,最长32个字符")
     if not name or len(name) > 100:
@@ -210,6 +211,7 @@ def parse_agents_csv(
         text = data
     if "\x00" in text:  # a spreadsheet or UTF-16 file, not CSV text (and PostgreSQL refuses NUL)
         raise ReferralError("文件不是CSV文本,请在Excel中“另存为”CSV(逗号分隔)后再上传")
+    text = strip_invisible(text)  # after the NUL check, which it would otherwise void
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)

@@ -81,7 +81,6 @@ def anonymise(
     participant.id_masked = "*" * 18
     participant.id_last4 = ""
     participant.mobile_masked = "*" * 11
-    participant.birth_date = None
     participant.address = _region_text(participant)
     participant.postal_code = (participant.postal_code or "")[:4].ljust(4, "*") + "**"
     participant.district_code = None

@@ -14,6 +14,7 @@ from quiz.models import Branch, BranchRoute, Campaign, Participant, ReferralLink
 from quiz.regions import divisions
 from quiz.regions.parser import Location, parse_address
 from quiz.regions.postal import postal_code_provinces
+from quiz.text_safety import strip_invisible
 
 MAX_ADDRESS = 200
 
@@ -47,7 +48,8 @@ def resolve_address(address: AddressInput) -> ResolvedAddress:
     An address the parser cannot place is accepted (the lead goes to head
     office's unassigned queue) but an empty or codes-that-contradict address is refused.
     """
-    detail = " ".join(address.detail.split())
+    # Invisible and direction characters go first: 北京\u200b市 would not parse.
+    detail = " ".join(strip_invisible(address.detail).split())
     if address.province_code or address.city_code or address.district_code:
         code = address.district_code or address.city_code or address.province_code
         chain = divisions.path(code) if divisions.get(code) else ()
@@ -65,7 +67,7 @@ def resolve_address(address: AddressInput) -> ResolvedAddress:
             chain = parsed_chain
         location = _location_from_chain(chain)
     else:
-        text = " ".join(address.free_text.split())
+        text = " ".join(strip_invisible(address.free_text).split())
         if not text:
             raise IdentityError("请填写邮寄地址")
         if len(text) < 6:

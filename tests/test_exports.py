@@ -55,6 +55,44 @@ def test_free_text_cells_are_neutralised_and_none_is_empty():
     assert exports._neutralised([None, "=SUM(A1)", "备注", ""]) == ["", "'=SUM(A1)", "备注", ""]
 
 
+# Full-width forms (and the small forms) that spreadsheets read as the ASCII ones.
+WIDE_FORMULA_STARTS = ["＝", "＋", "－", "＠", "﹦", "﹢", "﹣", "﹫"]
+
+
+@pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r", *WIDE_FORMULA_STARTS])
+def test_every_export_neutraliser_prefixes_full_width_formula_starts_too(first):
+    """The lead export, the winners' fulfilment file and the leaderboard share one rule."""
+    from quiz import leaderboard
+    from quiz.draw import service
+
+    value = first + "HYPERLINK(1)"
+    assert exports.neutralise(value) == "'" + value
+    assert service.safe_cell(value) == "'" + value
+    assert leaderboard.export_lines_cell(value) == "'" + value
+
+
+def test_full_width_formula_starts_are_neutralised_in_a_downloaded_export(
+    client, session, two_leads
+):
+    """Both cell paths of the CSV export: the masked one (stored masked name) and the
+    revealed one (name and address in full)."""
+    evil, _ = two_leads
+    evil.name = evil.name_masked = "＝HYPERLINK(1)"
+    evil.address = "＠SUM(1+1)北京市朝阳区"
+    evil.postal_code = "＋1"
+    session.commit()
+    for reveal in (False, True):
+        login_as(client, make_staff(session, f"ho{reveal}", role="admin", can_reveal=reveal))
+        session.commit()
+        response = client.post("/admin/exports", data={"fmt": "csv", "scope": "branch"})
+        rows = _csv_rows(response.data)
+        line = next(dict(zip(rows[0], r, strict=True)) for r in rows[1:] if r[0] == str(evil.id))
+        assert line["姓名"] == "'＝HYPERLINK(1)"
+        assert line["邮政编码"] == "'＋1"
+        if reveal:
+            assert line["邮寄地址"] == "'＠SUM(1+1)北京市朝阳区"
+
+
 @pytest.fixture
 def full_lead(session, protector):
     """A completed lead with every optional column set: landline, agent, channel, duplicate."""

@@ -14,6 +14,56 @@ from quiz.migrate import downgrade, upgrade
 from tests.conftest import make_app
 
 
+def insert_legacy_participants(database, rows: list[dict]) -> list[int]:
+    """Participants inserted at an older schema (the models describe the newest one):
+    every required column filled, `rows` overriding; returns their ids."""
+    import sqlalchemy as sa
+
+    from quiz.quiz_flow import current_campaign
+    from tests.factories import install_test_campaign
+
+    with database.transaction() as session:
+        install_test_campaign(session)
+        campaign_id = current_campaign(session).id
+    table = sa.Table("participant", sa.MetaData(), autoload_with=database.engine)
+    now = datetime.now(UTC)
+    ids = []
+    with database.engine.begin() as conn:
+        for n, values in enumerate(rows, start=1):
+            row = {
+                "campaign_id": campaign_id,
+                "public_id": f"p{n}",
+                "status": "completed",
+                "name": f"参与者{n}",
+                "name_masked": "*",
+                "id_hash": f"h{n}",
+                "id_enc": b"",
+                "id_masked": "*" * 18,
+                "id_last4": "",
+                "mobile_hash": f"m{n}",
+                "mobile_enc": b"",
+                "mobile_masked": "139****0000",
+                "duplicate_mobile": False,
+                "address": "北京市",
+                "postal_code": "100022",
+                "postal_mismatch": False,
+                "referral_flagged": False,
+                "score": 0,
+                "total": 5,
+                "consent_rules_version": "t",
+                "consent_privacy_version": "t",
+                "consent_sensitive": True,
+                "consent_at": now,
+                "follow_up_status": "待联系",
+                "contact_opt_out": False,
+                "excluded": False,
+                "created_at": now,
+            }
+            row.update(values)
+            ids.append(conn.execute(table.insert().values(row)).inserted_primary_key[0])
+    return ids
+
+
 def test_upgrade_downgrade_upgrade_and_no_drift(database_url):
     upgrade(database_url)
     engine = make_engine(database_url)
@@ -60,27 +110,15 @@ def test_unknown_revision_is_a_message_not_a_traceback(database_url, tmp_path):
 def test_migration_0005_writes_stored_ipv6_consent_addresses_out(database_url, tmp_path):
     """Entries stored before the burst check grouped IPv6 /64 networks get the exploded
     form it ranges over; IPv4 and unparsable values stay as they are."""
-    from sqlalchemy import select, update
+    from sqlalchemy import select
 
     from quiz.models import Participant
-    from quiz.quiz_flow import current_campaign
-    from tests.factories import install_test_campaign, make_participant
 
     upgrade(database_url, "0004")
     app = make_app(database_url, tmp_path / "instance")
     database = app.extensions["quiz.db"]
     addresses = ["2001:db8:1:2::65", "10.0.0.7", "not-an-ip:"]
-    with database.transaction() as session:
-        install_test_campaign(session)
-        campaign = current_campaign(session)
-        ids = [
-            make_participant(session, app.extensions["quiz.protector"], campaign, n).id
-            for n in (1, 2, 3)
-        ]
-        for pid, address in zip(ids, addresses, strict=True):
-            session.execute(
-                update(Participant).where(Participant.id == pid).values(consent_ip=address)
-            )
+    ids = insert_legacy_participants(database, [{"consent_ip": a} for a in addresses])
     upgrade(database_url)
     with database.transaction(write=False) as session:
         stored = [
@@ -164,3 +202,77 @@ def test_migration_0006_deactivates_branch_accounts_without_a_branch(database_ur
     with engine.begin() as conn:  # the downgrade drops the constraint again
         conn.execute(staff.update().where(staff.c.username == "gone").values(active=True))
     engine.dispose()
+
+
+def test_migration_0007_turns_birth_dates_into_the_adult_flag_and_leaves_none_behind(
+    database_url, tmp_path, monkeypatch
+):
+    """Entries stored with a plaintext birth date (which with id_masked gave back the whole
+    ID number) keep only whether they were 18 on the Beijing date of entry; the dates are
+    gone from the table and, on SQLite, from the file's bytes and its -wal."""
+    import quiz.db
+
+    # Debian builds SQLite with secure_delete on by default; many others do not. Off here,
+    # so the test shows the migration zeroing what it frees on any build.
+    on_connect = quiz.db._sqlite_on_connect
+
+    def without_secure_delete(dbapi_connection, record):
+        on_connect(dbapi_connection, record)
+        dbapi_connection.execute("PRAGMA secure_delete = OFF")
+
+    monkeypatch.setattr(quiz.db, "_sqlite_on_connect", without_secure_delete)
+    from datetime import date
+    from pathlib import Path
+
+    import sqlalchemy as sa
+
+    from tests.conftest import PG_URL
+    from tests.factories import make_resident_id
+
+    upgrade(database_url, "0005")
+    app = make_app(database_url, tmp_path / "instance")
+    protector = app.extensions["quiz.protector"]
+    database = app.extensions["quiz.db"]
+    late_evening = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)  # 2 December in Beijing
+    people = {
+        # name: (birth date stored, ID number's birth date, anonymised, expected flag)
+        "adult": (date(1985, 6, 15), date(1985, 6, 15), False, True),
+        "minor": (date(2020, 5, 1), date(2020, 5, 1), False, False),
+        "eighteen in Beijing": (date(2008, 12, 2), date(2008, 12, 2), False, True),
+        "no birth date stored": (None, date(2015, 3, 4), False, False),
+        "anonymised": (None, None, True, None),
+    }
+    rows = []
+    for n, (name, (stored, born, anonymised, _)) in enumerate(people.items(), start=1):
+        number = make_resident_id("110105", birth=born, seq=n) if born else ""
+        rows.append(
+            {
+                "name": name,
+                "id_enc": protector.encrypt(number),
+                "id_masked": number[:6] + "*" * 8 + number[-4:],
+                "id_last4": number[-4:],
+                "birth_date": stored,
+                "anonymised_at": late_evening if anonymised else None,
+                "created_at": late_evening,
+            }
+        )
+    insert_legacy_participants(database, rows)
+    database.dispose()
+    upgrade(database_url, protector=protector)
+    engine = make_engine(database_url)
+    try:
+        assert "birth_date" not in {c["name"] for c in inspect(engine).get_columns("participant")}
+        with engine.connect() as conn:
+            flags = dict(conn.execute(sa.text("SELECT name, adult FROM participant")).all())
+    finally:
+        engine.dispose()
+    assert {k: None if v is None else bool(v) for k, v in flags.items()} == {
+        name: expected for name, (*_, expected) in people.items()
+    }
+    if not PG_URL:
+        path = Path(database_url.removeprefix("sqlite:///"))
+        blob = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        assert "北京市".encode() in blob  # the data is there, in the bytes searched
+        for stored, *_ in people.values():
+            if stored is not None:
+                assert stored.isoformat().encode() not in blob, stored

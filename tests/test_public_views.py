@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -157,7 +157,35 @@ def test_an_answer_posted_by_the_page_script_is_answered_with_the_next_question(
     assert p.status == "completed" and shown == list(range(1, len(p.items) + 1))
 
 
-def test_duplicate_id_is_refused_without_telling_a_stranger_the_status(client, session):
+def _eighteenth_birthday_today() -> date:
+    """The birth date of someone who turns 18 today in Beijing (the entry's date)."""
+    today = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date()
+    try:
+        return today.replace(year=today.year - 18)
+    except ValueError:  # 29 February: born on 1 March 18 years ago would be one day short
+        return date(today.year - 18, 2, 28)
+
+
+def test_an_under_18_is_refused_on_the_form_and_nothing_is_saved(client, session):
+    consent(client)
+    birthday = _eighteenth_birthday_today()
+    minor = make_resident_id("420102", birth=birthday + timedelta(days=1), seq=12)
+    resp = client.post("/register", data=dict(FIELDS, resident_id=minor))
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "本活动仅限年满18周岁的成年人参加(按报名当日计算周岁)" in page
+    assert 'aria-invalid="true"' in page  # beside the ID number field
+    # Turning 18 today (Beijing date, though UTC may still be on the day before): welcome.
+    adult = make_resident_id("420102", birth=birthday, seq=13)
+    assert client.post("/register", data=dict(FIELDS, resident_id=adult)).status_code == 302
+    assert session.scalar(select(func.count()).select_from(Participant)) == 1
+
+
+def test_a_known_id_number_with_another_mobile_does_not_confirm_participation(client, session):
+    """Anyone can type someone else's ID number: the answer must not say it took part.
+    A neutral request for the registered mobile's last 4 digits instead, whose refusal
+    reads the same for an ID number that never registered; the right digits lead back to
+    the one entry."""
     consent(client)
     assert client.post("/register", data=FIELDS).status_code == 302
     other = client.application.test_client()
@@ -165,14 +193,68 @@ def test_duplicate_id_is_refused_without_telling_a_stranger_the_status(client, s
     resp = other.post("/register", data=dict(FIELDS, mobile=make_mobile(9)))
     assert resp.status_code == 409
     page = resp.get_data(as_text=True)
-    assert "该身份证号码已经报名参加本次活动,每人限参加一次" in page
-    assert "当前状态" not in page and "尚未完成答题" not in page
-    assert '<a href="/resume">继续答题</a>' in page
+    for telling in ("已经报名", "已报名参加", "已经参加", "当前状态", "尚未完成", "已完成"):
+        assert telling not in page, telling
+    assert "后4位" in page and 'name="mobile_last4"' in page
     with other.session_transaction() as browser:
         assert "pid" not in browser  # the refused browser is not handed the entry
-    # The first browser's entry goes on; the refused one saved nothing.
+
+    def last4(browser, resident_id, digits):
+        return browser.post(
+            "/resume/last4", data={"resident_id": resident_id, "mobile_last4": digits}
+        )
+
+    wrong = last4(other, FIELDS["resident_id"], "0000")
+    never = last4(other, make_resident_id("420102", seq=99), FIELDS["mobile"][-4:])
+    assert wrong.status_code == never.status_code == 404
+    refusal = re.compile(r'<p class="error" id="mobile_last4-error"[^>]*>([^<]*)</p>')
+    assert refusal.search(wrong.get_data(as_text=True)).group(1) == refusal.search(
+        never.get_data(as_text=True)
+    ).group(1)
+    with other.session_transaction() as browser:
+        assert "pid" not in browser
+    back = last4(other, FIELDS["resident_id"], FIELDS["mobile"][-4:])
+    assert back.status_code == 302 and back.headers["Location"].endswith("/quiz")
+    assert other.get("/quiz").status_code == 200
+    # One entry per person: the first browser's goes on, nothing new was saved.
     assert client.get("/quiz").status_code == 200
     assert session.scalar(select(func.count()).select_from(Participant)) == 1
+
+
+def test_last4_attempts_are_limited_per_id_number_from_any_address(database_url, tmp_path):
+    """10,000 possible digits: a few tries an hour per ID number, whatever the address."""
+    from quiz.db import Base
+    from tests.factories import install_test_campaign
+
+    app = make_app(
+        database_url, tmp_path / "instance", RATELIMIT_ENABLED=True, QUIZ_LAST4_LIMIT="3/hour"
+    )
+    database = app.extensions["quiz.db"]
+    Base.metadata.create_all(database.engine)
+    with database.transaction() as s:
+        install_test_campaign(s)
+    try:
+        client = app.test_client()
+        consent(client)
+        assert client.post("/register", data=FIELDS).status_code == 302
+        statuses = []
+        for n in range(5):
+            browser = app.test_client()
+            statuses.append(
+                browser.post(
+                    "/resume/last4",
+                    data={"resident_id": FIELDS["resident_id"], "mobile_last4": f"{n:04d}"},
+                    environ_base={"REMOTE_ADDR": f"198.51.100.{n + 1}"},
+                ).status_code
+            )
+        assert statuses == [404, 404, 404, 429, 429]
+        other = make_resident_id("420102", seq=98)  # another ID number is not held up
+        resp = app.test_client().post(
+            "/resume/last4", data={"resident_id": other, "mobile_last4": "1234"}
+        )
+        assert resp.status_code == 404
+    finally:
+        database.dispose()
 
 
 def test_duplicate_id_with_its_mobile_is_told_the_status_and_may_go_on(client, session):

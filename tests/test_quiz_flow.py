@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from quiz import quiz_flow
 from quiz.models import Participant, QuizItem
-from tests.factories import consent, make_participant, registration
+from tests.factories import consent, make_participant, make_resident_id, registration
 
 
 def campaign_of(session):
@@ -119,6 +119,30 @@ def test_one_entry_per_id_number(session, protector):
             consent(),
         )
     assert info.value.participant.id == p.id
+
+
+def test_under_18s_are_refused_by_the_service_too(session, protector):
+    """CLI and import callers get the form's rule: 18 on the Beijing date of entry."""
+    from datetime import date
+
+    from quiz.age import UNDERAGE_MESSAGE
+
+    campaign = campaign_of(session)
+    now = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # 2 December 00:00 in Beijing
+    campaign.opens_at = now - timedelta(days=1)
+    campaign.closes_at = now + timedelta(days=1)
+    minor = make_resident_id("420102", birth=date(2008, 12, 3), seq=5)
+    with pytest.raises(quiz_flow.FlowError, match="年满18周岁") as info:
+        quiz_flow.register(
+            session, protector, campaign, registration(5, resident_id=minor), consent(now), now=now
+        )
+    assert str(info.value) == UNDERAGE_MESSAGE
+    assert session.scalar(select(func.count()).select_from(Participant)) == 0
+    birthday = make_resident_id("420102", birth=date(2008, 12, 2), seq=6)
+    entry = quiz_flow.register(
+        session, protector, campaign, registration(6, resident_id=birthday), consent(now), now=now
+    )
+    assert entry.adult is True
 
 
 def test_a_conflicting_entry_erased_meanwhile_is_a_clear_refusal(session, protector, monkeypatch):

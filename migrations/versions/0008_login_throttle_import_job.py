@@ -8,7 +8,7 @@ when upgrading is not carried over: it would have ended within 15 minutes anyway
 import_job records agents CSV uploads that a background thread writes in short chunks.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 23:20:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 import quiz.db
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

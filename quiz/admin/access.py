@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import Response, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Select, select
 
@@ -48,6 +48,14 @@ def _require_login() -> ResponseReturnValue | None:
             return redirect(url_for("admin.login", next=request.full_path))
         abort(401)
     return None
+
+
+@bp.after_request
+def _never_stored(response: Response) -> Response:
+    """Staff pages and downloads hold personal data: no cache may keep them. send_file
+    (posters.zip, export jobs) would say no-cache, which still lets a browser store."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:

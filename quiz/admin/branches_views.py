@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -19,6 +18,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from quiz import audit, branches, quiz_flow, routing
 from quiz.admin import bp
 from quiz.admin.access import admin_required, current_staff, head_office_required
+from quiz.forms_base import SafeForm
 from quiz.models import Branch, BranchRoute, Participant
 from quiz.regions import divisions
 from quiz.web import db, page_arg
@@ -34,7 +34,7 @@ REASONS = {
 # --- forms -----------------------------------------------------------------
 
 
-class BranchForm(FlaskForm):
+class BranchForm(SafeForm):
     """Create or edit a branch."""
 
     code = StringField(
@@ -76,7 +76,7 @@ class BranchForm(FlaskForm):
         ]
 
 
-class PlaceChoiceForm(FlaskForm):
+class PlaceChoiceForm(SafeForm):
     """Pick a province or a city (the mapping then picks the branch)."""
 
     place = SelectField(
@@ -84,7 +84,7 @@ class PlaceChoiceForm(FlaskForm):
     )
 
 
-class BranchChoiceForm(FlaskForm):
+class BranchChoiceForm(SafeForm):
     """Pick a branch."""
 
     branch_code = SelectField(
@@ -92,7 +92,7 @@ class BranchChoiceForm(FlaskForm):
     )
 
 
-class RemoveOverrideForm(FlaskForm):
+class RemoveOverrideForm(SafeForm):
     """Remove one city override (hidden codes checked by the service)."""
 
     province_code = StringField(validators=[DataRequired()])

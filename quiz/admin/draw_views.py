@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import ValidationError
@@ -21,6 +20,7 @@ from quiz.admin.access import (
     HEAD_OFFICE,
     admin_required,
     any_staff,
+    can_reveal,
     current_staff,
     head_office_required,
     roles_required,
@@ -28,6 +28,7 @@ from quiz.admin.access import (
 from quiz.db import utcnow
 from quiz.draw import service
 from quiz.draw.eligibility import DrawRefused, exclude_participant
+from quiz.forms_base import SafeForm
 from quiz.models import Branch, Campaign, Draw, Participant, StaffUser, Winner
 from quiz.quiz_flow import current_campaign
 from quiz.web import MAX_ID, db, int_arg, page_arg, protector
@@ -36,11 +37,11 @@ WINNERS_PER_PAGE = 100
 RECORD_COLUMNS = 4  # winners side by side per printed row
 
 
-class ActionForm(FlaskForm):
+class ActionForm(SafeForm):
     """A bare POST with its CSRF token."""
 
 
-class ExcludeForm(FlaskForm):
+class ExcludeForm(SafeForm):
     participant_id = IntegerField("参与者编号(ID)")
     reason = StringField("排除原因")
 
@@ -57,8 +58,10 @@ class ExcludeForm(FlaskForm):
             raise ValidationError("没有这个编号的参与者")
 
 
-class RunForm(FlaskForm):
-    # Never stripped or normalised: the string is used exactly as published.
+class RunForm(SafeForm):
+    # Never stripped or normalised: the string is used exactly as published (an invisible
+    # character in it fails the announced format instead, and the confirmation lists it).
+    exact_fields = frozenset({"randomness"})
     randomness = StringField("随机数来源公布的开奖结果(原样填写)")
     confirmed = HiddenField()
 
@@ -69,7 +72,7 @@ class RunForm(FlaskForm):
             raise ValidationError(str(exc)) from exc
 
 
-class VoidForm(FlaskForm):
+class VoidForm(SafeForm):
     reason = StringField("作废原因")
 
     def validate_reason(self, field: Any) -> None:
@@ -77,7 +80,7 @@ class VoidForm(FlaskForm):
             raise ValidationError("作废抽奖必须填写原因")
 
 
-class ShippingForm(FlaskForm):
+class ShippingForm(SafeForm):
     status = StringField("寄送状态")  # checked against SHIPPING_STATUSES by the service
     tracking_no = StringField("快递单号")
 
@@ -371,7 +374,9 @@ def draw_shipping(draw_id: int, rank: int) -> ResponseReturnValue:
 @bp.get("/draw/winners.csv")
 @roles_required("admin", "branch")
 def draw_winners_export() -> ResponseReturnValue:
-    """Fulfilment export (full address, decrypted mobile): admins any branch, branches own."""
+    """Fulfilment export: admins any branch, branches their own (whatever they ask for);
+    name, mobile and address in full only with the full-data permission, as on the staff
+    pages, masked otherwise; audited either way."""
     user = _staff()
     campaign = _campaign()
     current = _drawn(campaign)
@@ -385,17 +390,24 @@ def draw_winners_export() -> ResponseReturnValue:
             abort(403)
         branch_id = user.branch_id
         all_branches = False
+    reveal = can_reveal(user)
     audit.record(
         db(),
         user,
         "draw.winners_export",
         f"draw:{current.id}",
-        {"branch_id": branch_id, "all_branches": all_branches and branch_id is None},
+        {
+            "branch_id": branch_id,
+            "all_branches": all_branches and branch_id is None,
+            "full_personal_data": reveal,
+        },
         request.remote_addr,
     )
     db().commit()
     body = "".join(
-        service.winners_csv(db(), protector(), current, branch_id, all_branches=all_branches)
+        service.winners_csv(
+            db(), protector(), current, branch_id, all_branches=all_branches, reveal=reveal
+        )
     )
     name = f"winners-{campaign.slug}-{branch_id or 'all'}.csv"
     return Response(

@@ -135,8 +135,9 @@ def _stream_csv(user: StaffUser, filters: leads.LeadFilters, scope: str) -> Resp
             session.close()
 
     name = exports.file_name(db(), user, filters, "zip" if scope == "all" else "csv")
-    mimetype = "application/zip" if scope == "all" else "text/csv; charset=utf-8"
-    response = Response(stream_with_context(generate()), mimetype=mimetype)
+    # content_type, not mimetype: Werkzeug appends "; charset=utf-8" to a text/* mimetype.
+    content_type = "application/zip" if scope == "all" else "text/csv; charset=utf-8"
+    response = Response(stream_with_context(generate()), content_type=content_type)
     # RFC 6266/5987: the Chinese name, with an ASCII one for clients that ignore filename*.
     fallback = "leads." + name.rsplit(".", 1)[-1]
     response.headers["Content-Disposition"] = (
@@ -173,5 +174,4 @@ def export_download(job_id: int) -> ResponseReturnValue:
     response = send_file(
         path, mimetype=mimetype, as_attachment=True, download_name=job.file_name, max_age=0
     )
-    response.headers["Cache-Control"] = "no-store"
     return response

@@ -10,6 +10,7 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 
 from quiz.auth import PASSWORD_MAX, PASSWORD_MIN, ROLE_LABELS
+from quiz.forms_base import SafeForm
 
 REQUIRED = "此项为必填项。"
 BAD_CHOICE = "请从列表中选择。"
@@ -22,7 +23,7 @@ PASSWORD_LENGTH = Length(
 ROLE_CHOICES = dict(ROLE_LABELS)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(SafeForm):
     """Username and password, the first factor."""
 
     username = StringField("用户名", [InputRequired(REQUIRED), Length(max=64)])
@@ -30,13 +31,13 @@ class LoginForm(FlaskForm):
     password = PasswordField("密码", [InputRequired(REQUIRED), Length(max=1024)])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(SafeForm):
     """A TOTP code, or a recovery code at login."""
 
     code = StringField("验证码", [InputRequired(REQUIRED), Length(max=32)])
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(SafeForm):
     """Change one's own password."""
 
     current = PasswordField("当前密码", [InputRequired(REQUIRED), Length(max=1024)])
@@ -46,17 +47,17 @@ class PasswordChangeForm(FlaskForm):
     )
 
 
-class PasswordConfirmForm(FlaskForm):
+class PasswordConfirmForm(SafeForm):
     """Re-enter the password before a sensitive action (new recovery codes)."""
 
     password = PasswordField("当前密码", [InputRequired(REQUIRED), Length(max=1024)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(SafeForm):
     """A button that only carries the CSRF token (logout, reset second factor...)."""
 
 
-class UserEditForm(FlaskForm):
+class UserEditForm(SafeForm):
     """What an admin may change on an account."""
 
     display_name = StringField(
@@ -92,7 +93,7 @@ class UserCreateForm(UserEditForm):
     )
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(SafeForm):
     """An admin sets a new password for someone else."""
 
     password = PasswordField("新密码", [InputRequired(REQUIRED), PASSWORD_LENGTH])
@@ -122,7 +123,7 @@ def parse_date(value: str | None) -> date | None:
     return date.fromisoformat(value.strip()) if value and value.strip() else None
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(SafeForm):
     """Filters of the audit-log viewer (a GET form: no CSRF token needed)."""
 
     class Meta:

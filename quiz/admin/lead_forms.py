@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -21,6 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from quiz.admin.forms import DAY_OUT_OF_RANGE, EARLIEST_DAY, LATEST_DAY
+from quiz.forms_base import SafeForm
 from quiz.identity import IdentityError, validate_mobile
 from quiz.leads import CHINA, NOTE_MAX, SORTS, LeadFilters
 from quiz.models import FOLLOW_UP_STATUSES, StaffUser
@@ -84,7 +84,7 @@ def today_in_china() -> Any:
     return datetime.now(CHINA).date()
 
 
-class LeadFilterForm(FlaskForm):
+class LeadFilterForm(SafeForm):
     """Filters of the leads list and exports, read from the query string (no CSRF: GET)."""
 
     class Meta:
@@ -236,7 +236,7 @@ class LeadFilterForm(FlaskForm):
 RANGES = {"all": "全部", "today": "今日", "7d": "近7天"}
 
 
-class DashboardRangeForm(FlaskForm):
+class DashboardRangeForm(SafeForm):
     """The dashboard's period: 全部 / 今日 / 近7天, or a range of Beijing dates (GET)."""
 
     class Meta:
@@ -265,7 +265,7 @@ class DashboardRangeForm(FlaskForm):
         return None, None
 
 
-class FollowUpForm(FlaskForm):
+class FollowUpForm(SafeForm):
     """One follow-up outcome with a note and the day to call again."""
 
     status = Radio(
@@ -286,7 +286,7 @@ class FollowUpForm(FlaskForm):
 BULK_MAX = 200
 
 
-class BulkStatusForm(FlaskForm):
+class BulkStatusForm(SafeForm):
     """批量修改跟进状态: the ticked leads of a list page and one status."""
 
     ids = SelectMultipleField("选择", coerce=int, validate_choice=False)
@@ -299,11 +299,11 @@ class BulkStatusForm(FlaskForm):
             raise ValidationError(f"一次最多修改{BULK_MAX}条线索")
 
 
-class RevealForm(FlaskForm):
+class RevealForm(SafeForm):
     """查看完整信息: a POST with a CSRF token and nothing else."""
 
 
-class ExportForm(FlaskForm):
+class ExportForm(SafeForm):
     """Format and scope of an export; the filters travel in the query string."""
 
     fmt = Radio(

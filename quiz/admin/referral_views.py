@@ -13,7 +13,6 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask.wrappers import Response
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from markupsafe import Markup
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from wtforms.validators import DataRequired, Length
 from quiz import audit, import_jobs, leaderboard, posters, referrals
 from quiz.admin import bp
 from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, head_office_required
+from quiz.forms_base import SafeForm
 from quiz.models import Branch, Channel, ReferralLink, StaffUser
 from quiz.quiz_flow import current_campaign
 from quiz.web import (
@@ -38,20 +38,20 @@ from quiz.web import (
 PAGE_SIZE = 100
 
 
-class ChannelForm(FlaskForm):
+class ChannelForm(SafeForm):
     """A new promotion channel."""
 
     code = StringField("渠道代码", validators=[DataRequired("请填写渠道代码"), Length(max=32)])
     name = StringField("渠道名称", validators=[DataRequired("请填写渠道名称"), Length(max=100)])
 
 
-class AgentUploadForm(FlaskForm):
+class AgentUploadForm(SafeForm):
     """A CSV of agents: 机构代码,业务员代码,姓名[,手机号码]."""
 
     file = FileField("业务人员名单(CSV)", validators=[FileRequired("请选择CSV文件")])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(SafeForm):
     """A button that only needs its CSRF token."""
 
 
@@ -241,11 +241,11 @@ def referrals_export() -> ResponseReturnValue:
     return _download(body, "text/csv; charset=utf-8", "referral-links")
 
 
-def _download(body: bytes, mimetype: str, stem: str, ext: str = "csv") -> Response:
+def _download(body: bytes, content_type: str, stem: str, ext: str = "csv") -> Response:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return Response(
         body,
-        mimetype=mimetype,
+        content_type=content_type,
         headers={"Content-Disposition": f'attachment; filename="{stem}-{stamp}.{ext}"'},
     )
 

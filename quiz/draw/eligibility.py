@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from quiz import audit
 from quiz.models import Campaign, Draw, Exclusion, Participant, StaffUser
+from quiz.text_safety import strip_invisible
 
 
 class DrawRefused(Exception):
@@ -18,8 +19,10 @@ class DrawRefused(Exception):
 def eligible_query(campaign: Campaign) -> Select[Any]:
     """(participant id, masked name, masked mobile) of every eligible entry, in entry order.
 
-    Eligible: completed inside the campaign window, not excluded by flag or by an Exclusion
-    row on the same ID-number hash, not anonymised, and score >= min_score when one is set.
+    Eligible: completed inside the campaign window, 18 or older on the day of entry (the
+    registration's rule, quiz.age: an entry of unknown age is not drawn), not excluded by
+    flag or by an Exclusion row on the same ID-number hash, not anonymised, and
+    score >= min_score when one is set.
     The id_hash is unique per campaign, so each person appears at most once.
     """
     p = Participant
@@ -36,6 +39,7 @@ def eligible_query(campaign: Campaign) -> Select[Any]:
             p.completed_at.is_not(None),
             p.completed_at >= campaign.opens_at,
             p.completed_at <= campaign.closes_at,
+            p.adult.is_(True),
             p.excluded.is_(False),
             # Withdrawn consent (anonymised) means no draw, as the privacy notice says.
             p.anonymised_at.is_(None),
@@ -70,7 +74,7 @@ def exclude_participant(
     ip: str | None = None,
 ) -> Exclusion:
     """Exclude a participant (and their ID number) from the draw; refused once frozen."""
-    reason = (reason or "").strip()
+    reason = strip_invisible(reason or "").strip()
     if not reason:
         raise DrawRefused("请填写排除原因。")
     if len(reason) > 200:

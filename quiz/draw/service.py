@@ -31,8 +31,10 @@ from quiz.draw.algorithm import (
     draw_v1,
 )
 from quiz.draw.eligibility import DrawRefused, active_draw, eligible_query
+from quiz.exports import masked_address, neutralise
 from quiz.models import Branch, Campaign, Draw, DrawEntrant, Participant, StaffUser, Winner
 from quiz.protection import Protector
+from quiz.text_safety import strip_invisible
 from quiz.web import cn_time
 
 __all__ = [
@@ -51,7 +53,6 @@ CHUNK: Final = 10_000
 IN_CHUNK: Final = 500
 MAX_RANDOMNESS: Final = 1000
 _LAST4 = re.compile(r"[0-9]{3}[0-9X]")
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 Progress = Callable[[int], object]
 
@@ -480,7 +481,7 @@ def void_draw(
     now: datetime | None = None,
 ) -> Draw:
     """Void a frozen or drawn draw, keeping its record; a new freeze is then allowed."""
-    reason = (reason or "").strip()
+    reason = strip_invisible(reason or "").strip()
     if not reason:
         raise DrawRefused("作废抽奖必须填写原因。")
     if draw.status == "voided":
@@ -783,7 +784,7 @@ def update_shipping(
     """Set a winner's shipping status and tracking number (audit-logged)."""
     if status not in SHIPPING_STATUSES:
         raise DrawRefused("寄送状态无效。")
-    tracking_no = (tracking_no or "").strip()
+    tracking_no = strip_invisible(tracking_no or "").strip()
     if len(tracking_no) > 64:
         raise DrawRefused("快递单号不能超过64个字符。")
     if status in ("已寄送", "已签收") and not tracking_no and not winner.tracking_no:
@@ -825,8 +826,7 @@ EXPORT_COLUMNS: Final = (
 
 def safe_cell(value: object) -> str:
     """A CSV cell that spreadsheets will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return neutralise("" if value is None else str(value))
 
 
 def winners_csv(
@@ -836,8 +836,11 @@ def winners_csv(
     branch_id: int | None,
     *,
     all_branches: bool,
+    reveal: bool,
 ) -> Iterator[str]:
-    """The fulfilment export as CSV text chunks: UTF-8 BOM, full address, decrypted mobile."""
+    """The fulfilment export as CSV text chunks (UTF-8 BOM). Like the staff pages: name,
+    mobile and address in full only with `reveal` (可查看完整个人信息), otherwise the
+    masked name and mobile and the address cut to its region (the lead export's form)."""
     branches = {bid: name for bid, name in session.execute(select(Branch.id, Branch.name))}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -860,9 +863,17 @@ def winners_csv(
                         winner.tier,
                         winner.prize,
                         winner.value_yuan,
-                        person.name,
-                        protector.decrypt(person.mobile_enc),
-                        person.address,
+                        *(
+                            (person.name, protector.decrypt(person.mobile_enc), person.address)
+                            if reveal
+                            else (
+                                person.name_masked,
+                                person.mobile_masked,
+                                masked_address(
+                                    person.province_code, person.city_code, person.district_code
+                                ),
+                            )
+                        ),
                         person.postal_code,
                         branches.get(person.branch_id or 0, "未分配"),
                         winner.shipping_status,

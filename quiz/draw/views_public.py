@@ -10,7 +10,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from wtforms import StringField
 from wtforms.validators import ValidationError
@@ -19,6 +18,7 @@ from quiz import identity
 from quiz.db import Database
 from quiz.draw import service
 from quiz.extensions import limiter
+from quiz.forms_base import SafeForm
 from quiz.models import Campaign, Draw
 from quiz.quiz_flow import current_campaign
 from quiz.web import page_arg, protector
@@ -46,7 +46,7 @@ def _lookup_limit() -> str:
     return str(current_app.config.get("QUIZ_LOOKUP_LIMIT", "10/minute;60/hour"))
 
 
-class ContactForm(FlaskForm):
+class ContactForm(SafeForm):
     """Mobile and the last four characters of the ID number: enough to find one's entry."""
 
     mobile = StringField("手机号码")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -9,7 +11,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import ValidationError
 
-from quiz import identity
+from quiz import age, identity
+from quiz.db import utcnow
+from quiz.forms_base import SafeForm
 
 
 class CheckedField(StringField):
@@ -37,7 +41,7 @@ def _short(limit: int, label: str) -> Callable[[FlaskForm, Any], None]:
     return validator
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(SafeForm):
     """The two consents asked before 同意参加活动."""
 
     agree_rules = BooleanField("我已阅读并同意活动规则")
@@ -54,7 +58,7 @@ class ConsentForm(FlaskForm):
             raise ValidationError("参加活动需要您同意处理身份证号码")
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(SafeForm):
     """姓名, 身份证号码, 邮寄地址, 邮政编码, 手机号码, 固定电话 (optional)."""
 
     name = CheckedField("姓名", validators=[_short(30, "姓名"), _rule(identity.validate_name)])
@@ -79,8 +83,16 @@ class RegistrationForm(FlaskForm):
     )
     confirm_postal = BooleanField("邮政编码无误,继续提交")
 
+    def validate_resident_id(self, field: CheckedField) -> None:
+        """年满18周岁 on the day of entry, told beside the ID number (quiz.age; the
+        registration service checks it again for other callers)."""
+        if field.checked is not None and not age.is_adult(
+            field.checked.birth_date, age.entry_day(utcnow())
+        ):
+            raise ValidationError(age.UNDERAGE_MESSAGE)
 
-class ResumeForm(FlaskForm):
+
+class ResumeForm(SafeForm):
     """Find an unfinished entry again by ID number and mobile."""
 
     resident_id = CheckedField(
@@ -90,6 +102,24 @@ class ResumeForm(FlaskForm):
     mobile = CheckedField(
         "手机号码", validators=[_short(20, "手机号码"), _rule(identity.validate_mobile)]
     )
+
+
+def _four_digits(_form: FlaskForm, field: Any) -> None:
+    """Four ASCII digits (full-width ones typed on a phone are folded first)."""
+    value = unicodedata.normalize("NFKC", field.data or "").strip()
+    if not re.fullmatch(r"[0-9]{4}", value):
+        raise ValidationError("请填写报名时所留手机号码的后4位数字")
+    field.data = value
+
+
+class ResumeByLast4Form(SafeForm):
+    """Go back to an entry by ID number and the last four digits of its mobile."""
+
+    resident_id = CheckedField(
+        "身份证号码",
+        validators=[_short(30, "身份证号码"), _rule(identity.validate_resident_id)],
+    )
+    mobile_last4 = StringField("报名时所留手机号码的后4位", validators=[_four_digits])
 
 
 def answered_position(form: Mapping[str, str]) -> int | None:

@@ -17,13 +17,19 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from quiz import counters, quiz_flow
+from quiz import counters, identity, quiz_flow
 from quiz.campaign_cache import Served
 from quiz.db import utcnow
-from quiz.extensions import limiter
+from quiz.extensions import client_address, limiter
 from quiz.identity import IdentityError
 from quiz.models import Campaign
-from quiz.public.forms import ConsentForm, RegistrationForm, ResumeForm, answered_position
+from quiz.public.forms import (
+    ConsentForm,
+    RegistrationForm,
+    ResumeByLast4Form,
+    ResumeForm,
+    answered_position,
+)
 from quiz.regions.postal import postal_code_province_mismatch
 from quiz.routing import AddressInput, resolve_address
 from quiz.web import database, db, protector
@@ -198,7 +204,7 @@ def register() -> ResponseReturnValue:
             completed, public_id = entry.status == "completed", entry.public_id
             db().rollback()
             if not exc.same_mobile:
-                return _already_registered(form, campaign, None)
+                return _confirm_by_last4(form.resident_id.checked.number, campaign)
             # The same ID number and mobile: a double tap, or the person registering again.
             # 继续答题 asks for just these two, so this browser may go on with the entry.
             session.permanent = True
@@ -214,28 +220,75 @@ def register() -> ResponseReturnValue:
 
 
 def _already_registered(
-    form: RegistrationForm, campaign: Campaign, completed: bool | None
+    form: RegistrationForm, campaign: Campaign, completed: bool
 ) -> ResponseReturnValue:
-    """The refusal of a second entry. The entry's status only for whoever also gave its
-    mobile (`completed` is None otherwise): an ID number alone must not tell a stranger
-    whether someone took part."""
-    if completed is None:
-        message = (
-            "该身份证号码已经报名参加本次活动,每人限参加一次。"
-            "如是本人报名,请点击“继续答题”,填写报名时的手机号码。"
-        )
-        link = (url_for("public.resume"), "继续答题")
+    """The refusal of a second entry to whoever gave its ID number and mobile, the proof
+    继续答题 asks for: it may be told the entry's status and go on with it."""
+    status = "已完成答题,已获得抽奖资格" if completed else "尚未完成答题"
+    message = f"该身份证号码已经报名参加本次活动(当前状态:{status}),每人限参加一次。"
+    if completed:
+        link = (url_for("public.result"), "查看结果")
     else:
-        status = "已完成答题,已获得抽奖资格" if completed else "尚未完成答题"
-        message = f"该身份证号码已经报名参加本次活动(当前状态:{status}),每人限参加一次。"
-        if completed:
-            link = (url_for("public.result"), "查看结果")
-        else:
-            link = (url_for("public.question"), "继续答题")
+        link = (url_for("public.question"), "继续答题")
     form.resident_id.errors = [*form.resident_id.errors, message]
     return render_template(
         "public/register.html", form=form, campaign=campaign, continue_link=link
     ), 409
+
+
+# Neutral: the same words whether or not the ID number took part (a stranger may type
+# someone else's); whoever registered can go on by giving their mobile's last 4 digits.
+CONFIRM_NOTICE = (
+    "无法使用以上信息完成报名。如您本人此前已用该身份证号码报名,"
+    "请填写报名时所留手机号码的后4位继续;否则请返回核对身份证号码。每人限参加一次。"
+)
+
+
+def _confirm_by_last4(resident_id: str, campaign: Campaign) -> ResponseReturnValue:
+    """A registration whose ID number has an entry under another mobile: no word of the
+    entry, only the way back by the mobile's last four digits."""
+    form = ResumeByLast4Form(formdata=None, resident_id=resident_id)
+    return render_template(
+        "public/resume_last4.html", form=form, campaign=campaign, notice=CONFIRM_NOTICE
+    ), 409
+
+
+def _last4_limit() -> str:
+    return str(current_app.config.get("QUIZ_LAST4_LIMIT", "5/hour;20/day"))
+
+
+def _claimed_id_number() -> str:
+    """Rate-limit key of a last-four attempt: the ID number it is for (keyed hash), so
+    guessing the 10,000 possible digits from many addresses gets nowhere either."""
+    try:
+        number = identity.validate_resident_id(request.form.get("resident_id", "")[:30]).number
+    except IdentityError:
+        return "last4-ip:" + client_address()
+    return "last4:" + protector().lookup_hash("rid", number)
+
+
+@bp.route("/resume/last4", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+@limiter.limit(_last4_limit, methods=["POST"], key_func=_claimed_id_number)
+def resume_last4() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    form = ResumeByLast4Form()
+    if request.method == "GET":
+        return render_template("public/resume_last4.html", form=form, campaign=campaign)
+    if not form.validate_on_submit():
+        return render_template("public/resume_last4.html", form=form, campaign=campaign), 422
+    try:
+        participant = quiz_flow.resume_by_last4(
+            db(), protector(), campaign, form.resident_id.checked.number, form.mobile_last4.data
+        )
+    except quiz_flow.NotFound as exc:
+        form.mobile_last4.errors = [*form.mobile_last4.errors, str(exc)]
+        return render_template("public/resume_last4.html", form=form, campaign=campaign), 404
+    session.permanent = True
+    session["pid"] = participant.public_id
+    if participant.status == "completed":
+        return redirect(url_for("public.result"))
+    return redirect(url_for("public.question"))
 
 
 @bp.route("/resume", methods=["GET", "POST"])

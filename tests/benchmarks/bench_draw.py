@@ -102,7 +102,7 @@ def build(path: Path, n: int, *, freeze_directly: bool) -> None:
         for index in table.indexes:
             conn.execute(f'DROP INDEX IF EXISTS "{index.name}"')
     fixed = {c.name: _default(c) for c in table.columns if not c.nullable and not c.primary_key}
-    fixed.update(campaign_id=campaign_id, status="completed", excluded=0, score=5, total=5)
+    fixed.update(campaign_id=campaign_id, status="completed", excluded=0, adult=1, score=5, total=5)
     per_row = (
         "id",
         "public_id",

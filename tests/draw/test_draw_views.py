@@ -327,7 +327,7 @@ def test_winner_export_and_shipping_are_branch_scoped(
     own_branch = winners[0].participant.branch_id
     assert own_branch is not None
     other = session.scalars(select(Branch.id).where(Branch.id != own_branch)).first()
-    clerk = make_staff(session, "clerk", role="branch", branch_id=own_branch)
+    clerk = make_staff(session, "clerk", role="branch", branch_id=own_branch, can_reveal=True)
     stranger = make_staff(session, "other", role="branch", branch_id=other)
     analyst = make_staff(session, "viewer", role="analyst")
     session.commit()
@@ -354,6 +354,61 @@ def test_winner_export_and_shipping_are_branch_scoped(
     assert {"draw.winners_export", "draw.shipping"} <= actions
     page = client.get("/admin/draw/winners").get_data(as_text=True)
     assert page.count('name="tracking_no"') == len(mine)
+
+
+def _winners_file(client: FlaskClient, url: str = "/admin/draw/winners.csv") -> list[dict]:
+    response = client.get(url)
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+
+
+def test_winners_file_follows_the_full_data_permission_like_the_staff_pages(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    """Masked without 可查看完整个人信息, in full with it; a branch gets its own winners
+    only, whatever it asks for; every download is audited with what it showed."""
+    draw, _ = drawn(session, protector, n=6, prizes=6)
+    winners = session.scalars(select(Winner).order_by(Winner.rank)).all()
+    own_branch = winners[0].participant.branch_id
+    other = next(w.participant.branch_id for w in winners if w.participant.branch_id != own_branch)
+    mine = [w.participant for w in winners if w.participant.branch_id == own_branch]
+    clerk = make_staff(session, "clerk", role="branch", branch_id=own_branch)
+    revealer = make_staff(session, "clerk2", role="branch", branch_id=own_branch, can_reveal=True)
+    admin = make_staff(session, "admin1", role="admin")
+    session.commit()
+    full_mobiles = {protector.decrypt(w.participant.mobile_enc) for w in winners}
+    full_names = {w.participant.name for w in winners}
+    full_addresses = {w.participant.address for w in winners}
+
+    def shows_full_data(rows: list[dict]) -> bool:
+        return bool(
+            {r["手机号码"] for r in rows} & full_mobiles
+            or {r["姓名"] for r in rows} & full_names
+            or {r["邮寄地址"] for r in rows} & full_addresses
+        )
+
+    login_as(client, clerk)
+    rows = _winners_file(client, f"/admin/draw/winners.csv?branch={other}")
+    assert sorted(r["手机号码"] for r in rows) == sorted(p.mobile_masked for p in mine)
+    assert sorted(r["姓名"] for r in rows) == sorted(p.name_masked for p in mine)
+    assert not shows_full_data(rows)
+    assert all(r["邮寄地址"].endswith("****") for r in rows)
+    login_as(client, admin)
+    rows = _winners_file(client)
+    assert len(rows) == len(winners) and not shows_full_data(rows)
+    login_as(client, revealer)
+    rows = _winners_file(client)
+    assert {r["手机号码"] for r in rows} == {protector.decrypt(p.mobile_enc) for p in mine}
+    assert {r["邮寄地址"] for r in rows} == {p.address for p in mine}
+    audits = session.scalars(
+        select(AuditLog).where(AuditLog.action == "draw.winners_export").order_by(AuditLog.id)
+    ).all()
+    assert [(a.actor, a.detail["full_personal_data"]) for a in audits] == [
+        ("clerk", False),
+        ("admin1", False),
+        ("clerk2", True),
+    ]
 
 
 def test_public_pages_render_for_app(app: Flask) -> None:

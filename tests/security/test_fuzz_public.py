@@ -50,6 +50,7 @@ FORMS: dict[str, tuple[list[str], str]] = {
     "/consent": (["agree_rules", "agree_sensitive"], "fresh"),
     "/register": (REGISTER_FIELDS, "consented"),
     "/resume": (["resident_id", "mobile"], "fresh"),
+    "/resume/last4": (["resident_id", "mobile_last4"], "fresh"),
     "/quiz": (["position", "choice"], "playing"),
     "/draw/check": (["mobile", "id_last4"], "fresh"),
     "/winners/lookup": (["mobile", "id_last4"], "fresh"),

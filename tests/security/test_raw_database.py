@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import MetaData, select
 
-from quiz.models import Participant
+from quiz import quiz_flow
+from quiz.db import utcnow
+from quiz.draw import service as draw_service
+from quiz.identity import validate_resident_id
+from quiz.models import Campaign, Participant
+from quiz.routing import AddressInput, resolve_address
 from tests.conftest import PG_URL
-from tests.factories import make_mobile, make_resident_id
+from tests.factories import PLACES, consent, make_mobile, make_resident_id
 
 RID = make_resident_id("420102", seq=777)
 MOBILE = make_mobile(87654321)  # 13987654321
@@ -131,3 +141,216 @@ def test_session_cookie_and_logs_hold_neither_number(app, client, registered):
     # Whatever the app logs (log records, and handlers writing to stdout/stderr).
     assert "path=/register" in registered, "expected the request log lines"
     assert found_in(registered.encode()) == []
+
+
+# --- 1,000 entrants: nothing, alone or joined, gives back an ID number or a mobile ----------
+
+ENTRANTS = 1000
+# Ten of the county prefixes with their addresses and postal codes (tests/factories.PLACES).
+MOBILE_PREFIXES = ("134", "135", "136", "137", "138", "139", "150", "151", "158", "188")
+DATE_IN_TEXT = re.compile(r"(?<!\d)(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})(?!\d)")
+DIGIT_RUN = re.compile(r"[0-9]+")
+NUMBER_RUN = re.compile(r"[0-9]+X?")
+WINDOW_LENGTHS = (8, 11, 12, 17, 18)  # birth date, mobile, ID tail, ID less check digit, ID
+# Keyed look-up hashes and digests: random hex whose digit runs mean nothing (a 64-digit
+# hex string holds an 8-digit run one time in 50), so they are checked apart: none may be
+# an unkeyed hash of a number, which a dictionary of all numbers would crack.
+HEX_DIGEST = re.compile(r"[0-9a-f]{32,64}")
+
+
+@dataclass(frozen=True)
+class Entrant:
+    id_number: str
+    mobile: str
+
+    @property
+    def hidden_id(self) -> str:
+        """Digits 7-14, the part id_masked hides (the birth date)."""
+        return self.id_number[6:14]
+
+    @property
+    def hidden_mobile(self) -> str:
+        """Digits 4-7, the part mobile_masked hides."""
+        return self.mobile[3:7]
+
+
+def generated_entrants(rng: random.Random) -> list[Entrant]:
+    """Distinct valid ID numbers (born 1940-2007, all adults) and mobiles."""
+    people: dict[str, Entrant] = {}
+    mobiles: set[str] = set()
+    while len(people) < ENTRANTS:
+        prefix = PLACES[rng.randrange(len(PLACES))][0]
+        born = date(1940, 1, 1) + timedelta(days=rng.randrange(68 * 365))
+        number = make_resident_id(prefix, birth=born, seq=rng.randrange(1, 1000))
+        mobile = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
+        if number not in people and mobile not in mobiles:
+            people[number] = Entrant(number, mobile)
+            mobiles.add(mobile)
+    return list(people.values())
+
+
+def register_all(app, entrants: list[Entrant], rng: random.Random) -> None:
+    """Through the registration service as the web view calls it (the campaign and its
+    questions read once, one committed transaction per entry); every other entrant
+    answers every question; then the list is frozen and drawn."""
+    database = app.extensions["quiz.db"]
+    protector = app.extensions["quiz.protector"]
+    with database.transaction(write=False) as s:
+        campaign = quiz_flow.current_campaign(s)
+        bank = quiz_flow.question_bank(s, campaign.id)
+        s.expunge(campaign)
+    for n, person in enumerate(entrants):
+        _, address, postal = PLACES[n % len(PLACES)]
+        reg = quiz_flow.Registration(
+            name=rng.choice("赵钱孙李周吴郑王") + rng.choice(["小明", "建国", "丽", "海燕"]),
+            resident_id=validate_resident_id(person.id_number),
+            mobile=person.mobile,
+            landline=f"010-{rng.randrange(2 * 10**7, 9 * 10**7)}" if n % 5 == 0 else None,
+            postal_code=postal,
+            address=resolve_address(AddressInput(free_text=f"{address}{n % 50 + 1}室")),
+        )
+        with database.transaction() as s:
+            prepared = quiz_flow.prepare_registration(
+                s, protector, campaign, reg, consent(), rng=rng, bank=bank
+            )
+            entry = quiz_flow.save_registration(s, prepared)
+            sheet = quiz_flow.sheet_of_participant(s, entry.id)
+            while n % 2 == 0 and sheet is not None and sheet.next is not None:
+                item = sheet.next
+                choice = rng.choice(bank.by_id[item.question_id].options)["key"]
+                sheet = quiz_flow.answer_on_sheet(s, campaign, bank, sheet, item.position, [choice])
+    with database.transaction() as s:
+        stored = s.get_one(Campaign, campaign.id)
+        stored.closes_at = utcnow()
+        draw = draw_service.freeze(s, stored, operator="t", now=utcnow() + timedelta(seconds=1))
+        draw_service.run_draw(s, draw, "03 07 12 19 25 31 + 09", operator="t")
+
+
+def every_row(app) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(table name, {column: value}) of every row of every table, as the database returns."""
+    engine = app.extensions["quiz.db"].engine
+    meta = MetaData()
+    meta.reflect(engine)
+    with engine.connect() as conn:
+        for table in meta.sorted_tables:
+            for row in conn.execute(table.select()):
+                yield table.name, dict(row._mapping)
+
+
+def windows(text: str) -> set[str]:
+    """Every run of 8, 11, 12, 17 or 18 characters inside a number in `text`."""
+    found: set[str] = set()
+    for run in NUMBER_RUN.findall(text):
+        for size in WINDOW_LENGTHS:
+            found.update(run[i : i + size] for i in range(len(run) - size + 1))
+    return found
+
+
+def eight_digit_candidates(value: Any) -> set[str]:
+    """Every 8-digit string a value could stand for: a date as YYYYMMDD, a date written in
+    text (1985-05-12, 1985/5/12, 1985年5月12日, 19850512), any 8 digits in a row."""
+    if isinstance(value, datetime | date):
+        return {f"{value:%Y%m%d}"}
+    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    found = {f"{y}{int(m):02d}{int(d):02d}" for y, m, d in DATE_IN_TEXT.findall(text)}
+    for run in DIGIT_RUN.findall(text):
+        found.update(run[i : i + 8] for i in range(len(run) - 7))
+    return found
+
+
+def year_month_day_joins(row: dict[str, Any]) -> set[str]:
+    """YYYYMMDD from a year, a month and a day kept in three columns of one row (a
+    birth_year, birth_month, birth_day split, say)."""
+    numbers = {
+        str(v)
+        for v in row.values()
+        if not isinstance(v, bool | bytes | datetime | date) and str(v).isdecimal()
+    }
+    years = {n for n in numbers if len(n) == 4 and 1900 <= int(n) <= 2026}
+    small = {int(n) for n in numbers if len(n) <= 2}
+    months = {f"{m:02d}" for m in small if 1 <= m <= 12}
+    days = {f"{d:02d}" for d in small if 1 <= d <= 31}
+    return {y + m + d for y in years for m in months for d in days}
+
+
+def test_a_thousand_entrants_leave_no_id_number_or_mobile_in_any_column_or_file(app):
+    """The check of issue #19: every column of every table, and the bytes of the SQLite
+    file and its -wal, after 1,000 registrations (half finished, then drawn). No full ID
+    number or mobile anywhere, and nothing to join to the masked forms: id_masked shows
+    digits 1-6 and 15-18, so no value (a date, a date in text, any 8 digits) nor any
+    year/month/day columns of the entrant's row may give digits 7-14; mobile_masked shows
+    3 + 4 digits, so no column may hold the 4 in between more often than chance."""
+    rng = random.Random(19)
+    entrants = generated_entrants(rng)
+    register_all(app, entrants, rng)
+    by_id_hash = {
+        app.extensions["quiz.protector"].lookup_hash("rid", p.id_number): p for p in entrants
+    }
+
+    # A whole number, or one short of a part someone would recognise it by.
+    whole = {n: p.id_number for p in entrants for n in (p.id_number, p.id_number[:17])}
+    whole |= {p.id_number[6:]: p.id_number for p in entrants}  # birth date to check digit
+    whole |= {m: p.mobile for p in entrants for m in (p.mobile, p.mobile[3:])}
+    unkeyed = {
+        digest(n.encode()).hexdigest()
+        for p in entrants
+        for n in (p.id_number, p.mobile)
+        for digest in (hashlib.sha256, hashlib.md5, hashlib.sha1)
+    }
+    hidden_ids: dict[str, list[str]] = {}  # digits 7-14 -> the ID numbers they complete
+    for p in entrants:
+        hidden_ids.setdefault(p.hidden_id, []).append(p.id_number)
+    eights: dict[str, str] = {}  # 8 digits a value or a join could stand for -> where
+    found_whole: dict[str, str] = {}
+    mobile_middle_hits: dict[str, int] = {}
+    rows = 0
+    for table, row in every_row(app):
+        rows += 1
+        for column, value in row.items():
+            if value is None:
+                continue
+            where = f"{table}.{column}"
+            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            if HEX_DIGEST.fullmatch(text.removeprefix("anon-")):
+                assert text not in unkeyed, where
+                continue
+            found_whole.update(dict.fromkeys(windows(text) & whole.keys(), where))
+            eights.update(dict.fromkeys(eight_digit_candidates(value), where))
+        if table == "participant":
+            person = by_id_hash[row["id_hash"]]
+            assert row["id_masked"] == person.id_number[:6] + "*" * 8 + person.id_number[-4:]
+            assert row["mobile_masked"] == person.mobile[:3] + "****" + person.mobile[-4:]
+            if person.hidden_id in year_month_day_joins(row):
+                eights[person.hidden_id] = "a year, month and day of the entrant's row"
+            for column, value in row.items():
+                if (
+                    value is not None
+                    and not isinstance(value, bytes | datetime | date)
+                    and person.hidden_mobile in DIGIT_RUN.findall(str(value))
+                ):
+                    mobile_middle_hits[column] = mobile_middle_hits.get(column, 0) + 1
+    assert rows > ENTRANTS * 5  # entries, their questions, the draw: the data is there
+    assert found_whole == {}
+    rebuilt = {n: eights[c] for c in eights.keys() & hidden_ids.keys() for n in hidden_ids[c]}
+    assert rebuilt == {}, f"{len(rebuilt)} ID numbers rebuilt from the masked form + a column"
+    # Chance alone: a 4-digit column matches 1 entrant in 10,000.
+    assert {c: n for c, n in mobile_middle_hits.items() if n > ENTRANTS // 100} == {}
+
+    if PG_URL:
+        return
+    path = Path(app.extensions["quiz.db"].url.removeprefix("sqlite:///"))
+    wal = Path(f"{path}-wal")
+    assert wal.exists() and wal.stat().st_size > 0  # WAL mode, with recent pages in it
+    blob = path.read_bytes() + wal.read_bytes()
+    assert "湖北省".encode() in blob
+    digests = set(re.findall(rb"[0-9a-f]{32,}", blob))
+    assert {d.decode() for d in digests} & unkeyed == set()
+    # Hex runs with a letter in them are digests (above); all-digit runs stay searched.
+    raw = windows(re.sub(r"(?=[0-9]*[a-f])[0-9a-f]{32,}", " ", blob.decode("latin-1")))
+    raw_dates = {
+        f"{y.decode()}{int(m):02d}{int(d):02d}"
+        # No digit boundaries: in a record the columns' bytes touch (id_last4 + birth_date).
+        for y, m, d in re.findall(rb"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", blob)
+    }
+    assert raw & whole.keys() == set()
+    assert sorted((raw | raw_dates) & hidden_ids.keys()) == []

@@ -1,0 +1,85 @@
+"""Every staff download: never stored by a browser or proxy cache, one charset.
+
+The routes are found by walking the URL map (a file-like rule: .csv, .zip, .xlsx or
+/download), so a new download cannot be forgotten; each is then fetched as a user who
+may have it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from quiz import export_jobs, quiz_flow, referrals
+from quiz.db import utcnow
+from quiz.draw import service
+from quiz.models import Branch
+from tests.factories import login_as, make_participant, make_staff
+
+FILE_RULE = re.compile(r"(\.(csv|zip|xlsx)|/download)$")
+# Downloads that are not a GET of a file-like URL: the lead export is a POST of /exports.
+POSTED = {
+    "admin.exports_start": [{"fmt": "csv", "scope": "branch"}, {"fmt": "csv", "scope": "all"}]
+}
+
+
+def staff_download_rules(app: Flask) -> dict[str, str]:
+    return {
+        r.endpoint: r.rule
+        for r in app.url_map.iter_rules()
+        if r.endpoint.startswith("admin.") and FILE_RULE.search(r.rule)
+    }
+
+
+@pytest.fixture
+def everything(session, protector):
+    """Leads, a drawn draw with winners, agents with links, a finished XLSX export job."""
+    campaign = quiz_flow.current_campaign(session)
+    referrals.import_agents(
+        session, referrals.parse_agents_csv("机构代码,业务员代码,姓名\nB11,A1,王小明\n")
+    )
+    for i in range(1, 5):
+        make_participant(session, protector, campaign, i, complete=True)
+    campaign.closes_at = utcnow()
+    session.commit()
+    draw = service.freeze(session, campaign, operator="t", now=utcnow() + timedelta(seconds=1))
+    service.run_draw(session, draw, "03 07 12 19 25 31 + 09", operator="t")
+    admin = make_staff(session, "ho", role="admin", can_reveal=True)
+    branch = session.scalars(select(Branch.id).where(Branch.code == "B11")).one()
+    session.commit()
+    return admin, branch
+
+
+def check(response, where: str) -> None:
+    response.get_data()  # a stream runs to its end (its read session closes)
+    assert response.status_code == 200, where
+    assert response.headers["Cache-Control"] == "no-store", where
+    assert response.headers["Content-Type"].lower().count("charset") <= 1, (
+        where,
+        response.headers["Content-Type"],
+    )
+    response.close()
+
+
+def test_every_staff_download_is_no_store_with_one_charset(app, client, session, everything):
+    rules = staff_download_rules(app)
+    assert {"admin.draw_winners_export", "admin.referrals_posters_zip"} <= rules.keys()
+    admin, branch = everything
+    login_as(client, admin)
+    response = client.post("/admin/exports", data={"fmt": "xlsx", "scope": "branch"})
+    job_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    export_jobs.wait(job_id)
+    urls = {
+        rule.replace("<int:job_id>", str(job_id))
+        + (f"?branch={branch}" if "posters" in rule else "")
+        for rule in rules.values()
+    }
+    for url in sorted(urls):
+        check(client.get(url), url)
+    for endpoint, forms in POSTED.items():
+        for form in forms:
+            check(client.post("/admin/exports", data=form), f"{endpoint} {form}")
