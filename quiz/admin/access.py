@@ -115,3 +115,8 @@ def lead_or_404(participant_id: int, user: StaffUser) -> Participant:
     if participant is None:
         abort(404)
     return participant
+
+
+def can_reveal(user: StaffUser) -> bool:
+    """Seeing personal data in full is a separate permission."""
+    return bool(user.can_reveal) and user.role in ("admin", "branch", "analyst")
