@@ -223,7 +223,9 @@ def register_all(app, entrants: list[Entrant], rng: random.Random) -> None:
         stored = s.get_one(Campaign, campaign.id)
         stored.closes_at = utcnow()
         draw = draw_service.freeze(s, stored, operator="t", now=utcnow() + timedelta(seconds=1))
-        draw_service.run_draw(s, draw, "03 07 12 19 25 31 + 09", operator="t")
+        draw_service.run_draw(
+            s, draw, "03 08 14 22 27 33 + 05", operator="t", now=stored.draw_at + timedelta(hours=1)
+        )
 
 
 def every_row(app) -> Iterator[tuple[str, dict[str, Any]]]:
