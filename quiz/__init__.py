@@ -28,7 +28,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
-    from quiz.web import BoundedIntConverter
+    from quiz.web.request import BoundedIntConverter
 
     # Before any route is added: each rule binds its converter when it is registered.
     app.url_map.converters["int"] = BoundedIntConverter
@@ -51,7 +51,7 @@ def configure(app: Flask) -> None:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from quiz.db import Database
-    from quiz.protection import (
+    from quiz.privacy.protection import (
         Protector,
         load_or_create_instance_keys,
         private_dir,
@@ -83,12 +83,12 @@ def configure(app: Flask) -> None:
             "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
         )
     app.extensions["quiz.db"] = Database(app.config["DATABASE_URL"])
-    from quiz.campaign_cache import CampaignCache
+    from quiz.campaign.cache import CampaignCache
 
     app.extensions["quiz.campaign"] = CampaignCache(
         app.extensions["quiz.db"], float(app.config["QUIZ_CAMPAIGN_CACHE_SECONDS"])
     )
-    from quiz.counters import VisitBatch
+    from quiz.reports.counters import VisitBatch
 
     app.extensions["quiz.visits"] = VisitBatch(
         app.extensions["quiz.db"], float(app.config["QUIZ_VISIT_FLUSH_SECONDS"])
@@ -99,7 +99,7 @@ def configure(app: Flask) -> None:
     if app.config.get("TRUSTED_PROXIES"):
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    from quiz.logging_setup import setup_logging
+    from quiz.server.logging_setup import setup_logging
 
     setup_logging(app.config.get("QUIZ_LOG_LEVEL", "INFO"))
 
@@ -112,35 +112,35 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from quiz.public import bp as public_bp
     from quiz.public import referral_views  # noqa: F401  (routes on public_bp: /r/<code>)
-    from quiz.public.views import bp as public_bp
 
     app.register_blueprint(public_bp)
     from quiz.admin import bp as admin_bp
     from quiz.admin import load_views
-    from quiz.ops import bp as ops_bp
+    from quiz.web.health import bp as ops_bp
 
     load_views()
     app.register_blueprint(admin_bp)
 
     app.register_blueprint(ops_bp)
-    from quiz.draw.views_public import bp as draw_public_bp
+    from quiz.public.draw_views import bp as draw_public_bp
 
     app.register_blueprint(draw_public_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from quiz.errors import register
+    from quiz.web.errors import register
 
     register(app)
 
 
 def register_hooks(app: Flask) -> None:
-    from quiz.web import register as register_web
+    from quiz.web.request import register as register_web
 
     register_web(app)
     register_static_caching(app)
-    from quiz.compression import init_app as init_compression
+    from quiz.web.compression import init_app as init_compression
 
     init_compression(app)
 

@@ -164,7 +164,7 @@ class Participant(Base):
         Index("ix_participant_referral_burst", "referral_link_id", "consent_ip", "created_at"),
         # The purge's batches: entries of a campaign not yet anonymised, in id order.
         Index("ix_participant_purge", "campaign_id", "anonymised_at"),
-        # Covering indexes for the dashboard's GROUP BY queries (quiz/stats.py).
+        # Covering indexes for the dashboard's GROUP BY queries (quiz/reports/stats.py).
         Index(
             "ix_participant_stats_branch", "campaign_id", "branch_id", "status", "follow_up_status"
         ),
@@ -172,7 +172,7 @@ class Participant(Base):
         Index("ix_participant_stats_score", "campaign_id", "status", "score"),
         Index("ix_participant_stats_intent", "campaign_id", "intent_level"),
         Index("ix_participant_stats_created", "campaign_id", "created_at"),
-        # Covers every leaderboard query (quiz/leaderboard.py): at a million leads they
+        # Covers every leaderboard query (quiz/referrals/leaderboard.py): at a million leads they
         # read this narrow index instead of the wide rows, 8 s down to 1.5 s on SQLite.
         Index(
             "ix_participant_board",
@@ -511,3 +511,8 @@ class ImportJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     staff: Mapped[StaffUser | None] = relationship()
+
+
+# The largest id any table can hold (PostgreSQL's integer). A bigger number in a URL
+# names nothing: without this bound it reached the query and failed there with a 500.
+MAX_ID = 2**31 - 1

@@ -4,7 +4,7 @@ U+202E (right-to-left override) makes 北京市朝阳区 read backwards in a sta
 spreadsheet, U+200B..U+200D and U+FEFF hide inside a name or an address so that two
 values that look the same differ, U+2028 breaks a CSV line. None has a use in names,
 addresses, notes or branch and agent names, so they are removed, in one place: the
-base form of every web form (quiz/forms_base.py) and the services that take text from
+base form of every web form (quiz/web/forms.py) and the services that take text from
 CSV files and the command line. Pure functions, no Flask.
 
 Removed: the Unicode categories Cc (controls, but tab, line feed and carriage return

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from quiz import create_app
 from quiz.db import Base, Database
-from quiz.protection import new_keys
+from quiz.privacy.protection import new_keys
 from tests.factories import install_test_campaign
 
 KEYS = new_keys()

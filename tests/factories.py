@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
-from quiz import quiz_flow
-from quiz.branches import seed_default_branches
-from quiz.campaign import default_campaign_path, install_campaign, load_campaign_file
+from quiz.branches.routing import AddressInput, resolve_address
+from quiz.branches.service import seed_default_branches
+from quiz.campaign.spec import default_campaign_path, install_campaign, load_campaign_file
+from quiz.engine.sheets import record_answer
+from quiz.entry.signup import Consent, Registration, items_of, register
 from quiz.identity import validate_resident_id
 from quiz.models import Campaign, Participant
-from quiz.protection import Protector
-from quiz.routing import AddressInput, resolve_address
+from quiz.privacy.protection import Protector
 
 # Real county-level prefixes and matching addresses/postal codes.
 PLACES = [
@@ -57,11 +58,11 @@ def install_test_campaign(session: Session, **changes: Any) -> Campaign:
     return campaign
 
 
-def registration(n: int = 1, **kw: Any) -> quiz_flow.Registration:
+def registration(n: int = 1, **kw: Any) -> Registration:
     """A valid registration; n varies the ID number and mobile."""
     prefix, address, postal = PLACES[n % len(PLACES)]
     rid = kw.pop("resident_id", None) or make_resident_id(prefix, seq=n)
-    return quiz_flow.Registration(
+    return Registration(
         name=kw.pop("name", "张小三"),
         resident_id=validate_resident_id(rid),
         mobile=kw.pop("mobile", None) or make_mobile(n),
@@ -71,8 +72,8 @@ def registration(n: int = 1, **kw: Any) -> quiz_flow.Registration:
     )
 
 
-def consent(now: datetime | None = None) -> quiz_flow.Consent:
-    return quiz_flow.Consent(
+def consent(now: datetime | None = None) -> Consent:
+    return Consent(
         rules_version="test",
         privacy_version="test",
         sensitive=True,
@@ -93,14 +94,10 @@ def make_participant(
 ) -> Participant:
     """A registered participant; with complete=True every question answered (first option)."""
     rng = random.Random(seed if seed is not None else n)
-    participant = quiz_flow.register(
-        session, protector, campaign, registration(n, **kw), consent(), rng=rng
-    )
+    participant = register(session, protector, campaign, registration(n, **kw), consent(), rng=rng)
     if complete:
-        for item in quiz_flow.items_of(session, participant):
-            quiz_flow.record_answer(
-                session, participant, item.position, [item.question.options[0]["key"]]
-            )
+        for item in items_of(session, participant):
+            record_answer(session, participant, item.position, [item.question.options[0]["key"]])
     session.flush()
     return participant
 

@@ -16,7 +16,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from quiz.db import Database, make_engine
-from quiz.protection import load_or_create_instance_keys
+from quiz.privacy.protection import load_or_create_instance_keys
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from quiz.cli import db_downgrade, db_upgrade
+from quiz.cli.main import db_downgrade, db_upgrade
 from quiz.db import Base, make_engine
 from quiz.migrate import downgrade, upgrade
 from tests.conftest import make_app
@@ -19,7 +19,7 @@ def insert_legacy_participants(database, rows: list[dict]) -> list[int]:
     every required column filled, `rows` overriding; returns their ids."""
     import sqlalchemy as sa
 
-    from quiz.quiz_flow import current_campaign
+    from quiz.campaign.lifecycle import current_campaign
     from tests.factories import install_test_campaign
 
     with database.transaction() as session:

@@ -16,14 +16,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
-
-from quiz import leads, retention
-from quiz.draw.service import entry_numbers_of, participants_by_contact
-from quiz.models import Branch
-from quiz.quiz_flow import current_campaign
-from tests.factories import make_mobile, make_resident_id, make_staff
 from tests.test_public_views import FIELDS
 from tests.test_referrals import add_agents, agent_link, take_part
+
+from quiz.campaign.lifecycle import current_campaign
+from quiz.draw.service import entry_numbers_of, participants_by_contact
+from quiz.leads import service as leads
+from quiz.models import Branch
+from quiz.privacy import retention
+from tests.factories import make_mobile, make_resident_id, make_staff
 
 GROWING = ("participant", "quiz_item", "draw_entrant")
 # An index search on one of these alone reads a whole campaign, frozen list or link.

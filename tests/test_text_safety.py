@@ -11,8 +11,11 @@ import pytest
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from quiz import auth, leads, quiz_flow, referrals
+from quiz.campaign.lifecycle import current_campaign
+from quiz.leads import service as leads
 from quiz.models import Agent, Branch, Channel, FollowUp, Participant
+from quiz.referrals import links as referrals
+from quiz.staff import auth
 from tests.factories import login_as, make_mobile, make_participant, make_resident_id, make_staff
 
 # The issue's three (U+202E, U+200D, U+FEFF) and one of each other kind.
@@ -56,7 +59,7 @@ def test_every_code_point_by_category():
 
 def test_every_form_of_the_site_strips_them(app):
     """Every form class the site defines derives from SafeForm (a new one cannot forget)."""
-    from quiz.forms_base import SafeForm
+    from quiz.web.forms import SafeForm
 
     def subclasses(cls: type) -> set[type]:
         found = set(cls.__subclasses__())
@@ -88,7 +91,7 @@ def test_a_registration_stores_the_address_without_them(client, session):
 
 
 def test_staff_forms_store_names_and_notes_without_them(client, session, protector):
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     lead = make_participant(session, protector, campaign, 3)
     admin = make_staff(session, "admin1", role="admin")
     session.commit()
@@ -139,7 +142,7 @@ def test_csv_imports_and_the_command_line_store_them_clean(session):
 
 
 def test_a_follow_up_note_given_to_the_service_is_cleaned(session, protector):
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     lead = make_participant(session, protector, campaign, 4)
     admin = make_staff(session, "admin2", role="admin")
     entry = leads.record_follow_up(session, admin, lead, "已联系", hide("已电话联系"))

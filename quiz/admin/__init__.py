@@ -16,15 +16,15 @@ PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.login_totp"})
 
 def load_views() -> None:
     """Import the view modules so their routes register on bp."""
-    from quiz.admin import (  # noqa: F401  # noqa: F401
+    from quiz.admin import (  # noqa: F401
         access,
         audit_views,
         auth_views,
-        branches_views,  # noqa: F401
+        branches_views,
         dashboard_views,
-        draw_views,  # noqa: F401
+        draw_views,
         exports_views,
         leads_views,
-        referral_views,  # noqa: F401
+        referral_views,
         users_views,
     )

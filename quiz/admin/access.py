@@ -8,15 +8,15 @@ from typing import Any, TypeVar
 
 from flask import Response, abort, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
 from quiz.admin import PUBLIC_ENDPOINTS, bp
+from quiz.leads.scope import HEAD_OFFICE, scope_leads
 from quiz.models import Participant, StaffUser
-from quiz.web import db
+from quiz.web.request import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-HEAD_OFFICE = ("admin", "analyst")
 SESSION_KEY = "staff"
 
 
@@ -97,15 +97,6 @@ def scoped_staff(view: F) -> F:
 
     wrapped.required_roles = ("admin", "analyst", "branch")  # type: ignore[attr-defined]
     return wrapped  # type: ignore[return-value]
-
-
-def scope_leads(stmt: Select[Any], user: StaffUser) -> Select[Any]:
-    """Restrict a participant query to what the user may see: branch staff see their branch."""
-    if user.role in HEAD_OFFICE:
-        return stmt
-    if user.branch_id is None:
-        return stmt.where(False)  # type: ignore[arg-type]
-    return stmt.where(Participant.branch_id == user.branch_id)
 
 
 def lead_or_404(participant_id: int, user: StaffUser) -> Participant:

@@ -12,9 +12,10 @@ from sqlalchemy import Select, select
 from quiz.admin import bp
 from quiz.admin.access import admin_required
 from quiz.admin.forms import AuditFilterForm, parse_date
-from quiz.audit_text import ACTION_LABELS, describe
+from quiz.clock import CHINA
 from quiz.models import AuditLog
-from quiz.web import CHINA, db, int_arg
+from quiz.staff.audit_text import ACTION_LABELS, describe
+from quiz.web.request import db, int_arg
 
 PAGE_SIZE = 50
 

@@ -19,7 +19,6 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from quiz import auth
 from quiz.admin import PUBLIC_ENDPOINTS, bp
 from quiz.admin.access import SESSION_KEY, any_staff, current_staff
 from quiz.admin.forms import (
@@ -31,7 +30,8 @@ from quiz.admin.forms import (
 )
 from quiz.extensions import limiter
 from quiz.models import StaffUser
-from quiz.web import db, protector
+from quiz.staff import auth
+from quiz.web.request import db, protector
 
 PENDING_KEY = "staff_pending"
 PENDING_SECONDS = 10 * 60  # time allowed between the password and the second factor

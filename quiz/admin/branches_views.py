@@ -15,13 +15,16 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from quiz import audit, branches, quiz_flow, routing
 from quiz.admin import bp
 from quiz.admin.access import admin_required, current_staff, head_office_required
-from quiz.forms_base import SafeForm
+from quiz.branches import routing
+from quiz.branches import service as branches
+from quiz.campaign.lifecycle import current_campaign
 from quiz.models import Branch, BranchRoute, Participant
 from quiz.regions import divisions
-from quiz.web import db, page_arg
+from quiz.staff import audit
+from quiz.web.forms import SafeForm
+from quiz.web.request import db, page_arg
 
 PAGE_SIZE = 50
 REASONS = {
@@ -140,7 +143,7 @@ def _by_code(code: str) -> Branch | None:
 def branches_list() -> ResponseReturnValue:
     """Every branch with its lead count against its target."""
     rows = db().scalars(select(Branch).order_by(Branch.code)).all()
-    current = quiz_flow.current_campaign(db())
+    current = current_campaign(db())
     counts = branches.branch_lead_counts(db(), current.id if current else None)
     names = {b.id: b.name for b in rows}
     return render_template(

@@ -8,12 +8,14 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from quiz import charts, quiz_flow, stats
 from quiz.admin import bp
-from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, head_office_required
+from quiz.admin.access import any_staff, current_staff, head_office_required
 from quiz.admin.lead_forms import RANGES, DashboardRangeForm
-from quiz.leads import china_day_start
-from quiz.web import db
+from quiz.campaign.lifecycle import current_campaign
+from quiz.leads.scope import HEAD_OFFICE
+from quiz.leads.service import china_day_start
+from quiz.reports import charts, stats
+from quiz.web.request import db
 
 
 def _period() -> tuple[DashboardRangeForm, bool, tuple[Any, Any], stats.Window]:
@@ -33,7 +35,7 @@ def _period() -> tuple[DashboardRangeForm, bool, tuple[Any, Any], stats.Window]:
 def intent_analysis() -> ResponseReturnValue:
     """意向分析: every intent question's answers, overall and per branch, for a period."""
     form, valid, period, window = _period()
-    campaign = quiz_flow.current_campaign(db())
+    campaign = current_campaign(db())
     questions = stats.intent_by_question(db(), campaign.id, window) if campaign else []
     figures = [charts.hbar_chart(q.text, list(q.counts.items()), unit="人") for q in questions]
     return render_template(
@@ -56,7 +58,7 @@ def dashboard() -> ResponseReturnValue:
         # Branch staff have no head-office figures: their start page is their leads.
         return redirect(url_for("admin.leads"))
     form, valid, (first, last), window = _period()
-    campaign = quiz_flow.current_campaign(db())
+    campaign = current_campaign(db())
     board = stats.dashboard(db(), campaign.id if campaign else None, window)
     funnel_base = board.visits or board.consents or board.entries or 1
     figures = {

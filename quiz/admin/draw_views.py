@@ -14,10 +14,8 @@ from sqlalchemy import func, select
 from wtforms import HiddenField, IntegerField, StringField
 from wtforms.validators import ValidationError
 
-from quiz import audit
 from quiz.admin import bp
 from quiz.admin.access import (
-    HEAD_OFFICE,
     admin_required,
     any_staff,
     can_reveal,
@@ -25,13 +23,15 @@ from quiz.admin.access import (
     head_office_required,
     roles_required,
 )
+from quiz.campaign.lifecycle import current_campaign
 from quiz.db import utcnow
 from quiz.draw import service
 from quiz.draw.eligibility import DrawRefused, exclude_participant
-from quiz.forms_base import SafeForm
-from quiz.models import Branch, Campaign, Draw, Participant, StaffUser, Winner
-from quiz.quiz_flow import current_campaign
-from quiz.web import MAX_ID, db, int_arg, page_arg, protector
+from quiz.leads.scope import HEAD_OFFICE
+from quiz.models import MAX_ID, Branch, Campaign, Draw, Participant, StaffUser, Winner
+from quiz.staff import audit
+from quiz.web.forms import SafeForm
+from quiz.web.request import db, int_arg, page_arg, protector
 
 WINNERS_PER_PAGE = 100
 RECORD_COLUMNS = 4  # winners side by side per printed row

@@ -21,13 +21,16 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from quiz import audit, export_jobs, exports, leads
 from quiz.admin import bp
-from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, scoped_staff
+from quiz.admin.access import any_staff, current_staff, scoped_staff
 from quiz.admin.lead_forms import ExportForm
 from quiz.admin.leads_views import _mobile_hash, filter_form, list_args
+from quiz.leads import export_jobs, exports
+from quiz.leads import service as leads
+from quiz.leads.scope import HEAD_OFFICE
 from quiz.models import StaffUser
-from quiz.web import database, db, protector
+from quiz.staff import audit
+from quiz.web.request import database, db, protector
 
 
 def _user() -> StaffUser:

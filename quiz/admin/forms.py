@@ -9,8 +9,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 
-from quiz.auth import PASSWORD_MAX, PASSWORD_MIN, ROLE_LABELS
-from quiz.forms_base import SafeForm
+from quiz.staff.auth import PASSWORD_MAX, PASSWORD_MIN, ROLE_LABELS
+from quiz.web.forms import SafeForm
 
 REQUIRED = "此项为必填项。"
 BAD_CHOICE = "请从列表中选择。"

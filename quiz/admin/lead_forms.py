@@ -20,11 +20,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from quiz.admin.forms import DAY_OUT_OF_RANGE, EARLIEST_DAY, LATEST_DAY
-from quiz.forms_base import SafeForm
 from quiz.identity import IdentityError, validate_mobile
-from quiz.leads import CHINA, NOTE_MAX, SORTS, LeadFilters
+from quiz.leads.service import CHINA, NOTE_MAX, SORTS, LeadFilters
 from quiz.models import FOLLOW_UP_STATUSES, StaffUser
 from quiz.regions import divisions
+from quiz.web.forms import SafeForm
 
 
 def _optional_int(value: Any) -> int | None:

@@ -7,9 +7,8 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from quiz import leads
 from quiz.admin import bp
-from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, lead_or_404
+from quiz.admin.access import any_staff, current_staff, lead_or_404
 from quiz.admin.lead_forms import (
     VIEWS,
     BulkStatusForm,
@@ -17,9 +16,11 @@ from quiz.admin.lead_forms import (
     LeadFilterForm,
     RevealForm,
 )
+from quiz.leads import service as leads
+from quiz.leads.scope import HEAD_OFFICE
 from quiz.models import Participant, StaffUser
 from quiz.regions import divisions
-from quiz.web import database, db, int_arg, protector
+from quiz.web.request import database, db, int_arg, protector
 
 # The list's own query arguments that are not filters (kept when walking lead to lead).
 _LIST_ARGS = ("view", "q", "sort")

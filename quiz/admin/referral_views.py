@@ -19,13 +19,16 @@ from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from quiz import audit, import_jobs, leaderboard, posters, referrals
 from quiz.admin import bp
-from quiz.admin.access import HEAD_OFFICE, any_staff, current_staff, head_office_required
-from quiz.forms_base import SafeForm
+from quiz.admin.access import any_staff, current_staff, head_office_required
+from quiz.campaign.lifecycle import current_campaign
+from quiz.leads.scope import HEAD_OFFICE
 from quiz.models import Branch, Channel, ReferralLink, StaffUser
-from quiz.quiz_flow import current_campaign
-from quiz.web import (
+from quiz.referrals import import_jobs, leaderboard, posters
+from quiz.referrals import links as referrals
+from quiz.staff import audit
+from quiz.web.forms import SafeForm
+from quiz.web.request import (
     database,
     db,
     int_arg,

@@ -9,12 +9,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from quiz import auth
 from quiz.admin import bp
 from quiz.admin.access import admin_required, current_staff
 from quiz.admin.forms import ActionForm, ResetPasswordForm, UserCreateForm, UserEditForm
 from quiz.models import Branch, StaffUser
-from quiz.web import db
+from quiz.staff import auth
+from quiz.web.request import db
 
 ROLE_ORDER = {"admin": 0, "analyst": 1, "branch": 2}
 

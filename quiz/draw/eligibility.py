@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
 
-from quiz import audit
 from quiz.models import Campaign, Draw, Exclusion, Participant, StaffUser
+from quiz.staff import audit
 from quiz.text_safety import strip_invisible
 
 

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Final
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from quiz import audit
+from quiz.clock import cn_time
 from quiz.db import utcnow
 from quiz.draw.algorithm import (
     ALGORITHM_VERSION,
@@ -31,11 +31,11 @@ from quiz.draw.algorithm import (
     draw_v1,
 )
 from quiz.draw.eligibility import DrawRefused, active_draw, eligible_query
-from quiz.exports import masked_address, neutralise
+from quiz.leads.exports import masked_address, neutralise
 from quiz.models import Branch, Campaign, Draw, DrawEntrant, Participant, StaffUser, Winner
-from quiz.protection import Protector
+from quiz.privacy.protection import Protector
+from quiz.staff import audit
 from quiz.text_safety import strip_invisible
-from quiz.web import cn_time
 
 __all__ = [
     "DrawRefused",

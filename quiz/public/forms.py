@@ -11,9 +11,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import ValidationError
 
-from quiz import age, identity
+from quiz import identity
 from quiz.db import utcnow
-from quiz.forms_base import SafeForm
+from quiz.entry import age
+from quiz.web.forms import SafeForm
 
 
 class CheckedField(StringField):

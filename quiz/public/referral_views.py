@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, current_app, redirect, session, url_for
 from flask.typing import ResponseReturnValue
 from flask.wrappers import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from quiz import posters, referrals
 from quiz.extensions import limiter
-from quiz.public.views import bp
-from quiz.web import db, public_base_url
+from quiz.models import Campaign, ReferralLink
+from quiz.public import bp
+from quiz.referrals import links as referrals
+from quiz.referrals import posters
+from quiz.referrals.links import COOKIE_NAME, SESSION_KEY, normalise_code
+from quiz.web.request import db, public_base_url
 
 
 @bp.get("/r/<path:code>")
@@ -64,3 +71,26 @@ def _qr_response(body: str | bytes, mimetype: str) -> Response:
     if not current_app.config.get("QUIZ_PUBLIC_URL"):
         response.vary.add("Host")
     return response
+
+
+def referral_for_request(db: Session, campaign: Campaign) -> dict[str, Any] | None:
+    """The referral carried in the visitor's session or cookie, resolved against the links.
+
+    A code that is malformed or no longer exists yields None: the person still takes part.
+    """
+    from flask import request
+    from flask import session as web_session
+
+    code = normalise_code(web_session.get(SESSION_KEY) or request.cookies.get(COOKIE_NAME))
+    if code is None:
+        return None
+    link = db.scalars(select(ReferralLink).where(ReferralLink.code == code)).first()
+    if link is None:
+        return None
+    return {
+        "link_id": link.id,
+        "agent_id": link.agent_id,
+        "channel_id": link.channel_id,
+        "branch_id": link.branch_id,
+        "rule": campaign.content.get("referral_rule", "address"),
+    }

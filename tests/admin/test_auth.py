@@ -13,11 +13,11 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from quiz import auth
+from quiz.cli.staff import staff
 from quiz.db import utcnow
 from quiz.extensions import limiter
 from quiz.models import AuditLog, Branch, LoginThrottle, StaffUser
-from quiz.staff_commands import staff
+from quiz.staff import auth
 from tests.conftest import make_app
 from tests.factories import login_as
 

@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import select
 
+from quiz.branches.routing import AddressInput
 from quiz.models import AuditLog, Branch, BranchRoute, Campaign, Participant
-from quiz.routing import AddressInput
 from tests.factories import login_as, make_participant, make_staff
 
 NOWHERE = AddressInput(free_text="火星基地一号楼")
@@ -254,7 +254,7 @@ def test_ambiguous_address_offers_its_cities_as_buttons_postal_code_first(
     client, session, protector
 ):
     """朝阳区 is in 北京 and in 长春: with a Changchun postal code, 长春 comes first."""
-    from quiz.routing import AddressInput
+    from quiz.branches.routing import AddressInput
 
     campaign = session.scalars(select(Campaign)).one()
     lead = make_participant(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from quiz import quiz_flow
+from quiz.campaign.lifecycle import current_campaign
 from tests.factories import login_as, make_participant, make_staff
 
 
 def test_head_office_sees_charts_and_numbers(client, session, protector):
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     for n in (6, 12, 1):
         make_participant(session, protector, campaign, n, complete=(n != 12))
     user = make_staff(session, "analyst1", role="analyst")
@@ -48,7 +48,7 @@ def _board_page(client, session, protector, query=""):
     """Three completed entries today (two Beijing, one Shanghai), one five days ago."""
     from datetime import UTC, datetime, timedelta
 
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     made = [make_participant(session, protector, campaign, n, complete=True) for n in (6, 12, 1)]
     old = make_participant(session, protector, campaign, 18, complete=True)
     old.created_at = datetime.now(UTC) - timedelta(days=5)
@@ -78,7 +78,7 @@ def test_every_intent_question_has_its_chart_and_branch_table(client, session, p
     assert response.status_code == 200
     dashboard = client.get("/admin/").get_data(as_text=True)
     assert 'href="/admin/intent"' in dashboard  # linked from the dashboard and the menu
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     intent = [q for q in campaign.questions if q.kind == "intent"]
     assert len(intent) == 3
     for q in intent:

@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from quiz import leads, quiz_flow
-from quiz.leads import CHINA, LeadFilters
+from quiz.campaign.lifecycle import current_campaign
+from quiz.leads import service as leads
+from quiz.leads.service import CHINA, LeadFilters
 from quiz.models import AuditLog, Branch, FollowUp, Participant, StaffUser
 from tests.factories import login_as, make_participant, make_staff
 
@@ -21,7 +22,7 @@ def _beijing(session):
 
 def _leads(session, protector, count=3, **kw):
     """Beijing leads (n = 6, 12, 18 ... all route to B11), completed."""
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     made = [
         make_participant(session, protector, campaign, 6 * (i + 1), complete=True, **kw)
         for i in range(count)
@@ -203,7 +204,7 @@ def test_follow_up_with_next_contact_date_then_next_lead(client, session, protec
 
 def test_bulk_status_change_skips_other_branches(client, session, protector):
     mine = _leads(session, protector, 2)
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     other = make_participant(session, protector, campaign, 1, complete=True)  # Shanghai
     session.commit()
     login_as(client, _caller(session))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from quiz import exports, leads, quiz_flow
-from quiz.leads import LeadFilters
+from quiz.campaign.lifecycle import current_campaign
+from quiz.leads import exports
+from quiz.leads import service as leads
+from quiz.leads.service import LeadFilters
 from quiz.models import AuditLog, Branch, FollowUp, Participant
 from tests.factories import login_as, make_participant, make_staff
 
@@ -17,7 +19,7 @@ def _branch(session, code):
 
 def _setup(session, protector):
     """A Beijing lead (n=6) and a Shanghai lead (n=1), both completed."""
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     bj = make_participant(session, protector, campaign, 6, complete=True, name="北京客户")
     sh = make_participant(session, protector, campaign, 1, complete=True, name="上海客户")
     session.commit()
@@ -51,7 +53,7 @@ def test_branch_staff_are_sent_from_dashboard_to_leads(client, session, protecto
     user = make_staff(session, "bj1", role="branch", branch_id=_branch(session, "B11").id)
     session.commit()
     login_as(client, user)
-    # Exports are theirs too (scoped to their branch: tests/test_exports.py).
+    # Exports are theirs too (scoped to their branch: tests/leads/test_exports.py).
     assert client.get("/admin/exports").status_code == 200
     response = client.get("/admin/")
     assert response.status_code == 302
@@ -149,7 +151,7 @@ def test_empty_state(client, session):
 
 
 def test_keyset_pages_walk_all_leads_once_newest_first(session, protector):
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     ids = [make_participant(session, protector, campaign, n).id for n in range(1, 8)]
     user = make_staff(session, "admin1")
     seen, after = [], None
@@ -163,7 +165,7 @@ def test_keyset_pages_walk_all_leads_once_newest_first(session, protector):
 
 
 def test_filters(session, protector):
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     done = make_participant(session, protector, campaign, 1, complete=True)
     pending = make_participant(session, protector, campaign, 2)
     dup = make_participant(session, protector, campaign, 3, mobile="13812345678")
@@ -200,7 +202,7 @@ def test_filters_round_trip_through_json():
 def test_services_keep_branch_staff_to_their_branch_whatever_the_view_does(session, protector):
     """The views refuse branch staff exports and reveals; the services check again, so a
     future view that forgets cannot leak another branch's leads or full data."""
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     own = make_participant(session, protector, campaign, 1, complete=True)
     other = make_participant(session, protector, campaign, 2, complete=True)
     assert own.branch_id != other.branch_id
@@ -224,7 +226,7 @@ def test_a_municipalitys_district_filter_finds_its_leads(client, session, protec
     their city): choosing 朝阳区 must find the 朝阳区 lead, in the list and the export."""
     import re
 
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     chaoyang = make_participant(session, protector, campaign, 6)  # 北京市朝阳区
     assert (chaoyang.city_code, chaoyang.district_code) == ("110000", "110105")
     admin = make_staff(session, "ho", "admin")
@@ -250,9 +252,9 @@ def test_leads_placed_with_head_office_can_be_listed_and_the_queue_count_matches
 ):
     """总公司 can hold leads (the unassigned queue offers it, the dashboard links to it);
     the 待分配线索 count is the queue's own, so an erased entry is in neither."""
-    from quiz.retention import anonymise
+    from quiz.privacy.retention import anonymise
 
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     head = session.scalars(select(Branch).where(Branch.code == "HO")).one()
     placed = make_participant(session, protector, campaign, 1)
     placed.branch_id = head.id
@@ -278,9 +280,9 @@ def test_lists_exports_and_branch_counts_default_to_the_current_campaign(
     import re
     from datetime import UTC, datetime
 
-    from quiz.campaign import default_campaign_path, install_campaign, load_campaign_file
+    from quiz.campaign.spec import default_campaign_path, install_campaign, load_campaign_file
 
-    current = quiz_flow.current_campaign(session)
+    current = current_campaign(session)
     earlier = install_campaign(
         session,
         dataclasses.replace(
@@ -330,7 +332,7 @@ def test_flagged_referrals_can_be_found_in_the_leads_list_and_on_the_lead(
     """The leaderboard counts 可疑注册; head office must be able to find and review them."""
     import re
 
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     flagged = make_participant(session, protector, campaign, 1)
     flagged.referral_flagged = True
     plain = make_participant(session, protector, campaign, 2)
@@ -369,9 +371,7 @@ def test_branch_user_without_branch_sees_nothing_anywhere(
     client, session, protector, branch_user_without_branch
 ):
     bj, sh = _setup(session, protector)
-    unassigned = make_participant(
-        session, protector, quiz_flow.current_campaign(session), 7, complete=True
-    )
+    unassigned = make_participant(session, protector, current_campaign(session), 7, complete=True)
     unassigned.branch_id = None
     session.commit()
     user = branch_user_without_branch

@@ -7,8 +7,9 @@ import zipfile
 
 from sqlalchemy import event, func, select
 
-from quiz import import_jobs, referrals
 from quiz.models import Agent, AuditLog, Branch, Channel, ImportJob, ReferralLink
+from quiz.referrals import import_jobs
+from quiz.referrals import links as referrals
 from tests.factories import login_as, make_staff
 
 AGENTS = "机构代码,业务员代码,姓名\nB11,A1,王小明\nB31,S1,<b>乙</b>\n"

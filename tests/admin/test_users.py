@@ -9,8 +9,8 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from quiz import auth
 from quiz.models import AuditLog, Branch, StaffUser
+from quiz.staff import auth
 from tests.factories import login_as
 
 PASSWORD = "correct horse battery"

@@ -71,7 +71,7 @@ def build(path: Path, n: int, *, freeze_directly: bool) -> None:
     """Schema, a closed campaign, n completed participants and (optionally) the frozen list."""
     from sqlalchemy.orm import Session
 
-    from quiz.campaign import default_campaign_path, install_campaign, load_campaign_file
+    from quiz.campaign.spec import default_campaign_path, install_campaign, load_campaign_file
     from quiz.db import Base, make_engine
     from quiz.draw.algorithm import EntrantFileDigest
     from quiz.draw.service import tiers_of

@@ -55,10 +55,10 @@ def generate(path: Path, rows: int) -> int:
     """Schema from the models, campaign and branches via the ORM, leads via executemany."""
     from sqlalchemy import select
 
-    from quiz.branches import seed_default_branches
+    from quiz.branches.service import seed_default_branches
     from quiz.db import Base, Database
     from quiz.models import BranchRoute, Campaign
-    from quiz.protection import Protector, new_keys
+    from quiz.privacy.protection import Protector, new_keys
     from quiz.regions import divisions
 
     database = Database(f"sqlite:///{path}")
@@ -188,9 +188,9 @@ def generate(path: Path, rows: int) -> int:
 
 def worker(kind: str, path: Path, out_dir: Path) -> dict[str, float]:
     """One measured run (in its own process so ru_maxrss is this run's peak)."""
-    from quiz import export_jobs, exports
     from quiz.db import Database
-    from quiz.leads import LeadFilters
+    from quiz.leads import export_jobs, exports
+    from quiz.leads.service import LeadFilters
     from quiz.models import StaffUser
 
     user = StaffUser(username="bench", role="admin", can_reveal=False, branch_id=None)
@@ -243,7 +243,7 @@ def worker(kind: str, path: Path, out_dir: Path) -> dict[str, float]:
             0,  # type: ignore[arg-type]
         )
     elif kind == "dashboard":
-        from quiz import stats
+        from quiz.reports import stats
 
         timings = []
         for _ in range(3):

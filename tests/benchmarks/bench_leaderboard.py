@@ -31,7 +31,7 @@ def timed(label: str, fn, baseline: float | None = None) -> float:  # type: igno
 
 
 def main() -> None:
-    from quiz import leaderboard
+    from quiz.referrals import leaderboard
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     url = sys.argv[2] if len(sys.argv) > 2 else f"sqlite:///{Path(tempfile.mkdtemp()) / 'b.db'}"

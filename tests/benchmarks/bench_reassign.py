@@ -22,11 +22,11 @@ from typing import Any
 from sqlalchemy import create_engine, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from quiz.branches import BranchData, save_branch, seed_default_branches, set_route
+from quiz.branches.routing import reassign_all
+from quiz.branches.service import BranchData, save_branch, seed_default_branches, set_route
 from quiz.db import Base, make_engine, normalise_url
 from quiz.models import BranchRoute, Campaign, Participant
 from quiz.regions import divisions
-from quiz.routing import reassign_all
 
 
 def row_loop(session: Session) -> int:

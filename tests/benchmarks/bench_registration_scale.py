@@ -27,10 +27,11 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
-from quiz import quiz_flow  # noqa: E402
+from quiz.campaign.lifecycle import current_campaign  # noqa: E402
 from quiz.db import Base, Database, normalise_url, utcnow  # noqa: E402
+from quiz.entry.signup import _FLAG_SAME_MOBILE, register  # noqa: E402
 from quiz.models import Participant  # noqa: E402
-from quiz.protection import Protector, new_keys  # noqa: E402
+from quiz.privacy.protection import Protector, new_keys  # noqa: E402
 from tests.factories import consent, install_test_campaign, registration  # noqa: E402
 
 CHUNK = 20_000
@@ -86,19 +87,19 @@ def measure(url: str, size: int, count: int) -> float:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     people = [registration(n) for n in range(1, count + 1)]
     with db.transaction(write=False) as session:
-        campaign = quiz_flow.current_campaign(session)
+        campaign = current_campaign(session)
         session.expunge(campaign)  # type: ignore[arg-type]
     elapsed = 0.0
     for reg in people:
         session = db.session(write=True)
         started = time.perf_counter()
-        quiz_flow.register(session, protector, campaign, reg, consent())  # type: ignore[arg-type]
+        register(session, protector, campaign, reg, consent())  # type: ignore[arg-type]
         session.commit()
         elapsed += time.perf_counter() - started
         session.close()
     if db.is_sqlite and size:
         with db.engine.connect() as conn:
-            sql = str(quiz_flow._FLAG_SAME_MOBILE.compile(dialect=db.engine.dialect))
+            sql = str(_FLAG_SAME_MOBILE.compile(dialect=db.engine.dialect))
             params = (1, 1, "m", 1, "m", 1)[: sql.count("?")]
             plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params)
             print("  plan of the same-mobile flag:", "; ".join(row[3] for row in plan))

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from quiz.public.views import ANSWERED_BY_SCRIPT  # noqa: E402
+from quiz.public.entry_views import ANSWERED_BY_SCRIPT  # noqa: E402
 from tests.load.harness import (  # noqa: E402
     CHOICE_RE,
     POSITION_RE,
@@ -127,7 +127,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
-    from quiz.protection import new_keys
+    from quiz.privacy.protection import new_keys
 
     os.environ.update(new_keys())
     os.environ.update(

@@ -34,9 +34,9 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import select  # noqa: E402
 
-from quiz import auth  # noqa: E402
 from quiz.db import Database  # noqa: E402
 from quiz.models import Branch  # noqa: E402
+from quiz.staff import auth  # noqa: E402
 from tests.load.harness import csrf_in, identity  # noqa: E402
 from tests.load.server import run_server  # noqa: E402
 

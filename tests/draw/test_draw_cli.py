@@ -11,10 +11,10 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from quiz.campaign.lifecycle import current_campaign
+from quiz.cli.draw import draw_group
 from quiz.db import utcnow
-from quiz.draw.commands import draw_group
 from quiz.models import AuditLog, Campaign, Draw, DrawEntrant, Winner
-from quiz.quiz_flow import current_campaign
 from tests.factories import make_participant
 
 RANDOMNESS = "03 08 14 22 27 33 + 05"  # as the campaign's randomness_format asks

@@ -15,10 +15,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from quiz.campaign.lifecycle import current_campaign
 from quiz.db import Database, utcnow
-from quiz.draw import service, views_public
+from quiz.draw import service
 from quiz.models import AuditLog, Branch, Campaign, Draw, Participant, Winner
-from quiz.quiz_flow import current_campaign
+from quiz.public import draw_views as views_public
 from tests.conftest import make_app
 from tests.factories import install_test_campaign, login_as, make_participant, make_staff
 

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from quiz.campaign.lifecycle import current_campaign
 from quiz.db import utcnow
 from quiz.draw import service
 from quiz.draw.algorithm import draw_v1
 from quiz.draw.eligibility import DrawRefused, exclude_participant
 from quiz.models import AuditLog, Campaign, Draw, DrawEntrant, Exclusion, Participant, Winner
-from quiz.quiz_flow import current_campaign
 from tests.factories import make_participant
 
 RANDOMNESS = "03 08 14 22 27 33 + 05"  # as the campaign's randomness_format asks
@@ -493,7 +493,7 @@ def test_verify_detects_a_winner_swapped_for_another_person(
 def test_verify_accepts_a_winner_erased_after_the_draw(
     session: Session, protector: Any, campaign: Campaign
 ) -> None:
-    from quiz.retention import anonymise
+    from quiz.privacy.retention import anonymise
 
     draw = frozen(session, protector, campaign, 12)
     service.run_draw(session, draw, RANDOMNESS, now=after_draw(draw))

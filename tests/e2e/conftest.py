@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
-from quiz.protection import new_keys
+from quiz.privacy.protection import new_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -167,7 +167,7 @@ def serve(tmp: Path, opens: datetime, closes: datetime, draw: datetime) -> Itera
         }
         env.pop("QUIZ_BIND", None)
         site = Site(f"http://127.0.0.1:{port}", database_url, env, tmp / "gunicorn.log")
-        args = [sys.executable, "-m", "gunicorn", "-c", "quiz/gunicorn.conf.py", "-w", "2"]
+        args = [sys.executable, "-m", "gunicorn", "-c", "quiz/server/gunicorn.conf.py", "-w", "2"]
         args += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
         with site.log.open("wb") as log:
             # gunicorn imports the app while `quiz setup` migrates: the app touches the

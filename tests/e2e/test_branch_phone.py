@@ -18,7 +18,7 @@ from werkzeug.routing import IntegerConverter
 
 from quiz.db import Database
 from quiz.models import Branch, Campaign, Participant
-from quiz.protection import Protector, split_keys
+from quiz.privacy.protection import Protector, split_keys
 from tests.conftest import make_app
 from tests.e2e.conftest import KEYS, PHONE, Site, require_browser, serve
 from tests.factories import make_participant
@@ -42,7 +42,7 @@ def phone_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with serve(tmp, now - timedelta(days=2), now + timedelta(days=1), now + timedelta(days=2)) as s:
         database = Database(s.database_url)
         protector = Protector(split_keys(KEYS["QUIZ_DATA_KEY"]), KEYS["QUIZ_HASH_KEY"])
-        from quiz import auth
+        from quiz.staff import auth
 
         with database.transaction() as session:
             campaign = session.scalars(select(Campaign)).one()

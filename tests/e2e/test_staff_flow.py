@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from quiz.db import Database
 from quiz.models import Campaign, Participant
-from quiz.protection import Protector, split_keys
+from quiz.privacy.protection import Protector, split_keys
 from tests.e2e.conftest import DESKTOP, KEYS, PHONE, Site, require_browser, run_axe, serve
 from tests.factories import PLACES, make_participant
 
@@ -39,7 +39,7 @@ def staff_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with serve(tmp, now - timedelta(days=2), now + timedelta(days=1), now + timedelta(days=2)) as s:
         database = Database(s.database_url)
         protector = Protector(split_keys(KEYS["QUIZ_DATA_KEY"]), KEYS["QUIZ_HASH_KEY"])
-        from quiz import auth
+        from quiz.staff import auth
 
         with database.transaction() as session:
             campaign = session.scalars(select(Campaign)).one()

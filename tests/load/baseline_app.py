@@ -6,7 +6,7 @@ fields the registration form has and stores them with one SQLAlchemy INSERT
 encryption, rate limiting, sessions or templates: what is left of the site's
 registration cost above this is what those features cost.
 
-    BASELINE_DATABASE_URL=sqlite:///... gunicorn -c quiz/gunicorn.conf.py \\
+    BASELINE_DATABASE_URL=sqlite:///... gunicorn -c quiz/server/gunicorn.conf.py \\
         tests.load.baseline_app:app
 """
 

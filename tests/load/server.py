@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from quiz.protection import Protector, new_keys, split_keys  # noqa: E402
+from quiz.privacy.protection import Protector, new_keys, split_keys  # noqa: E402
 
 HIGH_LIMIT = "1000000/minute"
 
@@ -143,7 +143,7 @@ def gunicorn(
                 "-m",
                 "gunicorn",
                 "-c",
-                str(ROOT / "quiz" / "gunicorn.conf.py"),
+                str(ROOT / "quiz" / "server" / "gunicorn.conf.py"),
                 "-w",
                 str(workers),
                 app_spec,

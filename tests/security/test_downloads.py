@@ -14,10 +14,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from quiz import export_jobs, quiz_flow, referrals
+from quiz.campaign.lifecycle import current_campaign
 from quiz.db import utcnow
 from quiz.draw import service
+from quiz.leads import export_jobs
 from quiz.models import Branch
+from quiz.referrals import links as referrals
 from tests.factories import login_as, make_participant, make_staff
 
 FILE_RULE = re.compile(r"(\.(csv|zip|xlsx)|/download)$")
@@ -38,7 +40,7 @@ def staff_download_rules(app: Flask) -> dict[str, str]:
 @pytest.fixture
 def everything(session, protector):
     """Leads, a drawn draw with winners, agents with links, a finished XLSX export job."""
-    campaign = quiz_flow.current_campaign(session)
+    campaign = current_campaign(session)
     referrals.import_agents(
         session, referrals.parse_agents_csv("机构代码,业务员代码,姓名\nB11,A1,王小明\n")
     )

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from sqlalchemy import delete
 from werkzeug.test import encode_multipart
 
-from quiz import auth
 from quiz.models import LoginThrottle
+from quiz.staff import auth
 from tests.security.fuzzing import (
     EXAMPLES,
     FUZZ,

@@ -22,12 +22,15 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, select
 
-from quiz import quiz_flow
+from quiz.branches.routing import AddressInput, resolve_address
+from quiz.campaign.lifecycle import current_campaign
 from quiz.db import utcnow
 from quiz.draw import service as draw_service
+from quiz.engine.bank import question_bank
+from quiz.engine.sheets import answer_on_sheet, sheet_of_participant
+from quiz.entry.signup import Registration, prepare_registration, save_registration
 from quiz.identity import validate_resident_id
 from quiz.models import Campaign, Participant
-from quiz.routing import AddressInput, resolve_address
 from tests.conftest import PG_URL
 from tests.factories import PLACES, consent, make_mobile, make_resident_id
 
@@ -196,12 +199,12 @@ def register_all(app, entrants: list[Entrant], rng: random.Random) -> None:
     database = app.extensions["quiz.db"]
     protector = app.extensions["quiz.protector"]
     with database.transaction(write=False) as s:
-        campaign = quiz_flow.current_campaign(s)
-        bank = quiz_flow.question_bank(s, campaign.id)
+        campaign = current_campaign(s)
+        bank = question_bank(s, campaign.id)
         s.expunge(campaign)
     for n, person in enumerate(entrants):
         _, address, postal = PLACES[n % len(PLACES)]
-        reg = quiz_flow.Registration(
+        reg = Registration(
             name=rng.choice("赵钱孙李周吴郑王") + rng.choice(["小明", "建国", "丽", "海燕"]),
             resident_id=validate_resident_id(person.id_number),
             mobile=person.mobile,
@@ -210,15 +213,15 @@ def register_all(app, entrants: list[Entrant], rng: random.Random) -> None:
             address=resolve_address(AddressInput(free_text=f"{address}{n % 50 + 1}室")),
         )
         with database.transaction() as s:
-            prepared = quiz_flow.prepare_registration(
+            prepared = prepare_registration(
                 s, protector, campaign, reg, consent(), rng=rng, bank=bank
             )
-            entry = quiz_flow.save_registration(s, prepared)
-            sheet = quiz_flow.sheet_of_participant(s, entry.id)
+            entry = save_registration(s, prepared)
+            sheet = sheet_of_participant(s, entry.id)
             while n % 2 == 0 and sheet is not None and sheet.next is not None:
                 item = sheet.next
                 choice = rng.choice(bank.by_id[item.question_id].options)["key"]
-                sheet = quiz_flow.answer_on_sheet(s, campaign, bank, sheet, item.position, [choice])
+                sheet = answer_on_sheet(s, campaign, bank, sheet, item.position, [choice])
     with database.transaction() as s:
         stored = s.get_one(Campaign, campaign.id)
         stored.closes_at = utcnow()

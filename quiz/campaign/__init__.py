@@ -1,0 +1,1 @@
+"""Campaigns: the campaign file, its validation, the window, the served one."""

@@ -1,0 +1,785 @@
+"""Campaign file loading and validation: the TOML file head office edits, and its install.
+
+The file is TOML (parsed with the standard-library ``tomllib``). Times are local times in
+Asia/Shanghai and are converted to aware UTC datetimes. Every problem is reported with the
+line of the offending key, so an operator can fix the file without reading Python. Schema::
+
+    [campaign]    slug, name, opens_at, closes_at, draw_at
+    [organiser]   name, contact
+    [[prizes]]    tier, count, prize, value_yuan            (one table per prize tier)
+    [rules]       version, entry_conditions, draw_method, prize_claim, paragraphs
+    [privacy]     version, notice, follow_up_retention_days, winner_retention_days
+    [quiz]        questions_per_participant = 5, min_score (optional),
+                  referral_rule = "address" | "referral"
+    [draw]        randomness_source, randomness_format + randomness_example and
+                  freeze_deadline (optional here; the draw refuses to freeze without them)
+    [[leaderboard_tiers]] name, from, to      (optional: the leaderboard's reward bands)
+    [[questions]] key, kind ("knowledge" | "intent"), text, options (list of texts,
+                  lettered A, B, C ... in order), correct ("B" or ["A", "C"]; knowledge
+                  only), explanation (optional), multiple = false
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from quiz.db import utcnow
+from quiz.models import Campaign, Question, QuizItem
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+OPTION_KEYS = "ABCDEFGHIJ"
+KINDS = ("knowledge", "intent")
+REFERRAL_RULES = ("address", "referral")
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_QUESTION_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_TOML_LINE = re.compile(r"at line (\d+)")
+
+# table -> (allowed keys, required keys)
+_TABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "campaign": (
+        frozenset({"slug", "name", "opens_at", "closes_at", "draw_at"}),
+        frozenset({"slug", "name", "opens_at", "closes_at", "draw_at"}),
+    ),
+    "organiser": (frozenset({"name", "contact"}), frozenset({"name", "contact"})),
+    "rules": (
+        frozenset({"version", "entry_conditions", "draw_method", "prize_claim", "paragraphs"}),
+        frozenset({"version", "entry_conditions", "draw_method", "prize_claim", "paragraphs"}),
+    ),
+    "privacy": (
+        frozenset({"version", "notice", "follow_up_retention_days", "winner_retention_days"}),
+        frozenset({"version", "notice", "follow_up_retention_days", "winner_retention_days"}),
+    ),
+    "quiz": (
+        frozenset({"questions_per_participant", "min_score", "referral_rule"}),
+        frozenset(),
+    ),
+    "draw": (
+        frozenset(
+            {"randomness_source", "randomness_format", "randomness_example", "freeze_deadline"}
+        ),
+        frozenset({"randomness_source"}),
+    ),
+}
+_PRIZE_KEYS = frozenset({"tier", "count", "prize", "value_yuan"})
+_QUESTION_KEYS = frozenset({"key", "kind", "text", "options", "correct", "explanation", "multiple"})
+_QUESTION_REQUIRED = frozenset({"key", "kind", "text", "options"})
+_TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions", "leaderboard_tiers"}
+_RANK_TIER_KEYS = frozenset({"name", "from", "to"})
+
+Path_ = tuple[str | int, ...]
+
+
+class CampaignFileError(ValueError):
+    """The campaign file is not valid; ``line`` is 1-based, or None when unknown.
+
+    ``message`` is the text without the line prefix; ``path`` the key path such as
+    ``questions[3].correct`` (array indexes are 0-based); ``errors`` every problem found,
+    in file order, this one first.
+    """
+
+    def __init__(self, message: str, line: int | None = None, path: str | None = None) -> None:
+        self.message = f"{path}: {message}" if path else message
+        self.line = line
+        self.path = path
+        self.errors: list[CampaignFileError] = [self]
+        super().__init__(f"line {line}: {self.message}" if line is not None else self.message)
+
+
+@dataclass(frozen=True)
+class PrizeTier:
+    """One prize tier: how many winners, what they get and its value in yuan."""
+
+    tier: str
+    count: int
+    prize: str
+    value_yuan: int
+
+
+@dataclass(frozen=True)
+class QuestionSpec:
+    """A question as written in the campaign file."""
+
+    key: str
+    kind: Literal["knowledge", "intent"]
+    text: str
+    options: list[tuple[str, str]]
+    correct: list[str] | None
+    explanation: str | None
+    multiple: bool
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    """A validated campaign file; datetimes are aware and in UTC."""
+
+    slug: str
+    name: str
+    opens_at: datetime
+    closes_at: datetime
+    draw_at: datetime
+    organiser_name: str
+    organiser_contact: str
+    prizes: list[PrizeTier]
+    entry_conditions: str
+    draw_method: str
+    prize_claim: str
+    rules: list[str]
+    privacy_notice: list[str]
+    rules_version: str
+    privacy_version: str
+    randomness_source: str
+    follow_up_retention_days: int
+    winner_retention_days: int
+    questions: list[QuestionSpec]
+    questions_per_participant: int = 5
+    min_score: int | None = None
+    referral_rule: Literal["referral", "address"] = "address"
+    source_sha256: str = field(default="")
+    # The one way to write the result (a regular expression it must match in full), with
+    # an example, and the latest time to freeze the list: announced before the lottery, so
+    # that nobody can pick a writing, or a list, that favours someone once the result is out.
+    randomness_format: str | None = None
+    randomness_example: str | None = None
+    freeze_deadline: datetime | None = None
+    # The leaderboard's reward bands ({name, from, to}); empty: 第一名 to 第三名.
+    leaderboard_tiers: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------
+# Source map: where each table and key sits in the text
+# --------------------------------------------------------------------------------------
+
+_HEADER = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\- ]+?)\s*(\]\]?)\s*(?:#.*)?$")
+_KEY = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[.=]""")
+
+
+@dataclass
+class _Block:
+    """A table (or one element of an array of tables) and the lines of its keys."""
+
+    name: str
+    index: int | None
+    line: int | None
+    keys: dict[str, int] = field(default_factory=dict)
+
+
+class _SourceMap:
+    """Finds the line of a key path in TOML text without a full parser."""
+
+    def __init__(self, text: str) -> None:
+        self.blocks: list[_Block] = [_Block("", None, None)]
+        counts: dict[str, int] = {}
+        in_multiline: str | None = None
+        depth = 0
+        # TOML counts lines by "\n" only (str.splitlines would also split on \x0b etc.).
+        for lineno, line in enumerate(text.split("\n"), 1):
+            if in_multiline is None and depth == 0:
+                header = _HEADER.match(line)
+                if header and len(header[1]) == len(header[3]):
+                    name = header[2].replace(" ", "")
+                    index = None
+                    if header[1] == "[[":
+                        index = counts.get(name, 0)
+                        counts[name] = index + 1
+                    self.blocks.append(_Block(name, index, lineno))
+                    continue
+                key = _KEY.match(line)
+                if key:
+                    self.blocks[-1].keys.setdefault(key[1].strip("\"'"), lineno)
+            in_multiline, depth = _scan_line(line, in_multiline, depth)
+
+    def _block(self, name: str, index: int | None) -> _Block | None:
+        for block in self.blocks:
+            if block.name == name and block.index == index:
+                return block
+        return None
+
+    def line_of(self, path: Path_) -> int | None:
+        """Line of the deepest key of ``path`` that can be found, or None."""
+        if not path or not isinstance(path[0], str):
+            return None
+        name = path[0]
+        index = path[1] if len(path) > 1 and isinstance(path[1], int) else None
+        rest = path[2:] if index is not None else path[1:]
+        block = self._block(name, index)
+        if block is None and index is None and not rest:
+            # A whole array of tables: point at its first element.
+            block = self._block(name, 0)
+        if block is None:
+            return self.blocks[0].keys.get(name)
+        if rest and isinstance(rest[0], str) and rest[0] in block.keys:
+            return block.keys[rest[0]]
+        return block.line
+
+
+def _scan_line(line: str, in_multiline: str | None, depth: int) -> tuple[str | None, int]:
+    """Advance the string and bracket state over one line."""
+    i = 0
+    while i < len(line):
+        if in_multiline is not None:
+            j = line.find(in_multiline, i)
+            if j < 0:
+                return in_multiline, depth
+            if in_multiline == '"""' and _escaped(line, j):
+                i = j + 1
+                continue
+            i = j + 3
+            while i < len(line) and line[i] == in_multiline[0]:
+                i += 1
+            in_multiline = None
+            continue
+        c = line[i]
+        if c == "#":
+            break
+        if line.startswith('"""', i) or line.startswith("'''", i):
+            in_multiline = line[i : i + 3]
+            i += 3
+            continue
+        if c in "\"'":
+            j = i + 1
+            while j < len(line) and (line[j] != c or (c == '"' and _escaped(line, j))):
+                j += 1
+            i = j + 1
+            continue
+        if c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return in_multiline, depth
+
+
+def _escaped(line: str, j: int) -> bool:
+    """Whether the character at ``j`` is preceded by an odd number of backslashes."""
+    n = 0
+    while j - n - 1 >= 0 and line[j - n - 1] == "\\":
+        n += 1
+    return n % 2 == 1
+
+
+# --------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------
+
+
+def _fmt(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+class _Checker:
+    """Collects problems with their lines and reads typed values from tables."""
+
+    def __init__(self, source: _SourceMap) -> None:
+        self.source = source
+        self.errors: list[CampaignFileError] = []
+
+    def fail(self, path: Path_, message: str) -> None:
+        self.errors.append(CampaignFileError(message, self.source.line_of(path), _fmt(path)))
+
+    def keys(
+        self,
+        table: Mapping[str, Any],
+        path: Path_,
+        allowed: frozenset[str],
+        required: frozenset[str],
+    ) -> None:
+        for key in table:
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                self.fail((*path, key), f"unknown key (allowed: {hint})")
+        for key in sorted(required - table.keys()):
+            self.fail((*path, key), "required key is missing")
+
+    def text(
+        self, table: Mapping[str, Any], path: Path_, key: str, max_len: int | None = None
+    ) -> str | None:
+        if key not in table:
+            return None  # reported by keys()
+        value = table[key]
+        if not isinstance(value, str) or not value.strip():
+            self.fail((*path, key), "must be a non-empty string")
+            return None
+        value = value.strip()
+        if max_len is not None and len(value) > max_len:
+            self.fail((*path, key), f"is {len(value)} characters long; at most {max_len}")
+            return None
+        return value
+
+    def paragraphs(self, table: Mapping[str, Any], path: Path_, key: str) -> list[str] | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(p, str) and p.strip() for p in value)
+        ):
+            self.fail((*path, key), "must be a non-empty list of non-empty strings")
+            return None
+        return [p.strip() for p in value]
+
+    def integer(self, table: Mapping[str, Any], path: Path_, key: str, minimum: int) -> int | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.fail((*path, key), f"must be an integer, not {value!r}")
+            return None
+        if value < minimum:
+            self.fail((*path, key), f"must be at least {minimum}, not {value}")
+            return None
+        return value
+
+    def when(self, table: Mapping[str, Any], path: Path_, key: str) -> datetime | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, datetime):
+            kind = "a date without a time" if isinstance(value, date) else repr(value)
+            self.fail(
+                (*path, key),
+                f"must be a local date-time such as 2026-11-01T00:00:00, not {kind}",
+            )
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=LOCAL_TZ)
+        return value.astimezone(UTC)
+
+    def table(self, data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+        value = data.get(name)
+        if value is None:
+            self.fail((name,), f"required table [{name}] is missing")
+            return {}
+        if not isinstance(value, dict):
+            self.fail((name,), f"must be a table [{name}]")
+            return {}
+        allowed, required = _TABLES[name]
+        self.keys(value, (name,), allowed, required)
+        return value
+
+    def array_of_tables(self, data: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+        value = data.get(name)
+        if value is None:
+            self.fail((name,), f"required array of tables [[{name}]] is missing")
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.fail((name,), f"must be written as [[{name}]] tables")
+            return []
+        return value
+
+
+def _check_rank_tiers(c: _Checker, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Optional [[leaderboard_tiers]] (name, from, to ranks): the branch leaderboard's
+    reward bands, in order, not overlapping; none means 第一名 to 第三名."""
+    tiers: list[dict[str, Any]] = []
+    if "leaderboard_tiers" not in data:
+        return tiers
+    last_to = 0
+    for i, table in enumerate(c.array_of_tables(data, "leaderboard_tiers")):
+        path: Path_ = ("leaderboard_tiers", i)
+        c.keys(table, path, _RANK_TIER_KEYS, _RANK_TIER_KEYS)
+        name = c.text(table, path, "name", 32)
+        low = c.integer(table, path, "from", 1)
+        high = c.integer(table, path, "to", 1)
+        if low is not None and high is not None:
+            if high < low:
+                c.fail((*path, "to"), f"must be at least from ({low}), not {high}")
+            elif low <= last_to:
+                c.fail((*path, "from"), f"overlaps the tier before it (ranks up to {last_to})")
+            else:
+                last_to = high
+                if name is not None:
+                    tiers.append({"name": name, "from": low, "to": high})
+    return tiers
+
+
+def _check_prizes(c: _Checker, data: Mapping[str, Any]) -> list[PrizeTier]:
+    prizes: list[PrizeTier] = []
+    seen: set[str] = set()
+    tables = c.array_of_tables(data, "prizes")
+    if "prizes" in data and not tables and isinstance(data["prizes"], list):
+        c.fail(("prizes",), "at least one [[prizes]] tier is required")
+    for i, table in enumerate(tables):
+        path: Path_ = ("prizes", i)
+        c.keys(table, path, _PRIZE_KEYS, _PRIZE_KEYS)
+        tier = c.text(table, path, "tier", 32)
+        prize = c.text(table, path, "prize", 200)
+        count = c.integer(table, path, "count", 1)
+        value = c.integer(table, path, "value_yuan", 0)
+        if tier is not None and tier in seen:
+            c.fail((*path, "tier"), f"duplicate prize tier {tier!r}")
+        if tier is not None:
+            seen.add(tier)
+        if tier is not None and prize is not None and count is not None and value is not None:
+            prizes.append(PrizeTier(tier, count, prize, value))
+    return prizes
+
+
+def _check_question(c: _Checker, table: Mapping[str, Any], i: int) -> QuestionSpec | None:
+    path: Path_ = ("questions", i)
+    c.keys(table, path, _QUESTION_KEYS, _QUESTION_REQUIRED)
+    key = c.text(table, path, "key")
+    if key is not None and not _QUESTION_KEY.fullmatch(key):
+        c.fail((*path, "key"), f"{key!r} must be 1-32 letters, digits, '_' or '-'")
+        key = None
+    kind = table.get("kind")
+    if "kind" in table and kind not in KINDS:
+        c.fail((*path, "kind"), f"{kind!r} must be 'knowledge' or 'intent'")
+        kind = None
+    text = c.text(table, path, "text")
+    explanation = c.text(table, path, "explanation") if "explanation" in table else None
+    multiple = table.get("multiple", False)
+    if not isinstance(multiple, bool):
+        c.fail((*path, "multiple"), "must be true or false")
+        multiple = False
+
+    options: list[tuple[str, str]] | None = None
+    raw = table.get("options")
+    if "options" in table:
+        if not isinstance(raw, list) or not all(isinstance(o, str) and o.strip() for o in raw):
+            c.fail((*path, "options"), "must be a list of non-empty strings")
+        elif not 2 <= len(raw) <= len(OPTION_KEYS):
+            c.fail((*path, "options"), f"has {len(raw)} options; need 2 to {len(OPTION_KEYS)}")
+        elif len({o.strip() for o in raw}) != len(raw):
+            c.fail((*path, "options"), "two options have the same text")
+        else:
+            options = [(OPTION_KEYS[n], o.strip()) for n, o in enumerate(raw)]
+
+    correct: list[str] | None = None
+    if kind == "intent" and "correct" in table:
+        c.fail((*path, "correct"), "intent questions have no correct answer; remove it")
+    elif kind == "knowledge" and "correct" not in table:
+        c.fail((*path, "correct"), "knowledge questions need a correct answer")
+    elif kind == "knowledge":
+        raw_correct = table["correct"]
+        picked = [raw_correct] if isinstance(raw_correct, str) else raw_correct
+        if (
+            not isinstance(picked, list)
+            or not picked
+            or not all(isinstance(p, str) for p in picked)
+        ):
+            c.fail((*path, "correct"), 'must be an option letter such as "B" or a list of them')
+        elif len(set(picked)) != len(picked):
+            c.fail((*path, "correct"), "lists the same option twice")
+        elif not multiple and len(picked) != 1:
+            c.fail((*path, "correct"), "single-choice questions have exactly one correct option")
+        elif options is not None:
+            letters = [k for k, _ in options]
+            bad = [p for p in picked if p not in letters]
+            if bad:
+                c.fail(
+                    (*path, "correct"),
+                    f"{bad[0]!r} is not one of the options {letters[0]}-{letters[-1]}",
+                )
+            else:
+                correct = sorted(picked)
+
+    if key is None or kind is None or text is None or options is None:
+        return None
+    if kind == "knowledge" and correct is None:
+        return None
+    return QuestionSpec(
+        key,
+        cast(Literal["knowledge", "intent"], kind),
+        text,
+        options,
+        correct,
+        explanation,
+        multiple,
+    )
+
+
+def _check_questions(c: _Checker, data: Mapping[str, Any]) -> list[QuestionSpec]:
+    questions: list[QuestionSpec] = []
+    first_seen: dict[str, int] = {}
+    for i, table in enumerate(c.array_of_tables(data, "questions")):
+        spec = _check_question(c, table, i)
+        key = table.get("key")
+        if isinstance(key, str):
+            if key.strip() in first_seen:
+                c.fail(
+                    ("questions", i, "key"),
+                    f"duplicate question key {key!r} (first used by questions"
+                    f"[{first_seen[key.strip()]}])",
+                )
+                continue
+            first_seen[key.strip()] = i
+        if spec is not None:
+            questions.append(spec)
+    return questions
+
+
+def parse_campaign(text: str) -> CampaignSpec:
+    """Parse and validate campaign TOML text; raise CampaignFileError naming the line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE.search(str(exc))
+        if match:
+            line = int(match[1])
+        elif "end of document" in str(exc):
+            line = text.count("\n") + 1
+        else:
+            line = None
+        raise CampaignFileError(f"TOML syntax error: {exc}", line) from None
+
+    c = _Checker(_SourceMap(text))
+    for name in data:
+        if name not in _TOP_LEVEL:
+            c.fail((name,), f"unknown table or key (allowed: {', '.join(sorted(_TOP_LEVEL))})")
+
+    campaign = c.table(data, "campaign")
+    slug = c.text(campaign, ("campaign",), "slug")
+    if slug is not None and not _SLUG.fullmatch(slug):
+        c.fail(("campaign", "slug"), f"{slug!r} must be lowercase letters, digits and '-'")
+    name = c.text(campaign, ("campaign",), "name", 200)
+    opens_at = c.when(campaign, ("campaign",), "opens_at")
+    closes_at = c.when(campaign, ("campaign",), "closes_at")
+    draw_at = c.when(campaign, ("campaign",), "draw_at")
+    if opens_at and closes_at and closes_at <= opens_at:
+        c.fail(("campaign", "closes_at"), "must be later than opens_at")
+    # The entrant list is frozen at closing time and must exist before the draw.
+    if closes_at and draw_at and draw_at <= closes_at:
+        c.fail(("campaign", "draw_at"), "must be later than closes_at")
+
+    organiser = c.table(data, "organiser")
+    organiser_name = c.text(organiser, ("organiser",), "name", 200)
+    organiser_contact = c.text(organiser, ("organiser",), "contact")
+
+    prizes = _check_prizes(c, data)
+    leaderboard_tiers = _check_rank_tiers(c, data)
+
+    rules = c.table(data, "rules")
+    rules_version = c.text(rules, ("rules",), "version", 64)
+    entry_conditions = c.text(rules, ("rules",), "entry_conditions")
+    draw_method = c.text(rules, ("rules",), "draw_method")
+    prize_claim = c.text(rules, ("rules",), "prize_claim")
+    paragraphs = c.paragraphs(rules, ("rules",), "paragraphs")
+
+    privacy = c.table(data, "privacy")
+    privacy_version = c.text(privacy, ("privacy",), "version", 64)
+    notice = c.paragraphs(privacy, ("privacy",), "notice")
+    follow_up_days = c.integer(privacy, ("privacy",), "follow_up_retention_days", 1)
+    winner_days = c.integer(privacy, ("privacy",), "winner_retention_days", 1)
+
+    quiz = c.table(data, "quiz") if "quiz" in data else {}
+    per_participant = c.integer(quiz, ("quiz",), "questions_per_participant", 1)
+    per_participant = 5 if "questions_per_participant" not in quiz else per_participant
+    min_score = c.integer(quiz, ("quiz",), "min_score", 0)
+    if min_score is not None and per_participant is not None and min_score > per_participant:
+        c.fail(
+            ("quiz", "min_score"),
+            f"{min_score} is more than questions_per_participant ({per_participant})",
+        )
+    referral_rule = quiz.get("referral_rule", "address")
+    if referral_rule not in REFERRAL_RULES:
+        c.fail(("quiz", "referral_rule"), f"{referral_rule!r} must be 'address' or 'referral'")
+
+    draw = c.table(data, "draw")
+    randomness_source = c.text(draw, ("draw",), "randomness_source")
+    randomness_format = c.text(draw, ("draw",), "randomness_format", 200)
+    randomness_example = c.text(draw, ("draw",), "randomness_example", 200)
+    if randomness_format is not None:
+        try:
+            pattern = re.compile(randomness_format)
+        except re.error as exc:
+            c.fail(("draw", "randomness_format"), f"is not a valid regular expression: {exc}")
+        else:
+            if randomness_example is None:
+                c.fail(("draw", "randomness_format"), "needs randomness_example beside it")
+            elif not pattern.fullmatch(randomness_example):
+                c.fail(("draw", "randomness_example"), "does not match randomness_format")
+    freeze_deadline = c.when(draw, ("draw",), "freeze_deadline")
+    if freeze_deadline and closes_at and freeze_deadline <= closes_at:
+        c.fail(("draw", "freeze_deadline"), "must be later than closes_at")
+
+    questions = _check_questions(c, data)
+    raw_questions = data.get("questions")
+    if isinstance(raw_questions, list):
+        # Count by declared kind so that one broken question is reported once, not twice.
+        kinds = [q.get("kind") for q in raw_questions if isinstance(q, dict)]
+        knowledge = kinds.count("knowledge")
+        intent = kinds.count("intent")
+        if per_participant is not None and knowledge < per_participant:
+            c.fail(
+                ("quiz", "questions_per_participant") if "quiz" in data else ("questions",),
+                f"{per_participant} knowledge questions per participant but the file has"
+                f" only {knowledge}",
+            )
+        if intent < 1:
+            c.fail(("questions",), "the file needs at least one intent question")
+
+    if c.errors:
+        errors = sorted(c.errors, key=lambda e: (e.line is None, e.line or 0))
+        first = errors[0]
+        first.errors = errors
+        raise first
+
+    assert slug and name and opens_at and closes_at and draw_at
+    assert organiser_name and organiser_contact and rules_version and privacy_version
+    assert entry_conditions and draw_method and prize_claim and paragraphs and notice
+    assert randomness_source and follow_up_days and winner_days and per_participant
+    return CampaignSpec(
+        slug=slug,
+        name=name,
+        opens_at=opens_at,
+        closes_at=closes_at,
+        draw_at=draw_at,
+        organiser_name=organiser_name,
+        organiser_contact=organiser_contact,
+        prizes=prizes,
+        entry_conditions=entry_conditions,
+        draw_method=draw_method,
+        prize_claim=prize_claim,
+        rules=paragraphs,
+        privacy_notice=notice,
+        rules_version=rules_version,
+        privacy_version=privacy_version,
+        randomness_source=randomness_source,
+        follow_up_retention_days=follow_up_days,
+        winner_retention_days=winner_days,
+        questions=questions,
+        questions_per_participant=per_participant,
+        randomness_format=randomness_format,
+        randomness_example=randomness_example,
+        freeze_deadline=freeze_deadline,
+        leaderboard_tiers=leaderboard_tiers,
+        min_score=min_score,
+        referral_rule=cast(Literal["referral", "address"], referral_rule),
+        source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    )
+
+
+def load_campaign_file(path: str | Path) -> CampaignSpec:
+    """Read and validate a campaign file (UTF-8, a leading BOM is tolerated)."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise CampaignFileError(f"{path}: not valid UTF-8", line) from None
+    return parse_campaign(text)
+
+
+def default_campaign_path() -> Path:
+    """The campaign file shipped with the application."""
+    return Path(__file__).parent.parent / "data" / "campaign" / "default.toml"
+
+
+# --------------------------------------------------------------------------------------
+# Install into the database
+# --------------------------------------------------------------------------------------
+
+
+def _content(spec: CampaignSpec) -> dict[str, Any]:
+    """The spec minus questions, as JSON-serialisable data."""
+    content = asdict(spec)
+    del content["questions"]
+    for key in ("opens_at", "closes_at", "draw_at", "freeze_deadline"):
+        if content[key] is not None:
+            content[key] = content[key].isoformat()
+    return content
+
+
+def _frozen_fields(question: Question) -> tuple[Any, ...]:
+    return (question.kind, question.multiple, question.options, question.correct)
+
+
+def _option_dicts(options: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"key": key, "text": text} for key, text in options]
+
+
+def _assigned(session: Session, question_ids: Sequence[int]) -> set[int]:
+    if not question_ids:
+        return set()
+    rows = session.scalars(
+        select(QuizItem.question_id).where(QuizItem.question_id.in_(question_ids)).distinct()
+    )
+    return set(rows)
+
+
+def install_campaign(session: Session, spec: CampaignSpec) -> Campaign:
+    """Insert or update (by slug) the campaign and its questions; flush, never commit.
+
+    ``Campaign.content`` holds every spec field except questions, with datetimes as ISO
+    8601 UTC strings: slug, name, opens_at, closes_at, draw_at, organiser_name,
+    organiser_contact, prizes (list of {tier, count, prize, value_yuan}),
+    entry_conditions, draw_method, prize_claim, rules (list of paragraphs),
+    privacy_notice (list of paragraphs), rules_version, privacy_version,
+    randomness_source, follow_up_retention_days, winner_retention_days,
+    questions_per_participant, min_score (int or None), referral_rule, source_sha256,
+    randomness_format, randomness_example, freeze_deadline (None when not set),
+    leaderboard_tiers (list of {name, from, to}; empty for the default 1st-3rd).
+
+    Questions are matched by key: new ones are added, existing ones updated, and those no
+    longer in the file set inactive (participants may hold them). The kind, options,
+    correct answer and multiple flag of a question already assigned to a participant
+    cannot change (stored answers refer to them): CampaignFileError; use a new key.
+    """
+    campaign = session.scalar(select(Campaign).where(Campaign.slug == spec.slug))
+    existing: dict[str, Question] = {}
+    if campaign is not None:
+        rows = session.scalars(select(Question).where(Question.campaign_id == campaign.id))
+        existing = {q.key: q for q in rows}
+    # Check before changing anything, so a refused install leaves the session untouched.
+    assigned = _assigned(session, [q.id for q in existing.values()])
+    for position, qs in enumerate(spec.questions):
+        old = existing.get(qs.key)
+        new = (qs.kind, qs.multiple, _option_dicts(qs.options), qs.correct)
+        if old is not None and old.id in assigned and _frozen_fields(old) != new:
+            raise CampaignFileError(
+                "kind, options, correct or multiple changed, but the question is already"
+                " assigned to participants; give the changed question a new key",
+                path=f"questions[{position}] (key {qs.key!r})",
+            )
+
+    if campaign is None:
+        campaign = Campaign(slug=spec.slug)
+        session.add(campaign)
+    campaign.name = spec.name
+    campaign.opens_at = spec.opens_at
+    campaign.closes_at = spec.closes_at
+    campaign.draw_at = spec.draw_at
+    campaign.content = _content(spec)
+    campaign.content_sha256 = spec.source_sha256
+    campaign.loaded_at = utcnow()
+    session.flush()
+
+    for position, qs in enumerate(spec.questions):
+        question = existing.pop(qs.key, None)
+        if question is None:
+            question = Question(campaign_id=campaign.id, key=qs.key)
+            session.add(question)
+        question.kind = qs.kind
+        question.multiple = qs.multiple
+        question.position = position
+        question.text = qs.text
+        question.options = _option_dicts(qs.options)
+        question.correct = list(qs.correct) if qs.correct is not None else None
+        question.explanation = qs.explanation
+        question.active = True
+    for question in existing.values():
+        question.active = False
+    session.flush()
+    session.expire(campaign, ["questions"])
+    return campaign
+
+
+def iter_problems(error: CampaignFileError) -> Iterator[str]:
+    """Every problem of a failed load, one line each, in file order (for the CLI)."""
+    for problem in error.errors:
+        yield str(problem)

@@ -1,0 +1,1 @@
+"""The `quiz` command line: one module per topic, registered in one place."""

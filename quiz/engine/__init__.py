@@ -1,0 +1,1 @@
+"""The quiz engine: question bank, random subset, answer sheet and scoring."""

@@ -1,0 +1,1 @@
+"""Public entry: consent, registration and resuming an entry."""

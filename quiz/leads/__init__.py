@@ -1,0 +1,1 @@
+"""Leads for staff: queries, branch scope, follow-up, exports and export jobs."""

@@ -1,0 +1,1 @@
+"""Personal data: encryption and keyed hashes, key rotation, retention, backups."""

@@ -1,0 +1,212 @@
+"""Public draw pages: the frozen entrant file and digest, winners, look-ups and self-check."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, g, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
+from wtforms import StringField
+from wtforms.validators import ValidationError
+
+from quiz import identity
+from quiz.campaign.lifecycle import current_campaign
+from quiz.db import Database
+from quiz.draw import service
+from quiz.extensions import limiter
+from quiz.models import Campaign, Draw
+from quiz.web.forms import SafeForm
+from quiz.web.request import page_arg, protector
+
+bp = Blueprint("draw_public", __name__)
+
+WINNERS_PER_PAGE = 100
+
+
+def db() -> Session:
+    """A read session, even for the POST look-ups: they must not queue on SQLite's write lock."""
+    if "draw_reader" not in g:
+        g.draw_reader = current_app.extensions["quiz.db"].session(write=False)
+    return g.draw_reader  # type: ignore[no-any-return]
+
+
+@bp.teardown_app_request
+def _close_reader(_exc: BaseException | None) -> None:
+    reader = g.pop("draw_reader", None)
+    if reader is not None:
+        reader.close()
+
+
+def _lookup_limit() -> str:
+    return str(current_app.config.get("QUIZ_LOOKUP_LIMIT", "10/minute;60/hour"))
+
+
+class ContactForm(SafeForm):
+    """Mobile and the last four characters of the ID number: enough to find one's entry."""
+
+    mobile = StringField("手机号码")
+    id_last4 = StringField("身份证号码后四位")
+
+    def validate_mobile(self, field: Any) -> None:
+        try:
+            field.data = identity.validate_mobile((field.data or "")[:20])
+        except identity.IdentityError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def validate_id_last4(self, field: Any) -> None:
+        value = service.normalise_last4((field.data or "")[:8])
+        if value is None:
+            raise ValidationError("请填写身份证号码的后四位(数字或字母X)")
+        field.data = value
+
+
+def _campaign() -> Campaign:
+    campaign = current_campaign(db())
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+def _draw_or_404(campaign: Campaign) -> Draw:
+    draw = service.published_draw(db(), campaign)
+    if draw is None:
+        abort(404)
+    return draw
+
+
+@bp.get("/draw")
+def draw_page() -> ResponseReturnValue:
+    campaign = _campaign()
+    draw = service.published_draw(db(), campaign)
+    return render_template(
+        "draw/draw.html",
+        campaign=campaign,
+        draw=draw,
+        voided=service.voided_draws(db(), campaign),
+        freeze_deadline=service.freeze_deadline_of(campaign),
+        winners=service.winner_count(db(), draw) if draw else 0,
+        form=ContactForm(),
+    )
+
+
+@cache
+def verification_program() -> str:
+    """The stand-alone checker (Python 3, standard library only) from the draw's documented
+    verification section, the same text the tests run against the algorithm; read once
+    per process."""
+    section = (Path(__file__).parent.parent / "draw" / "README_SECTION.md").read_text("utf-8")
+    match = re.search(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert match is not None, "README_SECTION.md lost its Python block"
+    return match.group(1)
+
+
+@bp.get("/draw/verify_draw.py")
+def verification_program_file() -> ResponseReturnValue:
+    """Outsiders need the algorithm without this site's code: the checker as a download."""
+    response = Response(verification_program(), content_type="text/plain; charset=utf-8")
+    response.headers["Content-Disposition"] = "attachment; filename=verify_draw.py"
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
+
+
+@bp.get("/draw/entrants.txt")
+def entrants_file() -> ResponseReturnValue:
+    campaign = _campaign()
+    draw = _draw_or_404(campaign)
+    database: Database = current_app.extensions["quiz.db"]
+    draw_id = draw.id
+
+    def generate() -> Iterator[bytes]:
+        # Its own session: the file streams after the request's session is closed.
+        session = database.session()
+        try:
+            frozen = session.get(Draw, draw_id)
+            if frozen is not None:
+                yield from service.entrant_file_chunks(session, frozen)
+        finally:
+            session.close()
+
+    response = Response(generate(), content_type="text/plain; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="entrants-{campaign.slug}-{draw.id}.txt"'
+    )
+    return response
+
+
+@bp.get("/draw/entrants.sha256")
+def entrants_digest() -> ResponseReturnValue:
+    campaign = _campaign()
+    draw = _draw_or_404(campaign)
+    body = f"{draw.entrant_digest}  entrants-{campaign.slug}-{draw.id}.txt\n"
+    return Response(body, content_type="text/plain; charset=utf-8")
+
+
+@bp.route("/draw/check", methods=["GET", "POST"])
+@limiter.limit(_lookup_limit, methods=["POST"])
+def entry_check() -> ResponseReturnValue:
+    """A participant finds their own entry number in the published list."""
+    campaign = _campaign()
+    draw = service.published_draw(db(), campaign)
+    form = ContactForm()
+    context: dict[str, Any] = {"campaign": campaign, "draw": draw, "form": form}
+    if request.method == "GET":
+        return render_template("draw/check.html", **context)
+    if not form.validate_on_submit():
+        return render_template("draw/check.html", **context), 422
+    numbers: list[int] = []
+    if draw is not None:
+        ids = service.participants_by_contact(
+            db(), protector(), campaign, form.mobile.data, form.id_last4.data
+        )
+        numbers = service.entry_numbers_of(db(), draw, ids)
+    return render_template("draw/check.html", numbers=numbers, checked=True, **context)
+
+
+@bp.get("/winners")
+def winners() -> ResponseReturnValue:
+    campaign = _campaign()
+    draw = service.published_draw(db(), campaign)
+    if draw is None or draw.status != "drawn":
+        return render_template("draw/winners.html", campaign=campaign, draw=draw, rows=[])
+    total = service.winner_count(db(), draw)
+    pages = max(1, -(-total // WINNERS_PER_PAGE))
+    page = page_arg(pages)
+    rows = service.winner_rows(
+        db(), draw, offset=(page - 1) * WINNERS_PER_PAGE, limit=WINNERS_PER_PAGE
+    )
+    return render_template(
+        "draw/winners.html",
+        campaign=campaign,
+        draw=draw,
+        rows=rows,
+        page=page,
+        pages=pages,
+        total=total,
+    )
+
+
+@bp.route("/winners/lookup", methods=["GET", "POST"])
+@limiter.limit(_lookup_limit, methods=["POST"])
+def winner_lookup() -> ResponseReturnValue:
+    """中奖 with the prize, or 未中奖; nothing else (not even whether the person entered)."""
+    campaign = _campaign()
+    draw = service.published_draw(db(), campaign)
+    form = ContactForm()
+    context: dict[str, Any] = {"campaign": campaign, "draw": draw, "form": form}
+    if request.method == "GET":
+        return render_template("draw/lookup.html", **context)
+    if not form.validate_on_submit():
+        return render_template("draw/lookup.html", **context), 422
+    prizes = []
+    if draw is not None and draw.status == "drawn":
+        ids = service.participants_by_contact(
+            db(), protector(), campaign, form.mobile.data, form.id_last4.data
+        )
+        prizes = service.prizes_of(db(), draw, ids)
+    return render_template("draw/lookup.html", prizes=prizes, checked=True, **context)

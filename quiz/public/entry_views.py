@@ -1,0 +1,404 @@
+"""Public views: thin wrappers that parse forms, call quiz_flow and render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from quiz import identity
+from quiz.branches.routing import AddressInput, resolve_address
+from quiz.campaign.cache import Served
+from quiz.campaign.lifecycle import FlowError, window_state
+from quiz.db import utcnow
+from quiz.engine.bank import QuestionBank
+from quiz.engine.sheets import AnswerSheet, answer_on_sheet, outcome_of, sheet_of
+from quiz.entry import signup
+from quiz.entry.signup import (
+    AlreadyRegistered,
+    Consent,
+    NotFound,
+    Registration,
+    prepare_registration,
+    resume_by_last4,
+    save_registration,
+)
+from quiz.extensions import client_address, limiter
+from quiz.identity import IdentityError
+from quiz.models import Campaign
+from quiz.public import bp
+from quiz.public.forms import (
+    ConsentForm,
+    RegistrationForm,
+    ResumeByLast4Form,
+    ResumeForm,
+    answered_position,
+)
+from quiz.regions.postal import postal_code_province_mismatch
+from quiz.reports import counters
+from quiz.web.request import database, db, protector
+
+# Sent by static/js/quiz-answer.js with each answer it posts for the page.
+ANSWERED_BY_SCRIPT = "X-Quiz-Answer-Fetch"
+
+
+def _register_limit() -> str:
+    return str(current_app.config["QUIZ_REGISTER_LIMIT"])
+
+
+def _answer_limit() -> str:
+    return str(current_app.config["QUIZ_ANSWER_LIMIT"])
+
+
+def served_or_404() -> tuple[Campaign, QuestionBank]:
+    """The served campaign and its questions, from the worker's short cache (read-only,
+    detached)."""
+    served: Served = current_app.extensions["quiz.campaign"].served()
+    if served is None:
+        abort(404)
+    return served
+
+
+def campaign_or_404() -> Campaign:
+    return served_or_404()[0]
+
+
+def current_sheet() -> tuple[Campaign, QuestionBank, AnswerSheet | None]:
+    """The served campaign, its questions, and the answer sheet of the entry this browser
+    registered or resumed (None without one).
+
+    The questions come from the worker's cache. A campaign file loaded moments ago may
+    have given this entry a question another worker knows and this one does not yet:
+    then the cache is read again rather than failing the page.
+    """
+    campaign, bank = served_or_404()
+    public_id = session.get("pid")
+    if not public_id:
+        return campaign, bank, None
+    sheet = sheet_of(db(), campaign.id, public_id)
+    if sheet is not None and any(it.question_id not in bank.by_id for it in sheet.items):
+        current_app.extensions["quiz.campaign"].clear()
+        campaign, bank = served_or_404()
+    return campaign, bank, sheet
+
+
+@bp.get("/")
+def campaign_page() -> ResponseReturnValue:
+    if not session.get("visited"):
+        # Counted in this process, written in batches (before the request's session
+        # begins, when a batch is due: see counters.VisitBatch).
+        current_app.extensions["quiz.visits"].add("visit")
+        session["visited"] = True
+    campaign = campaign_or_404()
+    state = window_state(campaign)
+    return render_template(
+        "public/campaign.html", campaign=campaign, state=state, form=ConsentForm()
+    )
+
+
+@bp.post("/consent")
+def consent() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    state = window_state(campaign)
+    form = ConsentForm()
+    if state != "open":
+        return render_template(
+            "public/campaign.html", campaign=campaign, state=state, form=form
+        ), 409
+    if not form.validate_on_submit():
+        return render_template(
+            "public/campaign.html", campaign=campaign, state=state, form=form
+        ), 422
+    session.permanent = True
+    session["consent"] = {
+        "campaign": campaign.id,
+        "rules_version": campaign.content.get("rules_version", ""),
+        "privacy_version": campaign.content.get("privacy_version", ""),
+        "at": utcnow().isoformat(),
+    }
+    counters.bump(db(), "consent")
+    db().commit()
+    return redirect(url_for("public.register"))
+
+
+def _consent_of(campaign: Campaign) -> Consent | None:
+    data: dict[str, Any] | None = session.get("consent")
+    if not data or data.get("campaign") != campaign.id:
+        return None
+    from datetime import datetime
+
+    return Consent(
+        rules_version=data["rules_version"],
+        privacy_version=data["privacy_version"],
+        sensitive=True,
+        at=datetime.fromisoformat(data["at"]),
+        ip=request.remote_addr,
+    )
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def register() -> ResponseReturnValue:
+    campaign, bank = served_or_404()
+    state = window_state(campaign)
+    if state != "open":
+        return render_template(
+            "public/campaign.html", campaign=campaign, state=state, form=ConsentForm()
+        ), 409 if request.method == "POST" else 200
+    consent_given = _consent_of(campaign)
+    if consent_given is None:
+        flash("请先阅读活动规则和个人信息处理规则,并勾选同意。", "warning")
+        return redirect(url_for("public.campaign_page") + "#consent")
+    form = RegistrationForm()
+    if request.method == "GET":
+        return render_template("public/register.html", form=form, campaign=campaign)
+    if form.validate_on_submit():
+        address = AddressInput(
+            free_text=form.address.data or "",
+            province_code=(form.province_code.data or "").strip()[:6],
+            city_code=(form.city_code.data or "").strip()[:6],
+            district_code=(form.district_code.data or "").strip()[:6],
+            detail=form.address_detail.data or "",
+        )
+        try:
+            resolved = resolve_address(address)
+        except IdentityError as exc:
+            form.address.errors = [*form.address.errors, str(exc)]
+            return render_template("public/register.html", form=form, campaign=campaign), 422
+        postal = form.postal_code.checked
+        province = resolved.location.province_code
+        mismatch = bool(province and postal_code_province_mismatch(postal, province))
+        if mismatch and not form.confirm_postal.data:
+            warning = (
+                f"邮政编码 {postal} 与地址所在的{resolved.location.province}不一致,"
+                "请核对;如确认无误,请勾选下方确认后再次提交。"
+            )
+            return render_template(
+                "public/register.html", form=form, campaign=campaign, postal_warning=warning
+            ), 422
+        reg = Registration(
+            name=form.name.checked,
+            resident_id=form.resident_id.checked,
+            mobile=form.mobile.checked,
+            landline=form.landline.checked,
+            postal_code=postal,
+            address=resolved,
+        )
+        from quiz.public.referral_views import referral_for_request
+
+        try:
+            # Read and compute in a read session; the write lock is held only to save.
+            with database().session(per_statement=True) as reader:
+                prepared = prepare_registration(
+                    reader,
+                    protector(),
+                    campaign,
+                    reg,
+                    consent_given,
+                    referral=referral_for_request(reader, campaign),
+                    bank=bank,
+                )
+            prepared.participant.postal_mismatch = mismatch
+            participant = save_registration(db(), prepared)
+            db().commit()
+        except AlreadyRegistered as exc:
+            entry = exc.participant  # read before the rollback expires it
+            completed, public_id = entry.status == "completed", entry.public_id
+            db().rollback()
+            if not exc.same_mobile:
+                return _confirm_by_last4(form.resident_id.checked.number, campaign)
+            # The same ID number and mobile: a double tap, or the person registering again.
+            # 继续答题 asks for just these two, so this browser may go on with the entry.
+            session.permanent = True
+            session["pid"] = public_id
+            return _already_registered(form, campaign, completed)
+        except FlowError as exc:
+            db().rollback()
+            flash(str(exc), "error")
+            return render_template("public/register.html", form=form, campaign=campaign), 409
+        session["pid"] = participant.public_id
+        return redirect(url_for("public.question"))
+    return render_template("public/register.html", form=form, campaign=campaign), 422
+
+
+def _already_registered(
+    form: RegistrationForm, campaign: Campaign, completed: bool
+) -> ResponseReturnValue:
+    """The refusal of a second entry to whoever gave its ID number and mobile, the proof
+    继续答题 asks for: it may be told the entry's status and go on with it."""
+    status = "已完成答题,已获得抽奖资格" if completed else "尚未完成答题"
+    message = f"该身份证号码已经报名参加本次活动(当前状态:{status}),每人限参加一次。"
+    if completed:
+        link = (url_for("public.result"), "查看结果")
+    else:
+        link = (url_for("public.question"), "继续答题")
+    form.resident_id.errors = [*form.resident_id.errors, message]
+    return render_template(
+        "public/register.html", form=form, campaign=campaign, continue_link=link
+    ), 409
+
+
+# Neutral: the same words whether or not the ID number took part (a stranger may type
+# someone else's); whoever registered can go on by giving their mobile's last 4 digits.
+CONFIRM_NOTICE = (
+    "无法使用以上信息完成报名。如您本人此前已用该身份证号码报名,"
+    "请填写报名时所留手机号码的后4位继续;否则请返回核对身份证号码。每人限参加一次。"
+)
+
+
+def _confirm_by_last4(resident_id: str, campaign: Campaign) -> ResponseReturnValue:
+    """A registration whose ID number has an entry under another mobile: no word of the
+    entry, only the way back by the mobile's last four digits."""
+    form = ResumeByLast4Form(formdata=None, resident_id=resident_id)
+    return render_template(
+        "public/resume_last4.html", form=form, campaign=campaign, notice=CONFIRM_NOTICE
+    ), 409
+
+
+def _last4_limit() -> str:
+    return str(current_app.config.get("QUIZ_LAST4_LIMIT", "5/hour;20/day"))
+
+
+def _claimed_id_number() -> str:
+    """Rate-limit key of a last-four attempt: the ID number it is for (keyed hash), so
+    guessing the 10,000 possible digits from many addresses gets nowhere either."""
+    try:
+        number = identity.validate_resident_id(request.form.get("resident_id", "")[:30]).number
+    except IdentityError:
+        return "last4-ip:" + client_address()
+    return "last4:" + protector().lookup_hash("rid", number)
+
+
+@bp.route("/resume/last4", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+@limiter.limit(_last4_limit, methods=["POST"], key_func=_claimed_id_number)
+def resume_last4() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    form = ResumeByLast4Form()
+    if request.method == "GET":
+        return render_template("public/resume_last4.html", form=form, campaign=campaign)
+    if not form.validate_on_submit():
+        return render_template("public/resume_last4.html", form=form, campaign=campaign), 422
+    try:
+        participant = resume_by_last4(
+            db(), protector(), campaign, form.resident_id.checked.number, form.mobile_last4.data
+        )
+    except NotFound as exc:
+        form.mobile_last4.errors = [*form.mobile_last4.errors, str(exc)]
+        return render_template("public/resume_last4.html", form=form, campaign=campaign), 404
+    session.permanent = True
+    session["pid"] = participant.public_id
+    if participant.status == "completed":
+        return redirect(url_for("public.result"))
+    return redirect(url_for("public.question"))
+
+
+@bp.route("/resume", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def resume() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    form = ResumeForm()
+    if request.method == "GET":
+        return render_template("public/resume.html", form=form, campaign=campaign)
+    if not form.validate_on_submit():
+        return render_template("public/resume.html", form=form, campaign=campaign), 422
+    try:
+        participant = signup.resume(
+            db(),
+            protector(),
+            campaign,
+            form.resident_id.checked.number,
+            form.mobile.checked,
+        )
+    except NotFound as exc:
+        form.mobile.errors = [*form.mobile.errors, str(exc)]
+        return render_template("public/resume.html", form=form, campaign=campaign), 404
+    session.permanent = True
+    session["pid"] = participant.public_id
+    if participant.status == "completed":
+        return redirect(url_for("public.result"))
+    return redirect(url_for("public.question"))
+
+
+@bp.get("/quiz")
+def question() -> ResponseReturnValue:
+    campaign, bank, sheet = current_sheet()
+    if sheet is None:
+        return redirect(url_for("public.campaign_page"))
+    return _question_page(campaign, bank, sheet)
+
+
+def _question_page(
+    campaign: Campaign,
+    bank: QuestionBank,
+    sheet: AnswerSheet,
+    error: str | None = None,
+) -> ResponseReturnValue:
+    """The next question with progress (422 when it shows a refused answer); the result
+    page once every question is answered."""
+    item = sheet.next
+    if item is None:
+        return redirect(url_for("public.result"))
+    page = render_template(
+        "public/question.html",
+        campaign=campaign,
+        question=bank.by_id[item.question_id],
+        number=item.position,
+        total=sheet.total,
+        answered=sheet.answered,
+        error=error,
+        state=window_state(campaign),
+    )
+    return (page, 422) if error else page
+
+
+@bp.post("/quiz")
+@limiter.limit(_answer_limit)
+def answer() -> ResponseReturnValue:
+    campaign, bank, sheet = current_sheet()
+    if sheet is None:
+        return redirect(url_for("public.campaign_page"))
+    position = answered_position(request.form)
+    if position is None:  # a tampered or truncated form: the question again, with why
+        return _question_page(campaign, bank, sheet, error="提交无效,请重新作答。")
+    choices = [c[:8] for c in request.form.getlist("choice")[:20]]
+    try:
+        sheet = answer_on_sheet(db(), campaign, bank, sheet, position, choices)
+        db().commit()
+    except FlowError as exc:
+        db().rollback()
+        return _question_page(campaign, bank, sheet, error=str(exc))
+    if sheet.status == "completed":
+        return redirect(url_for("public.result"))
+    if request.headers.get(ANSWERED_BY_SCRIPT) == "1":
+        # The page's script swaps this in: one request per question, not POST + GET.
+        # Without it the browser gets Post/Redirect/Get, so a reload never re-posts.
+        return _question_page(campaign, bank, sheet)
+    return redirect(url_for("public.question"))
+
+
+@bp.get("/result")
+def result() -> ResponseReturnValue:
+    campaign, bank, sheet = current_sheet()
+    if sheet is None:
+        return redirect(url_for("public.campaign_page"))
+    outcome = outcome_of(db(), sheet, bank)
+    if outcome is None:
+        return redirect(url_for("public.question"))
+    return render_template("public/result.html", campaign=campaign, outcome=outcome)
+
+
+@bp.get("/privacy")
+def privacy() -> ResponseReturnValue:
+    campaign = campaign_or_404()
+    return render_template("public/privacy.html", campaign=campaign)

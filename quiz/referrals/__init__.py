@@ -1,0 +1,1 @@
+"""Referral links: attribution, agents, posters, leaderboard."""

@@ -1,0 +1,1 @@
+"""Statistics for the dashboard: aggregates, funnel counters, SVG charts."""

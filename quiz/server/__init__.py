@@ -1,0 +1,1 @@
+"""Serving: gunicorn settings, access log, logging, warm-up before fork."""

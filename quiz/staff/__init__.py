@@ -1,0 +1,1 @@
+"""Staff accounts: authentication, second factor, audit log."""

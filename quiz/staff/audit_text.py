@@ -1,0 +1,163 @@
+"""The audit log in plain Chinese: each entry's action, object and details as words.
+
+The stored entry stays as written (action codes, `kind:id` targets, JSON details); this
+module only reads it, for the audit page, which keeps the raw JSON behind a 详情 toggle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from quiz.leads.service import describe_filters
+from quiz.models import AuditLog, Branch
+
+ACTION_LABELS = {
+    "login": "登录",
+    "login_failed": "登录失败",
+    "totp_failed": "两步验证失败",
+    "totp_enrol": "绑定两步验证",
+    "recovery_code_used": "使用恢复码",
+    "recovery_codes_new": "重新生成恢复码",
+    "logout": "退出登录",
+    "logout_all": "退出所有设备",
+    "password_change": "修改密码",
+    "user_create": "创建用户",
+    "user_update": "修改用户",
+    "user_deactivate": "停用用户",
+    "user_reset_password": "重置用户密码",
+    "user_reset_totp": "重置两步验证",
+    "export": "导出线索",
+    "reveal": "查看完整个人信息",
+    "contact_view": "查看联系电话",
+    "lead.assign": "分配线索",
+    "lead.place": "指定线索机构",
+    "branch.create": "新建机构",
+    "branch.update": "修改机构",
+    "branches.reassign": "按地址重新分配线索",
+    "route.set": "设置地址路由",
+    "route.remove": "删除地址路由",
+    "draw.freeze": "冻结抽奖名单",
+    "draw.run": "执行抽奖",
+    "draw.void": "作废抽奖",
+    "draw.exclude": "排除抽奖资格",
+    "draw.shipping": "更新奖品寄送",
+    "draw.winners_export": "导出中奖名单",
+    "referrals.branch_links": "生成机构推广链接",
+    "referrals.channel_create": "新建推广渠道",
+    "referrals.agents_import": "导入业务员",
+    "referrals.export": "导出推广数据",
+    "referrals.posters_zip": "下载推广海报",
+    "leaderboard.export": "导出机构排行",
+    "keys.rotate": "轮换加密密钥",
+    "retention.purge": "清除过期个人信息",
+    "participant.delete": "删除参与者信息",
+    "database.backup": "备份数据库",
+}
+_OBJECT_KINDS = {
+    "participant": "线索",
+    "user": "用户",
+    "draw": "抽奖",
+    "winner": "中奖记录",
+    "branch": "机构",
+    "route": "地址路由",
+    "export_job": "导出任务",
+}
+_REASONS = {"password": "密码错误", "locked": "账户已锁定", "unknown": "用户名不存在"}
+_FIELDS = {"id_number": "身份证号码", "mobile": "手机号码", "landline": "固定电话"}
+_KEYS = {
+    "rows": "条数",
+    "reason": "原因",
+    "second_factor": "验证方式",
+    "stage": "环节",
+    "role": "角色",
+    "branch_id": "机构",
+    "can_reveal": "可查看完整信息",
+    "can_call": "可查看联系电话",
+    "active": "账户有效",
+    "display_name": "姓名",
+    "moved": "移动",
+    "unassigned": "未分配",
+    "created": "新建",
+    "basis": "口径",
+    "order": "排序",
+    "bytes": "字节",
+}
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One entry in words."""
+
+    action: str
+    target: str
+    details: list[str]
+
+
+def _word(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if value is None:
+        return "无"
+    return str(value)
+
+
+def _branch_name(session: Session, branch_id: Any) -> str:
+    if branch_id is None:
+        return "无"
+    name = session.scalar(select(Branch.name).where(Branch.id == branch_id))
+    return name or str(branch_id)
+
+
+def _target(session: Session, entry: AuditLog) -> str:
+    kind, _, rest = (entry.target or "").partition(":")
+    if entry.action == "export":
+        branch_id = (entry.detail or {}).get("filters", {}).get("branch_id")
+        whose = _branch_name(session, branch_id) if branch_id is not None else "全部机构"
+        return whose if kind != "export_job" else f"{whose}(导出任务 {rest})"
+    if kind in _OBJECT_KINDS and rest:
+        return f"{_OBJECT_KINDS[kind]} {rest}"
+    return entry.target or "-"
+
+
+def _details(session: Session, entry: AuditLog) -> list[str]:
+    detail: Mapping[str, Any] = entry.detail or {}
+    words: list[str] = []
+    for key, value in detail.items():
+        if key == "filters" and isinstance(value, Mapping):
+            words.append("筛选:" + "、".join(describe_filters(session, value)))
+        elif key == "full_personal_data":
+            words.append("含完整个人信息" if value else "个人信息部分隐藏")
+        elif key == "format":
+            words.append("Excel" if value == "xlsx" else str(value).upper())
+        elif key == "scope":
+            words.append("按机构分文件" if value == "all" else "单个文件")
+        elif key == "fields" and isinstance(value, list):
+            words.append("查看:" + "、".join(_FIELDS.get(str(f), str(f)) for f in value))
+        elif key == "reason":
+            words.append("原因:" + _REASONS.get(str(value), str(value)))
+        elif key == "changes" and isinstance(value, Mapping):
+            for field, change in value.items():
+                before, after = (list(change) + [None, None])[:2]
+                if field == "branch_id":
+                    before, after = _branch_name(session, before), _branch_name(session, after)
+                label = _KEYS.get(field, field)
+                words.append(f"{label}:{_word(before)} → {_word(after)}")
+        elif key == "branch_id":
+            words.append("机构:" + _branch_name(session, value))
+        else:
+            words.append(f"{_KEYS.get(key, key)}:{_word(value)}")
+    return words
+
+
+def describe(session: Session, entry: AuditLog) -> AuditLine:
+    """The entry's action, object and details in Chinese words."""
+    return AuditLine(
+        ACTION_LABELS.get(entry.action, entry.action),
+        _target(session, entry),
+        _details(session, entry),
+    )

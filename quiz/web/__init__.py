@@ -1,0 +1,1 @@
+"""Request plumbing: sessions per request, errors, compression, health checks."""
