@@ -112,20 +112,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from quiz.public import bp as public_bp
-    from quiz.public import referral_views  # noqa: F401  (routes on public_bp: /r/<code>)
-
-    app.register_blueprint(public_bp)
-    from quiz.admin import bp as admin_bp
-    from quiz.admin import load_views
+    from quiz import admin, public
+    from quiz.public.draw_views import bp as draw_public_bp
     from quiz.web.health import bp as ops_bp
 
-    load_views()
-    app.register_blueprint(admin_bp)
-
+    public.load_views()
+    app.register_blueprint(public.bp)
+    admin.load_views()
+    app.register_blueprint(admin.bp)
     app.register_blueprint(ops_bp)
-    from quiz.public.draw_views import bp as draw_public_bp
-
     app.register_blueprint(draw_public_bp)
 
 

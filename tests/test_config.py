@@ -65,7 +65,7 @@ def serve_calls(app, monkeypatch):
 def test_serve_refuses_several_workers_with_per_worker_rate_limits(app, serve_calls):
     """24 sign-in POSTs in 3 s got 15 answers of "wrong password" before the documented
     10/minute held: each of the workers counted on its own."""
-    from quiz.cli.main import serve
+    from quiz.cli.site import serve
 
     app.config["RATELIMIT_STORAGE_URI"] = "memory://"
     result = app.test_cli_runner().invoke(serve, ["--workers", "3"])
@@ -76,7 +76,7 @@ def test_serve_refuses_several_workers_with_per_worker_rate_limits(app, serve_ca
 
 
 def test_serve_runs_one_worker_by_default_with_memory_storage_and_says_so(app, serve_calls):
-    from quiz.cli.main import serve
+    from quiz.cli.site import serve
 
     app.config["RATELIMIT_STORAGE_URI"] = "memory://"
     app.config["WEB_CONCURRENCY"] = None

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from quiz.cli.main import db_downgrade, db_upgrade
+from quiz.cli.database import db_downgrade, db_upgrade
 from quiz.db import Base, make_engine
 from quiz.migrate import downgrade, upgrade
 from tests.conftest import make_app

@@ -7,21 +7,16 @@ import io
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from quiz.branches.routing import RouteTable
-from quiz.db import Database
+from quiz.cli.context import database
 from quiz.regions.locate import HEADER, locate_row
 
 EMPTY_ROW = "\t" * (len(HEADER) - 1) + "\n"
-
-
-def _database() -> Database:
-    return cast(Database, current_app.extensions["quiz.db"])
 
 
 @click.group("branches")
@@ -59,7 +54,7 @@ def import_branches_command(path: Path) -> None:
     from quiz.branches.service import CsvImportError, import_branches
 
     try:
-        with _database().transaction() as session:
+        with database().transaction() as session:
             created, updated = import_branches(session, _read_file(path))
     except CsvImportError as exc:
         _fail_with(exc.errors, path)
@@ -74,7 +69,7 @@ def export_branches_command(output: Path | None, bom: bool) -> None:
     """Write the branch table as CSV (to standard output unless -o)."""
     from quiz.branches.service import export_branches
 
-    with _database().transaction(write=False) as session:
+    with database().transaction(write=False) as session:
         rows = list(export_branches(session))
     _export(rows, output, bom)
 
@@ -87,7 +82,7 @@ def import_routes_command(path: Path) -> None:
     from quiz.branches.service import CsvImportError, import_routes, uncovered_provinces
 
     try:
-        with _database().transaction() as session:
+        with database().transaction() as session:
             defaults, overrides = import_routes(session, _read_file(path))
             uncovered = uncovered_provinces(session)
     except CsvImportError as exc:
@@ -110,7 +105,7 @@ def export_routes_command(output: Path | None, bom: bool) -> None:
     """Write the mapping as CSV (to standard output unless -o)."""
     from quiz.branches.service import export_routes
 
-    with _database().transaction(write=False) as session:
+    with database().transaction(write=False) as session:
         rows = list(export_routes(session))
     _export(rows, output, bom)
 
@@ -135,7 +130,7 @@ def reassign_command() -> None:
     from quiz.branches.service import branch_lead_counts
     from quiz.staff import audit
 
-    with _database().transaction() as session:
+    with database().transaction() as session:
         moved = reassign_all(session)
         unassigned = branch_lead_counts(session).get(None, 0)
         audit.record(
@@ -177,9 +172,9 @@ def locate_command(header: bool) -> None:
     from quiz.branches.routing import load_route_table
     from quiz.regions.parser import warm_up
 
-    with _database().transaction(write=False) as session:
+    with database().transaction(write=False) as session:
         table = load_route_table(session)
-    _database().dispose()  # nothing more to ask the database
+    database().dispose()  # nothing more to ask the database
     warm_up()
     # utf-8-sig drops a BOM at the start; universal newlines turn CRLF into LF.
     source = io.TextIOWrapper(
@@ -199,3 +194,6 @@ def locate_command(header: bool) -> None:
 
 
 __all__ = ["branches_group", "locate_command", "locate_stream"]
+
+
+COMMANDS: tuple[click.Command, ...] = (branches_group, locate_command)

@@ -7,23 +7,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from quiz.db import Database
+from quiz.cli.context import database
 from quiz.draw import service
 from quiz.draw.eligibility import DrawRefused, active_draw
 from quiz.draw.replay import replay_command
 from quiz.models import MAX_ID, Campaign, Draw
-
-
-def _database() -> Database:
-    return cast(Database, current_app.extensions["quiz.db"])
 
 
 def _operator() -> str:
@@ -77,7 +71,7 @@ def draw_group() -> None:
 @with_appcontext
 def freeze_command(slug: str | None) -> None:
     """Number the eligible entries and publish the entrant digest (after the close)."""
-    with _database().transaction() as session, _refusals():
+    with database().transaction() as session, _refusals():
         campaign = _campaign(session, slug)
         total = service.count_eligible(session, campaign)
         with click.progressbar(length=total, label="freezing entrants", file=sys.stderr) as bar:
@@ -104,7 +98,7 @@ def run_command(randomness: str, slug: str | None, yes: bool, early_reason: str 
 
     Refused before the campaign's draw_at unless --before-draw-at gives the reason.
     """
-    with _database().transaction() as session, _refusals():
+    with database().transaction() as session, _refusals():
         campaign = _campaign(session, slug)
         draw = _draw(session, campaign, None)
         service.check_randomness(randomness, draw)
@@ -128,7 +122,7 @@ def run_command(randomness: str, slug: str | None, yes: bool, early_reason: str 
 @with_appcontext
 def verify_command(slug: str | None, draw_id: int | None) -> None:
     """Recompute the digest and the winners from the stored inputs; exit 1 on mismatch."""
-    with _database().transaction(write=False) as session, _refusals():
+    with database().transaction(write=False) as session, _refusals():
         campaign = _campaign(session, slug)
         draw = _draw(session, campaign, draw_id)
         with click.progressbar(
@@ -152,7 +146,7 @@ def verify_command(slug: str | None, draw_id: int | None) -> None:
 @with_appcontext
 def export_entrants_command(path: Path, slug: str | None, draw_id: int | None) -> None:
     """Write the frozen entrant file to PATH (UTF-8, LF, no header)."""
-    with _database().transaction(write=False) as session:
+    with database().transaction(write=False) as session:
         campaign = _campaign(session, slug)
         draw = _draw(session, campaign, draw_id)
         try:
@@ -171,7 +165,7 @@ def export_entrants_command(path: Path, slug: str | None, draw_id: int | None) -
 @with_appcontext
 def void_command(reason: str, slug: str | None, draw_id: int | None, yes: bool) -> None:
     """Void the active draw (its record is kept); a new freeze is then allowed."""
-    with _database().transaction() as session, _refusals():
+    with database().transaction() as session, _refusals():
         campaign = _campaign(session, slug)
         draw = _draw(session, campaign, draw_id)
         if not yes:
@@ -181,3 +175,6 @@ def void_command(reason: str, slug: str | None, draw_id: int | None, yes: bool) 
 
 
 draw_group.add_command(replay_command, "replay")
+
+
+COMMANDS: tuple[click.Command, ...] = (draw_group,)

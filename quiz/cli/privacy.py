@@ -10,13 +10,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from quiz.db import Database
+from quiz.cli.context import database
 from quiz.privacy.protection import KeyError_, Protector, new_keys, split_keys
 from quiz.staff.audit import record
-
-
-def _database() -> Database:
-    return cast(Database, current_app.extensions["quiz.db"])
 
 
 def _protector() -> Protector:
@@ -74,10 +70,10 @@ def keys_rotate(new_hash_key: str | None, batch_size: int) -> None:
         click.echo(f"  {what}: {done}/{total}")
 
     try:
-        report = rotate_keys(_database(), ring, batch_size=batch_size, progress=progress)
+        report = rotate_keys(database(), ring, batch_size=batch_size, progress=progress)
     except KeyError_ as exc:
         raise click.ClickException(f"{exc}; was an old key removed too early?") from exc
-    with _database().transaction() as session:
+    with database().transaction() as session:
         detail = {
             **report.as_dict(),
             "data_keys": len(data_keys),
@@ -122,7 +118,7 @@ def purge_command(dry_run: bool, batch_size: int) -> None:
     from quiz.privacy.retention import purge
 
     if dry_run:
-        with _database().transaction(write=False) as session:
+        with database().transaction(write=False) as session:
             report = purge(session, _protector(), dry_run=True)
         click.echo(
             f"would anonymise {report.non_winners} non-winner(s) and {report.winners} "
@@ -132,7 +128,7 @@ def purge_command(dry_run: bool, batch_size: int) -> None:
     non_winners = winners = pending = 0
     while True:
         # One transaction per batch: a long purge holds SQLite's write lock briefly.
-        with _database().transaction() as session:
+        with database().transaction() as session:
             report = purge(session, _protector(), limit=batch_size)
             if report.anonymised:
                 record(
@@ -180,7 +176,7 @@ def participant_delete(
     """Anonymise one person's entries now (a deletion request)."""
     from quiz.privacy.retention import PendingPrize, RetentionError, delete_person, find_person
 
-    with _database().transaction() as session:
+    with database().transaction() as session:
         try:
             found = find_person(
                 session, _protector(), id_number=id_number, mobile=mobile, last4=last4
@@ -227,10 +223,10 @@ def backup_command(path: Path, overwrite: bool) -> None:
     from quiz.privacy.backup import BackupError, backup_sqlite
 
     try:
-        result = backup_sqlite(_database().url, path, overwrite=overwrite)
+        result = backup_sqlite(database().url, path, overwrite=overwrite)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
-    with _database().transaction() as session:
+    with database().transaction() as session:
         record(
             session,
             None,
@@ -244,9 +240,4 @@ def backup_command(path: Path, overwrite: bool) -> None:
     )
 
 
-def register(group: click.Group) -> None:
-    """Attach these commands to the `quiz` group."""
-    group.add_command(keys_group)
-    group.add_command(purge_command)
-    group.add_command(participant_group)
-    group.add_command(backup_command)
+COMMANDS: tuple[click.Command, ...] = (keys_group, purge_command, participant_group, backup_command)

@@ -11,14 +11,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from quiz.campaign.lifecycle import current_campaign
-from quiz.db import Database
+from quiz.cli.context import database
 from quiz.privacy.protection import Protector
 from quiz.referrals import leaderboard
 from quiz.referrals import links as referrals
-
-
-def _database() -> Database:
-    return cast(Database, current_app.extensions["quiz.db"])
 
 
 @click.group("referrals")
@@ -32,7 +28,7 @@ def referrals_group() -> None:
 @with_appcontext
 def create_channel(code: str, name: str) -> None:
     """Create promotion channel CODE called NAME, with its link."""
-    with _database().transaction() as session:
+    with database().transaction() as session:
         try:
             link = referrals.create_channel(session, code, name)
         except referrals.ReferralError as exc:
@@ -57,11 +53,11 @@ def import_agents(path: Path, branch_links: bool) -> None:
         # Checked whole first (a bad file saves nothing), then written in short
         # transactions: the site keeps taking registrations while a large file loads.
         result = referrals.import_agents_in_chunks(
-            _database(), rows, hash_mobile=lambda m: protector.lookup_hash("mobile", m)
+            database(), rows, hash_mobile=lambda m: protector.lookup_hash("mobile", m)
         )
     except referrals.ReferralError as exc:
         raise click.ClickException(f"{path}:\n{exc}") from exc
-    with _database().transaction() as session:
+    with database().transaction() as session:
         branches = referrals.ensure_branch_links(session) if branch_links else 0
     click.echo(
         f"agents: {result.created} created, {result.updated} updated; "
@@ -91,7 +87,7 @@ def export_links(base_url: str, output: Path | None, branch_code: str | None) ->
 
     from quiz.models import Branch
 
-    with _database().transaction(write=False) as session:
+    with database().transaction(write=False) as session:
         branch_id = None
         if branch_code:
             branch_id = session.scalar(select(Branch.id).where(Branch.code == branch_code))
@@ -113,9 +109,12 @@ def export_links(base_url: str, output: Path | None, branch_code: str | None) ->
 @with_appcontext
 def reflag() -> None:
     """Recompute self-referral and burst flags of referred entries (after a threshold change)."""
-    with _database().transaction() as session:
+    with database().transaction() as session:
         campaign = current_campaign(session)
         if campaign is None:
             raise click.ClickException("no campaign loaded")
         flagged = referrals.reflag(session, campaign)
     click.echo(f"{flagged} referred entries flagged")
+
+
+COMMANDS: tuple[click.Command, ...] = (referrals_group,)

@@ -6,20 +6,15 @@ import sys
 from typing import cast
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from quiz.db import Database
+from quiz.cli.context import database
 from quiz.models import StaffUser
 from quiz.staff import auth
 
 CLI_ACTOR = "cli"
-
-
-def _database() -> Database:
-    return cast(Database, current_app.extensions["quiz.db"])
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -67,7 +62,7 @@ def create(
     if role == "branch" and not branch_code:
         raise click.UsageError("--branch CODE is required for --role branch")
     password = _read_password(password_stdin)
-    with _database().transaction() as session:
+    with database().transaction() as session:
         try:
             branch_id = auth.branch_by_code(session, branch_code).id if branch_code else None
             user = auth.create_user(
@@ -90,7 +85,7 @@ def create(
 @with_appcontext
 def list_users() -> None:
     """List accounts: username, role, branch, active, second factor."""
-    with _database().transaction(write=False) as session:
+    with database().transaction(write=False) as session:
         for user in session.scalars(select(StaffUser).order_by(StaffUser.username)):
             branch = user.branch.code if user.branch else "-"
             totp = "totp" if user.totp_secret_enc else "no-totp"
@@ -105,7 +100,7 @@ def list_users() -> None:
 def set_password(username: str, password_stdin: bool) -> None:
     """Set a new password (also lifts a lockout and ends the user's sessions)."""
     password = _read_password(password_stdin)
-    with _database().transaction() as session:
+    with database().transaction() as session:
         user = _user(session, username)
         try:
             auth.admin_reset_password(session, user, password, actor=None, actor_name=CLI_ACTOR)
@@ -119,7 +114,10 @@ def set_password(username: str, password_stdin: bool) -> None:
 @with_appcontext
 def reset_2fa(username: str) -> None:
     """Forget the second factor (lost phone): the user enrols again at next login."""
-    with _database().transaction() as session:
+    with database().transaction() as session:
         user = _user(session, username)
         auth.admin_reset_totp(session, user, actor=None, actor_name=CLI_ACTOR)
         click.echo(f"second factor of {user.username!r} reset")
+
+
+COMMANDS: tuple[click.Command, ...] = (staff,)

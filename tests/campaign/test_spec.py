@@ -481,7 +481,7 @@ def test_cli_load_refusing_a_changed_answer_key_is_a_message(
     itself checked out: it is still a message and exit 1, and nothing changes."""
     import re
 
-    from quiz.cli.main import campaign_load
+    from quiz.cli.campaign import campaign_load
     from tests.factories import make_participant as registered
 
     database = app.extensions["quiz.db"]
@@ -507,7 +507,7 @@ def test_cli_load_refusing_a_changed_answer_key_is_a_message(
 
 
 def test_setup_with_a_missing_campaign_file_says_which(database_url, tmp_path: Path) -> None:
-    from quiz.cli.main import setup_command
+    from quiz.cli.site import setup_command
     from tests.conftest import make_app
 
     missing = tmp_path / "nosuch.toml"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from quiz.branches.routing import AddressInput
 from quiz.campaign.lifecycle import current_campaign
-from quiz.cli.main import main
+from quiz.cli import main
 from quiz.cli.referrals import referrals_group
 from quiz.entry.signup import register
 from quiz.models import Agent, Branch, Participant, ReferralLink

@@ -1,0 +1,107 @@
+"""`quiz setup` and `quiz serve`: a migrated database with the demo loaded, then gunicorn."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from quiz.cli.context import database
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def setup_site() -> None:
+    """Migrate, load the campaign if there is none, seed the default branches if empty."""
+    from quiz.branches.service import seed_default_branches
+    from quiz.campaign.spec import (
+        CampaignFileError,
+        default_campaign_path,
+        install_campaign,
+        load_campaign_file,
+    )
+    from quiz.migrate import upgrade
+    from quiz.models import Campaign
+
+    upgrade(database().url, protector=current_app.extensions["quiz.protector"])
+    with database().transaction() as session:
+        if not session.scalar(select(func.count()).select_from(Campaign)):
+            path = current_app.config.get("QUIZ_CAMPAIGN_FILE") or default_campaign_path()
+            try:
+                install_campaign(session, load_campaign_file(Path(path)))
+            except (CampaignFileError, OSError) as exc:
+                raise click.ClickException(f"QUIZ_CAMPAIGN_FILE {path}: {exc}") from exc
+            click.echo(f"loaded campaign from {path}")
+        created = seed_default_branches(session)
+        if created:
+            click.echo(f"created {created} default provincial branches and their routes")
+
+
+@click.command("setup")
+@with_appcontext
+def setup_command() -> None:
+    """Create or migrate the database and load the demo campaign and branches."""
+    setup_site()
+    click.echo("setup complete")
+
+
+def _worker_count(asked: int | None, storage: str) -> int | None:
+    """The -w to pass to gunicorn (None: its config's default), or refuse per-worker limits."""
+    if not storage.startswith("memory://"):
+        return asked
+    configured = asked or current_app.config.get("WEB_CONCURRENCY")
+    if configured is None:
+        click.echo(
+            "RATELIMIT_STORAGE_URI=memory://: serving with one worker, so that the rate "
+            "limits hold for the whole site (set RATELIMIT_STORAGE_URI=redis://... for more)"
+        )
+        return 1
+    if int(configured) > 1:
+        login = current_app.config["QUIZ_LOGIN_LIMIT"]
+        raise click.ClickException(
+            f"{configured} workers with RATELIMIT_STORAGE_URI=memory:// would each keep their "
+            f"own rate-limit counts, so every limit (sign-in: {login}) "
+            f"would be multiplied by {configured}. Set RATELIMIT_STORAGE_URI=redis://host:6379/0 "
+            "(shared by all workers) or serve with --workers 1."
+        )
+    return int(configured)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="default: from the CPU count")
+@with_appcontext
+def serve(host: str, port: int, workers: int | None) -> None:
+    """Set up the database, then serve the site with gunicorn.
+
+    With memory:// rate-limit storage each worker would count on its own (ten sign-in
+    attempts a minute per worker, not per site): several workers are refused, and
+    without --workers or WEB_CONCURRENCY the site runs one worker and says so.
+    """
+    workers = _worker_count(workers, str(current_app.config["RATELIMIT_STORAGE_URI"]))
+    setup_site()
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    args = [
+        gunicorn,
+        "-c",
+        str(ROOT / "quiz" / "server" / "gunicorn.conf.py"),
+        "-b",
+        f"{host}:{port}",
+    ]
+    if workers:
+        args += ["-w", str(workers)]
+        os.environ["WEB_CONCURRENCY"] = str(workers)
+    args.append("wsgi:app")
+    click.echo(f"serving the quiz at http://{host}:{port}/  (staff pages: /admin/)")
+    os.chdir(ROOT)
+    os.execv(args[0], args)  # noqa: S606  (replace this process with gunicorn)
+
+
+COMMANDS: tuple[click.Command, ...] = (setup_command, serve)
