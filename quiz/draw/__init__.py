@@ -1,1 +1,1 @@
-"""Publicly verifiable prize draw: pure, database-free core."""
+"""Publicly verifiable prize draw: the pure v1 algorithm and replay, eligibility, the service."""
