@@ -84,7 +84,9 @@ def configure(app: Flask) -> None:
         )
     app.extensions["quiz.db"] = Database(app.config["DATABASE_URL"])
     from quiz.campaign.cache import CampaignCache
+    from quiz.referrals.links import configure_thresholds, thresholds_from
 
+    configure_thresholds(thresholds_from(app.config))
     app.extensions["quiz.campaign"] = CampaignCache(
         app.extensions["quiz.db"], float(app.config["QUIZ_CAMPAIGN_CACHE_SECONDS"])
     )

@@ -17,7 +17,7 @@ import ipaddress
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -567,17 +567,28 @@ class Thresholds:
     window: timedelta = BURST_WINDOW
 
 
-def current_thresholds() -> Thresholds:
-    """Thresholds from the app config when there is an app, else the defaults."""
-    from flask import current_app, has_app_context
-
-    if not has_app_context():
-        return Thresholds()
-    config = current_app.config
+def thresholds_from(config: Mapping[str, Any]) -> Thresholds:
+    """The burst rule from settings (QUIZ_REFERRAL_BURST_LIMIT / _WINDOW_MINUTES)."""
     return Thresholds(
-        limit=int(config.get("QUIZ_REFERRAL_BURST_LIMIT", BURST_LIMIT)),
-        window=timedelta(minutes=int(config.get("QUIZ_REFERRAL_BURST_WINDOW_MINUTES", 60))),
+        limit=int(config.get("QUIZ_REFERRAL_BURST_LIMIT") or BURST_LIMIT),
+        window=timedelta(minutes=int(config.get("QUIZ_REFERRAL_BURST_WINDOW_MINUTES") or 60)),
     )
+
+
+# Set once per process by the app factory; the ORM insert hook has no other way to learn
+# the settings, and services do not read Flask's app context.
+_configured = Thresholds()
+
+
+def configure_thresholds(thresholds: Thresholds) -> None:
+    """Make `thresholds` the burst rule of every entry flagged in this process."""
+    global _configured
+    _configured = thresholds
+
+
+def current_thresholds() -> Thresholds:
+    """The burst rule set by configure_thresholds (the defaults before)."""
+    return _configured
 
 
 def stored_ip(address: str | None) -> str | None:

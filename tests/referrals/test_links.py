@@ -14,11 +14,19 @@ from quiz.branches.routing import AddressInput
 from quiz.campaign.lifecycle import current_campaign
 from quiz.cli import main
 from quiz.cli.referrals import referrals_group
+from quiz.db import Base
 from quiz.entry.signup import register
 from quiz.models import Agent, Branch, Participant, ReferralLink
 from quiz.referrals import leaderboard
 from quiz.referrals import links as referrals
-from tests.factories import consent, make_mobile, make_resident_id, registration
+from tests.conftest import make_app
+from tests.factories import (
+    consent,
+    install_test_campaign,
+    make_mobile,
+    make_resident_id,
+    registration,
+)
 
 HUBEI_FIELDS = {
     "name": "李四",
@@ -285,11 +293,17 @@ def test_a_burst_from_one_client_on_one_code_flags_the_whole_burst(session, prot
     assert referrals.reflag(session, campaign) == 6
 
 
-def test_burst_threshold_is_configurable(app, session, protector):
-    app.config["QUIZ_REFERRAL_BURST_LIMIT"] = 2
-    add_agents(session, protector, "机构代码,业务员代码,姓名\nB11,A1,甲\n")
-    link = agent_link(session, "B11", "A1")
-    with app.app_context():
+def test_burst_threshold_is_configurable(database_url, tmp_path):
+    # The factory hands QUIZ_REFERRAL_BURST_LIMIT to the flagging rule.
+    app = make_app(database_url, tmp_path / "instance", QUIZ_REFERRAL_BURST_LIMIT=2)
+    database = app.extensions["quiz.db"]
+    Base.metadata.create_all(database.engine)
+    protector = app.extensions["quiz.protector"]
+    session = database.session(write=True)
+    try:
+        install_test_campaign(session)
+        add_agents(session, protector, "机构代码,业务员代码,姓名\nB11,A1,甲\n")
+        link = agent_link(session, "B11", "A1")
         ps = [_register(session, protector, campaign_of(session), n, link) for n in (1, 2)]
         session.flush()
         session.expire_all()
@@ -297,7 +311,11 @@ def test_burst_threshold_is_configurable(app, session, protector):
         ps.append(_register(session, protector, campaign_of(session), 3, link))
         session.flush()
         session.expire_all()
-    assert [p.referral_flagged for p in ps] == [True, True, True]
+        assert [p.referral_flagged for p in ps] == [True, True, True]
+    finally:
+        session.rollback()
+        session.close()
+        database.dispose()
 
 
 def test_agent_csv_import_is_all_or_nothing_with_line_numbers(session, protector):
