@@ -101,7 +101,7 @@ def configure(app: Flask) -> None:
     if app.config.get("TRUSTED_PROXIES"):
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    from quiz.server.logging_setup import setup_logging
+    from quiz.web.logging_setup import setup_logging
 
     setup_logging(app.config.get("QUIZ_LOG_LEVEL", "INFO"))
 

@@ -11,10 +11,10 @@ from sqlalchemy import Select, select
 
 from quiz.admin import bp
 from quiz.admin.access import admin_required
+from quiz.admin.audit_text import ACTION_LABELS, describe
 from quiz.admin.forms import AuditFilterForm, parse_date
 from quiz.clock import CHINA
 from quiz.models import AuditLog
-from quiz.staff.audit_text import ACTION_LABELS, describe
 from quiz.web.request import db, int_arg
 
 PAGE_SIZE = 50

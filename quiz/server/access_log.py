@@ -19,7 +19,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from quiz.server.logging_setup import bare_field, quoted_field
+from quiz.web.logging_setup import bare_field, quoted_field
 
 
 class AccessLogger(Logger):  # type: ignore[misc]

@@ -8,7 +8,7 @@ from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from quiz.server.logging_setup import bare_field
+from quiz.web.logging_setup import bare_field
 
 log = logging.getLogger("quiz.errors")
 

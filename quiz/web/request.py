@@ -18,7 +18,7 @@ from quiz.clock import cn_time
 from quiz.db import Database
 from quiz.models import MAX_ID
 from quiz.privacy.protection import Protector
-from quiz.server.logging_setup import bare_field
+from quiz.web.logging_setup import bare_field
 
 log = logging.getLogger("quiz.request")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

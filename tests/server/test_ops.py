@@ -15,7 +15,7 @@ import httpx
 import pytest
 from flask import Flask
 
-from quiz.server.logging_setup import FORMAT, OneLineFormatter, RequestIdFilter
+from quiz.web.logging_setup import FORMAT, OneLineFormatter, RequestIdFilter
 from tests.conftest import make_app
 from tests.load.server import ROOT, run_server
 
