@@ -15,7 +15,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 def alembic_config(database_url: str, protector: Any = None) -> Config:
     """An Alembic config pointing at migrations/ and the given database. `protector`
-    (quiz.protection.Protector) is for revisions that must decrypt stored data (0007)."""
+    (quiz.privacy.protection.Protector) is for revisions that must decrypt stored data (0007)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))

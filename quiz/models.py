@@ -200,7 +200,7 @@ class Participant(Base):
     id_enc: Mapped[bytes] = mapped_column(LargeBinary)
     id_masked: Mapped[str] = mapped_column(String(24))
     id_last4: Mapped[str] = mapped_column(String(4))
-    # 18 or older on the Beijing date of entry (quiz.age); the draw takes only True. Not
+    # 18 or older on the Beijing date of entry (quiz.entry.age); the draw takes only True. Not
     # the birth date: with id_masked's first six and last four digits it gave back the
     # whole ID number. NULL: unknown (entries anonymised before migration 0007).
     adult: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
@@ -473,7 +473,7 @@ class LoginThrottle(Base):
     """Failed sign-ins (and password re-entries) of one account name from one client.
 
     The lock is per pair: a stranger's wrong passwords lock the stranger out, not the
-    account's owner; each failure past the free ones doubles the wait (quiz.auth).
+    account's owner; each failure past the free ones doubles the wait (quiz.staff.auth).
     """
 
     __tablename__ = "login_throttle"

@@ -103,7 +103,7 @@ def make_participant(
 
 
 def make_staff(session: Session, username: str = "admin1", role: str = "admin", **kw: Any) -> Any:
-    """A staff user (password hashing is done by quiz.auth once it exists)."""
+    """A staff user (password hashing is done by quiz.staff.auth once it exists)."""
     from quiz.models import StaffUser
 
     user = StaffUser(username=username, role=role, password_hash=kw.pop("password_hash", "!"), **kw)

@@ -50,7 +50,7 @@ def test_the_export_folder_follows_the_setting(app, monkeypatch):
 @pytest.fixture
 def serve_calls(app, monkeypatch):
     """`quiz serve` without setting anything up or starting gunicorn: the exec'd args."""
-    from quiz.cli import main as cli
+    from quiz.cli import site as cli
 
     calls: list[list[str]] = []
     monkeypatch.setattr(cli, "setup_site", lambda: None)

@@ -16,8 +16,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select
-from tests.test_public_views import FIELDS
-from tests.test_referrals import add_agents, agent_link, take_part
 
 from quiz.campaign.lifecycle import current_campaign
 from quiz.draw.service import entry_numbers_of, participants_by_contact
@@ -25,6 +23,8 @@ from quiz.leads import service as leads
 from quiz.models import Branch
 from quiz.privacy import retention
 from tests.factories import make_mobile, make_resident_id, make_staff
+from tests.public.test_entry_views import FIELDS
+from tests.referrals.test_links import add_agents, agent_link, take_part
 
 GROWING = ("participant", "quiz_item", "draw_entrant")
 # An index search on one of these alone reads a whole campaign, frozen list or link.

@@ -20,7 +20,7 @@ def eligible_query(campaign: Campaign) -> Select[Any]:
     """(participant id, masked name, masked mobile) of every eligible entry, in entry order.
 
     Eligible: completed inside the campaign window, 18 or older on the day of entry (the
-    registration's rule, quiz.age: an entry of unknown age is not drawn), not excluded by
+    registration's rule, quiz.entry.age: an entry of unknown age is not drawn), not excluded by
     flag or by an Exclusion row on the same ID-number hash, not anonymised, and
     score >= min_score when one is set.
     The id_hash is unique per campaign, so each person appears at most once.

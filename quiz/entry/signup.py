@@ -43,7 +43,7 @@ class AlreadyRegistered(FlowError):
 
 
 class Underage(FlowError):
-    """The ID number's holder is not 18 on the day of entry (quiz.age)."""
+    """The ID number's holder is not 18 on the day of entry (quiz.entry.age)."""
 
 
 class NotFound(FlowError):

@@ -85,7 +85,7 @@ class RegistrationForm(SafeForm):
     confirm_postal = BooleanField("邮政编码无误,继续提交")
 
     def validate_resident_id(self, field: CheckedField) -> None:
-        """年满18周岁 on the day of entry, told beside the ID number (quiz.age; the
+        """年满18周岁 on the day of entry, told beside the ID number (quiz.entry.age; the
         registration service checks it again for other callers)."""
         if field.checked is not None and not age.is_adult(
             field.checked.birth_date, age.entry_day(utcnow())

@@ -288,7 +288,7 @@ EXPORT_HEADER = (
 
 
 def export_lines_cell(value: Any) -> Any:
-    """A leaderboard cell that spreadsheets will not run as a formula (quiz.exports'
+    """A leaderboard cell that spreadsheets will not run as a formula (quiz.leads.exports'
     rule); numbers stay numbers."""
     return neutralise(value) if isinstance(value, str) else value
 

@@ -2,7 +2,7 @@
 
 Every channel, branch and agent gets a tracked short link /r/<code>. A visit stores
 the code in the session (and a 30-day cookie); registration resolves it with
-`referral_for_request` and quiz.routing applies it to the new participant.
+`referral_for_request` and quiz.branches.routing applies it to the new participant.
 
 Anti-gaming: a `before_insert` hook on Participant flags a referred entry
 (`referral_flagged`) when it is a self-referral or part of a burst from one client

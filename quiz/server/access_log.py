@@ -9,7 +9,7 @@ line the site has always logged, one per request:
 
 client address, request line, status, bytes sent, time in ms, the request id
 (the X-Request-Id response header) and the user agent. Client strings are escaped
-(quiz.logging_setup): a forged field, quote or line break cannot appear.
+(quiz.web.logging_setup): a forged field, quote or line break cannot appear.
 """
 
 from __future__ import annotations

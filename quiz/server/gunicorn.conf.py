@@ -38,8 +38,8 @@ accesslog = os.environ.get("QUIZ_ACCESS_LOG", "-")
 errorlog = "-"
 loglevel = os.environ.get("QUIZ_GUNICORN_LOG_LEVEL", "info")
 # One line per request: client, request line, status, bytes, time in ms, request id,
-# user agent; written by quiz.access_log (gunicorn's access_log_format is not used).
-logger_class = "quiz.access_log.AccessLogger"
+# user agent; written by quiz.server.access_log (gunicorn's access_log_format is not used).
+logger_class = "quiz.server.access_log.AccessLogger"
 # Only the local reverse proxy may set X-Forwarded-Proto for gunicorn itself; the app
 # resolves client addresses with ProxyFix and TRUSTED_PROXIES.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
@@ -73,7 +73,7 @@ def when_ready(server: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    """In the worker: write the visits it counted but has not written yet (quiz.counters)."""
+    """In the worker: write the visits it counted but has not written yet (reports.counters)."""
     from quiz.reports.counters import flush_all
 
     flush_all()

@@ -86,7 +86,7 @@ def test_leaderboard_figures_add_up_to_the_dashboard_totals(session, protector):
     referred = session.scalars(select(Participant.id).where(Participant.agent_id.isnot(None)))
     assert sum(a.counts.registrations for a in agents) == len(referred.all())
 
-    with warnings.catch_warnings():  # quiz.stats uses Result.tuples(), deprecated in SA 2.1
+    with warnings.catch_warnings():  # quiz.reports.stats uses Result.tuples(), deprecated in SA 2.1
         warnings.simplefilter("ignore", DeprecationWarning)
         board = stats.dashboard(session, campaign.id)
     assert (board.entries, board.completed) == (totals.registrations, totals.completions)

@@ -153,7 +153,7 @@ def test_gunicorn_workers_follow_the_cpu_count_unless_overridden(
     assert load_conf(monkeypatch)["workers"] == 6
     conf = load_conf(monkeypatch, WEB_CONCURRENCY="5", QUIZ_WORKER_TIMEOUT="12")
     assert conf["workers"] == 5 and conf["timeout"] == 12
-    assert conf["logger_class"] == "quiz.access_log.AccessLogger"
+    assert conf["logger_class"] == "quiz.server.access_log.AccessLogger"
 
 
 def test_post_fork_gives_the_worker_its_own_engine(
