@@ -357,5 +357,9 @@ def test_a_thousand_entrants_leave_no_id_number_or_mobile_in_any_column_or_file(
         # No digit boundaries: in a record the columns' bytes touch (id_last4 + birth_date).
         for y, m, d in re.findall(rb"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", blob)
     }
-    assert raw & whole.keys() == set()
+    # Columns touch in a record, so digit runs span them: among ~10,000 such 8-digit
+    # windows, one matches one of 1,000 mobiles' last eight by chance in about 10 % of
+    # runs. The bytes are searched for the 11-digit and longer forms; the 8-digit tails are
+    # searched per column above, where a value has its own boundaries.
+    assert {k for k in raw & whole.keys() if len(k) >= 11} == set()
     assert sorted((raw | raw_dates) & hidden_ids.keys()) == []
