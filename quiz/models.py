@@ -399,8 +399,58 @@ class Draw(Base):
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     voided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Two-person control (quiz/draw/control.py): the first entry of the lottery result is
+    # kept only as its SHA-256, so no page or log can show it to the confirmer.
+    entry_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    entered_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    confirmed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # "web" (two people) or "console" (quiz draw run/void on the server, shown publicly).
+    run_channel: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    void_channel: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # Witnesses present at the draw, typed by staff for the printed record.
+    notary_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    supervisor_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
     campaign: Mapped[Campaign] = relationship()
+
+
+class DrawVoidRequest(Base):
+    """A request to void a draw, waiting for a second head-office account (24 hours)."""
+
+    __tablename__ = "draw_void_request"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'refused', 'closed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draw.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # pending (or expired, when past expires_at), approved, refused, or closed (the draw
+    # was voided some other way while it waited).
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DrawStaff(Base):
+    """Accounts a campaign names for its draws: 'operate' (enter the result, request a void)
+    or 'confirm' (confirm the result, approve a void). None named = every active admin."""
+
+    __tablename__ = "draw_staff"
+    __table_args__ = (CheckConstraint("duty IN ('operate', 'confirm')", name="duty"),)
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    duty: Mapped[str] = mapped_column(String(8), primary_key=True)
 
 
 class DrawEntrant(Base):

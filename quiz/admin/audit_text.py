@@ -44,6 +44,15 @@ ACTION_LABELS = {
     "draw.freeze": "冻结抽奖名单",
     "draw.run": "执行抽奖",
     "draw.void": "作废抽奖",
+    "draw.enter": "录入开奖结果(待另一人确认)",
+    "draw.entry_withdraw": "撤回录入的开奖结果",
+    "draw.entry_mismatch": "两次录入不一致(录入作废)",
+    "draw.confirm": "确认开奖结果(两次录入一致)",
+    "draw.void_request": "申请作废抽奖(待另一人批准)",
+    "draw.void_approve": "批准作废抽奖",
+    "draw.void_refuse": "拒绝作废抽奖",
+    "draw.accounts": "设置抽奖操作人",
+    "draw.witnesses": "填写抽奖见证人",
     "draw.exclude": "排除抽奖资格",
     "draw.shipping": "更新奖品寄送",
     "draw.winners_export": "导出中奖名单",
@@ -66,6 +75,7 @@ _OBJECT_KINDS = {
     "branch": "机构",
     "route": "地址路由",
     "export_job": "导出任务",
+    "campaign": "活动",
 }
 _REASONS = {"password": "密码错误", "locked": "账户已锁定", "unknown": "用户名不存在"}
 _FIELDS = {"id_number": "身份证号码", "mobile": "手机号码", "landline": "固定电话"}
@@ -86,6 +96,16 @@ _KEYS = {
     "basis": "口径",
     "order": "排序",
     "bytes": "字节",
+    "entered_by": "录入人",
+    "confirmed_by": "确认人",
+    "requested_by": "申请人",
+    "request": "作废申请编号",
+    "operators": "录入人",
+    "confirmers": "确认人",
+    "notary": "公证员",
+    "supervisor": "监督人",
+    "channel": "执行方式",
+    "previous_status": "原状态",
 }
 
 
@@ -147,6 +167,10 @@ def _details(session: Session, entry: AuditLog) -> list[str]:
                     before, after = _branch_name(session, before), _branch_name(session, after)
                 label = _KEYS.get(field, field)
                 words.append(f"{label}:{_word(before)} → {_word(after)}")
+        elif key == "channel":
+            words.append("执行方式:" + ("服务器控制台" if value == "console" else "网页(两人操作)"))
+        elif key in ("operators", "confirmers") and isinstance(value, list):
+            words.append(f"{_KEYS[key]}:" + "、".join(map(str, value)))
         elif key == "branch_id":
             words.append("机构:" + _branch_name(session, value))
         else:

@@ -1,7 +1,9 @@
-"""Staff draw pages: exclude, freeze, run (with confirmation), void, notary record, winners.
+"""Staff draw pages: exclude, freeze, run (entered by one admin, confirmed by another),
+void (requested by one, approved by another), witnesses, notary record, winners.
 
-Draw actions are admin-only; analysts may view. Winners' shipping is kept by the winner's
-branch and head office; the fulfilment export is for admins and each branch's own winners.
+Draw actions are admin-only; analysts may view. The two-person rules live in
+quiz.draw.control. Winners' shipping is kept by the winner's branch and head office; the
+fulfilment export is for admins and each branch's own winners.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
-from wtforms import HiddenField, IntegerField, StringField
+from wtforms import HiddenField, IntegerField, SelectMultipleField, StringField
 from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from quiz.admin import bp
 from quiz.admin.access import (
@@ -25,7 +28,7 @@ from quiz.admin.access import (
 )
 from quiz.campaign.lifecycle import current_campaign
 from quiz.db import utcnow
-from quiz.draw import service
+from quiz.draw import control, service
 from quiz.draw.eligibility import DrawRefused, exclude_participant
 from quiz.leads.scope import HEAD_OFFICE
 from quiz.models import MAX_ID, Branch, Campaign, Draw, Participant, StaffUser, Winner
@@ -72,12 +75,42 @@ class RunForm(SafeForm):
             raise ValidationError(str(exc)) from exc
 
 
+class ConfirmForm(SafeForm):
+    """The second account types the result again, without seeing the first entry."""
+
+    exact_fields = frozenset({"randomness"})
+    randomness = StringField("再次录入开奖结果(原样填写,看不到第一次录入的内容)")
+
+    def validate_randomness(self, field: Any) -> None:
+        try:
+            service.check_randomness(field.data or "")
+        except DrawRefused as exc:
+            raise ValidationError(str(exc)) from exc
+
+
 class VoidForm(SafeForm):
     reason = StringField("作废原因")
 
     def validate_reason(self, field: Any) -> None:
         if not (field.data or "").strip():
             raise ValidationError("作废抽奖必须填写原因")
+        if len(field.data) > 500:
+            raise ValidationError("作废原因不能超过500个字")
+
+
+class WitnessForm(SafeForm):
+    notary_name = StringField("公证员")
+    supervisor_name = StringField("监督人")
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class AccountsForm(SafeForm):
+    operators = CheckboxesField("可录入开奖结果、申请作废的账户(不选 = 全部管理员)", coerce=int)
+    confirmers = CheckboxesField("可确认开奖结果、批准作废的账户(不选 = 全部管理员)", coerce=int)
 
 
 class ShippingForm(SafeForm):
@@ -115,6 +148,14 @@ def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
     )
     active = next((d for d in draws if d.status != "voided"), None)
     user = _staff()
+    accounts = control.draw_accounts(db(), campaign.id)
+    accounts_form = forms.get("accounts_form") or _accounts_form(accounts)
+    witness_form = forms.get("witness_form") or WitnessForm(
+        data={
+            "notary_name": active.notary_name if active else "",
+            "supervisor_name": active.supervisor_name if active else "",
+        }
+    )
     context: dict[str, Any] = {
         "campaign": campaign,
         "draws": draws,
@@ -124,11 +165,44 @@ def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
         "is_admin": user.role == "admin",
         "exclude_form": forms.get("exclude_form") or ExcludeForm(),
         "run_form": forms.get("run_form") or RunForm(),
+        "confirm_form": forms.get("confirm_form") or ConfirmForm(),
+        "accounts_form": accounts_form,
+        "witness_form": witness_form,
+        "accounts": accounts,
+        "two_person_problem": control.two_person_problem(db(), campaign.id),
+        "may_operate": control.may_operate(db(), campaign.id, user),
+        "may_confirm": control.may_confirm(db(), campaign.id, user),
+        "me": user.username,
+        "void_requests": control.void_requests(db(), [d.id for d in draws]),
+        "request_state": control.request_state,
+        "void_labels": control.VOID_STATUS_LABELS,
         "action_form": ActionForm(),
         "tiers": service.tiers_of(campaign),
         "freeze_deadline": service.freeze_deadline_of(campaign),
     }
     return render_template("admin/draw.html", **context), status
+
+
+def _accounts_form(accounts: control.DrawAccounts | None = None) -> AccountsForm:
+    form = AccountsForm(
+        data=(
+            {
+                "operators": [u.id for u in accounts.operators] if accounts.named_operators else [],
+                "confirmers": (
+                    [u.id for u in accounts.confirmers] if accounts.named_confirmers else []
+                ),
+            }
+            if accounts is not None
+            else None
+        )
+    )
+    choices = [
+        (u.id, f"{u.display_name}({u.username})" if u.display_name else u.username)
+        for u in control.eligible_accounts(db())
+    ]
+    form.operators.choices = choices
+    form.confirmers.choices = choices
+    return form
 
 
 @bp.get("/draw")
@@ -198,7 +272,8 @@ def draw_freeze() -> ResponseReturnValue:
 @bp.post("/draw/run")
 @admin_required
 def draw_run() -> ResponseReturnValue:
-    """First POST shows the string back for confirmation; the confirmed POST runs the draw."""
+    """The first entry of the result: the first POST shows the string back, the confirmed
+    POST stores it (as a digest) for a second account to confirm. Nothing runs yet."""
     form = RunForm()
     if not form.validate_on_submit():
         return _overview(422, run_form=form)
@@ -206,6 +281,10 @@ def draw_run() -> ResponseReturnValue:
     active = service.active_draw(db(), campaign)
     if active is None or active.status != "frozen":
         flash("没有待抽奖的冻结名单。", "error")
+        return _overview(409, run_form=form)
+    problem = control.two_person_problem(db(), campaign.id)
+    if problem is not None:
+        form.randomness.errors = [*form.randomness.errors, problem]
         return _overview(409, run_form=form)
     randomness: str = form.randomness.data
     try:
@@ -225,22 +304,136 @@ def draw_run() -> ResponseReturnValue:
             non_ascii=[(c, f"U+{ord(c):04X}") for c in dict.fromkeys(randomness) if ord(c) > 126],
         )
     try:
-        count = service.run_draw(db(), active, randomness, _staff(), ip=request.remote_addr)
+        control.enter_result(db(), active.id, randomness, _staff(), ip=request.remote_addr)
     except DrawRefused as exc:
         db().rollback()
         flash(str(exc), "error")
         return _overview(409)
     db().commit()
-    flash(f"抽奖完成,共产生 {count} 名获奖者。请运行复核并公布中奖名单。", "success")
+    flash(
+        "开奖结果已录入。请另一位管理员登录后在“确认开奖结果”栏再次录入;两次一致才抽奖。", "success"
+    )
+    return redirect(url_for("admin.draw"))
+
+
+@bp.post("/draw/confirm")
+@admin_required
+def draw_confirm() -> ResponseReturnValue:
+    """The second account's entry: equal to the first, the draw runs; different, both
+    start again and neither entry is shown."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return _overview(422, confirm_form=form)
+    active = service.active_draw(db(), _campaign())
+    if active is None or active.status != "frozen":
+        flash("没有待抽奖的冻结名单。", "error")
+        return _overview(409)
+    try:
+        count = control.confirm_result(
+            db(), active.id, form.randomness.data, _staff(), ip=request.remote_addr
+        )
+    except control.EntriesDiffer as exc:
+        db().commit()  # the first entry is discarded: both start again
+        fresh = ConfirmForm(formdata=None)  # never echo what was typed
+        fresh.randomness.errors = [str(exc)]
+        return _overview(409, confirm_form=fresh)
+    except DrawRefused as exc:
+        db().rollback()
+        flash(str(exc), "error")
+        return _overview(409, confirm_form=form)
+    db().commit()
+    flash(f"两次录入一致,抽奖完成,共产生 {count} 名获奖者。请运行复核并公布中奖名单。", "success")
     return redirect(url_for("admin.draw_record", draw_id=active.id))
+
+
+@bp.post("/draw/entry/withdraw")
+@admin_required
+def draw_entry_withdraw() -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    active = service.active_draw(db(), _campaign())
+    if active is None:
+        abort(404)
+    try:
+        control.withdraw_entry(db(), active.id, _staff(), ip=request.remote_addr)
+    except DrawRefused as exc:
+        db().rollback()
+        flash(str(exc), "error")
+        return _overview(409)
+    db().commit()
+    flash("已撤回您录入的开奖结果,可以重新录入。", "success")
+    return redirect(url_for("admin.draw"))
+
+
+@bp.post("/draw/accounts")
+@admin_required
+def draw_accounts() -> ResponseReturnValue:
+    """Name the accounts that operate and confirm this campaign's draws."""
+    form = _accounts_form()
+    form.process(request.form)
+    if not form.validate_on_submit():
+        return _overview(422, accounts_form=form)
+    try:
+        control.set_draw_accounts(
+            db(),
+            _campaign().id,
+            form.operators.data or [],
+            form.confirmers.data or [],
+            _staff(),
+            ip=request.remote_addr,
+        )
+    except DrawRefused as exc:
+        db().rollback()
+        form.confirmers.errors = [*form.confirmers.errors, str(exc)]
+        return _overview(422, accounts_form=form)
+    db().commit()
+    flash("抽奖操作人设置已保存。", "success")
+    return redirect(url_for("admin.draw"))
+
+
+@bp.post("/draw/<int:draw_id>/witnesses")
+@admin_required
+def draw_witnesses(draw_id: int) -> ResponseReturnValue:
+    """The names of the notary and the supervisor present, for the printed record."""
+    target = _draw_or_404(draw_id)
+    form = WitnessForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        control.set_witnesses(
+            db(),
+            target.id,
+            form.notary_name.data or "",
+            form.supervisor_name.data or "",
+            _staff(),
+            ip=request.remote_addr,
+        )
+    except DrawRefused as exc:
+        db().rollback()
+        form.notary_name.errors = [str(exc)]
+        return _overview(422, witness_form=form)
+    db().commit()
+    flash("见证人已保存,将印在开奖记录上。", "success")
+    return redirect(url_for("admin.draw"))
 
 
 def _void_page(target: Draw, form: VoidForm, status: int = 200) -> ResponseReturnValue:
     winners = db().scalar(
         select(func.count()).select_from(Winner).where(Winner.draw_id == target.id)
     )
+    user = _staff()
     return render_template(
-        "admin/draw_void.html", draw=target, form=form, winners=int(winners or 0)
+        "admin/draw_void.html",
+        draw=target,
+        form=form,
+        action_form=ActionForm(),
+        winners=int(winners or 0),
+        pending=control.pending_request(db(), target.id),
+        requests=control.void_requests(db(), [target.id]),
+        request_state=control.request_state,
+        void_labels=control.VOID_STATUS_LABELS,
+        me=user.username,
+        two_person_problem=control.two_person_problem(db(), target.campaign_id),
     ), status
 
 
@@ -249,7 +442,8 @@ def _void_page(target: Draw, form: VoidForm, status: int = 200) -> ResponseRetur
 @bp.route("/draw/<int:draw_id>/void", methods=["GET", "POST"])
 @admin_required
 def draw_void(draw_id: int) -> ResponseReturnValue:
-    """作废: on the draw's own page, with what it undoes spelled out, and a reason."""
+    """作废: on the draw's own page, with what it undoes spelled out; one account asks
+    with a reason, another approves or refuses within 24 hours."""
     target = _draw_or_404(draw_id)
     if request.method == "GET":
         if target.status == "voided":
@@ -260,14 +454,38 @@ def draw_void(draw_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _void_page(target, form, 422)
     try:
-        service.void_draw(db(), target, form.reason.data, _staff(), ip=request.remote_addr)
+        control.request_void(db(), target.id, form.reason.data, _staff(), ip=request.remote_addr)
+    except DrawRefused as exc:
+        db().rollback()
+        form.reason.errors = [*form.reason.errors, str(exc)]
+        return _void_page(target, form, 409)
+    db().commit()
+    flash(
+        f"已申请作废抽奖 {draw_id}。须由另一位管理员在24小时内批准,批准前抽奖不受影响。",
+        "success",
+    )
+    return redirect(url_for("admin.draw_void", draw_id=draw_id))
+
+
+@bp.post("/draw/void-requests/<int:request_id>/<any(approve, refuse):decision>")
+@admin_required
+def draw_void_decide(request_id: int, decision: str) -> ResponseReturnValue:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        decided = control.decide_void(
+            db(), request_id, decision == "approve", _staff(), ip=request.remote_addr
+        )
     except DrawRefused as exc:
         db().rollback()
         flash(str(exc), "error")
         return _overview(409)
     db().commit()
-    flash(f"抽奖 {draw_id} 已作废(记录保留),可以重新冻结名单。", "success")
-    return redirect(url_for("admin.draw"))
+    if decided.status == "approved":
+        flash(f"已批准作废,抽奖 {decided.draw_id} 已作废(记录保留),可以重新冻结名单。", "success")
+        return redirect(url_for("admin.draw"))
+    flash(f"已拒绝作废抽奖 {decided.draw_id} 的申请。", "success")
+    return redirect(url_for("admin.draw_void", draw_id=decided.draw_id))
 
 
 @bp.get("/draw/<int:draw_id>/record")
@@ -277,10 +495,15 @@ def draw_record(draw_id: int) -> ResponseReturnValue:
     target = _draw_or_404(draw_id)
     rows = service.winner_rows(db(), target) if target.randomness_value else []
     grid = [rows[i : i + RECORD_COLUMNS] for i in range(0, len(rows), RECORD_COLUMNS)]
+    requests = control.void_requests(db(), [target.id])
     return render_template(
         "admin/draw_record.html",
         campaign=target.campaign,
         draw=target,
+        requests=requests,
+        approved=control.approved_request(requests, target.id),
+        request_state=control.request_state,
+        void_labels=control.VOID_STATUS_LABELS,
         grid=grid,
         winners=len(rows),
         columns=RECORD_COLUMNS,

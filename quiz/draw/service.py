@@ -32,7 +32,16 @@ from quiz.draw.algorithm import (
 )
 from quiz.draw.eligibility import DrawRefused, active_draw, eligible_query
 from quiz.leads.exports import masked_address, neutralise
-from quiz.models import Branch, Campaign, Draw, DrawEntrant, Participant, StaffUser, Winner
+from quiz.models import (
+    Branch,
+    Campaign,
+    Draw,
+    DrawEntrant,
+    DrawVoidRequest,
+    Participant,
+    StaffUser,
+    Winner,
+)
 from quiz.privacy.protection import Protector
 from quiz.staff import audit
 from quiz.text_safety import strip_invisible
@@ -362,31 +371,9 @@ def _participants_of(session: Session, draw: Draw, entry_nos: Sequence[int]) -> 
     return found
 
 
-def run_draw(
-    session: Session,
-    draw: Draw,
-    randomness: str,
-    actor: StaffUser | None = None,
-    *,
-    operator: str | None = None,
-    ip: str | None = None,
-    now: datetime | None = None,
-    early_reason: str | None = None,
-) -> int:
-    """Draw the winners of a frozen draw exactly once; returns the number of winners.
-
-    Refused before the campaign's draw_at: the lottery result it names does not exist
-    yet, so any string given then is a guess or an example. `early_reason` (the CLI's
-    override, for a lottery moved to an earlier day) lifts that and goes to the audit.
-    """
-    randomness = check_randomness(randomness, draw)
-    if draw.status != "frozen":
-        raise DrawRefused(_not_frozen(draw.status))
-    now = now or utcnow()
-    draw_at = draw.campaign.draw_at
-    early = check_draw_time(draw, now, early_reason)
-    # A result already used by a voided draw would let a void and a new freeze (other
-    # exclusions, another list) pick among outcomes once the result is known.
+def check_not_reused(session: Session, draw: Draw, randomness: str) -> None:
+    """A result already used by a voided draw would let a void and a new freeze (other
+    exclusions, another list) pick among outcomes once the result is known."""
     reused = session.scalar(
         select(Draw.id)
         .where(
@@ -401,6 +388,35 @@ def run_draw(
             f"这个开奖结果已用于已作废的抽奖(记录 {reused}),不能再次使用;"
             "请在活动文件中公布新的随机数来源。"
         )
+
+
+def run_draw(
+    session: Session,
+    draw: Draw,
+    randomness: str,
+    actor: StaffUser | None = None,
+    *,
+    operator: str | None = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+    early_reason: str | None = None,
+    channel: str = "console",
+) -> int:
+    """Draw the winners of a frozen draw exactly once; returns the number of winners.
+
+    Refused before the campaign's draw_at: the lottery result it names does not exist
+    yet, so any string given then is a guess or an example. `early_reason` (the CLI's
+    override, for a lottery moved to an earlier day) lifts that and goes to the audit.
+    `channel` is "web" only when quiz.draw.control ran it after two people's matching
+    entries; anything else is a one-person run and is marked as the server console's.
+    """
+    randomness = check_randomness(randomness, draw)
+    if draw.status != "frozen":
+        raise DrawRefused(_not_frozen(draw.status))
+    now = now or utcnow()
+    draw_at = draw.campaign.draw_at
+    early = check_draw_time(draw, now, early_reason)
+    check_not_reused(session, draw, randomness)
     # Compute before touching anything, so bad input leaves the draw frozen.
     result = expected_winners(draw, randomness)
     participants = _participants_of(session, draw, [r[0] for r in result])
@@ -415,6 +431,7 @@ def run_draw(
             randomness_value=randomness,
             drawn_at=now,
             drawn_by=_operator(actor, operator),
+            run_channel="web" if channel == "web" else "console",
         )
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -450,6 +467,7 @@ def run_draw(
             "algorithm": draw.algorithm,
             "tiers": draw.tiers,
             "winners": len(rows),
+            "channel": draw.run_channel,
             **(
                 {"before_draw_at": draw_at.isoformat(), "early_reason": early_reason}
                 if early
@@ -479,8 +497,14 @@ def void_draw(
     operator: str | None = None,
     ip: str | None = None,
     now: datetime | None = None,
+    channel: str = "console",
 ) -> Draw:
-    """Void a frozen or drawn draw, keeping its record; a new freeze is then allowed."""
+    """Void a frozen or drawn draw, keeping its record; a new freeze is then allowed.
+
+    `channel` is "web" only when quiz.draw.control approved a second account's request;
+    otherwise the void is one person's and is marked as the server console's. Requests
+    still waiting are closed: there is nothing left for them to void.
+    """
     reason = strip_invisible(reason or "").strip()
     if not reason:
         raise DrawRefused("作废抽奖必须填写原因。")
@@ -491,13 +515,20 @@ def void_draw(
     draw.voided_at = now or utcnow()
     draw.voided_by = _operator(actor, operator)
     draw.void_reason = reason
+    draw.void_channel = "web" if channel == "web" else "console"
+    session.execute(
+        update(DrawVoidRequest)
+        .where(DrawVoidRequest.draw_id == draw.id, DrawVoidRequest.status == "pending")
+        .values(status="closed")
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
     audit.record(
         session,
         actor,
         "draw.void",
         f"draw:{draw.id}",
-        {"reason": reason, "previous_status": previous},
+        {"reason": reason, "previous_status": previous, "channel": draw.void_channel},
         ip,
         actor_name=operator,
     )

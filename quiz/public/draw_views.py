@@ -17,7 +17,7 @@ from wtforms.validators import ValidationError
 from quiz import identity
 from quiz.campaign.lifecycle import current_campaign
 from quiz.db import Database
-from quiz.draw import service
+from quiz.draw import control, service
 from quiz.extensions import limiter
 from quiz.models import Campaign, Draw
 from quiz.web.forms import SafeForm
@@ -88,6 +88,10 @@ def draw_page() -> ResponseReturnValue:
         campaign=campaign,
         draw=draw,
         voided=service.voided_draws(db(), campaign),
+        void_requests=control.campaign_void_requests(db(), campaign.id),
+        approved_request=control.approved_request,
+        request_state=control.request_state,
+        void_labels=control.VOID_STATUS_LABELS,
         freeze_deadline=service.freeze_deadline_of(campaign),
         winners=service.winner_count(db(), draw) if draw else 0,
         form=ContactForm(),

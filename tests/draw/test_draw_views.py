@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from quiz.campaign.lifecycle import current_campaign
 from quiz.db import Database, utcnow
 from quiz.draw import service
-from quiz.models import AuditLog, Branch, Campaign, Draw, Participant, Winner
+from quiz.models import AuditLog, Branch, Campaign, Draw, DrawVoidRequest, Participant, Winner
 from quiz.public import draw_views as views_public
 from tests.conftest import make_app
 from tests.factories import install_test_campaign, login_as, make_participant, make_staff
@@ -245,6 +245,7 @@ def test_admin_freeze_confirm_and_run_once(
 ) -> None:
     closed_with_entrants(session, protector, 4)
     admin = make_staff(session, "boss", role="admin")
+    peer = make_staff(session, "peer", role="admin")
     analyst = make_staff(session, "viewer", role="analyst")
     session.commit()
     login_as(client, analyst)
@@ -278,30 +279,59 @@ def test_admin_freeze_confirm_and_run_once(
     session.expire_all()
     assert session.get(Draw, draw.id).status == "frozen"  # type: ignore[union-attr]
     session.commit()
-    done = client.post("/admin/draw/run", data={"randomness": RANDOMNESS, "confirmed": "yes"})
+    # The confirmed first entry runs nothing: it waits for a second account.
+    entered = client.post("/admin/draw/run", data={"randomness": RANDOMNESS, "confirmed": "yes"})
+    assert entered.status_code == 302
+    session.expire_all()
+    assert session.get(Draw, draw.id).status == "frozen"  # type: ignore[union-attr]
+    session.commit()
+    mine = client.post("/admin/draw/confirm", data={"randomness": RANDOMNESS})
+    assert mine.status_code == 409 and "不能确认自己录入" in mine.get_data(as_text=True)
+    login_as(client, peer)
+    session.commit()  # login_as read the account: end the test's transaction
+    waiting = client.get("/admin/draw").get_data(as_text=True)
+    assert "boss 已于" in waiting and RANDOMNESS not in waiting  # the entry is not shown
+    done = client.post("/admin/draw/confirm", data={"randomness": RANDOMNESS})
     assert done.status_code == 302
     again = client.post("/admin/draw/run", data={"randomness": RANDOMNESS, "confirmed": "yes"})
     assert again.status_code == 409
     session.expire_all()
     stored = session.get(Draw, draw.id)
     assert stored is not None and stored.randomness_value == RANDOMNESS
-    assert stored.drawn_by == "boss"
+    assert (stored.entered_by, stored.confirmed_by, stored.run_channel) == ("boss", "peer", "web")
     session.commit()
     assert client.post("/admin/draw/run", data={"randomness": "  "}).status_code == 422
     # Voiding lives on the draw's own page, not in the history rows, with its consequences.
+    login_as(client, admin)
+    session.commit()
     assert f"/admin/draw/{draw.id}/void" not in client.get("/admin/draw").get_data(as_text=True)
     record = client.get(f"/admin/draw/{draw.id}/record").get_data(as_text=True)
     assert f"/admin/draw/{draw.id}/void" in record
     ask = client.get(f"/admin/draw/{draw.id}/void").get_data(as_text=True)
-    assert "名获奖者全部失效" in ask and "确认作废抽奖" in ask
+    assert "名获奖者全部失效" in ask and "申请作废抽奖" in ask
     refused = client.post(f"/admin/draw/{draw.id}/void", data={"reason": ""})
     assert refused.status_code == 422 and "作废抽奖必须填写原因" in refused.get_data(as_text=True)
     assert (
         client.post(f"/admin/draw/{draw.id}/void", data={"reason": "公证要求重抽"}).status_code
         == 302
     )
+    request_id = session.scalars(select(DrawVoidRequest.id)).one()
+    session.commit()
+    # The requester cannot approve alone; the draw stays drawn.
+    alone = client.post(f"/admin/draw/void-requests/{request_id}/approve")
+    assert alone.status_code == 409
+    session.expire_all()
+    assert session.get(Draw, draw.id).status == "drawn"  # type: ignore[union-attr]
+    session.commit()
+    login_as(client, peer)
+    session.commit()
+    assert client.post(f"/admin/draw/void-requests/{request_id}/approve").status_code == 302
+    session.expire_all()
+    assert session.get(Draw, draw.id).status == "voided"  # type: ignore[union-attr]
     actions = session.scalars(select(AuditLog.action).where(AuditLog.actor == "boss")).all()
-    assert {"draw.freeze", "draw.run", "draw.void"} <= set(actions)
+    assert {"draw.freeze", "draw.enter", "draw.void_request"} <= set(actions)
+    actions = session.scalars(select(AuditLog.action).where(AuditLog.actor == "peer")).all()
+    assert {"draw.confirm", "draw.run", "draw.void", "draw.void_approve"} <= set(actions)
 
 
 def test_admin_exclusion_form(client: FlaskClient, session: Session, protector: Any) -> None:
@@ -460,6 +490,7 @@ def test_the_web_refuses_to_run_before_draw_at_and_the_example(
     service.freeze(session, campaign, now=utcnow() + timedelta(seconds=1))
     campaign.draw_at = utcnow() + timedelta(days=4)
     admin = make_staff(session, "boss", role="admin")
+    make_staff(session, "peer", role="admin")
     session.commit()
     login_as(client, admin)
     early = client.post("/admin/draw/run", data={"randomness": RANDOMNESS, "confirmed": "yes"})
