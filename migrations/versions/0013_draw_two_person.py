@@ -29,9 +29,7 @@ def upgrade() -> None:
     with op.batch_alter_table("draw") as batch:
         batch.add_column(sa.Column("entry_digest", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("entered_by", sa.String(length=64), nullable=True))
-        batch.add_column(
-            sa.Column("entered_at", quiz.db.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch.add_column(sa.Column("entered_at", quiz.db.UTCDateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("confirmed_by", sa.String(length=64), nullable=True))
         batch.add_column(
             sa.Column("confirmed_at", quiz.db.UTCDateTime(timezone=True), nullable=True)
