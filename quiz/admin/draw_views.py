@@ -177,6 +177,7 @@ def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
         "request_state": control.request_state,
         "void_labels": control.VOID_STATUS_LABELS,
         "action_form": ActionForm(),
+        "entries_differ": forms.get("entries_differ"),
         "tiers": service.tiers_of(campaign),
         "freeze_deadline": service.freeze_deadline_of(campaign),
     }
@@ -334,9 +335,11 @@ def draw_confirm() -> ResponseReturnValue:
         )
     except control.EntriesDiffer as exc:
         db().commit()  # the first entry is discarded: both start again
-        fresh = ConfirmForm(formdata=None)  # never echo what was typed
+        # Back to the first step, with the message under the (empty) entry field: never
+        # echo what either person typed.
+        fresh = RunForm(formdata=None)
         fresh.randomness.errors = [str(exc)]
-        return _overview(409, confirm_form=fresh)
+        return _overview(409, run_form=fresh, entries_differ=str(exc))
     except DrawRefused as exc:
         db().rollback()
         flash(str(exc), "error")
