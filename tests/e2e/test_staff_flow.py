@@ -1,5 +1,6 @@
-"""Head office in a desktop browser: TOTP login, dashboard, branch exports, the draw, and the
-public winners page that the draw feeds."""
+"""Head office in a desktop browser: TOTP login, dashboard, branch exports, the draw (result
+entered by one admin and confirmed by another, in two browser contexts), and the public draw
+and winners pages that the draw feeds."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from tests.factories import PLACES, make_participant
 pytestmark = pytest.mark.browser
 
 ADMIN = "hq.admin"
+SECOND = "hq.second"  # the draw's second person: confirms the result
+RESULT = "03 09 14 22 27 31 + 08"
 PASSWORD = "Correct-Horse-Battery-9"
 PARTICIPANTS = 8  # n % 6 == 2 lives in 湖北: n = 2 and 8
 HUBEI = [n for n in range(1, PARTICIPANTS + 1) if PLACES[n % len(PLACES)][1].startswith("湖北")]
@@ -46,6 +49,7 @@ def staff_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             for n in range(1, PARTICIPANTS + 1):
                 make_participant(session, protector, campaign, n, complete=True)
             auth.create_user(session, ADMIN, PASSWORD, "admin", display_name="总公司管理员")
+            auth.create_user(session, SECOND, PASSWORD, "admin", display_name="总公司复核员")
         database.dispose()
         yield s
 
@@ -72,11 +76,11 @@ def close_campaign(site: Site) -> None:
     database.dispose()
 
 
-def log_in(page: Any, shots: Path) -> None:
+def log_in(page: Any, shots: Path, username: str = ADMIN) -> None:
     """Password, then first-login TOTP enrolment with a code computed from the shown secret."""
     page.goto("/admin/login")
     page.screenshot(path=shots / "desktop-admin-login.png", full_page=True)
-    page.get_by_label("用户名").fill(ADMIN)
+    page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url("**/admin/login/totp")
@@ -156,12 +160,38 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
         page.wait_for_load_state()
         assert page.url.endswith("/admin/draw"), page.locator(".flash").all_inner_texts()
         assert page.get_by_text(f"参与人数 {PARTICIPANTS}").count() == 1
-        page.get_by_label("随机数来源公布的开奖结果(原样填写)").fill("03 09 14 22 27 31 + 08")
+        page.get_by_label("公证员").fill("王公证")
+        page.get_by_label("监督人").fill("李监督")
+        page.get_by_role("button", name="保存见证人").click()
+        page.wait_for_load_state()
+        # Two-person control: this admin enters the result; nothing is drawn yet.
+        page.get_by_label("随机数来源公布的开奖结果(原样填写)").fill(RESULT)
         page.get_by_role("button", name="下一步:确认开奖结果").click()
         page.screenshot(path=artifacts / "desktop-admin-draw-confirm.png", full_page=True)
-        page.get_by_role("button", name="开始抽奖").click()
-        page.wait_for_url(re.compile(r"/admin/draw/\d+/record$"))
-        page.screenshot(path=artifacts / "desktop-admin-draw-record.png", full_page=True)
+        page.get_by_role("button", name="录入,等待另一人确认").click()
+        page.wait_for_url(re.compile(r"/admin/draw$"))
+        assert page.locator("#pending-entry").count() == 1
+        assert RESULT not in page.content()
+
+        # The second admin, in a browser context of their own, types it again unseen.
+        second = browser.new_context(**DESKTOP, base_url=staff_site.url)
+        second.set_default_timeout(15_000)
+        other = second.new_page()
+        try:
+            log_in(other, artifacts, SECOND)
+            other.goto("/admin/draw")
+            assert other.locator("#pending-entry").count() == 1
+            assert RESULT not in other.content()  # the first entry is never shown
+            other.screenshot(path=artifacts / "desktop-admin-draw-second.png", full_page=True)
+            other.get_by_label("再次录入开奖结果(原样填写,看不到第一次录入的内容)").fill(RESULT)
+            other.get_by_role("button", name="确认并开始抽奖(只能进行一次)").click()
+            other.wait_for_url(re.compile(r"/admin/draw/\d+/record$"))
+            record = other.locator("table.facts").inner_text()
+            assert f"录入人 {ADMIN}" in record and f"确认人 {SECOND}" in record, record
+            assert "公证员:王公证" in record and "监督人:李监督" in record, record
+            other.screenshot(path=artifacts / "desktop-admin-draw-record.png", full_page=True)
+        finally:
+            second.close()
         page.goto("/admin/draw/winners")
         page.screenshot(path=artifacts / "desktop-admin-winners.png", full_page=True)
     finally:
@@ -172,6 +202,12 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
     phone.set_default_timeout(15_000)
     page = phone.new_page()
     try:
+        page.goto("/draw")
+        result = page.locator("#result").inner_text()
+        assert RESULT in result and f"{ADMIN} 录入" in result and f"{SECOND} 确认" in result
+        assert "公证员 王公证" in result
+        page.screenshot(path=artifacts / "phone-draw-drawn.png", full_page=True, scale="css")
+        assert not run_axe(page)
         page.goto("/winners")
         page.screenshot(path=artifacts / "phone-winners-drawn.png", full_page=True, scale="css")
         assert page.locator("table tbody tr, ol li, .winners li").count() >= 1
