@@ -470,15 +470,25 @@ def draw_void(draw_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.draw_void", draw_id=draw_id))
 
 
-@bp.post("/draw/void-requests/<int:request_id>/<any(approve, refuse):decision>")
+@bp.post("/draw/void-requests/<int:request_id>/approve")
 @admin_required
-def draw_void_decide(request_id: int, decision: str) -> ResponseReturnValue:
+def draw_void_approve(request_id: int) -> ResponseReturnValue:
+    """A second admin approves a void request: the draw is voided."""
+    return _decide_void(request_id, approve=True)
+
+
+@bp.post("/draw/void-requests/<int:request_id>/refuse")
+@admin_required
+def draw_void_refuse(request_id: int) -> ResponseReturnValue:
+    """A second admin refuses a void request: nothing changes."""
+    return _decide_void(request_id, approve=False)
+
+
+def _decide_void(request_id: int, *, approve: bool) -> ResponseReturnValue:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        decided = control.decide_void(
-            db(), request_id, decision == "approve", _staff(), ip=request.remote_addr
-        )
+        decided = control.decide_void(db(), request_id, approve, _staff(), ip=request.remote_addr)
     except DrawRefused as exc:
         db().rollback()
         flash(str(exc), "error")
