@@ -104,8 +104,22 @@ class WitnessForm(SafeForm):
 
 
 class CheckboxesField(SelectMultipleField):
+    """Accounts as checkboxes; a forged or stale value gets a Chinese message, not WTForms'."""
+
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = []
+            raise ValueError("请从列表中选择账户") from None
+
+    def pre_validate(self, form: Any) -> None:
+        allowed = {value for value, _ in self.choices or []}
+        if any(value not in allowed for value in self.data or []):
+            raise ValidationError("请从列表中选择有效的管理员账户")
 
 
 class AccountsForm(SafeForm):

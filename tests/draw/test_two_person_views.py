@@ -211,3 +211,24 @@ def test_head_office_names_the_draw_accounts_on_the_draw_page(
     assert "没有指定您录入开奖结果" in page and 'id="enter-form"' not in page
     refused = client.post("/admin/draw/run", data={"randomness": RANDOMNESS, "confirmed": "yes"})
     assert refused.status_code == 409
+
+
+def test_forged_account_settings_get_a_chinese_message(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    draw_id = frozen(session, protector).id
+    a = make_staff(session, "a", role="admin")
+    make_staff(session, "b", role="admin")
+    viewer = make_staff(session, "viewer", role="analyst")
+    viewer_id = viewer.id
+    session.commit()
+    as_user(client, session, a)
+    for forged in (["abc"], [str(viewer_id)], ["99999999999999999999"]):
+        page = client.post("/admin/draw/accounts", data={"operators": forged})
+        assert page.status_code == 422, forged
+        assert "请从列表中选择" in page.get_data(as_text=True)
+    long_name = client.post(
+        f"/admin/draw/{draw_id}/witnesses",
+        data={"notary_name": "王" * 101, "supervisor_name": ""},
+    )
+    assert long_name.status_code == 422 and "不能超过100个字" in long_name.get_data(as_text=True)
