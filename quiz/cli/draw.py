@@ -28,6 +28,12 @@ def _operator() -> str:
     return f"cli:{user}"[:64]
 
 
+# The web needs two accounts for these; the console acts alone, so it says so in public.
+_CONSOLE_MARK = (
+    "marked on /draw and on the printed record as 由服务器控制台执行, with this OS user and time"
+)
+
+
 def _campaign(session: Session, slug: str | None) -> Campaign:
     from quiz.campaign.lifecycle import current_campaign
 
@@ -96,7 +102,8 @@ def freeze_command(slug: str | None) -> None:
 def run_command(randomness: str, slug: str | None, yes: bool, early_reason: str | None) -> None:
     """Draw the winners once, with RANDOMNESS exactly as the source published it.
 
-    Refused before the campaign's draw_at unless --before-draw-at gives the reason.
+    Refused before the campaign's draw_at unless --before-draw-at gives the reason. Unlike
+    the web (two admins), the console acts alone and the run is publicly marked as such.
     """
     with database().transaction() as session, _refusals():
         campaign = _campaign(session, slug)
@@ -114,6 +121,7 @@ def run_command(randomness: str, slug: str | None, yes: bool, early_reason: str 
             session, draw, randomness, operator=_operator(), early_reason=early_reason
         )
         click.echo(f"draw {draw.id} done: {count} winners stored")
+        click.echo(_CONSOLE_MARK)
 
 
 @draw_group.command("verify")
@@ -164,7 +172,11 @@ def export_entrants_command(path: Path, slug: str | None, draw_id: int | None) -
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 @with_appcontext
 def void_command(reason: str, slug: str | None, draw_id: int | None, yes: bool) -> None:
-    """Void the active draw (its record is kept); a new freeze is then allowed."""
+    """Void the active draw (its record is kept); a new freeze is then allowed.
+
+    Unlike the web (a request and a second admin's approval), the console acts alone and
+    the void is publicly marked as such.
+    """
     with database().transaction() as session, _refusals():
         campaign = _campaign(session, slug)
         draw = _draw(session, campaign, draw_id)
@@ -172,6 +184,7 @@ def void_command(reason: str, slug: str | None, draw_id: int | None, yes: bool) 
             click.confirm(f"Void draw {draw.id} ({draw.status})?", abort=True)
         service.void_draw(session, draw, reason, operator=_operator())
         click.echo(f"draw {draw.id} voided")
+        click.echo(_CONSOLE_MARK)
 
 
 draw_group.add_command(replay_command, "replay")

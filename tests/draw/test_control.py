@@ -186,3 +186,27 @@ def test_witness_names_are_cleaned_and_audited(session: Session, protector: Any)
     with pytest.raises(DrawRefused, match="不能超过"):
         control.set_witnesses(session, draw.id, "王" * 101, "", a)
     assert session.scalars(select(AuditLog.action).where(AuditLog.action == "draw.witnesses")).one()
+
+
+def test_the_audit_log_reads_the_two_person_steps_in_chinese(
+    session: Session, protector: Any
+) -> None:
+    from quiz.admin.audit_text import describe
+
+    draw, (first, second) = frozen_with_admins(session, protector, "first", "second")
+    control.enter_result(session, draw.id, RANDOMNESS, first)
+    with pytest.raises(control.EntriesDiffer):
+        control.confirm_result(session, draw.id, OTHER, second)
+    request = control.request_void(session, draw.id, "名单有误", second)
+    control.decide_void(session, request.id, False, first)
+    lines = {
+        entry.action: describe(session, entry)
+        for entry in session.scalars(select(AuditLog).order_by(AuditLog.id))
+    }
+    mismatch = lines["draw.entry_mismatch"]
+    assert mismatch.action == "两次录入不一致(录入作废)"
+    assert mismatch.details == ["录入人:first", "确认人:second"]
+    assert lines["draw.enter"].action == "录入开奖结果(待另一人确认)"
+    assert lines["draw.void_request"].details[0] == "原因:名单有误"
+    refusal = lines["draw.void_refuse"]
+    assert refusal.action == "拒绝作废抽奖" and "申请人:second" in refusal.details
