@@ -210,3 +210,15 @@ def test_the_audit_log_reads_the_two_person_steps_in_chinese(
     assert lines["draw.void_request"].details[0] == "原因:名单有误"
     refusal = lines["draw.void_refuse"]
     assert refusal.action == "拒绝作废抽奖" and "申请人:second" in refusal.details
+
+
+def test_only_the_first_entrant_may_withdraw_the_entry(session: Session, protector: Any) -> None:
+    draw, (first, second) = frozen_with_admins(session, protector, "first", "second")
+    control.enter_result(session, draw.id, RANDOMNESS, first)
+    with pytest.raises(DrawRefused, match="没有您录入"):
+        control.withdraw_entry(session, draw.id, second)
+    assert draw.entered_by == "first"
+    control.withdraw_entry(session, draw.id, first)
+    assert draw.entry_digest is None and draw.entered_by is None
+    with pytest.raises(DrawRefused, match="还没有待确认"):
+        control.confirm_result(session, draw.id, RANDOMNESS, second)
