@@ -207,7 +207,7 @@ def _digest(randomness: str) -> str:
 
 def _frozen(draw: Draw) -> None:
     if draw.status != "frozen":
-        raise DrawRefused(service._not_frozen(draw.status))
+        raise DrawRefused(service.not_frozen_message(draw.status))
 
 
 def enter_result(

@@ -412,7 +412,7 @@ def run_draw(
     """
     randomness = check_randomness(randomness, draw)
     if draw.status != "frozen":
-        raise DrawRefused(_not_frozen(draw.status))
+        raise DrawRefused(not_frozen_message(draw.status))
     now = now or utcnow()
     draw_at = draw.campaign.draw_at
     early = check_draw_time(draw, now, early_reason)
@@ -437,7 +437,7 @@ def run_draw(
     ).rowcount
     if claimed != 1:
         current = session.scalar(select(Draw.status).where(Draw.id == draw.id))
-        raise DrawRefused(_not_frozen(current or "voided"))
+        raise DrawRefused(not_frozen_message(current or "voided"))
     rows = [
         (draw.id, rank, entry_no, participants[entry_no], tier, prize, value, "待寄送")
         for rank, (entry_no, tier, prize, value) in enumerate(result, start=1)
@@ -480,7 +480,8 @@ def run_draw(
     return len(rows)
 
 
-def _not_frozen(status: str) -> str:
+def not_frozen_message(status: str) -> str:
+    """Why a draw in this status cannot be run."""
     if status == "drawn":
         return "本次抽奖已经完成,不能重复抽奖。"
     if status == "voided":
