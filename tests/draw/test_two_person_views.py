@@ -232,3 +232,18 @@ def test_forged_account_settings_get_a_chinese_message(
         data={"notary_name": "王" * 101, "supervisor_name": ""},
     )
     assert long_name.status_code == 422 and "不能超过100个字" in long_name.get_data(as_text=True)
+
+
+def test_analysts_see_that_an_entry_waits_but_not_the_entry(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    draw = frozen(session, protector)
+    first = make_staff(session, "first", role="admin")
+    make_staff(session, "second", role="admin")
+    viewer = make_staff(session, "viewer", role="analyst")
+    control.enter_result(session, draw.id, RANDOMNESS, first)
+    session.commit()
+    as_user(client, session, viewer)
+    page = client.get("/admin/draw").get_data(as_text=True)
+    assert 'id="pending-entry"' in page and "first 已于" in page
+    assert RANDOMNESS not in page and 'id="confirm-form"' not in page
