@@ -27,7 +27,7 @@ from quiz import identity
 from quiz.campaign.lifecycle import FlowError
 from quiz.db import utcnow
 from quiz.fraud.sms import SmsError, SmsSender
-from quiz.models import Participant, SmsCode
+from quiz.models import Campaign, Participant, SmsCode
 from quiz.privacy.protection import Protector
 
 log = logging.getLogger("quiz.fraud")
@@ -77,6 +77,11 @@ class IssuedCode:
     code: str
     expires_at: datetime
     resend_at: datetime
+
+
+def sms_required(campaign: Campaign) -> bool:
+    """Whether the campaign file asks for an SMS code at registration."""
+    return (campaign.content or {}).get("sms_verification") == "required"
 
 
 def mainland_mobile(value: str) -> str:
