@@ -161,20 +161,18 @@ def _check_limits(
         )
 
 
-def verified_entry_exists(
+def verified_entry(
     session: Session, protector: Protector, campaign_id: int, mobile: str
-) -> bool:
-    """True when an entry of the campaign already proved this mobile."""
-    return (
-        session.scalar(
-            select(Participant.id).where(
-                Participant.campaign_id == campaign_id,
-                Participant.mobile_hash == _mobile_hash(protector, mobile),
-                Participant.mobile_verified_at.is_not(None),
-            )
+) -> Participant | None:
+    """The campaign's entry that already proved this mobile, if any."""
+    entry_id = session.scalar(
+        select(Participant.id).where(
+            Participant.campaign_id == campaign_id,
+            Participant.mobile_hash == _mobile_hash(protector, mobile),
+            Participant.mobile_verified_at.is_not(None),
         )
-        is not None
     )
+    return None if entry_id is None else session.get(Participant, entry_id)
 
 
 MOBILE_TAKEN_MESSAGE = "该手机号码已用于本次活动报名,每个手机号码限报名一次。"
@@ -199,7 +197,7 @@ def issue_code(
     now = now or utcnow()
     limits = limits or SmsLimits()
     mobile = mainland_mobile(mobile)
-    if verified_entry_exists(session, protector, campaign_id, mobile):
+    if verified_entry(session, protector, campaign_id, mobile) is not None:
         raise MobileTaken(MOBILE_TAKEN_MESSAGE)
     mobile_hash = _mobile_hash(protector, mobile)
     client_key = client_hash(protector, client)

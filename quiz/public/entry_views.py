@@ -48,7 +48,7 @@ from quiz.fraud.codes import (
     mainland_mobile,
     seconds_until_resend,
     sms_required,
-    verified_entry_exists,
+    verified_entry,
     verify_code,
     withdraw,
 )
@@ -233,7 +233,10 @@ def register() -> ResponseReturnValue:
                 # Checked last, just before the save: the code is used in the same
                 # transaction, so a refused registration leaves it usable.
                 prepared.participant.mobile_verified_at = _verified_mobile(
-                    campaign, form.mobile.checked, form.sms_code.data or ""
+                    campaign,
+                    form.mobile.checked,
+                    form.sms_code.data or "",
+                    prepared.participant.id_hash,
                 )
             participant = save_registration(db(), prepared)
             db().commit()
@@ -357,10 +360,26 @@ def _send_code(form: RegistrationForm, campaign: Campaign) -> ResponseReturnValu
     return redirect(url_for("public.register") + "#sms_code")
 
 
-def _verified_mobile(campaign: Campaign, mobile: str, code: str) -> datetime:
-    if verified_entry_exists(db(), protector(), campaign.id, mobile):
-        raise MobileTaken(MOBILE_TAKEN_MESSAGE)
-    return verify_code(db(), protector(), campaign.id, mobile, code)
+def _verified_mobile(campaign: Campaign, mobile: str, code: str, id_hash: str) -> datetime:
+    """When the SMS code proves the mobile; the refusals as domain errors."""
+    try:
+        _refuse_taken(campaign, mobile, id_hash)
+        return verify_code(db(), protector(), campaign.id, mobile, code)
+    except CodeRejected:
+        # A double tap: its twin used the code and saved the entry a moment ago.
+        _refuse_taken(campaign, mobile, id_hash)
+        raise
+
+
+def _refuse_taken(campaign: Campaign, mobile: str, id_hash: str) -> None:
+    """The mobile's verified entry, if any, refuses this one: as the same person's entry
+    (the same ID number too, so 继续答题 as for any second registration) or not."""
+    existing = verified_entry(db(), protector(), campaign.id, mobile)
+    if existing is None:
+        return
+    if existing.id_hash == id_hash:
+        raise AlreadyRegistered(existing, same_mobile=True)
+    raise MobileTaken(MOBILE_TAKEN_MESSAGE)
 
 
 def _already_registered(

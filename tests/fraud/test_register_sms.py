@@ -227,3 +227,17 @@ def test_the_demo_campaign_asks_for_the_code(session):
 
     assert load_campaign_file(default_campaign_path()).sms_verification == "required"
     assert current_campaign(session).content["sms_verification"] == "off"  # tests' default
+
+
+def test_a_double_tap_after_the_code_was_used_is_told_to_continue_its_entry(sms_app, web):
+    _send(web)
+    code = _sender(sms_app).last_code(FIELDS["mobile"])
+    data = {**FIELDS, "sms_code": code}
+    assert web.post("/register", data=data).status_code == 302
+    # The same person again (a double tap, or a second browser): the same ID number and
+    # mobile, the code already used. The usual refusal with 继续答题, not a code error.
+    resp = web.post("/register", data=data)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 409
+    assert "该身份证号码已经报名参加本次活动" in page and "继续答题" in page
+    assert _count(sms_app, Participant) == 1
