@@ -74,7 +74,7 @@ def test_get_code_keeps_every_typed_field_after_the_redirect(sms_app, web):
     page = html.unescape(web.get("/register").get_data(as_text=True))
     for name in ("name", "resident_id", "address", "postal_code", "mobile", "landline"):
         assert FIELDS[name] in page, name
-    assert "验证码已发送至 139****4242" in page or "已发送至" in page
+    assert "验证码已发送至 139****4242,5分钟内有效" in page
     assert 'data-wait="' in page and "重新获取(" in page  # the countdown starts
     # The ID number is not readable in the cookie (it is signed, not secret).
     cookie = web.get_cookie("quiz_session")
