@@ -98,12 +98,39 @@ def configure(app: Flask) -> None:
     app.extensions["quiz.protector"] = Protector(
         split_keys(app.config["QUIZ_DATA_KEY"]), app.config["QUIZ_HASH_KEY"]
     )
+    configure_sms(app, production)
     if app.config.get("TRUSTED_PROXIES"):
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     from quiz.web.logging_setup import setup_logging
 
     setup_logging(app.config.get("QUIZ_LOG_LEVEL", "INFO"))
+
+
+def configure_sms(app: Flask, production: bool) -> None:
+    """The SMS backend and sending limits (quiz.fraud); production refuses `console`."""
+    from quiz.fraud.codes import SmsLimits
+    from quiz.fraud.sms import SmsConfigError, SmsSettings, build_sender
+
+    config = app.config
+    settings = SmsSettings(
+        backend=str(config.get("QUIZ_SMS_BACKEND") or "console"),
+        sign_name=str(config.get("QUIZ_SMS_SIGN_NAME") or ""),
+        template_id=str(config.get("QUIZ_SMS_TEMPLATE_ID") or ""),
+        key_id=str(config.get("QUIZ_SMS_KEY_ID") or ""),
+        key_secret=str(config.get("QUIZ_SMS_KEY_SECRET") or ""),
+        app_id=str(config.get("QUIZ_SMS_APP_ID") or ""),
+        region=str(config.get("QUIZ_SMS_REGION") or "ap-guangzhou"),
+        endpoint=str(config.get("QUIZ_SMS_ENDPOINT") or ""),
+    )
+    try:
+        app.extensions["quiz.sms"] = build_sender(settings, production=production)
+    except SmsConfigError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    app.extensions["quiz.sms_limits"] = SmsLimits(
+        per_client_day=int(config.get("QUIZ_SMS_CLIENT_DAY_LIMIT") or 20),
+        per_campaign_day=int(config.get("QUIZ_SMS_CAMPAIGN_DAY_BUDGET") or 20_000),
+    )
 
 
 def register_extensions(app: Flask) -> None:

@@ -79,6 +79,26 @@ class Settings:
         default_factory=lambda: _env_int("QUIZ_VISIT_FLUSH_SECONDS", 10)
     )
 
+    # SMS verification codes (quiz.fraud; README "SMS verification").
+    sms_backend: str = field(
+        default_factory=lambda: _env("QUIZ_SMS_BACKEND", "console") or "console"
+    )
+    sms_sign_name: str = field(default_factory=lambda: _env("QUIZ_SMS_SIGN_NAME", "") or "")
+    sms_template_id: str = field(default_factory=lambda: _env("QUIZ_SMS_TEMPLATE_ID", "") or "")
+    sms_key_id: str = field(default_factory=lambda: _env("QUIZ_SMS_KEY_ID", "") or "")
+    sms_key_secret: str = field(default_factory=lambda: _env("QUIZ_SMS_KEY_SECRET", "") or "")
+    sms_app_id: str = field(default_factory=lambda: _env("QUIZ_SMS_APP_ID", "") or "")
+    sms_region: str = field(
+        default_factory=lambda: _env("QUIZ_SMS_REGION", "ap-guangzhou") or "ap-guangzhou"
+    )
+    sms_endpoint: str = field(default_factory=lambda: _env("QUIZ_SMS_ENDPOINT", "") or "")
+    sms_client_day_limit: int = field(
+        default_factory=lambda: _env_int("QUIZ_SMS_CLIENT_DAY_LIMIT", 20)
+    )
+    sms_campaign_day_budget: int = field(
+        default_factory=lambda: _env_int("QUIZ_SMS_CAMPAIGN_DAY_BUDGET", 20_000)
+    )
+
     @property
     def production(self) -> bool:
         return self.env == "production"
@@ -121,6 +141,16 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "WEB_CONCURRENCY": settings.web_concurrency,
         "QUIZ_LOG_LEVEL": settings.log_level,
         "QUIZ_VISIT_FLUSH_SECONDS": settings.visit_flush_seconds,
+        "QUIZ_SMS_BACKEND": settings.sms_backend,
+        "QUIZ_SMS_SIGN_NAME": settings.sms_sign_name,
+        "QUIZ_SMS_TEMPLATE_ID": settings.sms_template_id,
+        "QUIZ_SMS_KEY_ID": settings.sms_key_id,
+        "QUIZ_SMS_KEY_SECRET": settings.sms_key_secret,
+        "QUIZ_SMS_APP_ID": settings.sms_app_id,
+        "QUIZ_SMS_REGION": settings.sms_region,
+        "QUIZ_SMS_ENDPOINT": settings.sms_endpoint,
+        "QUIZ_SMS_CLIENT_DAY_LIMIT": settings.sms_client_day_limit,
+        "QUIZ_SMS_CAMPAIGN_DAY_BUDGET": settings.sms_campaign_day_budget,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": settings.https,

@@ -18,6 +18,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import (
+    text as sql_text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from quiz.db import Base, UTCDateTime, utcnow
@@ -187,6 +190,15 @@ class Participant(Base):
             "completed_at",
         ),
         CheckConstraint("status IN ('registered', 'completed')", name="status"),
+        # One entry per verified mobile per campaign, next to one per ID number.
+        Index(
+            "uq_participant_verified_mobile",
+            "campaign_id",
+            "mobile_hash",
+            unique=True,
+            sqlite_where=sql_text("mobile_verified_at IS NOT NULL"),
+            postgresql_where=sql_text("mobile_verified_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -209,6 +221,9 @@ class Participant(Base):
     mobile_masked: Mapped[str] = mapped_column(String(16))
     landline_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     duplicate_mobile: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the entrant proved the mobile is theirs with an SMS code (quiz.fraud.codes);
+    # NULL: the campaign did not ask. One verified entry per mobile (the partial index).
+    mobile_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     address: Mapped[str] = mapped_column(String(300))
     postal_code: Mapped[str] = mapped_column(String(6))
@@ -561,6 +576,31 @@ class ImportJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     staff: Mapped[StaffUser | None] = relationship()
+
+
+class SmsCode(Base):
+    """One verification code sent by SMS (quiz.fraud.codes): the keyed hash of the code,
+    never the code; the rows also count the sends for the per-mobile, per-client and
+    per-campaign limits. The newest row of a mobile is its one live code."""
+
+    __tablename__ = "sms_code"
+    __table_args__ = (
+        Index("ix_sms_code_mobile", "campaign_id", "mobile_hash", "created_at"),
+        Index("ix_sms_code_client", "campaign_id", "client_hash", "created_at"),
+        Index("ix_sms_code_campaign", "campaign_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    mobile_hash: Mapped[str] = mapped_column(String(64))
+    client_hash: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set when the code was accepted (a code works once), or when sending failed.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    failed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # The largest id any table can hold (PostgreSQL's integer). A bigger number in a URL

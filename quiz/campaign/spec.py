@@ -10,7 +10,8 @@ line of the offending key, so an operator can fix the file without reading Pytho
     [rules]       version, entry_conditions, draw_method, prize_claim, paragraphs
     [privacy]     version, notice, follow_up_retention_days, winner_retention_days
     [quiz]        questions_per_participant = 5, min_score (optional),
-                  referral_rule = "address" | "referral"
+                  referral_rule = "address" | "referral",
+                  sms_verification = "off" | "required" (SMS code proves the mobile)
     [draw]        randomness_source, randomness_format + randomness_example and
                   freeze_deadline (optional here; the draw refuses to freeze without them)
     [[leaderboard_tiers]] name, from, to      (optional: the leaderboard's reward bands)
@@ -41,6 +42,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 OPTION_KEYS = "ABCDEFGHIJ"
 KINDS = ("knowledge", "intent")
 REFERRAL_RULES = ("address", "referral")
+SMS_VERIFICATION = ("off", "required")
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _QUESTION_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -62,7 +64,7 @@ _TABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"version", "notice", "follow_up_retention_days", "winner_retention_days"}),
     ),
     "quiz": (
-        frozenset({"questions_per_participant", "min_score", "referral_rule"}),
+        frozenset({"questions_per_participant", "min_score", "referral_rule", "sms_verification"}),
         frozenset(),
     ),
     "draw": (
@@ -146,6 +148,8 @@ class CampaignSpec:
     questions_per_participant: int = 5
     min_score: int | None = None
     referral_rule: Literal["referral", "address"] = "address"
+    # "required": registration asks for an SMS code sent to the mobile (quiz.fraud.codes).
+    sms_verification: Literal["off", "required"] = "off"
     source_sha256: str = field(default="")
     # The one way to write the result (a regular expression it must match in full), with
     # an example, and the latest time to freeze the list: announced before the lottery, so
@@ -589,6 +593,9 @@ def parse_campaign(text: str) -> CampaignSpec:
     referral_rule = quiz.get("referral_rule", "address")
     if referral_rule not in REFERRAL_RULES:
         c.fail(("quiz", "referral_rule"), f"{referral_rule!r} must be 'address' or 'referral'")
+    sms_verification = quiz.get("sms_verification", "off")
+    if sms_verification not in SMS_VERIFICATION:
+        c.fail(("quiz", "sms_verification"), f"{sms_verification!r} must be 'off' or 'required'")
 
     draw = c.table(data, "draw")
     randomness_source = c.text(draw, ("draw",), "randomness_source")
@@ -661,6 +668,7 @@ def parse_campaign(text: str) -> CampaignSpec:
         leaderboard_tiers=leaderboard_tiers,
         min_score=min_score,
         referral_rule=cast(Literal["referral", "address"], referral_rule),
+        sms_verification=cast(Literal["off", "required"], sms_verification),
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
 
@@ -721,7 +729,8 @@ def install_campaign(session: Session, spec: CampaignSpec) -> Campaign:
     entry_conditions, draw_method, prize_claim, rules (list of paragraphs),
     privacy_notice (list of paragraphs), rules_version, privacy_version,
     randomness_source, follow_up_retention_days, winner_retention_days,
-    questions_per_participant, min_score (int or None), referral_rule, source_sha256,
+    questions_per_participant, min_score (int or None), referral_rule, sms_verification,
+    source_sha256,
     randomness_format, randomness_example, freeze_deadline (None when not set),
     leaderboard_tiers (list of {name, from, to}; empty for the default 1st-3rd).
 

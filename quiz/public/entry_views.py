@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from flask import (
@@ -15,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
 
 from quiz import identity
 from quiz.branches.routing import AddressInput, resolve_address
@@ -34,8 +37,24 @@ from quiz.entry.signup import (
     save_registration,
 )
 from quiz.extensions import client_address, limiter
+from quiz.fraud.codes import (
+    MOBILE_TAKEN_MESSAGE,
+    CodeRefused,
+    CodeRejected,
+    MobileTaken,
+    SendFailed,
+    deliver,
+    issue_code,
+    mainland_mobile,
+    seconds_until_resend,
+    sms_required,
+    verified_entry,
+    verify_code,
+    withdraw,
+)
 from quiz.identity import IdentityError
 from quiz.models import Campaign
+from quiz.privacy.protection import KeyError_
 from quiz.public import bp
 from quiz.public.forms import (
     ConsentForm,
@@ -135,8 +154,6 @@ def _consent_of(campaign: Campaign) -> Consent | None:
     data: dict[str, Any] | None = session.get("consent")
     if not data or data.get("campaign") != campaign.id:
         return None
-    from datetime import datetime
-
     return Consent(
         rules_version=data["rules_version"],
         privacy_version=data["privacy_version"],
@@ -159,9 +176,12 @@ def register() -> ResponseReturnValue:
     if consent_given is None:
         flash("请先阅读活动规则和个人信息处理规则,并勾选同意。", "warning")
         return redirect(url_for("public.campaign_page") + "#consent")
-    form = RegistrationForm()
+    needs_sms = sms_required(campaign)
     if request.method == "GET":
-        return render_template("public/register.html", form=form, campaign=campaign)
+        return _register_page(campaign, needs_sms)
+    form = RegistrationForm()
+    if needs_sms and "send_code" in request.form:
+        return _send_code(form, campaign)
     if form.validate_on_submit():
         address = AddressInput(
             free_text=form.address.data or "",
@@ -209,8 +229,26 @@ def register() -> ResponseReturnValue:
                     bank=bank,
                 )
             prepared.participant.postal_mismatch = mismatch
+            if needs_sms:
+                # Checked last, just before the save: the code is used in the same
+                # transaction, so a refused registration leaves it usable.
+                prepared.participant.mobile_verified_at = _verified_mobile(
+                    campaign,
+                    form.mobile.checked,
+                    form.sms_code.data or "",
+                    prepared.participant.id_hash,
+                )
             participant = save_registration(db(), prepared)
             db().commit()
+        except CodeRejected as exc:
+            db().commit()  # the wrong try counts against the code's five
+            form.sms_code.errors = [*form.sms_code.errors, str(exc)]
+            return render_template("public/register.html", form=form, campaign=campaign), 422
+        except (MobileTaken, IntegrityError):
+            # IntegrityError: a concurrent entry verified the same mobile (the partial index).
+            db().rollback()
+            form.mobile.errors = [*form.mobile.errors, MOBILE_TAKEN_MESSAGE]
+            return render_template("public/register.html", form=form, campaign=campaign), 409
         except AlreadyRegistered as exc:
             entry = exc.participant  # read before the rollback expires it
             completed, public_id = entry.status == "completed", entry.public_id
@@ -227,8 +265,121 @@ def register() -> ResponseReturnValue:
             flash(str(exc), "error")
             return render_template("public/register.html", form=form, campaign=campaign), 409
         session["pid"] = participant.public_id
+        session.pop(DRAFT_KEY, None)
         return redirect(url_for("public.question"))
     return render_template("public/register.html", form=form, campaign=campaign), 422
+
+
+# The typed registration kept across 获取验证码's Post/Redirect/Get, encrypted with the
+# data key: the session cookie is signed, not secret, and this holds the ID number.
+DRAFT_KEY = "reg_draft"
+_DRAFT_FIELDS = (
+    "name",
+    "resident_id",
+    "address",
+    "province_code",
+    "city_code",
+    "district_code",
+    "address_detail",
+    "postal_code",
+    "mobile",
+    "landline",
+)
+
+
+def _save_draft() -> None:
+    fields = {name: request.form.get(name, "")[:300] for name in _DRAFT_FIELDS}
+    session[DRAFT_KEY] = protector().encrypt(json.dumps(fields, ensure_ascii=False)).decode()
+
+
+def _draft() -> dict[str, str]:
+    token = session.get(DRAFT_KEY)
+    if not isinstance(token, str):
+        return {}
+    try:
+        data = json.loads(protector().decrypt(token.encode()))
+    except (KeyError_, ValueError):  # an old key or a damaged cookie: start afresh
+        return {}
+    return (
+        {k: str(v) for k, v in data.items() if k in _DRAFT_FIELDS} if isinstance(data, dict) else {}
+    )
+
+
+def _register_page(campaign: Campaign, needs_sms: bool) -> ResponseReturnValue:
+    """The empty form, or after 获取验证码 the fields typed before it, with the countdown."""
+    draft = _draft() if needs_sms else {}
+    form = RegistrationForm(formdata=None, data=draft) if draft else RegistrationForm()
+    resend_in = 0
+    if draft.get("mobile"):
+        try:
+            mobile = mainland_mobile(draft["mobile"])
+        except IdentityError:
+            mobile = ""
+        if mobile:
+            resend_in = seconds_until_resend(db(), protector(), campaign.id, mobile)
+    return render_template(
+        "public/register.html", form=form, campaign=campaign, resend_in=resend_in
+    )
+
+
+def _send_code(form: RegistrationForm, campaign: Campaign) -> ResponseReturnValue:
+    """获取验证码: a submit of the whole form, so every typed field is kept (PRG)."""
+
+    def refused(field: Any, message: str, status: int) -> ResponseReturnValue:
+        field.errors = [message]
+        return render_template("public/register.html", form=form, campaign=campaign), status
+
+    try:
+        mobile = mainland_mobile(form.mobile.data or "")
+    except IdentityError as exc:
+        return refused(form.mobile, str(exc), 422)
+    try:
+        issued = issue_code(
+            db(),
+            protector(),
+            campaign.id,
+            mobile,
+            client_address(),
+            limits=current_app.extensions["quiz.sms_limits"],
+        )
+    except MobileTaken as exc:
+        db().rollback()
+        return refused(form.mobile, str(exc), 409)
+    except CodeRefused as exc:
+        db().rollback()
+        return refused(form.sms_code, str(exc), 429)
+    db().commit()  # before sending: no write lock is held while the provider answers
+    try:
+        deliver(current_app.extensions["quiz.sms"], issued)
+    except SendFailed as exc:
+        withdraw(db(), issued)
+        db().commit()
+        return refused(form.sms_code, str(exc), 503)
+    _save_draft()
+    flash(f"验证码已发送至 {identity.mask_mobile(mobile)},5分钟内有效。", "info")
+    return redirect(url_for("public.register") + "#sms_code")
+
+
+def _verified_mobile(campaign: Campaign, mobile: str, code: str, id_hash: str) -> datetime:
+    """When the SMS code proves the mobile; the refusals as domain errors."""
+    try:
+        _refuse_taken(campaign, mobile, id_hash)
+        return verify_code(db(), protector(), campaign.id, mobile, code)
+    except CodeRejected:
+        # A double tap: its twin used the code and saved the entry a moment ago.
+        _refuse_taken(campaign, mobile, id_hash)
+        raise
+
+
+def _refuse_taken(campaign: Campaign, mobile: str, id_hash: str) -> None:
+    """The mobile's verified entry, if any, refuses this one: as the same person's entry
+    (the same ID number too, so 继续答题 as for any second registration) or not."""
+    existing = verified_entry(db(), protector(), campaign.id, mobile)
+    if existing is None:
+        return
+    if existing.id_hash == id_hash:
+        raise AlreadyRegistered(existing, same_mobile=True)
+    raise MobileTaken(MOBILE_TAKEN_MESSAGE)
 
 
 def _already_registered(

@@ -83,6 +83,8 @@ class RegistrationForm(SafeForm):
         validators=[_short(20, "固定电话"), _rule(identity.validate_landline)],
     )
     confirm_postal = BooleanField("邮政编码无误,继续提交")
+    # Checked by the view when the campaign asks for it (quiz.fraud.codes.verify_code).
+    sms_code = StringField("短信验证码", validators=[_short(10, "短信验证码")])
 
     def validate_resident_id(self, field: CheckedField) -> None:
         """年满18周岁 on the day of entry, told beside the ID number (quiz.entry.age; the

@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from quiz.privacy.protection import new_keys
+from tests.e2e.pages import SERVER_LOGS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -161,12 +162,16 @@ def serve(tmp: Path, opens: datetime, closes: datetime, draw: datetime) -> Itera
             "QUIZ_REGISTER_LIMIT": "1000/minute",
             "QUIZ_LOGIN_LIMIT": "1000/minute",
             "QUIZ_ANSWER_LIMIT": "5000/minute",
+            # Every test browser asks for its SMS code from this one address.
+            "QUIZ_SMS_BACKEND": "console",
+            "QUIZ_SMS_CLIENT_DAY_LIMIT": "100000",
             "WEB_CONCURRENCY": "2",
             "QUIZ_LOG_LEVEL": "WARNING",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         env.pop("QUIZ_BIND", None)
         site = Site(f"http://127.0.0.1:{port}", database_url, env, tmp / "gunicorn.log")
+        SERVER_LOGS.append(site.log)  # where the console SMS backend's codes are read
         args = [sys.executable, "-m", "gunicorn", "-c", "quiz/server/gunicorn.conf.py", "-w", "2"]
         args += ["-b", f"127.0.0.1:{port}", "wsgi:app"]
         with site.log.open("wb") as log:

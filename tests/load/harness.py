@@ -10,6 +10,7 @@ participant count and a deadline. Run it against a server started here:
     .venv/bin/python tests/load/harness.py -n 2000 -c 64 --workers 4
     .venv/bin/python tests/load/harness.py --database-url postgresql://...  -n 2000
     .venv/bin/python tests/load/harness.py --url http://127.0.0.1:8000 -n 200
+    .venv/bin/python tests/load/harness.py -n 2000 --sms required   # codes from the log
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from quiz.fraud.sms import codes_in_log  # noqa: E402
 from quiz.public.entry_views import ANSWERED_BY_SCRIPT  # noqa: E402
 from tests.factories import PLACES, make_mobile, make_resident_id  # noqa: E402
 
@@ -84,6 +86,37 @@ def identity(n: int, salt: int = 0) -> Identity:
         address=address,
         postal_code=postal,
     )
+
+
+class LogCodes:
+    """SMS codes read from the server's log, where the console backend writes one line
+    `sms-code mobile=... code=...` per code: the test hook a person's phone stands in for.
+    Reads only what was appended since the last look, so thousands of waits stay cheap."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.codes: dict[str, str] = {}
+
+    def _read_new(self) -> None:
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            chunk = log.read()
+        complete = chunk.rfind(b"\n") + 1  # a line still being written waits for next time
+        self.offset += complete
+        self.codes.update(codes_in_log(chunk[:complete].decode("utf-8", errors="replace")))
+
+    async def code_for(self, mobile: str, *, after: str | None = None, timeout: float = 30) -> str:
+        """The newest code logged for the mobile (other than `after`, an older one)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._read_new()
+            code = self.codes.get(mobile)
+            if code is not None and code != after:
+                return code
+            if time.monotonic() > deadline:
+                raise FlowFailure(f"no sms-code line for {mobile} in {self.path}")
+            await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -149,6 +182,7 @@ class Report:
             "campaign",
             "consent",
             "register_form",
+            "send_code",
             "register",
             "question",
             "answer",
@@ -216,8 +250,11 @@ class Participant:
         *,
         forwarded_for: str | None = None,
         scripted: bool = True,
+        codes: LogCodes | None = None,
     ) -> None:
         self.scripted = scripted
+        self.codes = codes
+        self.sms = False  # the registration form asks for an SMS code (seen by prime)
         self.base_url = base_url.rstrip("/")
         self.http = http
         self.headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
@@ -295,13 +332,26 @@ class Participant:
         token = await self.open_campaign()
         await self.expect("consent", "POST", "/consent", 302, "/register", self.consent(token))
         form = await self.expect("register_form", "GET", "/register", 200)
+        self.sms = 'name="send_code"' in form.text
         return csrf_of(form)
+
+    async def prove_mobile(self, data: dict[str, str]) -> None:
+        """获取验证码 as the page's button does it (the whole form, then back to it), and
+        the code from the server's log into the form's 短信验证码."""
+        if self.codes is None:
+            raise FlowFailure("the campaign asks for an SMS code: give the harness the server log")
+        await self.expect(
+            "send_code", "POST", "/register", 302, "/register#sms_code", {**data, "send_code": "1"}
+        )
+        data["sms_code"] = await self.codes.code_for(self.outcome.who.mobile)
 
     def registration(self, token: str) -> dict[str, str]:
         return {"csrf_token": token, **self.outcome.who.form()}
 
     async def register(self, token: str, *, double_tap: bool = False) -> None:
         data = self.registration(token)
+        if self.sms:
+            await self.prove_mobile(data)
         if double_tap:
             # Two identical POSTs at once: one entry, the other a 302 or a clear 409.
             first, second = await asyncio.gather(
@@ -419,9 +469,14 @@ async def run_load(
     double_tap_every: int = 0,
     scripted: bool = True,
     progress: Progress | None = None,
+    sms_log: Path | None = None,
 ) -> Report:
-    """Play `participants` complete participants, at most `concurrency` at once."""
+    """Play `participants` complete participants, at most `concurrency` at once.
+
+    `sms_log`: the server's log, where the console SMS backend writes the codes a
+    campaign with sms_verification = "required" asks for."""
     progress = progress or Progress()
+    codes = LogCodes(sms_log) if sms_log is not None else None
     http = open_pool(concurrency)
     gate = asyncio.Semaphore(concurrency)
     people = [
@@ -431,6 +486,7 @@ async def run_load(
             identity(n, salt),
             forwarded_for=forwarded_address(salt * 1_000_003 + n) if forwarded else None,
             scripted=scripted,
+            codes=codes,
         )
         for n in range(participants)
     ]
@@ -478,9 +534,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-script", action="store_true", help="answer as a browser without JavaScript"
     )
+    parser.add_argument(
+        "--sms",
+        choices=("off", "required"),
+        default="off",
+        help="the campaign's sms_verification on the server started here (codes from its log)",
+    )
+    parser.add_argument(
+        "--sms-log", type=Path, help="with --url: the server log its console SMS backend writes"
+    )
     args = parser.parse_args(argv)
 
-    async def go(url: str) -> Report:
+    async def go(url: str, sms_log: Path | None) -> Report:
         return await run_load(
             url,
             args.participants,
@@ -488,19 +553,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             deadline=args.deadline,
             salt=args.salt,
             scripted=not args.no_script,
+            sms_log=sms_log,
         )
 
     if args.url:
-        report = run_async(go(args.url))
+        report = run_async(go(args.url, args.sms_log))
     else:
         from tests.load.server import run_server
 
         with tempfile.TemporaryDirectory() as tmp:
             url = args.database_url or f"sqlite:///{tmp}/load.sqlite3"
             with run_server(
-                url, Path(tmp), workers=args.workers, storage_uri=args.storage
+                url,
+                Path(tmp),
+                workers=args.workers,
+                storage_uri=args.storage,
+                sms_verification=args.sms,
             ) as server:
-                report = run_async(go(server.url))
+                report = run_async(go(server.url, server.log_path))
                 locked = server.log().count("database is locked")
                 print(
                     f"server: {args.workers} workers on {url.split(':')[0]}, "

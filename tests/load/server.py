@@ -88,9 +88,10 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
-def campaign_open_now(database_url: str) -> None:
-    """Move the loaded campaign's window so that it takes entries now."""
-    from sqlalchemy import update
+def campaign_open_now(database_url: str, sms_verification: str | None = None) -> None:
+    """Move the loaded campaign's window so that it takes entries now; with
+    `sms_verification`, set the campaign file's setting of that name ("off", "required")."""
+    from sqlalchemy import select, update
 
     from quiz.db import Database
     from quiz.models import Campaign
@@ -105,6 +106,9 @@ def campaign_open_now(database_url: str) -> None:
                 draw_at=now + timedelta(days=40),
             )
         )
+        if sms_verification is not None:
+            for campaign in session.scalars(select(Campaign)):
+                campaign.content = {**campaign.content, "sms_verification": sms_verification}
     database.dispose()
 
 
@@ -198,8 +202,13 @@ def run_server(
     answer_limit: str = HIGH_LIMIT,
     trusted_proxies: int = 0,
     extra_env: dict[str, str] | None = None,
+    sms_verification: str = "off",
 ) -> Iterator[Server]:
-    """Set the site up on `database_url`, serve it with gunicorn, stop it afterwards."""
+    """Set the site up on `database_url`, serve it with gunicorn, stop it afterwards.
+
+    `sms_verification`: "off" (the default here, for the tests of other things) or
+    "required" as the demo campaign ships; the codes go to the log (console backend),
+    where the harness reads them (harness.LogCodes)."""
     workdir.mkdir(parents=True, exist_ok=True)
     keys = new_keys()
     port = free_port()
@@ -217,6 +226,10 @@ def run_server(
         "QUIZ_BIND": f"127.0.0.1:{port}",
         "QUIZ_LOG_LEVEL": "WARNING",  # the access log already has a line per request
         "PYTHONUNBUFFERED": "1",
+        # Every simulated person asks for their SMS code from this machine.
+        "QUIZ_SMS_BACKEND": "console",
+        "QUIZ_SMS_CLIENT_DAY_LIMIT": "10000000",
+        "QUIZ_SMS_CAMPAIGN_DAY_BUDGET": "10000000",
         **(extra_env or {}),
     }
     setup = subprocess.run(
@@ -224,6 +237,6 @@ def run_server(
     )
     if setup.returncode != 0:
         raise RuntimeError(f"quiz setup failed:\n{setup.stdout.decode()}{setup.stderr.decode()}")
-    campaign_open_now(database_url)
+    campaign_open_now(database_url, sms_verification)
     with gunicorn(ROOT, "wsgi:app", env, workdir / "gunicorn.log", workers) as (url, process):
         yield Server(url, database_url, process, workdir / "gunicorn.log", env, keys)

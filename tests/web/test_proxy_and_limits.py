@@ -112,6 +112,12 @@ def test_production_refuses_memory_limits_with_several_workers(database_url: str
         "DATABASE_URL": database_url,
         **KEYS,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Production refuses the console SMS backend (tests/fraud/test_sms.py).
+        "QUIZ_SMS_BACKEND": "aliyun",
+        "QUIZ_SMS_SIGN_NAME": "保险竞答",
+        "QUIZ_SMS_TEMPLATE_ID": "SMS_1",
+        "QUIZ_SMS_KEY_ID": "id",
+        "QUIZ_SMS_KEY_SECRET": "secret",
     }
     with pytest.raises(ConfigurationError, match="memory://"):
         create_app({**production, "WEB_CONCURRENCY": 4})
