@@ -7,7 +7,7 @@ unique index allows one verified entry per mobile per campaign. Existing entries
 none (they were made before the campaign asked).
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-02 02:40:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from quiz.db import UTCDateTime
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
