@@ -312,6 +312,31 @@ class DailyCounter(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class IntentCount(Base):
+    """Entries per intent answer, counted when the entry completes (quiz/engine/intent_counts.py).
+
+    One row per campaign, Beijing day of registration, branch, question and option: the
+    dashboard's per-question charts and branch x answer tables sum a few thousand of these
+    instead of reading every entry's answers. Kept exact by atomic upserts in the
+    transaction that finishes (or moves) the entry.
+    """
+
+    __tablename__ = "intent_count"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # 0: no branch yet (未分配). Not a foreign key: a NULL in a primary key would make
+    # every unassigned entry its own row, and the upsert could never find it.
+    branch_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The option's text, as Participant.intent keeps it; "" counts the entries that
+    # answered the question (a multiple-choice answer adds one per option chosen).
+    option: Mapped[str] = mapped_column(Text, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class StaffUser(Base):
     """A head-office or branch staff account."""
 

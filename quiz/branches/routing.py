@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from quiz.engine import intent_counts
 from quiz.identity import IdentityError
 from quiz.models import Branch, BranchRoute, Campaign, Participant, ReferralLink, StaffUser
 from quiz.regions import divisions
@@ -326,6 +327,8 @@ def reassign_all(session: Session) -> int:
             .values(address_branch_id=branch_id)
             .execution_options(synchronize_session=False)
         )
+        # The completed entries' intent counters move with them (read FOR UPDATE first).
+        intent_counts.move(session, and_(where, movable), branch_id)
         result = session.execute(
             update(Participant)
             .where(where, movable, Participant.branch_id.is_distinct_from(branch_id))
@@ -376,6 +379,7 @@ def place_lead(
     # Province only: the lead is routed, but the city stays unknown (as the parser says).
     participant.unresolved_reason = None if city else "no city"
     participant.address_branch_id = branch.id
+    intent_counts.move(session, Participant.id == participant.id, branch.id)
     participant.branch_id = branch.id
     audit.record(
         session,
@@ -403,6 +407,7 @@ def assign_lead(
 ) -> None:
     """Head office hands a lead straight to a branch (the address stays unplaced)."""
     previous = participant.branch_id
+    intent_counts.move(session, Participant.id == participant.id, branch.id)
     participant.branch_id = branch.id
     session.flush()
     audit.record(

@@ -7,20 +7,21 @@ tests/benchmarks/bench_exports.py). Python only reshapes the few aggregated rows
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Text, cast, func, literal, literal_column, select, union_all
+from sqlalchemy import Date, cast, func, literal, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
+from quiz.engine.intent_counts import ANSWERED, NO_BRANCH
 from quiz.models import (
     FOLLOW_UP_STATUSES,
     Branch,
     Campaign,
     DailyCounter,
+    IntentCount,
     Participant,
     Question,
 )
@@ -108,8 +109,9 @@ class Dashboard:
     provinces: list[tuple[str, int]] = field(default_factory=list)
     branches: list[BranchStats] = field(default_factory=list)
     scores: list[tuple[int, int]] = field(default_factory=list)
-    intents: list[tuple[str, int]] = field(default_factory=list)
     follow_up: dict[str, int] = field(default_factory=dict)
+    # Every intent question: its chart and branch x answer table.
+    questions: list[IntentQuestion] = field(default_factory=list)
 
     @property
     def completion_rate(self) -> float:
@@ -258,28 +260,17 @@ def score_distribution(
     return [(score, counts.get(score, 0)) for score in range(max(top, *counts) + 1)]
 
 
-def intent_breakdown(
-    session: Session, campaign_id: int, window: Window = EVERYTHING
-) -> list[tuple[str, int]]:
-    """Completed entries per first product-interest answer (Participant.intent_level)."""
-    level = Participant.intent_level
-    rows = session.execute(
-        select(level, func.count())
-        .where(Participant.campaign_id == campaign_id, level.is_not(None), *window.where())
-        .group_by(level)
-    ).all()
-    return sorted(((str(k), int(n)) for k, n in rows), key=lambda item: -item[1])
-
-
 def intent_by_question(
     session: Session, campaign_id: int, window: Window = EVERYTHING
 ) -> list[IntentQuestion]:
     """Every intent question of the campaign: entries per option (a multiple-choice
-    answer counts once for each option chosen) and the branch x option table. One
-    GROUP BY over the stored answer sets; Python splits the few distinct sets.
+    answer counts once for each option chosen) and the branch x option table, every
+    option listed (zeros included).
 
-    It reads every entry's answers (no index holds them), so it is not part of the
-    dashboard, whose figures stay index-only: it has its own page (/admin/intent)."""
+    Read from the intent counters (quiz/engine/intent_counts.py), one GROUP BY over a few
+    thousand rows whatever the number of entries. They count by Beijing day of
+    registration, so the window is taken as the Beijing days it starts and ends on (the
+    dashboard's periods are whole days)."""
     questions = [
         IntentQuestion(q.key, q.text, q.multiple, [str(o["text"]) for o in q.options])
         for q in session.scalars(
@@ -290,35 +281,37 @@ def intent_by_question(
     ]
     if not questions:
         return []
-    for q in questions:
-        q.counts = dict.fromkeys(q.options, 0)
-    p = Participant
-    answers = cast(p.intent, Text)
+    c = IntentCount
+    where = [c.campaign_id == campaign_id]
+    if window.since is not None:
+        where.append(c.day >= window.since.astimezone(CHINA).date())
+    if window.until is not None:
+        where.append(c.day < window.until.astimezone(CHINA).date())
     rows = session.execute(
-        select(p.branch_id, answers, func.count())
-        .where(p.campaign_id == campaign_id, p.intent.is_not(None), *window.where())
-        .group_by(p.branch_id, answers)
+        select(c.question_key, c.branch_id, c.option, func.sum(c.count))
+        .where(*where)
+        .group_by(c.question_key, c.branch_id, c.option)
     ).all()
     names = dict(session.execute(select(Branch.id, Branch.name)).all())
-    parsed: dict[str, dict[str, Any]] = {}
-    for branch_id, text, n in rows:
-        if text is None or text == "null":
-            continue
-        chosen = parsed.get(text)
-        if chosen is None:
-            chosen = parsed[text] = json.loads(text) or {}
-        branch = names.get(branch_id, UNASSIGNED) if branch_id is not None else UNASSIGNED
-        for q in questions:
-            picked = chosen.get(q.key)
-            if not picked:
-                continue
-            q.answered += n
-            row = q.by_branch.setdefault(branch, dict.fromkeys(q.options, 0))
-            for option in picked if isinstance(picked, list) else [picked]:
-                q.counts[option] = q.counts.get(option, 0) + n
-                row[option] = row.get(option, 0) + n
+    by_key = {q.key: q for q in questions}
     for q in questions:
-        q.by_branch = dict(sorted(q.by_branch.items(), key=lambda kv: -sum(kv[1].values())))
+        q.counts = dict.fromkeys(q.options, 0)
+    for key, branch_id, option, n in rows:
+        q = by_key.get(key)
+        n = int(n or 0)
+        if q is None or not n:
+            continue
+        if option == ANSWERED:
+            q.answered += n
+            continue
+        branch = names.get(branch_id, UNASSIGNED) if branch_id != NO_BRANCH else UNASSIGNED
+        row = q.by_branch.setdefault(branch, dict.fromkeys(q.options, 0))
+        q.counts[option] = q.counts.get(option, 0) + n
+        row[option] = row.get(option, 0) + n
+    for q in questions:
+        q.by_branch = dict(
+            sorted(q.by_branch.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+        )
     return questions
 
 
@@ -366,5 +359,5 @@ def dashboard(session: Session, campaign_id: int | None, window: Window = EVERYT
     board.provinces = by_province(session, campaign_id, window)
     top = int((campaign.content or {}).get("questions_per_participant") or 0)
     board.scores = score_distribution(session, campaign_id, window, top)
-    board.intents = intent_breakdown(session, campaign_id, window)
+    board.questions = intent_by_question(session, campaign_id, window)
     return board

@@ -52,7 +52,10 @@ def test_dashboard_figures(session, protector):
     assert by_name["上海分公司"].followed == 1 and by_name["上海分公司"].won == 0
     assert board.follow_up == {"待联系": 1, "已联系": 1, "已拜访": 0, "已成交": 1, "无效": 0}
     assert sum(n for _, n in board.scores) == 2
-    assert sum(n for _, n in board.intents) == 2
+    # Every intent question, from the counters its entries' completion wrote.
+    assert [q.answered for q in board.questions] == [2, 2, 2]
+    first = board.questions[0]
+    assert sum(first.counts.values()) == 2 and set(first.by_branch) == {"北京分公司", "上海分公司"}
     assert board.branches[0].name == "北京分公司"  # largest first
 
 
