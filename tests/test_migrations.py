@@ -278,18 +278,18 @@ def test_migration_0007_turns_birth_dates_into_the_adult_flag_and_leaves_none_be
                 assert stored.isoformat().encode() not in blob, stored
 
 
-def test_migration_0012_counts_the_intent_answers_already_given(database_url, tmp_path):
+def test_migration_0012_counts_the_entries_and_intent_answers_already_given(database_url, tmp_path):
     """Entries completed before the intent counters existed are in them after the upgrade,
     exactly as the app counts a new one (by Beijing day, branch, question and option)."""
     from sqlalchemy import select
 
-    from quiz.engine import intent_counts
+    from quiz.engine import entry_counts, intent_counts
     from quiz.models import Branch, Campaign
 
     upgrade(database_url, "0009")
     app = make_app(database_url, tmp_path / "instance")
     database = app.extensions["quiz.db"]
-    late_evening = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)  # 2 December in Beijing
+    late_evening = datetime(2026, 11, 1, 23, 30, tzinfo=UTC)  # 2 November in Beijing
     ids = insert_legacy_participants(
         database,
         [
@@ -316,4 +316,11 @@ def test_migration_0012_counts_the_intent_answers_already_given(database_url, tm
         assert stored[(campaign_id, day, 0, "i01-products", "重疾险")] == 1
         assert sum(n for k, n in stored.items() if k[3] == "i01-products" and k[4] == "") == 2
         assert sum(n for k, n in stored.items() if k[2] == bj) == 5  # 2 answered + 3 options
+        # Branch, status, province and score counters: one GROUP BY each, the app's rule.
+        counted = entry_counts.stored(session, campaign_id)
+        assert counted == entry_counts.recounted(session, campaign_id)
+        assert counted[("province_count", (campaign_id, "", day))] == 1
+        assert counted[("branch_count", (campaign_id, 0, "completed", "待联系", day))] == 1
+        assert sum(n for (t, _), n in counted.items() if t == "branch_count") == 3
+        assert sum(n for (t, _), n in counted.items() if t == "score_count") == 2
     database.dispose()

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from quiz.engine import intent_counts
+from quiz.engine import entry_counts
 from quiz.identity import IdentityError
 from quiz.models import Branch, BranchRoute, Campaign, Participant, ReferralLink, StaffUser
 from quiz.regions import divisions
@@ -327,8 +327,12 @@ def reassign_all(session: Session) -> int:
             .values(address_branch_id=branch_id)
             .execution_options(synchronize_session=False)
         )
-        # The completed entries' intent counters move with them (read FOR UPDATE first).
-        intent_counts.move(session, and_(where, movable), branch_id)
+        # The entries' dashboard counters move with them (read FOR UPDATE first).
+        entry_counts.move(
+            session,
+            and_(where, movable, Participant.branch_id.is_distinct_from(branch_id)),
+            branch_id=branch_id,
+        )
         result = session.execute(
             update(Participant)
             .where(where, movable, Participant.branch_id.is_distinct_from(branch_id))
@@ -372,6 +376,10 @@ def place_lead(
     if branch is None:
         raise RoutingError(f"{province.name}没有对应的机构,请直接选择机构")
     before = (participant.province_code, participant.city_code, participant.unresolved_reason)
+    # Before the new values are set (a flush would show them to its read).
+    entry_counts.move(
+        session, Participant.id == participant.id, branch_id=branch.id, province_code=province_code
+    )
     participant.province_code = province_code
     participant.city_code = city
     participant.district_code = None
@@ -379,7 +387,6 @@ def place_lead(
     # Province only: the lead is routed, but the city stays unknown (as the parser says).
     participant.unresolved_reason = None if city else "no city"
     participant.address_branch_id = branch.id
-    intent_counts.move(session, Participant.id == participant.id, branch.id)
     participant.branch_id = branch.id
     audit.record(
         session,
@@ -407,7 +414,7 @@ def assign_lead(
 ) -> None:
     """Head office hands a lead straight to a branch (the address stays unplaced)."""
     previous = participant.branch_id
-    intent_counts.move(session, Participant.id == participant.id, branch.id)
+    entry_counts.move(session, Participant.id == participant.id, branch_id=branch.id)
     participant.branch_id = branch.id
     session.flush()
     audit.record(

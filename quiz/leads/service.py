@@ -17,6 +17,7 @@ from sqlalchemy import Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from quiz.db import utcnow
+from quiz.engine import entry_counts
 from quiz.leads.scope import HEAD_OFFICE, scope_leads
 from quiz.models import (
     FOLLOW_UP_STATUSES,
@@ -470,6 +471,7 @@ def record_follow_up(
         created_at=now or utcnow(),
     )
     session.add(entry)
+    entry_counts.move(session, Participant.id == participant.id, follow_up_status=status)
     participant.follow_up_status = status
     participant.next_contact_on = None if status in CLOSED_STATUSES else next_contact_on
     session.flush()

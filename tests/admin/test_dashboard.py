@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from quiz.campaign.lifecycle import current_campaign
-from quiz.engine import intent_counts
+from quiz.engine import entry_counts
 from tests.factories import login_as, make_participant, make_staff
 
 
@@ -56,7 +56,7 @@ def _board_page(client, session, protector, query=""):
     made[0].intent = {**made[0].intent, "i01-products": ["重疾险", "医疗险"]}
     session.flush()
     # Changed behind the app's back (no path re-dates an entry or edits its answers).
-    intent_counts.rebuild(session, campaign.id)
+    entry_counts.rebuild(session, campaign.id)
     user = make_staff(session, "analyst1", role="analyst")
     session.commit()
     login_as(client, user)

@@ -1,5 +1,6 @@
-"""The intent counters stay equal to a recount of the entries: on completion, on every
-change of branch, and with many writers at once."""
+"""The dashboard's counters (entries per branch/status, province, score; intent answers)
+stay equal to a recount of the entries: on registration, completion, every follow-up and
+every change of branch or province, and with many writers at once."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from quiz.branches.routing import AddressInput, assign_lead, place_lead, reassig
 from quiz.branches.service import BranchData, save_branch, set_route
 from quiz.campaign.lifecycle import current_campaign
 from quiz.db import Database
-from quiz.engine import intent_counts
+from quiz.engine import entry_counts, intent_counts
 from quiz.engine.intent_counts import ANSWERED, NO_BRANCH
 from quiz.engine.sheets import record_answer
 from quiz.entry.signup import items_of
@@ -31,6 +32,7 @@ def _exact(session, campaign_id: int) -> None:
     assert +intent_counts.stored(session, campaign_id) == intent_counts.recounted(
         session, campaign_id
     )
+    assert entry_counts.stored(session, campaign_id) == entry_counts.recounted(session, campaign_id)
 
 
 def _answer_all(session, participant, picks: dict[str, list[int]]) -> None:
@@ -154,3 +156,66 @@ def test_many_writers_at_once_lose_no_count(app, session, protector):
         )
     )
     assert total == 16
+
+
+def test_follow_ups_move_the_branch_counts_and_the_dashboard_shows_them(session, protector):
+    from quiz.leads import service as leads
+    from tests.factories import make_staff
+
+    campaign = current_campaign(session)
+    made = [make_participant(session, protector, campaign, n, complete=n != 12) for n in (6, 12)]
+    user = make_staff(session, "ho")
+    _exact(session, campaign.id)
+    leads.record_follow_up(session, user, made[0], "已联系")
+    leads.record_follow_up(session, user, made[0], "已成交")
+    assert leads.bulk_follow_up(session, user, [p.id for p in made], "已拜访") == 2
+    session.flush()
+    _exact(session, campaign.id)
+    board = stats.dashboard(session, campaign.id)
+    (beijing,) = board.branches
+    assert (beijing.entries, beijing.completed) == (2, 1)
+    assert beijing.by_status["已拜访"] == 2 and beijing.by_status["已成交"] == 0
+    assert board.follow_up["待联系"] == 0 and board.scores and sum(n for _, n in board.scores) == 1
+    assert dict(board.provinces) == {"北京市": 2}
+
+
+def test_two_staff_changing_one_lead_at_once_leave_it_counted_once(app, session, protector):
+    """Each reads the lead FOR UPDATE before moving its counters: the second moves it from
+    the status the first left, not from the one both loaded."""
+    from quiz.leads import service as leads
+    from quiz.models import Participant
+    from tests.factories import make_staff
+
+    campaign = current_campaign(session)
+    lead = make_participant(session, protector, campaign, 6, complete=True)
+    users = [make_staff(session, f"ho{n}") for n in range(6)]
+    session.commit()
+    database: Database = app.extensions["quiz.db"]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(users))
+
+    def worker(user_id: int, status: str) -> None:
+        try:
+            start.wait()
+            with database.transaction() as s:
+                from quiz.models import StaffUser
+
+                leads.record_follow_up(
+                    s, s.get(StaffUser, user_id), s.get(Participant, lead.id), status
+                )
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    statuses = ["已联系", "已拜访", "已成交", "无效", "已联系", "已拜访"]
+    threads = [
+        threading.Thread(target=worker, args=(u.id, st))
+        for u, st in zip(users, statuses, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    session.expire_all()
+    _exact(session, campaign.id)
+    assert sum(b.entries for b in stats.by_branch(session, campaign.id)) == 1
