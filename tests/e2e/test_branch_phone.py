@@ -71,7 +71,7 @@ def test_branch_clerk_calls_a_lead_and_moves_to_the_next(
     browser: Any, phone_site: Site, artifacts: Path
 ) -> None:
     context = browser.new_context(**PHONE, base_url=phone_site.url)
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(STAFF_STEP_MS)
     page = context.new_page()
     try:
         _sign_in(page, CLERK)
@@ -155,7 +155,7 @@ def test_no_staff_page_scrolls_sideways_on_a_phone(
     wide: list[str] = []
     for username in (CLERK, ADMIN):
         context = browser.new_context(**PHONE, base_url=phone_site.url, accept_downloads=True)
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(STAFF_STEP_MS)
         page = context.new_page()
         try:
             _sign_in(page, username)
