@@ -169,7 +169,9 @@ def move(session: Session, where: Any, **new: Any) -> None:
     """Call it just before changing the counted columns in `new` (branch_id,
     follow_up_status, province_code) of the entries matching `where`, in that transaction:
     it reads them FOR UPDATE and moves their counters (the intent answers' with the branch)."""
-    rows = session.execute(select(*_DIMS).where(where).with_for_update()).all()
+    # NO KEY UPDATE: the lock an UPDATE of these (non-key) columns takes anyway; it does
+    # not wait on rows that only reference the entry (a follow-up being inserted).
+    rows = session.execute(select(*_DIMS).where(where).with_for_update(key_share=True)).all()
     before = [dims(*r) for r in rows]
     swapped = {
         "branch_id": lambda v: v if v is not None else NO_BRANCH,

@@ -127,7 +127,7 @@ def moving(session: Session, where: Any, new_branch_id: int | None) -> Counter[K
     rows = session.execute(
         select(p.campaign_id, p.created_at, p.branch_id, p.intent)
         .where(where, p.status == "completed", p.branch_id.is_distinct_from(new_branch_id))
-        .with_for_update()
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE, see entry_counts.move
     )
     deltas: Counter[Key] = Counter()
     for campaign_id, created_at, old_branch, intent in rows:

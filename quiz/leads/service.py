@@ -463,6 +463,8 @@ def record_follow_up(
     note = strip_invisible(note or "").strip()
     if len(note) > NOTE_MAX:
         raise LeadError(f"跟进备注不能超过{NOTE_MAX}个字。")
+    # Locks the lead before the follow-up row (whose foreign key share-locks it) is written.
+    entry_counts.move(session, Participant.id == participant.id, follow_up_status=status)
     entry = FollowUp(
         participant_id=participant.id,
         status=status,
@@ -471,7 +473,6 @@ def record_follow_up(
         created_at=now or utcnow(),
     )
     session.add(entry)
-    entry_counts.move(session, Participant.id == participant.id, follow_up_status=status)
     participant.follow_up_status = status
     participant.next_contact_on = None if status in CLOSED_STATUSES else next_contact_on
     session.flush()
