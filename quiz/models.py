@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -324,6 +325,85 @@ class DailyCounter(Base):
 
     day: Mapped[datetime] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IntentCount(Base):
+    """Entries per intent answer, counted when the entry completes (quiz/engine/intent_counts.py).
+
+    One row per campaign, Beijing day of registration, branch, question and option: the
+    dashboard's per-question charts and branch x answer tables sum a few thousand of these
+    instead of reading every entry's answers. Kept exact by atomic upserts in the
+    transaction that finishes (or moves) the entry.
+    """
+
+    __tablename__ = "intent_count"
+    # The key in the dashboard's GROUP BY order, the day last: SQLite then groups while it
+    # reads, with no sort (0.25 s down to 0.02 s on 30,000 rows). Without a rowid the
+    # key is the table itself, so the count is read from the same b-tree.
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "question_key", "branch_id", "option", "day"),
+        {"sqlite_with_rowid": False},
+    )
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    question_key: Mapped[str] = mapped_column(String(32))
+    # 0: no branch yet (未分配). Not a foreign key: a NULL in a primary key would make
+    # every unassigned entry its own row, and the upsert could never find it.
+    branch_id: Mapped[int] = mapped_column(Integer)
+    # The option's text, as Participant.intent keeps it; "" counts the entries that
+    # answered the question (a multiple-choice answer adds one per option chosen).
+    option: Mapped[str] = mapped_column(Text)
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BranchCount(Base):
+    """Entries per campaign, branch, quiz status, follow-up status and Beijing day of
+    registration: the dashboard's branch table and funnel (quiz/engine/entry_counts.py)."""
+
+    __tablename__ = "branch_count"
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "branch_id", "status", "follow_up_status", "day"),
+        {"sqlite_with_rowid": False},
+    )
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    branch_id: Mapped[int] = mapped_column(Integer)  # 0: no branch (see IntentCount)
+    status: Mapped[str] = mapped_column(String(16))
+    follow_up_status: Mapped[str] = mapped_column(String(8))
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ProvinceCount(Base):
+    """Entries per campaign, province ("": not recognised) and Beijing day of registration:
+    the dashboard's province chart and entries per day."""
+
+    __tablename__ = "province_count"
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "province_code", "day"),
+        {"sqlite_with_rowid": False},
+    )
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    province_code: Mapped[str] = mapped_column(String(6))
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ScoreCount(Base):
+    """Completed entries per campaign, score and Beijing day of registration."""
+
+    __tablename__ = "score_count"
+    __table_args__ = (
+        PrimaryKeyConstraint("campaign_id", "score", "day"),
+        {"sqlite_with_rowid": False},
+    )
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column(Integer)
+    day: Mapped[date] = mapped_column(Date)
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 

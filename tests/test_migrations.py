@@ -276,3 +276,51 @@ def test_migration_0007_turns_birth_dates_into_the_adult_flag_and_leaves_none_be
         for stored, *_ in people.values():
             if stored is not None:
                 assert stored.isoformat().encode() not in blob, stored
+
+
+def test_migration_0012_counts_the_entries_and_intent_answers_already_given(database_url, tmp_path):
+    """Entries completed before the intent counters existed are in them after the upgrade,
+    exactly as the app counts a new one (by Beijing day, branch, question and option)."""
+    from sqlalchemy import select
+
+    from quiz.engine import entry_counts, intent_counts
+    from quiz.models import Branch, Campaign
+
+    upgrade(database_url, "0009")
+    app = make_app(database_url, tmp_path / "instance")
+    database = app.extensions["quiz.db"]
+    late_evening = datetime(2026, 11, 1, 23, 30, tzinfo=UTC)  # 2 November in Beijing
+    ids = insert_legacy_participants(
+        database,
+        [
+            {"intent": {"i01-products": ["重疾险", "医疗险"], "i02-budget": ["3万元以上"]}},
+            {"intent": {"i01-products": ["重疾险"]}, "created_at": late_evening},
+            {"status": "registered"},  # not completed: nothing to count
+        ],
+    )
+    with database.transaction() as session:
+        bj = session.scalars(select(Branch).where(Branch.code == "B11")).one().id
+    import sqlalchemy as sa
+
+    with database.engine.begin() as conn:  # the first has a branch, the others none
+        conn.execute(
+            sa.text("UPDATE participant SET branch_id = :b WHERE id = :i"), {"b": bj, "i": ids[0]}
+        )
+    database.dispose()
+    upgrade(database_url)
+    with database.transaction(write=False) as session:
+        campaign_id = session.scalars(select(Campaign.id)).one()
+        stored = intent_counts.stored(session, campaign_id)
+        assert stored == intent_counts.recounted(session, campaign_id)
+        day = late_evening.astimezone(intent_counts.CHINA).date()
+        assert stored[(campaign_id, day, 0, "i01-products", "重疾险")] == 1
+        assert sum(n for k, n in stored.items() if k[3] == "i01-products" and k[4] == "") == 2
+        assert sum(n for k, n in stored.items() if k[2] == bj) == 5  # 2 answered + 3 options
+        # Branch, status, province and score counters: one GROUP BY each, the app's rule.
+        counted = entry_counts.stored(session, campaign_id)
+        assert counted == entry_counts.recounted(session, campaign_id)
+        assert counted[("province_count", (campaign_id, "", day))] == 1
+        assert counted[("branch_count", (campaign_id, 0, "completed", "待联系", day))] == 1
+        assert sum(n for (t, _), n in counted.items() if t == "branch_count") == 3
+        assert sum(n for (t, _), n in counted.items() if t == "score_count") == 2
+    database.dispose()

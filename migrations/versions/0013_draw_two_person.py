@@ -8,7 +8,7 @@ Existing drawn or voided draws get their channel from the operator: "cli:..." wa
 server console, anything else the web (one person, before this control).
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-02 02:40:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 import quiz.db
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

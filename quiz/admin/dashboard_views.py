@@ -33,20 +33,8 @@ def _period() -> tuple[DashboardRangeForm, bool, tuple[Any, Any], stats.Window]:
 @bp.get("/intent")
 @head_office_required
 def intent_analysis() -> ResponseReturnValue:
-    """意向分析: every intent question's answers, overall and per branch, for a period."""
-    form, valid, period, window = _period()
-    campaign = current_campaign(db())
-    questions = stats.intent_by_question(db(), campaign.id, window) if campaign else []
-    figures = [charts.hbar_chart(q.text, list(q.counts.items()), unit="人") for q in questions]
-    return render_template(
-        "admin/intent.html",
-        form=form,
-        ranges=RANGES,
-        period=period,
-        campaign=campaign,
-        questions=questions,
-        figures=figures,
-    ), (200 if valid else 400)
+    """意向分析 moved onto the dashboard; old links and bookmarks land on its section."""
+    return redirect(url_for("admin.dashboard", **request.args.to_dict(flat=False)) + "#intent")
 
 
 @bp.get("/")
@@ -73,7 +61,9 @@ def dashboard() -> ResponseReturnValue:
         "scores": charts.column_chart(
             "得分分布", [(f"{s}分", n) for s, n in board.scores], unit="人"
         ),
-        "intents": charts.hbar_chart("关注险种", board.intents, unit="人"),
+        "questions": [
+            charts.hbar_chart(q.text, list(q.counts.items()), unit="人") for q in board.questions
+        ],
         "progress": charts.hbar_chart(
             "各机构跟进率",
             [(b.name, round(b.progress * 100, 1)) for b in board.branches if b.entries],

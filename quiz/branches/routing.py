@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true, update
 from sqlalchemy.orm import Session
 
+from quiz.engine import entry_counts
 from quiz.identity import IdentityError
 from quiz.models import Branch, BranchRoute, Campaign, Participant, ReferralLink, StaffUser
 from quiz.regions import divisions
@@ -326,6 +327,12 @@ def reassign_all(session: Session) -> int:
             .values(address_branch_id=branch_id)
             .execution_options(synchronize_session=False)
         )
+        # The entries' dashboard counters move with them (read FOR UPDATE first).
+        entry_counts.move(
+            session,
+            and_(where, movable, Participant.branch_id.is_distinct_from(branch_id)),
+            branch_id=branch_id,
+        )
         result = session.execute(
             update(Participant)
             .where(where, movable, Participant.branch_id.is_distinct_from(branch_id))
@@ -369,6 +376,10 @@ def place_lead(
     if branch is None:
         raise RoutingError(f"{province.name}没有对应的机构,请直接选择机构")
     before = (participant.province_code, participant.city_code, participant.unresolved_reason)
+    # Before the new values are set (a flush would show them to its read).
+    entry_counts.move(
+        session, Participant.id == participant.id, branch_id=branch.id, province_code=province_code
+    )
     participant.province_code = province_code
     participant.city_code = city
     participant.district_code = None
@@ -403,6 +414,7 @@ def assign_lead(
 ) -> None:
     """Head office hands a lead straight to a branch (the address stays unplaced)."""
     previous = participant.branch_id
+    entry_counts.move(session, Participant.id == participant.id, branch_id=branch.id)
     participant.branch_id = branch.id
     session.flush()
     audit.record(

@@ -14,6 +14,7 @@ from sqlalchemy.orm.util import identity_key
 
 from quiz.campaign.lifecycle import FlowError, ensure_open
 from quiz.db import utcnow
+from quiz.engine import entry_counts, intent_counts
 from quiz.engine.bank import QuestionBank, question_bank
 from quiz.models import Campaign, Participant, Question, QuizItem
 
@@ -302,4 +303,7 @@ def _finish(session: Session, sheet: AnswerSheet, bank: QuestionBank, now: datet
     done = session.execute(_FINISH, {"participant_id": sheet.participant_id, **params}).rowcount
     if done:
         _mirror(session, Participant, sheet.participant_id, values)
+        # The dashboard's figures, in this same transaction (exact under concurrency).
+        entry_counts.count_finished(session, sheet.participant_id)
+        intent_counts.count_completed(session, sheet.participant_id)
     return bool(done)

@@ -22,6 +22,7 @@ from quiz import identity
 from quiz.branches.routing import ResolvedAddress, route_participant
 from quiz.campaign.lifecycle import FlowError, ensure_open
 from quiz.db import utcnow
+from quiz.engine import entry_counts
 from quiz.engine.bank import QuestionBank, choose_questions
 from quiz.entry import age
 from quiz.models import Campaign, Participant, QuizItem
@@ -225,6 +226,7 @@ def save_registration(session: Session, prepared: PreparedEntry) -> Participant:
         same_mobile = hmac.compare_digest(existing.mobile_hash, participant.mobile_hash)
         raise AlreadyRegistered(existing, same_mobile=same_mobile)
     participant.id = new_id
+    entry_counts.count_new(session, values)  # the dashboard's counters, same transaction
     # The same mobile under another ID number is allowed but flagged for head office.
     participant.duplicate_mobile = bool(
         session.execute(

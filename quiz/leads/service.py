@@ -17,6 +17,7 @@ from sqlalchemy import Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from quiz.db import utcnow
+from quiz.engine import entry_counts
 from quiz.leads.scope import HEAD_OFFICE, scope_leads
 from quiz.models import (
     FOLLOW_UP_STATUSES,
@@ -462,6 +463,8 @@ def record_follow_up(
     note = strip_invisible(note or "").strip()
     if len(note) > NOTE_MAX:
         raise LeadError(f"跟进备注不能超过{NOTE_MAX}个字。")
+    # Locks the lead before the follow-up row (whose foreign key share-locks it) is written.
+    entry_counts.move(session, Participant.id == participant.id, follow_up_status=status)
     entry = FollowUp(
         participant_id=participant.id,
         status=status,

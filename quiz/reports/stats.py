@@ -1,34 +1,39 @@
-"""Dashboard aggregates: every figure is a GROUP BY in the database, never a loop over rows.
+"""Dashboard aggregates: every figure is a GROUP BY over the dashboard's counters.
 
-Each query is covered by one of the ix_participant_stats_* indexes, so the
-whole dashboard stays well under a second at a million entries (see
-tests/benchmarks/bench_exports.py). Python only reshapes the few aggregated rows.
+The counters (quiz/engine/entry_counts.py and intent_counts.py) hold entries per branch
+and status, province, score and intent answer, each per Beijing day: a few thousand rows
+whatever the number of entries, so the whole dashboard stays well under a second at a
+million entries (see tests/benchmarks/bench_exports.py). Python only reshapes the few
+aggregated rows.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Text, cast, func, literal, literal_column, select, union_all
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from quiz.engine.intent_counts import ANSWERED, NO_BRANCH
 from quiz.models import (
     FOLLOW_UP_STATUSES,
     Branch,
+    BranchCount,
     Campaign,
     DailyCounter,
+    IntentCount,
     Participant,
+    ProvinceCount,
     Question,
+    ScoreCount,
 )
 from quiz.regions import divisions
 
 UNASSIGNED = "未分配"
 CHINA = ZoneInfo("Asia/Shanghai")
-MAX_DAYS = 400  # beyond this, one GROUP BY on a date expression
 # Statuses that count as "followed up" (anything but still waiting).
 CONTACTED = tuple(s for s in FOLLOW_UP_STATUSES if s != "待联系")
 
@@ -108,8 +113,9 @@ class Dashboard:
     provinces: list[tuple[str, int]] = field(default_factory=list)
     branches: list[BranchStats] = field(default_factory=list)
     scores: list[tuple[int, int]] = field(default_factory=list)
-    intents: list[tuple[str, int]] = field(default_factory=list)
     follow_up: dict[str, int] = field(default_factory=dict)
+    # Every intent question: its chart and branch x answer table.
+    questions: list[IntentQuestion] = field(default_factory=list)
 
     @property
     def completion_rate(self) -> float:
@@ -130,68 +136,33 @@ class Dashboard:
         return self.follow_up.get("已成交", 0)
 
 
-def china_day(session: Session) -> Any:
-    """SQL expression: the Beijing calendar day of Participant.created_at."""
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.timezone("Asia/Shanghai", Participant.created_at), Date)
-    # SQLite stores UTC as 'YYYY-MM-DD HH:MM:SS'; China has no daylight saving.
-    return func.date(Participant.created_at, literal_column("'+8 hours'"))
+def _days(window: Window, column: Any) -> list[Any]:
+    """The window as conditions on a counter's Beijing day (the counters count by day of
+    registration, so a window is taken as the Beijing days it starts and ends on; the
+    dashboard's periods are whole days)."""
+    out: list[Any] = []
+    if window.since is not None:
+        out.append(column >= window.since.astimezone(CHINA).date())
+    if window.until is not None:
+        out.append(column < window.until.astimezone(CHINA).date())
+    return out
+
+
+def _day(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def per_day(session: Session, campaign_id: int) -> list[tuple[date, int]]:
-    """Entries per Beijing day.
-
-    One range count per day over the (campaign_id, created_at) index, UNION ALL'd into a
-    single statement: SQLite then never evaluates a date function on a million rows.
-    """
-    p = Participant
-    # Two scalar subqueries, not min() and max() in one SELECT: SQLite answers a lone min()
-    # or max() with one index seek, but scans the whole range for the pair.
-    bounds = [
-        select(agg(p.created_at)).where(p.campaign_id == campaign_id).scalar_subquery()
-        for agg in (func.min, func.max)
-    ]
-    first, last = session.execute(select(*bounds)).one()
-    if first is None:
-        return []
-    first, last = _aware(first), _aware(last)
-    day = first.astimezone(CHINA).date()
-    end = last.astimezone(CHINA).date()
-    if (end - day).days > MAX_DAYS:
-        return _per_day_grouped(session, campaign_id)
-    days = [day + timedelta(days=i) for i in range((end - day).days + 1)]
-    counts = [
-        select(literal(i).label("i"), func.count().label("n")).where(
-            p.campaign_id == campaign_id,
-            p.created_at >= _midnight(d),
-            p.created_at < _midnight(d + timedelta(days=1)),
-        )
-        for i, d in enumerate(days)
-    ]
-    rows = dict(session.execute(union_all(*counts)).all()) if counts else {}
-    # Quiet days stay in, as zeros: the chart's axis is a calendar.
-    return [(d, int(rows.get(i, 0))) for i, d in enumerate(days)]
-
-
-def _aware(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite min()/max() lose the column type
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=CHINA)
-
-
-def _per_day_grouped(session: Session, campaign_id: int) -> list[tuple[date, int]]:
-    day = china_day(session).label("day")
+    """Entries per Beijing day, every day from the first to the last (quiet days as zeros:
+    the chart's axis is a calendar)."""
+    c = ProvinceCount
     rows = session.execute(
-        select(day, func.count())
-        .where(Participant.campaign_id == campaign_id)
-        .group_by(day)
-        .order_by(day)
+        select(c.day, func.sum(c.count))
+        .where(c.campaign_id == campaign_id)
+        .group_by(c.day)
+        .order_by(c.day)
     ).all()
-    counts = {(d if isinstance(d, date) else date.fromisoformat(str(d))): int(n) for d, n in rows}
+    counts = {_day(d): int(n or 0) for d, n in rows if n}
     if not counts:
         return []
     first, last = min(counts), max(counts)
@@ -200,16 +171,20 @@ def _per_day_grouped(session: Session, campaign_id: int) -> list[tuple[date, int
 
 
 def by_branch(session: Session, campaign_id: int, window: Window = EVERYTHING) -> list[BranchStats]:
-    """Entries, completions and follow-up outcomes per branch, in one grouped query."""
-    p = Participant
+    """Entries, completions and follow-up outcomes per branch, from the branch counters."""
+    c = BranchCount
     rows = session.execute(
-        select(p.branch_id, p.status, p.follow_up_status, func.count())
-        .where(p.campaign_id == campaign_id, *window.where())
-        .group_by(p.branch_id, p.status, p.follow_up_status)
+        select(c.branch_id, c.status, c.follow_up_status, func.sum(c.count))
+        .where(c.campaign_id == campaign_id, *_days(window, c.day))
+        .group_by(c.branch_id, c.status, c.follow_up_status)
     ).all()
     names = dict(session.execute(select(Branch.id, Branch.name)).all())
     stats: dict[int | None, BranchStats] = {}
-    for branch_id, status, follow_up, n in rows:
+    for stored_branch, status, follow_up, n in rows:
+        n = int(n or 0)
+        if not n:
+            continue
+        branch_id = None if stored_branch == NO_BRANCH else stored_branch
         entry = stats.get(branch_id)
         if entry is None:
             name = names.get(branch_id, UNASSIGNED) if branch_id is not None else UNASSIGNED
@@ -225,13 +200,16 @@ def by_province(
     session: Session, campaign_id: int, window: Window = EVERYTHING
 ) -> list[tuple[str, int]]:
     """Entries per province (name), largest first."""
+    c = ProvinceCount
     rows = session.execute(
-        select(Participant.province_code, func.count())
-        .where(Participant.campaign_id == campaign_id, *window.where())
-        .group_by(Participant.province_code)
+        select(c.province_code, func.sum(c.count))
+        .where(c.campaign_id == campaign_id, *_days(window, c.day))
+        .group_by(c.province_code)
     ).all()
     out = []
     for code, n in rows:
+        if not n:
+            continue
         division = divisions.get(code) if code else None
         out.append((division.name if division else "地址未识别", int(n)))
     return sorted(out, key=lambda item: -item[1])
@@ -242,44 +220,30 @@ def score_distribution(
 ) -> list[tuple[int, int]]:
     """Completed entries per score, every score from 0 to top (or the highest seen) listed:
     a score nobody got is a zero, not a gap."""
+    c = ScoreCount
     rows = session.execute(
-        select(Participant.score, func.count())
-        .where(
-            Participant.campaign_id == campaign_id,
-            Participant.status == "completed",
-            *window.where(),
-        )
-        .group_by(Participant.score)
-        .order_by(Participant.score)
+        select(c.score, func.sum(c.count))
+        .where(c.campaign_id == campaign_id, *_days(window, c.day))
+        .group_by(c.score)
+        .order_by(c.score)
     ).all()
-    counts = {int(s): int(n) for s, n in rows}
+    counts = {int(s): int(n) for s, n in rows if n}
     if not counts:
         return []
     return [(score, counts.get(score, 0)) for score in range(max(top, *counts) + 1)]
-
-
-def intent_breakdown(
-    session: Session, campaign_id: int, window: Window = EVERYTHING
-) -> list[tuple[str, int]]:
-    """Completed entries per first product-interest answer (Participant.intent_level)."""
-    level = Participant.intent_level
-    rows = session.execute(
-        select(level, func.count())
-        .where(Participant.campaign_id == campaign_id, level.is_not(None), *window.where())
-        .group_by(level)
-    ).all()
-    return sorted(((str(k), int(n)) for k, n in rows), key=lambda item: -item[1])
 
 
 def intent_by_question(
     session: Session, campaign_id: int, window: Window = EVERYTHING
 ) -> list[IntentQuestion]:
     """Every intent question of the campaign: entries per option (a multiple-choice
-    answer counts once for each option chosen) and the branch x option table. One
-    GROUP BY over the stored answer sets; Python splits the few distinct sets.
+    answer counts once for each option chosen) and the branch x option table, every
+    option listed (zeros included).
 
-    It reads every entry's answers (no index holds them), so it is not part of the
-    dashboard, whose figures stay index-only: it has its own page (/admin/intent)."""
+    Read from the intent counters (quiz/engine/intent_counts.py), one GROUP BY over a few
+    thousand rows whatever the number of entries. They count by Beijing day of
+    registration, so the window is taken as the Beijing days it starts and ends on (the
+    dashboard's periods are whole days)."""
     questions = [
         IntentQuestion(q.key, q.text, q.multiple, [str(o["text"]) for o in q.options])
         for q in session.scalars(
@@ -290,35 +254,32 @@ def intent_by_question(
     ]
     if not questions:
         return []
-    for q in questions:
-        q.counts = dict.fromkeys(q.options, 0)
-    p = Participant
-    answers = cast(p.intent, Text)
+    c = IntentCount
     rows = session.execute(
-        select(p.branch_id, answers, func.count())
-        .where(p.campaign_id == campaign_id, p.intent.is_not(None), *window.where())
-        .group_by(p.branch_id, answers)
+        select(c.question_key, c.branch_id, c.option, func.sum(c.count))
+        .where(c.campaign_id == campaign_id, *_days(window, c.day))
+        .group_by(c.question_key, c.branch_id, c.option)
     ).all()
     names = dict(session.execute(select(Branch.id, Branch.name)).all())
-    parsed: dict[str, dict[str, Any]] = {}
-    for branch_id, text, n in rows:
-        if text is None or text == "null":
-            continue
-        chosen = parsed.get(text)
-        if chosen is None:
-            chosen = parsed[text] = json.loads(text) or {}
-        branch = names.get(branch_id, UNASSIGNED) if branch_id is not None else UNASSIGNED
-        for q in questions:
-            picked = chosen.get(q.key)
-            if not picked:
-                continue
-            q.answered += n
-            row = q.by_branch.setdefault(branch, dict.fromkeys(q.options, 0))
-            for option in picked if isinstance(picked, list) else [picked]:
-                q.counts[option] = q.counts.get(option, 0) + n
-                row[option] = row.get(option, 0) + n
+    by_key = {q.key: q for q in questions}
     for q in questions:
-        q.by_branch = dict(sorted(q.by_branch.items(), key=lambda kv: -sum(kv[1].values())))
+        q.counts = dict.fromkeys(q.options, 0)
+    for key, branch_id, option, n in rows:
+        q = by_key.get(key)
+        n = int(n or 0)
+        if q is None or not n:
+            continue
+        if option == ANSWERED:
+            q.answered += n
+            continue
+        branch = names.get(branch_id, UNASSIGNED) if branch_id != NO_BRANCH else UNASSIGNED
+        row = q.by_branch.setdefault(branch, dict.fromkeys(q.options, 0))
+        q.counts[option] = q.counts.get(option, 0) + n
+        row[option] = row.get(option, 0) + n
+    for q in questions:
+        q.by_branch = dict(
+            sorted(q.by_branch.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+        )
     return questions
 
 
@@ -366,5 +327,5 @@ def dashboard(session: Session, campaign_id: int | None, window: Window = EVERYT
     board.provinces = by_province(session, campaign_id, window)
     top = int((campaign.content or {}).get("questions_per_participant") or 0)
     board.scores = score_distribution(session, campaign_id, window, top)
-    board.intents = intent_breakdown(session, campaign_id, window)
+    board.questions = intent_by_question(session, campaign_id, window)
     return board

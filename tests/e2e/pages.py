@@ -202,3 +202,29 @@ def walk_public_pages(page: Any, seen: Any, *, selects: bool = True) -> list[str
         if response is not None and response.status == 200:
             at(name)
     return names
+
+
+# A loaded 2-core machine can take many seconds to answer one POST: every step below
+# waits for the page it leads to (its navigation, then an element on it), never for a
+# fixed time or for a load state the old page already had.
+STAFF_STEP_MS = 60_000
+
+
+def staff_sign_in(page: Any, username: str, password: str) -> None:
+    """Sign a staff account in from /admin/login; head office enrols its second factor
+    (the code computed with pyotp) when asked. Returns on a signed-in staff page."""
+    import pyotp
+
+    page.goto("/admin/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    with page.expect_navigation(wait_until="domcontentloaded", timeout=STAFF_STEP_MS):
+        page.get_by_role("button", name="登录").click()
+    if "/admin/login/totp" in page.url:
+        secret = page.locator("code.secret").inner_text().replace(" ", "")
+        page.get_by_label("验证码").fill(pyotp.TOTP(secret).now())
+        with page.expect_navigation(wait_until="domcontentloaded", timeout=STAFF_STEP_MS):
+            page.get_by_role("button", name="确认绑定").click()
+        with page.expect_navigation(wait_until="domcontentloaded", timeout=STAFF_STEP_MS):
+            page.get_by_role("link", name="我已保存,继续").click()
+    expect(page.get_by_role("button", name="退出登录")).to_be_attached(timeout=STAFF_STEP_MS)
