@@ -64,6 +64,8 @@ class Question(Base):
     options: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     correct: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A free label head office groups the bank by (e.g. 犹豫期, 理赔); not shown to entrants.
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     campaign: Mapped[Campaign] = relationship(back_populates="questions")
@@ -280,9 +282,31 @@ class QuizItem(Base):
     answer: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     is_correct: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The option keys in the order this participant was shown them (stored with the
+    # answer): the shown letter of an answer can be told from its key afterwards.
+    option_order: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     participant: Mapped[Participant] = relationship(back_populates="items")
     question: Mapped[Question] = relationship()
+
+
+class CampaignTextVersion(Base):
+    """One version of a campaign's rules or privacy notice, as entrants saw it from
+    `created_at` (the campaign page shows the latest one's date)."""
+
+    __tablename__ = "campaign_text_version"
+    __table_args__ = (UniqueConstraint("campaign_id", "kind", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # "rules" or "privacy"
+    version: Mapped[str] = mapped_column(String(64))
+    # The texts of this version: {"entry_conditions", ...} or {"notice": [...]}.
+    texts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64), default="")
 
 
 class FollowUp(Base):
