@@ -831,7 +831,10 @@ _CHINESE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"is not one of the options", "正确答案不在选项之中"),
         (r"duplicate question key", "题目编号重复"),
         (r"TOML syntax error", "活动文件格式错误"),
-        (r"must be lowercase letters, digits and '-'", "活动地址只能由小写英文字母、数字和“-”组成,不能有空格"),
+        (
+            r"must be lowercase letters, digits and '-'",
+            "活动地址只能由小写英文字母、数字和“-”组成,不能有空格",
+        ),
         (r"must be later than opens_at", "结束时间必须晚于开始时间"),
         (r"must be later than closes_at", "必须晚于活动结束时间"),
         (r"is more than questions_per_participant", "最低分不能超过每人答题数"),

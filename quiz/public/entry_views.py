@@ -22,6 +22,7 @@ from quiz.campaign.cache import Served
 from quiz.campaign.lifecycle import FlowError, window_state
 from quiz.db import utcnow
 from quiz.engine.bank import QuestionBank
+from quiz.engine.shuffle import shown_options
 from quiz.engine.sheets import AnswerSheet, answer_on_sheet, outcome_of, sheet_of
 from quiz.entry import signup
 from quiz.entry.signup import (
@@ -349,10 +350,12 @@ def _question_page(
     item = sheet.next
     if item is None:
         return redirect(url_for("public.result"))
+    question = bank.by_id[item.question_id]
     page = render_template(
         "public/question.html",
         campaign=campaign,
-        question=bank.by_id[item.question_id],
+        question=question,
+        options=shown_options(session.get("pid", ""), question.key, question.options),
         number=item.position,
         total=sheet.total,
         answered=sheet.answered,
@@ -373,7 +376,9 @@ def answer() -> ResponseReturnValue:
         return _question_page(campaign, bank, sheet, error="提交无效,请重新作答。")
     choices = [c[:8] for c in request.form.getlist("choice")[:20]]
     try:
-        sheet = answer_on_sheet(db(), campaign, bank, sheet, position, choices)
+        sheet = answer_on_sheet(
+            db(), campaign, bank, sheet, position, choices, shown_to=session.get("pid")
+        )
         db().commit()
     except FlowError as exc:
         db().rollback()
