@@ -25,7 +25,11 @@ def campaign_check(path: Path) -> None:
     try:
         spec = load_campaign_file(path)
     except CampaignFileError as exc:
-        raise click.ClickException(f"{path}: {exc}") from exc
+        # Every problem, with its line and the editor's Chinese wording of it.
+        for problem in exc.errors:
+            where = f"line {problem.line}: " if problem.line is not None else ""
+            click.echo(f"{path}: {where}{problem.message} ({problem.chinese})", err=True)
+        raise click.ClickException(f"{path}: {len(exc.errors)} problem(s)") from exc
     click.echo(f"{path}: OK ({len(spec.questions)} questions, {spec.name})")
 
 
@@ -51,6 +55,26 @@ def campaign_load(path: Path | None) -> None:
     except (CampaignFileError, OSError) as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
     click.echo(f"loaded campaign {campaign.slug!r}: {spec.name} ({len(spec.questions)} questions)")
+
+
+@campaign_group.command("export")
+@click.argument("slug")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@with_appcontext
+def campaign_export(slug: str, path: Path) -> None:
+    """Write a stored campaign (as edited in the browser) as a campaign file."""
+    from sqlalchemy import select
+
+    from quiz.campaign.document import campaign_toml
+    from quiz.models import Campaign
+
+    with database().transaction(write=False) as session:
+        campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
+        if campaign is None:
+            raise click.ClickException(f"no campaign with the slug {slug!r}")
+        text = campaign_toml(session, campaign)
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote campaign {slug!r} to {path}")
 
 
 COMMANDS: tuple[click.Command, ...] = (campaign_group,)

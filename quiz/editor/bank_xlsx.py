@@ -204,6 +204,7 @@ def read_bank_xlsx(data: bytes) -> list[ImportedRow]:
                 problems.append((number, "", f"最多导入 {MAX_ROWS} 道题。"))
                 break
             values: dict[str, str] = {}
+            refused_cells = len(problems)
             for column, cell in zip(header, cells, strict=False):
                 raw = cell.value
                 if getattr(cell, "data_type", None) == "f" or (
@@ -218,6 +219,8 @@ def read_bank_xlsx(data: bytes) -> list[ImportedRow]:
                     )
                     continue
                 values[column] = text
+            if len(problems) > refused_cells:
+                continue  # a refused cell: what the row would be is not known
             if not any(values.values()):
                 continue  # an empty row
             table, row_problems = _question_table(values)

@@ -22,8 +22,8 @@ from quiz.campaign.cache import Served
 from quiz.campaign.lifecycle import FlowError, window_state
 from quiz.db import utcnow
 from quiz.engine.bank import QuestionBank
-from quiz.engine.shuffle import shown_options
 from quiz.engine.sheets import AnswerSheet, answer_on_sheet, outcome_of, sheet_of
+from quiz.engine.shuffle import shown_options
 from quiz.entry import signup
 from quiz.entry.signup import (
     AlreadyRegistered,
