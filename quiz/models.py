@@ -24,16 +24,31 @@ from quiz.db import Base, UTCDateTime, utcnow
 
 FOLLOW_UP_STATUSES = ("待联系", "已联系", "已拜访", "已成交", "无效")
 ROLES = ("admin", "analyst", "branch")
+# Campaign kinds (quiz.campaign.kinds describes each) and publication states. Kept here as
+# plain tuples: the CHECK constraints below and migration 0010 name the same values.
+CAMPAIGN_KINDS = ("prize_quiz", "list_draw", "staff_contest", "artwork_contest")
+CAMPAIGN_STATUSES = ("draft", "published", "archived")
 
 
 class Campaign(Base):
     """One campaign, loaded from the campaign file head office edits."""
 
     __tablename__ = "campaign"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('prize_quiz', 'list_draw', 'staff_contest', 'artwork_contest')",
+            name="kind",
+        ),
+        CheckConstraint("status IN ('draft', 'published', 'archived')", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Which flow the campaign has (quiz.campaign.kinds); decides its public steps and staff pages.
+    kind: Mapped[str] = mapped_column(String(32), default="prize_quiz")
+    # draft: only staff see it; published: public within its window; archived: off the site.
+    status: Mapped[str] = mapped_column(String(16), default="published")
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
     draw_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -138,6 +153,11 @@ class ReferralLink(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), nullable=True)
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The campaign a printed link was made for: /r/<code> leads into it. NULL only on links
+    # made before several campaigns could be live (migration 0010 gives them the one there was).
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id"), nullable=True, index=True
+    )
 
     channel: Mapped[Channel | None] = relationship()
     branch: Mapped[Branch | None] = relationship()
@@ -359,6 +379,10 @@ class StaffUser(Base):
     can_reveal: Mapped[bool] = mapped_column(Boolean, default=False)
     # 查看联系电话: a lead's mobile and landline (tel: links), never the ID number.
     can_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The campaign the back office last showed this user (the switcher remembers it).
+    current_campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id"), nullable=True
+    )
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     recovery_codes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     # Last accepted TOTP time step: a code is accepted once (no replay within its window).

@@ -19,13 +19,14 @@ def insert_legacy_participants(database, rows: list[dict]) -> list[int]:
     every required column filled, `rows` overriding; returns their ids."""
     import sqlalchemy as sa
 
-    now = datetime.now(UTC)
-    # The campaign too goes in as the old schema has it (later revisions add columns to
-    # campaign and question that the ORM would write).
+    # The campaign row too goes in by the old schema's columns (the model has newer ones).
     campaigns = sa.Table("campaign", sa.MetaData(), autoload_with=database.engine)
+    table = sa.Table("participant", sa.MetaData(), autoload_with=database.engine)
+    now = datetime.now(UTC)
     with database.engine.begin() as conn:
         campaign_id = conn.execute(
-            campaigns.insert().values(
+            sa.insert(campaigns)
+            .values(
                 slug="legacy",
                 name="旧活动",
                 opens_at=now,
@@ -35,8 +36,8 @@ def insert_legacy_participants(database, rows: list[dict]) -> list[int]:
                 content_sha256="0" * 64,
                 loaded_at=now,
             )
-        ).inserted_primary_key[0]
-    table = sa.Table("participant", sa.MetaData(), autoload_with=database.engine)
+            .returning(campaigns.c.id)
+        ).scalar_one()
     ids = []
     with database.engine.begin() as conn:
         for n, values in enumerate(rows, start=1):
@@ -286,3 +287,34 @@ def test_migration_0007_turns_birth_dates_into_the_adult_flag_and_leaves_none_be
         for stored, *_ in people.values():
             if stored is not None:
                 assert stored.isoformat().encode() not in blob, stored
+
+
+def test_migration_0010_publishes_existing_campaigns_and_ties_old_links_to_the_served_one(
+    database_url, tmp_path
+):
+    """A site upgraded with one live campaign keeps it public as a prize quiz, and every
+    printed referral link leads to the campaign /r/<code> served before the upgrade."""
+    import sqlalchemy as sa
+
+    upgrade(database_url, "0009")
+    app = make_app(database_url, tmp_path / "instance")
+    database = app.extensions["quiz.db"]
+    insert_legacy_participants(database, [])  # inserts the campaign 'legacy'
+    links = sa.Table("referral_link", sa.MetaData(), autoload_with=database.engine)
+    with database.engine.begin() as conn:
+        conn.execute(
+            sa.insert(links).values(code="OLD1", label="海报", created_at=datetime.now(UTC))
+        )
+    upgrade(database_url)
+    with database.engine.connect() as conn:
+        campaign = conn.execute(sa.text("SELECT id, kind, status FROM campaign")).one()
+        link_campaign = conn.execute(
+            sa.text("SELECT campaign_id FROM referral_link WHERE code = 'OLD1'")
+        ).scalar()
+        remembered = conn.execute(
+            sa.text("SELECT count(*) FROM staff_user WHERE current_campaign_id IS NOT NULL")
+        ).scalar()
+    database.dispose()
+    assert (campaign.kind, campaign.status) == ("prize_quiz", "published")
+    assert link_campaign == campaign.id
+    assert remembered == 0

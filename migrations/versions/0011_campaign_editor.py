@@ -7,7 +7,7 @@ shuffling). campaign_text_version records each version of a campaign's rules and
 notice with its date.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 02:40:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from quiz.db import UTCDateTime
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

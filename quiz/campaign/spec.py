@@ -4,7 +4,7 @@ The file is TOML (parsed with the standard-library ``tomllib``). Times are local
 Asia/Shanghai and are converted to aware UTC datetimes. Every problem is reported with the
 line of the offending key, so an operator can fix the file without reading Python. Schema::
 
-    [campaign]    slug, name, opens_at, closes_at, draw_at
+    [campaign]    slug, name, kind (optional, default prize_quiz), opens_at, closes_at, draw_at
     [organiser]   name, contact
     [[prizes]]    tier, count, prize, value_yuan            (one table per prize tier)
     [rules]       version, entry_conditions, draw_method, prize_claim, paragraphs
@@ -35,7 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quiz.db import utcnow
-from quiz.models import Campaign, Question, QuizItem
+from quiz.models import CAMPAIGN_KINDS, Campaign, Question, QuizItem
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 OPTION_KEYS = "ABCDEFGHIJ"
@@ -49,7 +49,7 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 # table -> (allowed keys, required keys)
 _TABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "campaign": (
-        frozenset({"slug", "name", "opens_at", "closes_at", "draw_at"}),
+        frozenset({"slug", "name", "kind", "opens_at", "closes_at", "draw_at"}),
         frozenset({"slug", "name", "opens_at", "closes_at", "draw_at"}),
     ),
     "organiser": (frozenset({"name", "contact"}), frozenset({"name", "contact"})),
@@ -164,6 +164,8 @@ class CampaignSpec:
     freeze_deadline: datetime | None = None
     # The leaderboard's reward bands ({name, from, to}); empty: 第一名 to 第三名.
     leaderboard_tiers: list[dict[str, Any]] = field(default_factory=list)
+    # The campaign's kind (quiz.campaign.kinds); a file without one is a prize quiz.
+    kind: str = "prize_quiz"
 
 
 # --------------------------------------------------------------------------------------
@@ -562,6 +564,9 @@ def parse_campaign(text: str) -> CampaignSpec:
     if slug is not None and not _SLUG.fullmatch(slug):
         c.fail(("campaign", "slug"), f"{slug!r} must be lowercase letters, digits and '-'")
     name = c.text(campaign, ("campaign",), "name", 200)
+    kind = c.text(campaign, ("campaign",), "kind") or "prize_quiz"
+    if kind not in CAMPAIGN_KINDS:
+        c.fail(("campaign", "kind"), f"{kind!r} must be one of {', '.join(CAMPAIGN_KINDS)}")
     opens_at = c.when(campaign, ("campaign",), "opens_at")
     closes_at = c.when(campaign, ("campaign",), "closes_at")
     draw_at = c.when(campaign, ("campaign",), "draw_at")
@@ -651,6 +656,7 @@ def parse_campaign(text: str) -> CampaignSpec:
     return CampaignSpec(
         slug=slug,
         name=name,
+        kind=kind,
         opens_at=opens_at,
         closes_at=closes_at,
         draw_at=draw_at,
@@ -765,6 +771,7 @@ def install_campaign(session: Session, spec: CampaignSpec) -> Campaign:
         campaign = Campaign(slug=spec.slug)
         session.add(campaign)
     campaign.name = spec.name
+    campaign.kind = spec.kind
     campaign.opens_at = spec.opens_at
     campaign.closes_at = spec.closes_at
     campaign.draw_at = spec.draw_at

@@ -13,7 +13,7 @@ from quiz.cli.context import database
 
 @click.group("campaign")
 def campaign_group() -> None:
-    """Campaign file: check and load."""
+    """Campaigns: check and load campaign files, list what is loaded."""
 
 
 @campaign_group.command("check")
@@ -75,6 +75,39 @@ def campaign_export(slug: str, path: Path) -> None:
         text = campaign_toml(session, campaign)
     path.write_text(text, encoding="utf-8")
     click.echo(f"wrote campaign {slug!r} to {path}")
+
+
+LIST_HEADER = ("slug", "kind", "status", "opens_at", "closes_at", "entries")
+
+
+@campaign_group.command("list")
+@click.option("--no-header", is_flag=True, help="Leave out the header line.")
+@with_appcontext
+def campaign_list(no_header: bool) -> None:
+    """One TSV line per campaign: slug, kind, status, opens_at, closes_at, entries.
+
+    The first line is the header (--no-header leaves it out). status is the lifecycle
+    stage (draft, scheduled, open, closed, drawn, archived); times are ISO 8601 UTC;
+    entries counts registrations, finished or not.
+    """
+    from quiz.campaign.workspace import campaign_rows
+
+    if not no_header:
+        click.echo("\t".join(LIST_HEADER))
+    with database().transaction(write=False) as session:
+        for row in campaign_rows(session):
+            click.echo(
+                "\t".join(
+                    (
+                        row.slug,
+                        row.kind,
+                        row.stage,
+                        row.opens_at.isoformat(),
+                        row.closes_at.isoformat(),
+                        str(row.entries),
+                    )
+                )
+            )
 
 
 COMMANDS: tuple[click.Command, ...] = (campaign_group,)
