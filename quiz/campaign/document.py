@@ -23,7 +23,7 @@ Document = dict[str, Any]
 
 # Table order and key order of a written file (the order of the shipped demo file).
 _LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("campaign", ("slug", "name", "opens_at", "closes_at", "draw_at")),
+    ("campaign", ("slug", "name", "kind", "opens_at", "closes_at", "draw_at")),
     ("organiser", ("name", "contact")),
     ("quiz", ("questions_per_participant", "min_score", "referral_rule")),
     ("draw", ("randomness_source", "randomness_format", "randomness_example", "freeze_deadline")),
@@ -75,6 +75,7 @@ def document_of(session: Session, campaign: Campaign) -> Document:
         "campaign": {
             "slug": campaign.slug,
             "name": campaign.name,
+            "kind": campaign.kind,
             "opens_at": local_time(campaign.opens_at),
             "closes_at": local_time(campaign.closes_at),
             "draw_at": local_time(campaign.draw_at),

@@ -807,6 +807,7 @@ _CHINESE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), chinese)
     for pattern, chinese in (
         (r"unknown key", "不认识的设置项"),
+        (r"must be one of prize_quiz", "活动类型无效"),
         (r"required key is missing", "必填项,不能为空"),
         (r"must be a non-empty string", "必填项,不能为空"),
         (r"is (\d+) characters long; at most (\d+)", r"共 \1 个字,最多 \2 个字"),

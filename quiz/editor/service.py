@@ -200,7 +200,7 @@ def _window(campaign: Campaign) -> dict[str, str]:
 
 def is_draft(campaign: Campaign) -> bool:
     """Only staff see a draft; its texts change without new versions."""
-    return getattr(campaign, "status", "published") == "draft"
+    return campaign.status == "draft"
 
 
 def save(
@@ -257,8 +257,7 @@ def save(
             {"": [ANSWER_KEY_LOCKED if "assigned" in str(exc) else exc.chinese]}
         ) from None
     if campaign is None:
-        if hasattr(Campaign, "status"):
-            stored.status = "draft"
+        stored.status = "draft"
         audit.record(
             session,
             actor,
@@ -337,20 +336,18 @@ def create(
         if kind not in TEMPLATES:
             raise EditorError({"kind": ["请选择活动类型(目前可用:有奖竞答)。"]})
         doc = template_document(kind)
+        doc["campaign"]["kind"] = kind
         origin = f"template:{kind}"
     doc["campaign"]["slug"] = slug.strip()
     doc["campaign"]["name"] = name.strip()
-    campaign = save(session, None, doc, actor, ip=ip, origin=origin)
-    if hasattr(Campaign, "kind"):
-        campaign.kind = getattr(copy_of, "kind", None) or kind or "prize_quiz"
-    return campaign
+    return save(session, None, doc, actor, ip=ip, origin=origin)
 
 
 def publish(
     session: Session, campaign: Campaign, actor: StaffUser | None, *, ip: str | None = None
 ) -> None:
     """Make a draft public (within its window); audited with before/after."""
-    before = getattr(campaign, "status", "published")
+    before = campaign.status
     if before == "published":
         return
     campaign.status = "published"

@@ -13,4 +13,4 @@ bp = Blueprint("public", __name__)
 
 def load_views() -> None:
     """Import the view modules so their routes register on bp."""
-    from quiz.public import entry_views, referral_views  # noqa: F401
+    from quiz.public import entry_views, preview_views, referral_views  # noqa: F401

@@ -92,7 +92,7 @@ def test_create_from_template_is_a_draft_with_the_demo_bank_and_audited(session)
         session, slug="spring-2027", name="春季有奖竞答", actor=staff, kind="prize_quiz"
     )
     assert campaign.name == "春季有奖竞答"
-    assert getattr(campaign, "status", "draft") == "draft"
+    assert campaign.status == "draft" and campaign.kind == "prize_quiz"
     assert len([q for q in campaign.questions if q.active]) == 28
     entry = session.scalar(select(AuditLog).where(AuditLog.action == "campaign.create"))
     assert entry.detail == {"slug": "spring-2027", "from": "template:prize_quiz"}
