@@ -191,10 +191,15 @@ def _record_version(
 
 
 def _window(campaign: Campaign) -> dict[str, str]:
+    """The window in Beijing time to the second, as the audit log shows it."""
+
+    def shown(moment: datetime) -> str:
+        return moment.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
     return {
-        "opens_at": campaign.opens_at.isoformat(),
-        "closes_at": campaign.closes_at.isoformat(),
-        "draw_at": campaign.draw_at.isoformat(),
+        "opens_at": shown(campaign.opens_at),
+        "closes_at": shown(campaign.closes_at),
+        "draw_at": shown(campaign.draw_at),
     }
 
 

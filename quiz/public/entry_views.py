@@ -136,6 +136,11 @@ def _consent_of(campaign: Campaign) -> Consent | None:
     data: dict[str, Any] | None = session.get("consent")
     if not data or data.get("campaign") != campaign.id:
         return None
+    # Rules or privacy notice changed since this browser agreed: agree to the new ones.
+    if data.get("rules_version") != campaign.content.get("rules_version") or data.get(
+        "privacy_version"
+    ) != campaign.content.get("privacy_version"):
+        return None
     from datetime import datetime
 
     return Consent(

@@ -233,3 +233,39 @@ def test_the_preview_frames_every_public_page(client, session, editor, campaign)
         assert page.status_code == 200, src
         assert "frame-ancestors 'self'" in page.headers["Content-Security-Policy"]
     assert client.get(frames[0].replace("/preview/", "/preview/x")).status_code == 404
+
+
+def test_campaign_edits_read_in_chinese_in_the_audit_log(session, campaign):
+    from datetime import timedelta
+
+    from quiz.admin.audit_text import describe
+    from quiz.editor import service
+    from quiz.models import AuditLog
+
+    doc = document_of(session, campaign)
+    doc["campaign"]["closes_at"] += timedelta(days=1)
+    service.save(session, campaign, doc, None)
+    entry = session.scalar(select(AuditLog).where(AuditLog.action == "campaign.window"))
+    line = describe(session, entry)
+    assert line.action == "修改活动时间" and line.target == f"活动 {campaign.id}"
+    assert len(line.details) == 1 and line.details[0].startswith("结束时间:")
+    session.rollback()
+
+
+def test_a_changed_privacy_notice_is_agreed_to_again(client, session, campaign):
+    from quiz.editor import service
+
+    agreed = client.post("/consent", data={"agree_rules": "y", "agree_sensitive": "y"})
+    assert agreed.status_code == 302
+    assert client.get("/register").status_code == 200
+    doc = document_of(session, campaign)
+    doc["privacy"]["notice"].append("新增的一段。")
+    service.save(session, campaign, doc, None)
+    session.commit()
+    current_app_cache_clear(client)
+    again = client.get("/register")
+    assert again.status_code == 302 and "#consent" in again.headers["Location"]
+
+
+def current_app_cache_clear(client):
+    client.application.extensions["quiz.campaign"].clear()

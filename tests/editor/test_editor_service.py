@@ -160,12 +160,15 @@ def test_changed_texts_of_a_published_campaign_get_a_new_dated_version(session):
 
 def test_a_window_change_is_audited_with_before_and_after(session):
     campaign, doc = _doc(session)
-    before = campaign.closes_at.isoformat()
+    from quiz.campaign.spec import LOCAL_TZ
+
+    before = campaign.closes_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
     doc["campaign"]["closes_at"] += timedelta(days=2)
     service.save(session, campaign, doc, None)
     entry = session.scalar(select(AuditLog).where(AuditLog.action == "campaign.window"))
     assert entry.detail["before"]["closes_at"] == before
-    assert entry.detail["after"]["closes_at"] == (campaign.closes_at).isoformat() != before
+    after = campaign.closes_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    assert entry.detail["after"]["closes_at"] == after != before
 
 
 def test_bank_edits_reorder_retire_and_restore(session):
