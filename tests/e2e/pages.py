@@ -40,9 +40,9 @@ def new_person(name: str = "张小三") -> Person:
     return Person(name=name, resident_id=make_resident_id("420102", seq=n), mobile=make_mobile(n))
 
 
-def give_consent(page: Any) -> None:
-    """Campaign page -> tick both consents by their labels -> 同意参加活动."""
-    page.goto("/")
+def give_consent(page: Any, path: str = "/") -> None:
+    """Campaign page (at `path`) -> tick both consents by their labels -> 同意参加活动."""
+    page.goto(path)
     page.get_by_label(RULES_CONSENT).check()
     page.get_by_label(SENSITIVE_CONSENT).check()
     page.get_by_role("button", name="同意参加活动").click()
