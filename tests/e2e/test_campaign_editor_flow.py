@@ -109,7 +109,7 @@ def test_build_publish_take_on_a_phone_then_the_answer_key_is_locked(
         page.wait_for_url("**/questions")
     # Twenty from a sheet.
     page.get_by_label("从 XLSX 导入题目", exact=False).set_input_files(bank_file(tmp_path, 20))
-    page.get_by_role("button", name="导入").click()
+    page.get_by_role("button", name="导入", exact=True).click()
     page.wait_for_url("**/questions")
     assert page.locator(".flash", has_text="已导入 20 道题").count() == 1
     assert page.locator("table.bank tbody tr").count() == 28 + 3 + 20
