@@ -31,3 +31,25 @@ def test_letter_spread_flags_only_a_majority():
     assert letter_spread(["A"] * 20 + ["B"] * 5) == ("A", 20)
     assert letter_spread(["A", "B", "C", "A"]) is None
     assert letter_spread([]) is None
+
+
+def test_the_shown_order_is_stored_with_the_answer(session, protector):
+    from quiz.engine.bank import question_bank
+    from quiz.engine.sheets import answer_on_sheet, sheet_of_participant
+    from quiz.models import QuizItem
+    from tests.factories import install_test_campaign, make_participant
+
+    campaign = install_test_campaign(session)
+    participant = make_participant(session, protector, campaign)
+    bank = question_bank(session, campaign.id)
+    sheet = sheet_of_participant(session, participant.id)
+    item = sheet.next
+    question = bank.by_id[item.question_id]
+    keys = [o["key"] for o in question.options]
+    answer_on_sheet(
+        session, campaign, bank, sheet, item.position, [keys[0]], shown_to=participant.public_id
+    )
+    stored = session.get(QuizItem, item.id)
+    session.refresh(stored)
+    assert stored.option_order == option_order(participant.public_id, question.key, keys)
+    assert stored.answer == [keys[0]]  # the answer names the option by its key, not by place
