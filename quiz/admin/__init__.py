@@ -21,6 +21,7 @@ def load_views() -> None:
         audit_views,
         auth_views,
         branches_views,
+        campaign_views,
         dashboard_views,
         draw_views,
         exports_views,
