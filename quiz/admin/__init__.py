@@ -24,6 +24,7 @@ def load_views() -> None:
         campaign_views,
         dashboard_views,
         draw_views,
+        editor_views,
         exports_views,
         leads_views,
         referral_views,

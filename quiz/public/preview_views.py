@@ -23,7 +23,8 @@ from quiz.web.request import db
 PREVIEW_PAGES = ("campaign", "register", "question", "intent", "result", "privacy")
 
 
-@bp.get("/preview/<token>/<page>")
+# Unscoped: the token names the campaign (a draft has no public /c/<slug>/ yet).
+@bp.get("/preview/<token>/<page>", unscoped=True)
 def preview(token: str, page: str) -> ResponseReturnValue:
     campaign_id = campaign_of_token(token)
     campaign = db().get(Campaign, campaign_id) if campaign_id is not None else None
