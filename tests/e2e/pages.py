@@ -65,9 +65,10 @@ def fill_registration(page: Any, person: Person, *, selects: bool) -> None:
     page.get_by_label("固定电话(选填)").fill(person.landline)
 
 
-def register(page: Any, person: Person, *, selects: bool = True) -> None:
-    """Consent, fill the form, submit; ends on the first question."""
-    give_consent(page)
+def register(page: Any, person: Person, *, selects: bool = True, path: str = "/") -> None:
+    """Consent (on the campaign page at `path`), fill the form, submit; ends on the first
+    question."""
+    give_consent(page, path)
     fill_registration(page, person, selects=selects)
     page.get_by_role("button", name="提交并开始答题").click()
     page.wait_for_url("**/quiz")

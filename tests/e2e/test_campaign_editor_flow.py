@@ -15,7 +15,7 @@ import pytest
 from quiz.db import Database
 from quiz.editor.bank_xlsx import COLUMNS
 from tests.e2e.conftest import DESKTOP, PHONE, Site, require_browser, serve
-from tests.e2e.pages import answer_all, give_consent, new_person, register
+from tests.e2e.pages import answer_all, new_person, register
 from tests.e2e.test_staff_flow import ADMIN, PASSWORD, log_in
 
 pytestmark = pytest.mark.browser
@@ -132,8 +132,10 @@ def test_build_publish_take_on_a_phone_then_the_answer_key_is_locked(
     phone_context = browser.new_context(**PHONE, base_url=editor_site.url)
     phone_context.set_default_timeout(20_000)
     phone = phone_context.new_page()
-    give_consent(phone, f"/c/{SLUG}/")
-    register(phone, new_person("李小四"))
+    opened = phone.goto(f"/c/{SLUG}/")
+    assert opened.status == 200 and "我要参加" in phone.content(), phone.content()[-3000:]
+    register(phone, new_person("李小四"), path=f"/c/{SLUG}/")
+    assert f"/c/{SLUG}/quiz" in phone.url
     answered = answer_all(phone)
     assert answered >= 5
     assert "答题完成" in phone.locator("h1").inner_text()
