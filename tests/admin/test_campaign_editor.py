@@ -269,3 +269,17 @@ def test_a_changed_privacy_notice_is_agreed_to_again(client, session, campaign):
 
 def current_app_cache_clear(client):
     client.application.extensions["quiz.campaign"].clear()
+
+
+def test_the_campaign_permission_belongs_to_head_office_only(session):
+    from quiz.staff.auth import has_permission
+
+    roles = {role: make_staff(session, f"u-{role}", role) for role in ("admin", "analyst")}
+    assert all(has_permission(user, "manage_campaigns") for user in roles.values())
+    from quiz.models import Branch
+
+    branch = session.scalars(select(Branch)).first()
+    clerk = make_staff(session, "u-branch", "branch", branch_id=branch.id)
+    assert not has_permission(clerk, "manage_campaigns")
+    assert not has_permission(roles["admin"], "no_such_permission")
+    session.rollback()
