@@ -222,3 +222,32 @@ def test_a_drafts_public_address_does_not_exist(app, client, session):
     app.extensions["quiz.campaign"].clear()
     assert client.get(f"/c/{draft.slug}/").status_code == 404
     assert client.get("/").headers["Location"] == f"/c/{first.slug}/"
+
+
+def test_the_switcher_refuses_what_names_no_campaign_and_hides_pages_a_kind_lacks(
+    app, client, session
+):
+    first = session.scalars(select(Campaign)).one()
+    other = second_campaign(session, first)
+    other.kind = "list_draw"
+    admin = make_staff(session, "ho", "admin")
+    session.commit()
+    login_as(client, admin)
+    assert client.post("/admin/campaign", data={"campaign_id": "abc"}).status_code == 400
+    assert client.post("/admin/campaign", data={"campaign_id": "99999"}).status_code == 404
+    assert client.post("/admin/campaign", data={"campaign_id": str(10**30)}).status_code == 400
+    # Outside /admin the next address is ignored: no open redirect.
+    away = client.post(
+        "/admin/campaign", data={"campaign_id": str(first.id), "next": "//evil.example/"}
+    )
+    assert away.headers["Location"] == "/admin/"
+    dashboard = client.get("/admin/").get_data(as_text=True)
+    assert "当前活动" in dashboard and "名单抽奖" in dashboard  # every campaign is offered
+    assert 'href="/admin/draw"' in dashboard
+    switch(client, other)
+    # A list draw has no quiz leads, leaderboard or draw pages yet: gone from menu and URL.
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/draw"' not in page and 'href="/admin/leads"' not in page
+    for path in ("/admin/leads", "/admin/leaderboard", "/admin/draw", "/admin/exports"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/admin/audit").status_code == 200  # common to every kind
