@@ -80,7 +80,7 @@ def _switcher_context() -> dict[str, Any]:
             "selected_kind": kinds.label(selected.kind) if selected else "",
             "choices": [
                 (row.id, f"{row.name}({kinds.label(row.kind)} · {STAGES[row.stage]})")
-                for row in campaign_rows(db())
+                for row in campaign_rows(db(), count_entries=False)
             ],
             "form": ActionForm(formdata=None),
             "next": request.full_path if request.method == "GET" else None,

@@ -33,14 +33,20 @@ def drawn_campaign_ids(session: Session) -> set[int]:
     return set(session.scalars(select(Draw.campaign_id).where(Draw.status == "drawn")))
 
 
-def campaign_rows(session: Session, now: datetime | None = None) -> list[CampaignRow]:
-    """Every campaign with its stage and entry count, newest window first."""
+def campaign_rows(
+    session: Session, now: datetime | None = None, *, count_entries: bool = True
+) -> list[CampaignRow]:
+    """Every campaign with its stage and entry count, newest window first.
+
+    count_entries=False leaves the counts at 0: the staff pages' switcher runs on every
+    page and must not count a million entries each time."""
     now = now or utcnow()
-    entries = dict(
-        session.execute(
+    entries: dict[int, int] = {}
+    if count_entries:
+        rows = session.execute(
             select(Participant.campaign_id, func.count()).group_by(Participant.campaign_id)
-        ).all()
-    )
+        )
+        entries = {int(cid): int(n) for cid, n in rows}
     drawn = drawn_campaign_ids(session)
     return [
         CampaignRow(

@@ -174,3 +174,80 @@ def test_two_live_prize_quizzes_keep_entries_leads_stats_exports_boards_and_draw
     for campaign, expected in ((first, 2), (second, 1)):
         body = client.get(f"/c/{campaign.slug}/draw/entrants.txt").get_data(as_text=True)
         assert len([line for line in body.splitlines() if line.strip()]) == expected
+
+
+def test_the_front_page_lists_live_campaigns_and_old_addresses_keep_their_campaign(
+    app, client, session
+):
+    first = session.scalars(select(Campaign)).one()
+    assert client.get("/").headers["Location"] == f"/c/{first.slug}/"  # only one: straight in
+    second = second_campaign(session, first)
+    session.commit()
+    app.extensions["quiz.campaign"].clear()
+    page = client.get("/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for campaign in (first, second):
+        assert campaign.name in text and f'href="/c/{campaign.slug}/"' in text
+    assert text.count("进行中") == 2 and "幸运奖" in text
+    # A page under /c/<slug>/ links within its campaign; the old address serves one.
+    inside = client.get(f"/c/{second.slug}/").get_data(as_text=True)
+    assert f'action="/c/{second.slug}/consent"' in inside
+    assert f'href="/c/{second.slug}/winners"' in inside
+    assert client.get("/register", follow_redirects=True).status_code == 200
+    assert client.get("/c/no-such-campaign/").status_code == 404
+
+
+def test_a_kind_without_a_flow_shows_its_page_but_no_step(app, client, session):
+    first = session.scalars(select(Campaign)).one()
+    other = second_campaign(session, first)
+    other.kind = "artwork_contest"
+    session.commit()
+    app.extensions["quiz.campaign"].clear()
+    base = f"/c/{other.slug}"
+    page = client.get(f"{base}/")
+    assert page.status_code == 200 and "活动筹备中" in page.get_data(as_text=True)
+    assert 'name="agree_rules"' not in page.get_data(as_text=True)
+    for path in ("/register", "/quiz", "/result", "/resume", "/draw", "/winners"):
+        assert client.get(base + path).status_code == 404, path
+    consent = client.post(f"{base}/consent", data={"agree_rules": "y", "agree_sensitive": "y"})
+    assert consent.status_code == 404
+
+
+def test_a_drafts_public_address_does_not_exist(app, client, session):
+    first = session.scalars(select(Campaign)).one()
+    draft = second_campaign(session, first)
+    draft.status = "draft"
+    session.commit()
+    app.extensions["quiz.campaign"].clear()
+    assert client.get(f"/c/{draft.slug}/").status_code == 404
+    assert client.get("/").headers["Location"] == f"/c/{first.slug}/"
+
+
+def test_the_switcher_refuses_what_names_no_campaign_and_hides_pages_a_kind_lacks(
+    app, client, session
+):
+    first = session.scalars(select(Campaign)).one()
+    other = second_campaign(session, first)
+    other.kind = "list_draw"
+    admin = make_staff(session, "ho", "admin")
+    session.commit()
+    login_as(client, admin)
+    assert client.post("/admin/campaign", data={"campaign_id": "abc"}).status_code == 400
+    assert client.post("/admin/campaign", data={"campaign_id": "99999"}).status_code == 404
+    assert client.post("/admin/campaign", data={"campaign_id": str(10**30)}).status_code == 400
+    # Outside /admin the next address is ignored: no open redirect.
+    away = client.post(
+        "/admin/campaign", data={"campaign_id": str(first.id), "next": "//evil.example/"}
+    )
+    assert away.headers["Location"] == "/admin/"
+    dashboard = client.get("/admin/").get_data(as_text=True)
+    assert "当前活动" in dashboard and "名单抽奖" in dashboard  # every campaign is offered
+    assert 'href="/admin/draw"' in dashboard
+    switch(client, other)
+    # A list draw has no quiz leads, leaderboard or draw pages yet: gone from menu and URL.
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/draw"' not in page and 'href="/admin/leads"' not in page
+    for path in ("/admin/leads", "/admin/leaderboard", "/admin/draw", "/admin/exports"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/admin/audit").status_code == 200  # common to every kind
