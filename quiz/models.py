@@ -28,16 +28,31 @@ from quiz.db import Base, UTCDateTime, utcnow
 
 FOLLOW_UP_STATUSES = ("待联系", "已联系", "已拜访", "已成交", "无效")
 ROLES = ("admin", "analyst", "branch")
+# Campaign kinds (quiz.campaign.kinds describes each) and publication states. Kept here as
+# plain tuples: the CHECK constraints below and migration 0010 name the same values.
+CAMPAIGN_KINDS = ("prize_quiz", "list_draw", "staff_contest", "artwork_contest")
+CAMPAIGN_STATUSES = ("draft", "published", "archived")
 
 
 class Campaign(Base):
     """One campaign, loaded from the campaign file head office edits."""
 
     __tablename__ = "campaign"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('prize_quiz', 'list_draw', 'staff_contest', 'artwork_contest')",
+            name="kind",
+        ),
+        CheckConstraint("status IN ('draft', 'published', 'archived')", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Which flow the campaign has (quiz.campaign.kinds); decides its public steps and staff pages.
+    kind: Mapped[str] = mapped_column(String(32), default="prize_quiz")
+    # draft: only staff see it; published: public within its window; archived: off the site.
+    status: Mapped[str] = mapped_column(String(16), default="published")
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime())
     draw_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -68,6 +83,8 @@ class Question(Base):
     options: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     correct: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A free label head office groups the bank by (e.g. 犹豫期, 理赔); not shown to entrants.
+    category: Mapped[str | None] = mapped_column(String(32), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     campaign: Mapped[Campaign] = relationship(back_populates="questions")
@@ -140,6 +157,11 @@ class ReferralLink(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), nullable=True)
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The campaign a printed link was made for: /r/<code> leads into it. NULL only on links
+    # made before several campaigns could be live (migration 0010 gives them the one there was).
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id"), nullable=True, index=True
+    )
 
     channel: Mapped[Channel | None] = relationship()
     branch: Mapped[Branch | None] = relationship()
@@ -296,9 +318,31 @@ class QuizItem(Base):
     answer: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     is_correct: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The option keys in the order this participant was shown them (stored with the
+    # answer): the shown letter of an answer can be told from its key afterwards.
+    option_order: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     participant: Mapped[Participant] = relationship(back_populates="items")
     question: Mapped[Question] = relationship()
+
+
+class CampaignTextVersion(Base):
+    """One version of a campaign's rules or privacy notice, as entrants saw it from
+    `created_at` (the campaign page shows the latest one's date)."""
+
+    __tablename__ = "campaign_text_version"
+    __table_args__ = (UniqueConstraint("campaign_id", "kind", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # "rules" or "privacy"
+    version: Mapped[str] = mapped_column(String(64))
+    # The texts of this version: {"entry_conditions", ...} or {"notice": [...]}.
+    texts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64), default="")
 
 
 class FollowUp(Base):
@@ -430,6 +474,10 @@ class StaffUser(Base):
     can_reveal: Mapped[bool] = mapped_column(Boolean, default=False)
     # 查看联系电话: a lead's mobile and landline (tel: links), never the ID number.
     can_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The campaign the back office last showed this user (the switcher remembers it).
+    current_campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id"), nullable=True
+    )
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     recovery_codes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     # Last accepted TOTP time step: a code is accepted once (no replay within its window).

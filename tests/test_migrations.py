@@ -19,14 +19,25 @@ def insert_legacy_participants(database, rows: list[dict]) -> list[int]:
     every required column filled, `rows` overriding; returns their ids."""
     import sqlalchemy as sa
 
-    from quiz.campaign.lifecycle import current_campaign
-    from tests.factories import install_test_campaign
-
-    with database.transaction() as session:
-        install_test_campaign(session)
-        campaign_id = current_campaign(session).id
+    # The campaign row too goes in by the old schema's columns (the model has newer ones).
+    campaigns = sa.Table("campaign", sa.MetaData(), autoload_with=database.engine)
     table = sa.Table("participant", sa.MetaData(), autoload_with=database.engine)
     now = datetime.now(UTC)
+    with database.engine.begin() as conn:
+        campaign_id = conn.execute(
+            sa.insert(campaigns)
+            .values(
+                slug="legacy",
+                name="旧活动",
+                opens_at=now,
+                closes_at=now,
+                draw_at=now,
+                content={},
+                content_sha256="0" * 64,
+                loaded_at=now,
+            )
+            .returning(campaigns.c.id)
+        ).scalar_one()
     ids = []
     with database.engine.begin() as conn:
         for n, values in enumerate(rows, start=1):
@@ -324,3 +335,34 @@ def test_migration_0012_counts_the_entries_and_intent_answers_already_given(data
         assert sum(n for (t, _), n in counted.items() if t == "branch_count") == 3
         assert sum(n for (t, _), n in counted.items() if t == "score_count") == 2
     database.dispose()
+
+
+def test_migration_0010_publishes_existing_campaigns_and_ties_old_links_to_the_served_one(
+    database_url, tmp_path
+):
+    """A site upgraded with one live campaign keeps it public as a prize quiz, and every
+    printed referral link leads to the campaign /r/<code> served before the upgrade."""
+    import sqlalchemy as sa
+
+    upgrade(database_url, "0009")
+    app = make_app(database_url, tmp_path / "instance")
+    database = app.extensions["quiz.db"]
+    insert_legacy_participants(database, [])  # inserts the campaign 'legacy'
+    links = sa.Table("referral_link", sa.MetaData(), autoload_with=database.engine)
+    with database.engine.begin() as conn:
+        conn.execute(
+            sa.insert(links).values(code="OLD1", label="海报", created_at=datetime.now(UTC))
+        )
+    upgrade(database_url)
+    with database.engine.connect() as conn:
+        campaign = conn.execute(sa.text("SELECT id, kind, status FROM campaign")).one()
+        link_campaign = conn.execute(
+            sa.text("SELECT campaign_id FROM referral_link WHERE code = 'OLD1'")
+        ).scalar()
+        remembered = conn.execute(
+            sa.text("SELECT count(*) FROM staff_user WHERE current_campaign_id IS NOT NULL")
+        ).scalar()
+    database.dispose()
+    assert (campaign.kind, campaign.status) == ("prize_quiz", "published")
+    assert link_campaign == campaign.id
+    assert remembered == 0

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from quiz.admin import PUBLIC_ENDPOINTS, bp
 from quiz.leads.scope import HEAD_OFFICE, scope_leads
 from quiz.models import Participant, StaffUser
+from quiz.staff.auth import PERMISSIONS
 from quiz.web.request import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +79,8 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 
 
 head_office_required = roles_required(*HEAD_OFFICE)
+# 活动管理: the campaign editor (quiz.staff.auth.PERMISSIONS says which roles hold it).
+manage_campaigns = roles_required(*PERMISSIONS["manage_campaigns"])
 admin_required = roles_required("admin")
 any_staff = roles_required("admin", "analyst", "branch")
 

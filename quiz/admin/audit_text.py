@@ -66,6 +66,11 @@ ACTION_LABELS = {
     "retention.purge": "清除过期个人信息",
     "participant.delete": "删除参与者信息",
     "database.backup": "备份数据库",
+    "campaign.create": "新建活动",
+    "campaign.edit": "修改活动",
+    "campaign.window": "修改活动时间",
+    "campaign.text_version": "更新规则版本",
+    "campaign.publish": "发布活动",
 }
 _OBJECT_KINDS = {
     "participant": "线索",
@@ -106,7 +111,16 @@ _KEYS = {
     "supervisor": "监督人",
     "channel": "执行方式",
     "previous_status": "原状态",
+    "slug": "活动地址",
+    "from": "来源",
+    "opens_at": "开始时间",
+    "closes_at": "结束时间",
+    "draw_at": "抽奖时间",
+    "status": "状态",
+    "rules": "活动规则版本",
+    "privacy": "个人信息处理规则版本",
 }
+_STATUSES = {"draft": "草稿", "published": "已发布", "archived": "已归档"}
 
 
 @dataclass(frozen=True)
@@ -173,6 +187,19 @@ def _details(session: Session, entry: AuditLog) -> list[str]:
             words.append(f"{_KEYS[key]}:" + "、".join(map(str, value)))
         elif key == "branch_id":
             words.append("机构:" + _branch_name(session, value))
+        elif key == "before" and isinstance(value, Mapping):
+            # Campaign edits: each changed setting as before -> after.
+            after = detail.get("after") if isinstance(detail.get("after"), Mapping) else {}
+            for field, old in value.items():
+                new = after.get(field)
+                if old != new:
+                    old, new = _STATUSES.get(str(old), old), _STATUSES.get(str(new), new)
+                    words.append(f"{_KEYS.get(field, field)}:{_word(old)} → {_word(new)}")
+        elif key in ("after", "window"):
+            continue  # shown with "before"; the window of a publish is in the campaign
+        elif key == "from":
+            kind, _, name = str(value).partition(":")
+            words.append(("复制自 " if kind == "copy" else "模板 ") + name)
         else:
             words.append(f"{_KEYS.get(key, key)}:{_word(value)}")
     return words

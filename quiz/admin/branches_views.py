@@ -17,9 +17,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from quiz.admin import bp
 from quiz.admin.access import admin_required, current_staff, head_office_required
+from quiz.admin.campaign_views import selected_campaign
 from quiz.branches import routing
 from quiz.branches import service as branches
-from quiz.campaign.lifecycle import current_campaign
 from quiz.models import Branch, BranchRoute, Participant
 from quiz.regions import divisions
 from quiz.staff import audit
@@ -143,7 +143,7 @@ def _by_code(code: str) -> Branch | None:
 def branches_list() -> ResponseReturnValue:
     """Every branch with its lead count against its target."""
     rows = db().scalars(select(Branch).order_by(Branch.code)).all()
-    current = current_campaign(db())
+    current = selected_campaign()
     counts = branches.branch_lead_counts(db(), current.id if current else None)
     names = {b.id: b.name for b in rows}
     return render_template(

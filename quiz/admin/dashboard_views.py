@@ -10,8 +10,8 @@ from flask.typing import ResponseReturnValue
 
 from quiz.admin import bp
 from quiz.admin.access import any_staff, current_staff, head_office_required
+from quiz.admin.campaign_views import selected_campaign
 from quiz.admin.lead_forms import RANGES, DashboardRangeForm
-from quiz.campaign.lifecycle import current_campaign
 from quiz.leads.scope import HEAD_OFFICE
 from quiz.leads.service import china_day_start
 from quiz.reports import charts, stats
@@ -46,7 +46,7 @@ def dashboard() -> ResponseReturnValue:
         # Branch staff have no head-office figures: their start page is their leads.
         return redirect(url_for("admin.leads"))
     form, valid, (first, last), window = _period()
-    campaign = current_campaign(db())
+    campaign = selected_campaign()
     board = stats.dashboard(db(), campaign.id if campaign else None, window)
     funnel_base = board.visits or board.consents or board.entries or 1
     figures = {

@@ -26,7 +26,7 @@ from quiz.admin.access import (
     head_office_required,
     roles_required,
 )
-from quiz.campaign.lifecycle import current_campaign
+from quiz.admin.campaign_views import selected_campaign
 from quiz.db import utcnow
 from quiz.draw import control, service
 from quiz.draw.eligibility import DrawRefused, exclude_participant
@@ -140,7 +140,7 @@ def _staff() -> StaffUser:
 
 
 def _campaign() -> Campaign:
-    campaign = current_campaign(db())
+    campaign = selected_campaign()
     if campaign is None:
         abort(404)
     return campaign

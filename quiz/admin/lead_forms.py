@@ -132,12 +132,17 @@ class LeadFilterForm(SafeForm):
         branches: list[tuple[int, str]],
         intents: list[str],
         campaigns: list[tuple[int, str]],
+        default_campaign_id: int | None = None,
     ) -> LeadFilterForm:
         """Fill the choices that depend on data (campaigns, branches, provinces, cities,
-        intents). The campaign defaults to the newest (the one the dashboard counts)."""
+        intents). The campaign defaults to the one the switcher selected (the one the
+        dashboard counts), else the newest."""
         self.campaign_id.choices = [(None, "全部活动"), *campaigns]
         if not self.campaign_id.raw_data and campaigns:
-            self.campaign_id.data = campaigns[0][0]
+            known = {cid for cid, _ in campaigns}
+            self.campaign_id.data = (
+                default_campaign_id if default_campaign_id in known else campaigns[0][0]
+            )
         self.branch_id.choices = [(None, "全部机构"), *branches]
         self.province_code.choices = [("", "全部省份")] + [
             (p.code, p.name) for p in divisions.provinces()

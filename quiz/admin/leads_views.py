@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from quiz.admin import bp
 from quiz.admin.access import any_staff, current_staff, lead_or_404
+from quiz.admin.campaign_views import selected_campaign
 from quiz.admin.lead_forms import (
     VIEWS,
     BulkStatusForm,
@@ -35,7 +36,13 @@ def _user() -> StaffUser:
 def filter_form(user: StaffUser) -> LeadFilterForm:
     """The filter form bound to the query string, its choices filled in."""
     form = LeadFilterForm(request.args)
-    form.setup(leads.branch_choices(db()), leads.intent_levels(db()), leads.campaign_choices(db()))
+    selected = selected_campaign()
+    form.setup(
+        leads.branch_choices(db()),
+        leads.intent_levels(db()),
+        leads.campaign_choices(db()),
+        default_campaign_id=selected.id if selected else None,
+    )
     return form.set_intent_options(leads.intent_options(db(), form.campaign_id.data))
 
 

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Length
 
 from quiz.admin import bp
 from quiz.admin.access import any_staff, current_staff, head_office_required
-from quiz.campaign.lifecycle import current_campaign
+from quiz.admin.campaign_views import selected_campaign
 from quiz.leads.scope import HEAD_OFFICE
 from quiz.models import Branch, Channel, ReferralLink, StaffUser
 from quiz.referrals import import_jobs, leaderboard, posters
@@ -77,7 +77,7 @@ def _own_branch(user: StaffUser) -> int | None:
 
 
 def _campaign() -> Any:
-    campaign = current_campaign(db())
+    campaign = selected_campaign()
     if campaign is None:
         abort(404)
     return campaign
@@ -276,7 +276,7 @@ def referrals_poster(link_id: int) -> ResponseReturnValue:
     """A printable A4 poster: campaign, prize, dates, QR and the short URL."""
     link = _link_for(_staff(), link_id)
     campaign = _campaign()
-    url = referrals.short_url(public_base_url(), link.code)
+    url = referrals.link_url_for(public_base_url(), link.code, link.campaign_id, campaign)
     text = posters.poster_text(campaign, url, _referrer(link))
     # Our own SVG, built from escaped text: safe to inline.
     qr = Markup(posters.qr_svg(url, title=f"{text.title} {url}"))  # noqa: S704
@@ -305,7 +305,9 @@ def referrals_posters_zip() -> ResponseReturnValue:
         (
             f"{r.branch_code}-{r.agent_code or 'branch'}-{r.code}.svg",
             posters.poster_text(
-                campaign, referrals.short_url(public_base_url(), r.code), referrers[r.id]
+                campaign,
+                referrals.link_url_for(public_base_url(), r.code, r.campaign_id, campaign),
+                referrers[r.id],
             ),
         )
         for r in rows

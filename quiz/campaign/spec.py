@@ -4,7 +4,7 @@ The file is TOML (parsed with the standard-library ``tomllib``). Times are local
 Asia/Shanghai and are converted to aware UTC datetimes. Every problem is reported with the
 line of the offending key, so an operator can fix the file without reading Python. Schema::
 
-    [campaign]    slug, name, opens_at, closes_at, draw_at
+    [campaign]    slug, name, kind (optional, default prize_quiz), opens_at, closes_at, draw_at
     [organiser]   name, contact
     [[prizes]]    tier, count, prize, value_yuan            (one table per prize tier)
     [rules]       version, entry_conditions, draw_method, prize_claim, paragraphs
@@ -36,7 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quiz.db import utcnow
-from quiz.models import Campaign, Question, QuizItem
+from quiz.models import CAMPAIGN_KINDS, Campaign, Question, QuizItem
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 OPTION_KEYS = "ABCDEFGHIJ"
@@ -51,7 +51,7 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 # table -> (allowed keys, required keys)
 _TABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "campaign": (
-        frozenset({"slug", "name", "opens_at", "closes_at", "draw_at"}),
+        frozenset({"slug", "name", "kind", "opens_at", "closes_at", "draw_at"}),
         frozenset({"slug", "name", "opens_at", "closes_at", "draw_at"}),
     ),
     "organiser": (frozenset({"name", "contact"}), frozenset({"name", "contact"})),
@@ -75,7 +75,13 @@ _TABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
 }
 _PRIZE_KEYS = frozenset({"tier", "count", "prize", "value_yuan"})
-_QUESTION_KEYS = frozenset({"key", "kind", "text", "options", "correct", "explanation", "multiple"})
+_QUESTION_KEYS = frozenset(
+    {"key", "kind", "text", "options", "correct", "explanation", "multiple", "category"}
+)
+# A knowledge question shows at most six options (one phone screen); intent questions,
+# being checklists of products, may list up to ten.
+MAX_KNOWLEDGE_OPTIONS = 6
+MAX_OPTION_LENGTH = 200
 _QUESTION_REQUIRED = frozenset({"key", "kind", "text", "options"})
 _TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions", "leaderboard_tiers"}
 _RANK_TIER_KEYS = frozenset({"name", "from", "to"})
@@ -93,6 +99,8 @@ class CampaignFileError(ValueError):
 
     def __init__(self, message: str, line: int | None = None, path: str | None = None) -> None:
         self.message = f"{path}: {message}" if path else message
+        # The same problem in Chinese, for the browser editor (which shows it by field).
+        self.chinese = chinese_message(message)
         self.line = line
         self.path = path
         self.errors: list[CampaignFileError] = [self]
@@ -120,6 +128,7 @@ class QuestionSpec:
     correct: list[str] | None
     explanation: str | None
     multiple: bool
+    category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,8 @@ class CampaignSpec:
     freeze_deadline: datetime | None = None
     # The leaderboard's reward bands ({name, from, to}); empty: 第一名 to 第三名.
     leaderboard_tiers: list[dict[str, Any]] = field(default_factory=list)
+    # The campaign's kind (quiz.campaign.kinds); a file without one is a prize quiz.
+    kind: str = "prize_quiz"
 
 
 # --------------------------------------------------------------------------------------
@@ -445,8 +456,9 @@ def _check_question(c: _Checker, table: Mapping[str, Any], i: int) -> QuestionSp
     if "kind" in table and kind not in KINDS:
         c.fail((*path, "kind"), f"{kind!r} must be 'knowledge' or 'intent'")
         kind = None
-    text = c.text(table, path, "text")
-    explanation = c.text(table, path, "explanation") if "explanation" in table else None
+    text = c.text(table, path, "text", 500)
+    explanation = c.text(table, path, "explanation", 1000) if "explanation" in table else None
+    category = c.text(table, path, "category", 32) if "category" in table else None
     multiple = table.get("multiple", False)
     if not isinstance(multiple, bool):
         c.fail((*path, "multiple"), "must be true or false")
@@ -454,11 +466,14 @@ def _check_question(c: _Checker, table: Mapping[str, Any], i: int) -> QuestionSp
 
     options: list[tuple[str, str]] | None = None
     raw = table.get("options")
+    most = MAX_KNOWLEDGE_OPTIONS if kind == "knowledge" else len(OPTION_KEYS)
     if "options" in table:
         if not isinstance(raw, list) or not all(isinstance(o, str) and o.strip() for o in raw):
             c.fail((*path, "options"), "must be a list of non-empty strings")
-        elif not 2 <= len(raw) <= len(OPTION_KEYS):
-            c.fail((*path, "options"), f"has {len(raw)} options; need 2 to {len(OPTION_KEYS)}")
+        elif not 2 <= len(raw) <= most:
+            c.fail((*path, "options"), f"has {len(raw)} options; need 2 to {most}")
+        elif any(len(o.strip()) > MAX_OPTION_LENGTH for o in raw):
+            c.fail((*path, "options"), f"an option is longer than {MAX_OPTION_LENGTH} characters")
         elif len({o.strip() for o in raw}) != len(raw):
             c.fail((*path, "options"), "two options have the same text")
         else:
@@ -505,6 +520,7 @@ def _check_question(c: _Checker, table: Mapping[str, Any], i: int) -> QuestionSp
         correct,
         explanation,
         multiple,
+        category,
     )
 
 
@@ -552,6 +568,9 @@ def parse_campaign(text: str) -> CampaignSpec:
     if slug is not None and not _SLUG.fullmatch(slug):
         c.fail(("campaign", "slug"), f"{slug!r} must be lowercase letters, digits and '-'")
     name = c.text(campaign, ("campaign",), "name", 200)
+    kind = c.text(campaign, ("campaign",), "kind") or "prize_quiz"
+    if kind not in CAMPAIGN_KINDS:
+        c.fail(("campaign", "kind"), f"{kind!r} must be one of {', '.join(CAMPAIGN_KINDS)}")
     opens_at = c.when(campaign, ("campaign",), "opens_at")
     closes_at = c.when(campaign, ("campaign",), "closes_at")
     draw_at = c.when(campaign, ("campaign",), "draw_at")
@@ -644,6 +663,7 @@ def parse_campaign(text: str) -> CampaignSpec:
     return CampaignSpec(
         slug=slug,
         name=name,
+        kind=kind,
         opens_at=opens_at,
         closes_at=closes_at,
         draw_at=draw_at,
@@ -760,6 +780,7 @@ def install_campaign(session: Session, spec: CampaignSpec) -> Campaign:
         campaign = Campaign(slug=spec.slug)
         session.add(campaign)
     campaign.name = spec.name
+    campaign.kind = spec.kind
     campaign.opens_at = spec.opens_at
     campaign.closes_at = spec.closes_at
     campaign.draw_at = spec.draw_at
@@ -780,12 +801,81 @@ def install_campaign(session: Session, spec: CampaignSpec) -> Campaign:
         question.options = _option_dicts(qs.options)
         question.correct = list(qs.correct) if qs.correct is not None else None
         question.explanation = qs.explanation
+        question.category = qs.category
         question.active = True
     for question in existing.values():
         question.active = False
     session.flush()
     session.expire(campaign, ["questions"])
     return campaign
+
+
+# The validator's messages in Chinese, for the browser editor: one table beside the checks
+# so that the CLI (English, with lines) and the editor (Chinese, by field) say the same.
+_CHINESE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), chinese)
+    for pattern, chinese in (
+        (r"unknown key", "不认识的设置项"),
+        (r"must be one of prize_quiz", "活动类型无效"),
+        (r"required key is missing", "必填项,不能为空"),
+        (r"must be a non-empty string", "必填项,不能为空"),
+        (r"is (\d+) characters long; at most (\d+)", r"共 \1 个字,最多 \2 个字"),
+        (r"must be a non-empty list of non-empty strings", "至少填写一段,每段不能为空"),
+        (r"must be an integer", "请填写整数"),
+        (r"must be at least from \((\d+)\)", r"结束名次不能小于起始名次(\1)"),
+        (r"must be at least (\d+)", r"不能小于 \1"),
+        (r"must be a local date-time", "请填写日期和时间(北京时间)"),
+        (r"required table", "缺少这一部分"),
+        (r"must be a table", "格式不正确"),
+        (r"required array of tables \[\[questions", "题库不能为空"),
+        (r"required array of tables \[\[prizes", "至少设置一个奖项"),
+        (r"must be written as", "格式不正确"),
+        (r"overlaps the tier before it", "与上一档名次重叠"),
+        (r"at least one \[\[prizes\]\] tier", "至少设置一个奖项"),
+        (r"duplicate prize tier", "奖项名称重复"),
+        (r"must be 1-32 letters", "题目编号只能由 1-32 个字母、数字、“_”或“-”组成"),
+        (r"must be 'knowledge' or 'intent'", "题型只能是知识题或投保意向题"),
+        (r"must be true or false", "只能是“是”或“否”"),
+        (r"must be a list of non-empty strings", "选项不能为空"),
+        (r"has (\d+) options; need 2 to (\d+)", r"共 \1 个选项,需要 2 至 \2 个"),
+        (r"an option is longer than (\d+)", r"每个选项最多 \1 个字"),
+        (r"two options have the same text", "有两个选项的文字相同"),
+        (r"intent questions have no correct answer", "投保意向题没有正确答案"),
+        (r"knowledge questions need a correct answer", "知识题需要指定正确答案"),
+        (r"must be an option letter", "正确答案应为选项字母"),
+        (r"lists the same option twice", "正确答案重复列出了同一选项"),
+        (r"exactly one correct option", "单选题只能有一个正确答案"),
+        (r"is not one of the options", "正确答案不在选项之中"),
+        (r"duplicate question key", "题目编号重复"),
+        (r"TOML syntax error", "活动文件格式错误"),
+        (
+            r"must be lowercase letters, digits and '-'",
+            "活动地址只能由小写英文字母、数字和“-”组成,不能有空格",
+        ),
+        (r"must be later than opens_at", "结束时间必须晚于开始时间"),
+        (r"must be later than closes_at", "必须晚于活动结束时间"),
+        (r"is more than questions_per_participant", "最低分不能超过每人答题数"),
+        (r"must be 'address' or 'referral'", "线索归属规则只能是按地址或按推广链接"),
+        (r"is not a valid regular expression", "不是有效的正则表达式"),
+        (r"needs randomness_example", "请同时填写开奖结果示例"),
+        (r"does not match randomness_format", "示例与开奖结果格式不符"),
+        (
+            r"(\d+) knowledge questions per participant but the file has only (\d+)",
+            r"每人抽取 \1 道知识题,但题库只有 \2 道",
+        ),
+        (r"at least one intent question", "至少需要一道投保意向题"),
+        (r"not valid UTF-8", "文件不是 UTF-8 编码"),
+    )
+)
+
+
+def chinese_message(message: str) -> str:
+    """The Chinese wording of one validator message (the English one if none fits)."""
+    for pattern, chinese in _CHINESE:
+        match = pattern.search(message)
+        if match:
+            return match.expand(chinese)
+    return message
 
 
 def iter_problems(error: CampaignFileError) -> Iterator[str]:

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from quiz.campaign.lifecycle import current_campaign
+from quiz.campaign.lifecycle import campaign_by_slug, current_campaign
 from quiz.cli.context import database
 from quiz.privacy.protection import Protector
 from quiz.referrals import leaderboard
@@ -106,13 +106,14 @@ def export_links(base_url: str, output: Path | None, branch_code: str | None) ->
 
 
 @referrals_group.command("reflag")
+@click.option("--campaign", "slug", default=None, help="campaign slug (default: the served one)")
 @with_appcontext
-def reflag() -> None:
+def reflag(slug: str | None) -> None:
     """Recompute self-referral and burst flags of referred entries (after a threshold change)."""
     with database().transaction() as session:
-        campaign = current_campaign(session)
+        campaign = current_campaign(session) if slug is None else campaign_by_slug(session, slug)
         if campaign is None:
-            raise click.ClickException("no campaign loaded")
+            raise click.ClickException(f"no campaign {slug!r}" if slug else "no campaign loaded")
         flagged = referrals.reflag(session, campaign)
     click.echo(f"{flagged} referred entries flagged")
 

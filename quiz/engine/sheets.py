@@ -16,6 +16,7 @@ from quiz.campaign.lifecycle import FlowError, ensure_open
 from quiz.db import utcnow
 from quiz.engine import entry_counts, intent_counts
 from quiz.engine.bank import QuestionBank, question_bank
+from quiz.engine.shuffle import option_order
 from quiz.models import Campaign, Participant, Question, QuizItem
 
 # The intent option by which a participant declines sales contact (campaign plan, step 5).
@@ -105,6 +106,7 @@ _STORE_ANSWER = (
         answer=bindparam("new_answer", type_=_ITEM.answer.type),
         is_correct=bindparam("new_is_correct", type_=_ITEM.is_correct.type),
         answered_at=bindparam("new_answered_at", type_=_ITEM.answered_at.type),
+        option_order=bindparam("new_option_order", type_=_ITEM.option_order.type),
     )
 )
 
@@ -180,9 +182,11 @@ def answer_on_sheet(
     choices: Sequence[str],
     *,
     now: datetime | None = None,
+    shown_to: str | None = None,
 ) -> AnswerSheet:
     """Store the answer to question `position`; finishing the last one completes the entry.
-    Returns the sheet as it now stands.
+    Returns the sheet as it now stands. `shown_to` is the entry's public id, whose
+    option order (engine.shuffle) is stored with the answer.
 
     Answers are only accepted in order. Sending the same answer twice (a double
     tap) is harmless; changing a stored answer is refused.
@@ -216,6 +220,11 @@ def answer_on_sheet(
             "new_answer": picked,
             "new_is_correct": correct,
             "new_answered_at": now,
+            "new_option_order": (
+                None
+                if shown_to is None
+                else option_order(shown_to, question.key, [o["key"] for o in question.options])
+            ),
         },
     ).rowcount
     if not stored:

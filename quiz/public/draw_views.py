@@ -8,22 +8,25 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request
+from flask import Response, abort, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from quiz import identity
-from quiz.campaign.lifecycle import current_campaign
+from quiz.campaign import kinds
+from quiz.campaign.lifecycle import campaign_by_slug, current_campaign
 from quiz.db import Database
 from quiz.draw import control, service
 from quiz.extensions import limiter
 from quiz.models import Campaign, Draw
+from quiz.public import CampaignBlueprint
 from quiz.web.forms import SafeForm
 from quiz.web.request import page_arg, protector
 
-bp = Blueprint("draw_public", __name__)
+bp = CampaignBlueprint("draw_public", __name__)
+bp.scope_by_campaign()
 
 WINNERS_PER_PAGE = 100
 
@@ -66,8 +69,10 @@ class ContactForm(SafeForm):
 
 
 def _campaign() -> Campaign:
-    campaign = current_campaign(db())
-    if campaign is None:
+    """The campaign at /c/<slug>/, else the old addresses' one; 404 if its kind has no draw."""
+    slug = g.get("campaign_slug")
+    campaign = current_campaign(db()) if slug is None else campaign_by_slug(db(), slug)
+    if campaign is None or not kinds.has_public_step(campaign.kind, "draw"):
         abort(404)
     return campaign
 

@@ -10,6 +10,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -21,11 +22,13 @@ from sqlalchemy.exc import IntegrityError
 
 from quiz import identity
 from quiz.branches.routing import AddressInput, resolve_address
+from quiz.campaign import kinds
 from quiz.campaign.cache import Served
-from quiz.campaign.lifecycle import FlowError, window_state
+from quiz.campaign.lifecycle import FlowError, current_campaign, listed_campaigns, window_state
 from quiz.db import utcnow
 from quiz.engine.bank import QuestionBank
 from quiz.engine.sheets import AnswerSheet, answer_on_sheet, outcome_of, sheet_of
+from quiz.engine.shuffle import shown_options
 from quiz.entry import signup
 from quiz.entry.signup import (
     AlreadyRegistered,
@@ -79,13 +82,43 @@ def _answer_limit() -> str:
     return str(current_app.config["QUIZ_ANSWER_LIMIT"])
 
 
+# The public step (quiz.campaign.kinds.PUBLIC_STEPS) each page belongs to: a campaign
+# whose kind lacks the step answers 404 there (the privacy notice is common to all).
+STEP_OF_ENDPOINT = {
+    "public.consent": "consent",
+    "public.register": "register",
+    "public.resume": "register",
+    "public.resume_last4": "register",
+    "public.question": "quiz",
+    "public.answer": "quiz",
+    "public.result": "result",
+}
+
+
 def served_or_404() -> tuple[Campaign, QuestionBank]:
-    """The served campaign and its questions, from the worker's short cache (read-only,
-    detached)."""
-    served: Served = current_app.extensions["quiz.campaign"].served()
+    """The request's campaign (/c/<slug>/, else the old addresses' one) and its questions,
+    from the worker's short cache (read-only, detached); 404 for a step its kind lacks."""
+    served: Served = current_app.extensions["quiz.campaign"].served(g.get("campaign_slug"))
     if served is None:
         abort(404)
+    step = STEP_OF_ENDPOINT.get(request.endpoint or "")
+    if step is not None and not kinds.has_public_step(served[0].kind, step):
+        abort(404)
     return served
+
+
+# The participant's entry and consent are kept per campaign (campaign id -> value), so one
+# browser can take part in two campaigns. "pid"/"consent" are read for cookies set
+# before; the entry a pid names is looked up within the campaign, so it cannot leak over.
+def entry_of_browser(campaign: Campaign) -> str | None:
+    """The public id of this browser's entry in `campaign`, if any."""
+    pids: dict[str, str] = session.get("pids") or {}
+    return pids.get(str(campaign.id)) or session.get("pid")
+
+
+def remember_entry(campaign: Campaign, public_id: str) -> None:
+    session.permanent = True
+    session["pids"] = {**(session.get("pids") or {}), str(campaign.id): public_id}
 
 
 def campaign_or_404() -> Campaign:
@@ -101,7 +134,7 @@ def current_sheet() -> tuple[Campaign, QuestionBank, AnswerSheet | None]:
     then the cache is read again rather than failing the page.
     """
     campaign, bank = served_or_404()
-    public_id = session.get("pid")
+    public_id = entry_of_browser(campaign)
     if not public_id:
         return campaign, bank, None
     sheet = sheet_of(db(), campaign.id, public_id)
@@ -111,17 +144,43 @@ def current_sheet() -> tuple[Campaign, QuestionBank, AnswerSheet | None]:
     return campaign, bank, sheet
 
 
+def home() -> ResponseReturnValue:
+    """/ : the live, upcoming and recently closed campaigns, one card each; straight to the
+    campaign when there is only one (or none listed, but one served before)."""
+    listed = listed_campaigns(db())
+    if len(listed) == 1:
+        return redirect(url_for("public.campaign_page", slug=listed[0].slug))
+    if not listed:
+        fallback = current_campaign(db())
+        if fallback is None:
+            abort(404)
+        return redirect(url_for("public.campaign_page", slug=fallback.slug))
+    now = utcnow()
+    cards = [(c, window_state(c, now), kinds.label(c.kind)) for c in listed]
+    return render_template("public/home.html", cards=cards)
+
+
 @bp.get("/")
 def campaign_page() -> ResponseReturnValue:
-    if not session.get("visited"):
+    if g.get("campaign_slug") is None:
+        return home()
+    campaign = campaign_or_404()
+    visited = session.get("visited")
+    visited = visited if isinstance(visited, list) else []  # True: a cookie from before
+    if campaign.id not in visited:
         # Counted in this process, written in batches (before the request's session
         # begins, when a batch is due: see counters.VisitBatch).
-        current_app.extensions["quiz.visits"].add("visit")
-        session["visited"] = True
-    campaign = campaign_or_404()
-    state = window_state(campaign)
+        current_app.extensions["quiz.visits"].add(counters.of_campaign("visit", campaign.id))
+        session["visited"] = [*visited[-19:], campaign.id]
+    kind = kinds.kind_of(campaign.kind)
+    # A kind registered without its flow yet shows the campaign, never the quiz's steps.
+    state = window_state(campaign) if kind.has_flow else "preparing"
     return render_template(
-        "public/campaign.html", campaign=campaign, state=state, form=ConsentForm()
+        "public/campaign.html",
+        campaign=campaign,
+        state=state,
+        form=ConsentForm(),
+        kind_label=kind.label,
     )
 
 
@@ -139,20 +198,30 @@ def consent() -> ResponseReturnValue:
             "public/campaign.html", campaign=campaign, state=state, form=form
         ), 422
     session.permanent = True
-    session["consent"] = {
-        "campaign": campaign.id,
-        "rules_version": campaign.content.get("rules_version", ""),
-        "privacy_version": campaign.content.get("privacy_version", ""),
-        "at": utcnow().isoformat(),
+    session["consents"] = {
+        **(session.get("consents") or {}),
+        str(campaign.id): {
+            "campaign": campaign.id,
+            "rules_version": campaign.content.get("rules_version", ""),
+            "privacy_version": campaign.content.get("privacy_version", ""),
+            "at": utcnow().isoformat(),
+        },
     }
-    counters.bump(db(), "consent")
+    counters.bump(db(), counters.of_campaign("consent", campaign.id))
     db().commit()
     return redirect(url_for("public.register"))
 
 
 def _consent_of(campaign: Campaign) -> Consent | None:
-    data: dict[str, Any] | None = session.get("consent")
+    data: dict[str, Any] | None = (session.get("consents") or {}).get(
+        str(campaign.id)
+    ) or session.get("consent")
     if not data or data.get("campaign") != campaign.id:
+        return None
+    # Rules or privacy notice changed since this browser agreed: agree to the new ones.
+    if data.get("rules_version") != campaign.content.get("rules_version") or data.get(
+        "privacy_version"
+    ) != campaign.content.get("privacy_version"):
         return None
     return Consent(
         rules_version=data["rules_version"],
@@ -257,14 +326,13 @@ def register() -> ResponseReturnValue:
                 return _confirm_by_last4(form.resident_id.checked.number, campaign)
             # The same ID number and mobile: a double tap, or the person registering again.
             # 继续答题 asks for just these two, so this browser may go on with the entry.
-            session.permanent = True
-            session["pid"] = public_id
+            remember_entry(campaign, public_id)
             return _already_registered(form, campaign, completed)
         except FlowError as exc:
             db().rollback()
             flash(str(exc), "error")
             return render_template("public/register.html", form=form, campaign=campaign), 409
-        session["pid"] = participant.public_id
+        remember_entry(campaign, participant.public_id)
         session.pop(DRAFT_KEY, None)
         return redirect(url_for("public.question"))
     return render_template("public/register.html", form=form, campaign=campaign), 422
@@ -447,8 +515,7 @@ def resume_last4() -> ResponseReturnValue:
     except NotFound as exc:
         form.mobile_last4.errors = [*form.mobile_last4.errors, str(exc)]
         return render_template("public/resume_last4.html", form=form, campaign=campaign), 404
-    session.permanent = True
-    session["pid"] = participant.public_id
+    remember_entry(campaign, participant.public_id)
     if participant.status == "completed":
         return redirect(url_for("public.result"))
     return redirect(url_for("public.question"))
@@ -474,8 +541,7 @@ def resume() -> ResponseReturnValue:
     except NotFound as exc:
         form.mobile.errors = [*form.mobile.errors, str(exc)]
         return render_template("public/resume.html", form=form, campaign=campaign), 404
-    session.permanent = True
-    session["pid"] = participant.public_id
+    remember_entry(campaign, participant.public_id)
     if participant.status == "completed":
         return redirect(url_for("public.result"))
     return redirect(url_for("public.question"))
@@ -500,10 +566,12 @@ def _question_page(
     item = sheet.next
     if item is None:
         return redirect(url_for("public.result"))
+    question = bank.by_id[item.question_id]
     page = render_template(
         "public/question.html",
         campaign=campaign,
-        question=bank.by_id[item.question_id],
+        question=question,
+        options=shown_options(entry_of_browser(campaign) or "", question.key, question.options),
         number=item.position,
         total=sheet.total,
         answered=sheet.answered,
@@ -524,7 +592,9 @@ def answer() -> ResponseReturnValue:
         return _question_page(campaign, bank, sheet, error="提交无效,请重新作答。")
     choices = [c[:8] for c in request.form.getlist("choice")[:20]]
     try:
-        sheet = answer_on_sheet(db(), campaign, bank, sheet, position, choices)
+        sheet = answer_on_sheet(
+            db(), campaign, bank, sheet, position, choices, shown_to=entry_of_browser(campaign)
+        )
         db().commit()
     except FlowError as exc:
         db().rollback()

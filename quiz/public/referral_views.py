@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, redirect, session, url_for
+from flask import abort, current_app, g, redirect, session, url_for
 from flask.typing import ResponseReturnValue
 from flask.wrappers import Response
 from sqlalchemy import select
@@ -19,12 +19,25 @@ from quiz.referrals.links import COOKIE_NAME, SESSION_KEY, normalise_code
 from quiz.web.request import db, public_base_url
 
 
+def _campaign_page_of(link: ReferralLink | None) -> str:
+    """Where a link leads: under /c/<slug>/ the campaign it names; at /r/<code> the
+    campaign the link was made for (migration 0010 gave old links the one there was),
+    else the site's front page."""
+    if g.get("campaign_slug"):
+        return url_for("public.campaign_page")
+    if link is not None and link.campaign_id is not None:
+        campaign = db().get(Campaign, link.campaign_id)
+        if campaign is not None and campaign.status == "published":
+            return url_for("public.campaign_page", slug=campaign.slug)
+    return url_for("public.campaign_page")
+
+
 @bp.get("/r/<path:code>")
 def referral(code: str) -> ResponseReturnValue:
     """Store a known code in the session and a cookie, then show the campaign page."""
-    response = redirect(url_for("public.campaign_page"))
     # Chat apps and people pasting the link add a trailing slash: the code is the same.
     link = referrals.link_by_code(db(), code.rstrip("/"))
+    response = redirect(_campaign_page_of(link))
     if link is None:
         # Unknown or malformed: ignored, the visitor takes part unattributed.
         return response
@@ -48,14 +61,14 @@ def _link_url(code: str) -> str:
     return referrals.short_url(public_base_url(), link.code)
 
 
-@bp.get("/r/<code>/qr.svg")
+@bp.get("/r/<code>/qr.svg", unscoped=True)
 @limiter.limit("120/minute")
 def referral_qr_svg(code: str) -> ResponseReturnValue:
     """The QR code of a link as SVG."""
     return _qr_response(posters.qr_svg(_link_url(code)), "image/svg+xml")
 
 
-@bp.get("/r/<code>/qr.png")
+@bp.get("/r/<code>/qr.png", unscoped=True)
 @limiter.limit("120/minute")
 def referral_qr_png(code: str) -> ResponseReturnValue:
     """The QR code of a link as PNG."""

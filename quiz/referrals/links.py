@@ -441,6 +441,8 @@ class LinkRow:
     channel_code: str
     channel_name: str
     label: str
+    # The campaign /r/<code> leads to (None: the site's default one).
+    campaign_id: int | None = None
 
 
 def link_rows(
@@ -501,6 +503,7 @@ def link_rows(
             channel_code=channel.code if channel else "",
             channel_name=channel.name if channel else "",
             label=link.label,
+            campaign_id=link.campaign_id,
         )
         for link, branch, agent, channel in session.execute(stmt)
     ]
@@ -540,9 +543,18 @@ def export_link_lines(rows: Iterable[LinkRow], base_url: str) -> Iterable[list[s
         ]
 
 
-def short_url(base_url: str, code: str) -> str:
-    """The printed form of a link: https://host/r/CODE."""
-    return f"{base_url.rstrip('/')}/r/{code}"
+def link_url_for(base_url: str, code: str, link_campaign_id: int | None, campaign: Campaign) -> str:
+    """The address a poster of `campaign` prints: the short /r/<code> when the link was
+    made for that campaign, else /c/<slug>/r/<code> (an agent promotes several)."""
+    own = link_campaign_id == campaign.id
+    return short_url(base_url, code, None if own else campaign.slug)
+
+
+def short_url(base_url: str, code: str, slug: str | None = None) -> str:
+    """The printed form of a link: https://host/r/CODE, which leads to the link's own
+    campaign, or https://host/c/SLUG/r/CODE for another campaign the agent promotes."""
+    prefix = f"/c/{slug}" if slug else ""
+    return f"{base_url.rstrip('/')}{prefix}/r/{code}"
 
 
 # --- the visitor's referral -------------------------------------------------------

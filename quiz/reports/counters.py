@@ -54,6 +54,13 @@ def _upsert(dialect: Any) -> Any:
 _UPSERTS = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}
 
 
+def of_campaign(metric: str, campaign_id: int) -> str:
+    """The counter name of `metric` for one campaign ("visit:12"): several campaigns are
+    live on the same days, and each funnel counts its own. Rows named by the bare metric
+    were written before there were several (see stats.funnel_counters)."""
+    return f"{metric}:{campaign_id}"
+
+
 def bump(session: Session, metric: str, day: date | None = None) -> None:
     """Add one to a counter inside the caller's (write) transaction."""
     upsert = _UPSERTS[session.get_bind().dialect.name]

@@ -31,6 +31,7 @@ from quiz.models import (
     ScoreCount,
 )
 from quiz.regions import divisions
+from quiz.reports.counters import of_campaign
 
 UNASSIGNED = "未分配"
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -285,18 +286,24 @@ def intent_by_question(
 
 def funnel_counters(session: Session, campaign: Campaign) -> dict[str, int]:
     """Summed campaign-page visits and consents from the daily counters, over the
-    campaign's own Beijing days (the counters have no campaign column, and an earlier
-    campaign's traffic must not inflate this one's funnel)."""
+    campaign's own Beijing days: its own counters ("visit:<id>", see counters.of_campaign)
+    and the campaign-less ones written before several campaigns could be live (an earlier
+    campaign's traffic, on other days, must not inflate this one's funnel)."""
+    own = {of_campaign(m, campaign.id): m for m in ("visit", "consent")}
     rows = session.execute(
         select(DailyCounter.metric, func.sum(DailyCounter.count))
         .where(
-            DailyCounter.metric.in_(("visit", "consent")),
+            DailyCounter.metric.in_(("visit", "consent", *own)),
             DailyCounter.day >= campaign.opens_at.astimezone(CHINA).date(),
             DailyCounter.day <= campaign.closes_at.astimezone(CHINA).date(),
         )
         .group_by(DailyCounter.metric)
     ).all()
-    return {str(m): int(n or 0) for m, n in rows}
+    totals: dict[str, int] = {}
+    for metric, n in rows:
+        name = own.get(str(metric), str(metric))
+        totals[name] = totals.get(name, 0) + int(n or 0)
+    return totals
 
 
 def dashboard(session: Session, campaign_id: int | None, window: Window = EVERYTHING) -> Dashboard:

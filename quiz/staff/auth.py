@@ -47,6 +47,17 @@ RECOVERY_CODE_COUNT = 10
 TOTP_ISSUER = "有奖竞答管理后台"
 HEAD_OFFICE_ROLES = ("admin", "analyst")
 ROLE_LABELS = {"admin": "总公司管理员", "analyst": "总公司分析员", "branch": "机构人员"}
+# Permissions beyond a role's pages, and the roles that hold them. 活动管理 (building and
+# changing campaigns in the editor) is head office's: branch staff never have it.
+PERMISSIONS: dict[str, tuple[str, ...]] = {"manage_campaigns": HEAD_OFFICE_ROLES}
+PERMISSION_LABELS = {"manage_campaigns": "活动管理"}
+
+
+def has_permission(user: StaffUser, permission: str) -> bool:
+    """Whether the user's role holds the permission (an unknown one: nobody)."""
+    return user.active and user.role in PERMISSIONS.get(permission, ())
+
+
 # Unambiguous alphabet for recovery codes (no 0/O, 1/I/L): 16 chars ~ 80 bits.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 

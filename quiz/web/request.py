@@ -155,7 +155,8 @@ def register(app: Flask) -> None:
     def _headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
+        # setdefault: the campaign editor's preview lets the staff page frame it (SAMEORIGIN).
+        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Request-Id"] = g.get("request_id", "")
         if app.config.get("QUIZ_HTTPS"):

@@ -54,6 +54,10 @@ def _board_page(client, session, protector, query=""):
     old = make_participant(session, protector, campaign, 18, complete=True)
     old.created_at = datetime.now(UTC) - timedelta(days=5)
     made[0].intent = {**made[0].intent, "i01-products": ["重疾险", "医疗险"]}
+    # Everyone scored: the charts test an empty 0-point bucket. (Answering every first
+    # option no longer guarantees a point: the demo's answer key is spread.)
+    for entry in [*made, old]:
+        entry.score = max(entry.score, 1)
     session.flush()
     # Changed behind the app's back (no path re-dates an entry or edits its answers).
     entry_counts.rebuild(session, campaign.id)

@@ -263,12 +263,14 @@ def bench(label: str, database_url: str, args: argparse.Namespace, storage: str)
         ) as server:
             run_async(ceiling(server.url, 200, c))  # warm the workers up
             top = run_async(ceiling(server.url, args.ceiling_requests, c))
-            agreed = run_async(consents(server.url, args.registrations, c, salt=10))
-            reg = run_async(registrations(server.url, args.registrations, c, salt=11))
+            # The campaign's own address (/c/<slug>/): where its pages and links lead now.
+            site = server.url.rstrip("/") + args.campaign_path
+            agreed = run_async(consents(site, args.registrations, c, salt=10))
+            reg = run_async(registrations(site, args.registrations, c, salt=11))
             flows = {
                 scripted: run_async(
                     run_load(
-                        server.url,
+                        site,
                         args.participants,
                         concurrency=c,
                         deadline=600,
@@ -323,7 +325,16 @@ def main() -> int:
     parser.add_argument("--ceiling-requests", type=int, default=3000)
     parser.add_argument("--registrations", type=int, default=2000)
     parser.add_argument("--participants", type=int, default=1000)
+    parser.add_argument(
+        "--campaign-path",
+        default=None,
+        help="where the flow runs (default /c/<slug of the shipped campaign>; '' for /)",
+    )
     args = parser.parse_args()
+    if args.campaign_path is None:
+        from quiz.campaign.spec import default_campaign_path, load_campaign_file
+
+        args.campaign_path = f"/c/{load_campaign_file(default_campaign_path()).slug}"
     storage = os.environ.get("QUIZ_BENCH_REDIS_URL") or "memory://"
     print(f"machine: {os.cpu_count()} CPUs; client and server share them")
     with tempfile.TemporaryDirectory() as tmp:

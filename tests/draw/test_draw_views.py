@@ -202,7 +202,7 @@ def test_lookup_is_rate_limited(database_url: str, tmp_path: Path) -> None:
 def test_campaign_page_discloses_the_promotion_rules(client: FlaskClient, session: Session) -> None:
     content = campaign_of(session).content
     session.commit()
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/", follow_redirects=True).get_data(as_text=True)
     for tier in content["prizes"]:
         assert tier["tier"] in page and "{:,}".format(tier["count"]) in page  # types and counts
     for key in ("entry_conditions", "draw_method", "prize_claim", "randomness_source"):

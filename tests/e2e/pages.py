@@ -43,9 +43,9 @@ def new_person(name: str = "张小三") -> Person:
     return Person(name=name, resident_id=make_resident_id("420102", seq=n), mobile=make_mobile(n))
 
 
-def give_consent(page: Any) -> None:
-    """Campaign page -> tick both consents by their labels -> 同意参加活动."""
-    page.goto("/")
+def give_consent(page: Any, path: str = "/") -> None:
+    """Campaign page (at `path`) -> tick both consents by their labels -> 同意参加活动."""
+    page.goto(path)
     page.get_by_label(RULES_CONSENT).check()
     page.get_by_label(SENSITIVE_CONSENT).check()
     page.get_by_role("button", name="同意参加活动").click()
@@ -102,9 +102,10 @@ def prove_mobile(page: Any, person: Person) -> None:
     page.get_by_label("短信验证码").fill(sms_code_from_log(person.mobile))
 
 
-def register(page: Any, person: Person, *, selects: bool = True) -> None:
-    """Consent, fill the form, submit; ends on the first question."""
-    give_consent(page)
+def register(page: Any, person: Person, *, selects: bool = True, path: str = "/") -> None:
+    """Consent (on the campaign page at `path`), fill the form, submit; ends on the first
+    question."""
+    give_consent(page, path)
     fill_registration(page, person, selects=selects)
     page.get_by_role("button", name="提交并开始答题").click()
     page.wait_for_url("**/quiz")

@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 
@@ -256,6 +256,9 @@ class Participant:
         self.codes = codes
         self.sms = False  # the registration form asks for an SMS code (seen by prime)
         self.base_url = base_url.rstrip("/")
+        # A campaign's own address (http://host/c/<slug>): the flow's paths and the
+        # Location headers it checks are read relative to it.
+        self.path_prefix = urlsplit(self.base_url).path
         self.http = http
         self.headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
         self.cookies: dict[str, str] = {}
@@ -294,7 +297,10 @@ class Participant:
             if "Set-Cookie" in response.headers:
                 self._keep_cookies(response.headers.getall("Set-Cookie"))
             # Only the header the flow reads: copying them all is per-request client CPU.
-            headers = {"location": response.headers.get("Location", "")}
+            location = response.headers.get("Location", "")
+            if self.path_prefix and location.startswith(self.path_prefix + "/"):
+                location = location[len(self.path_prefix) :]
+            headers = {"location": location}
             reply = Reply(path, response.status, headers, text)
         elapsed = (time.perf_counter() - started) * 1000
         self.outcome.requests.append((step, reply.status_code, elapsed))

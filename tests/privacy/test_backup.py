@@ -84,7 +84,7 @@ def test_backup_while_writes_run_is_consistent_and_opens_with_the_app(
         with restored.extensions["quiz.db"].transaction(write=False) as s:
             assert s.scalar(select(func.count()).select_from(Participant)) == 30
         client = restored.test_client()
-        assert client.get("/").status_code == 200
+        assert client.get("/", follow_redirects=True).status_code == 200
         restored.extensions["quiz.db"].dispose()
 
 

@@ -29,7 +29,7 @@ def consent(client):
 
 
 def test_campaign_page_shows_rules_dates_prize_and_consent(client):
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "同意参加活动" in page
     assert "幸运奖" in page and "8,888" in page
     assert "个人信息处理规则" in page
@@ -45,11 +45,12 @@ def test_consent_requires_both_boxes(client):
 def test_the_funnel_counts_each_browser_once_and_each_consent(app, client):
     from quiz.reports import counters
 
-    client.get("/")
-    client.get("/")  # the same browser again: still one visit
-    app.test_client().get("/")
+    client.get("/", follow_redirects=True)
+    client.get("/", follow_redirects=True)  # the same browser again: still one visit
+    app.test_client().get("/", follow_redirects=True)
     assert consent(client).status_code == 302
-    assert counters.totals(app.extensions["quiz.db"]) == {"visit": 2, "consent": 1}
+    cid = app.extensions["quiz.campaign"].get().id  # each campaign counts its own funnel
+    assert counters.totals(app.extensions["quiz.db"]) == {f"visit:{cid}": 2, f"consent:{cid}": 1}
 
 
 def test_register_without_consent_redirects(client):
@@ -304,7 +305,7 @@ def csrf_client(database_url, tmp_path):
 def test_csrf_is_enforced(csrf_client):
     resp = csrf_client.post("/consent", data={"agree_rules": "y", "agree_sensitive": "y"})
     assert resp.status_code == 400
-    page = csrf_client.get("/").get_data(as_text=True)
+    page = csrf_client.get("/", follow_redirects=True).get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     resp = csrf_client.post(
         "/consent", data={"agree_rules": "y", "agree_sensitive": "y", "csrf_token": token}
@@ -313,7 +314,7 @@ def test_csrf_is_enforced(csrf_client):
 
 
 def test_security_headers(client):
-    resp = client.get("/")
+    resp = client.get("/", follow_redirects=True)
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Cache-Control"] == "no-store"
@@ -428,7 +429,7 @@ def test_a_closed_campaign_takes_no_consent_registration_or_answer(client, sessi
     agreed = consent(late)
     assert agreed.status_code == 409 and "活动已结束" in agreed.get_data(as_text=True)
     with late.session_transaction() as browser:
-        assert "consent" not in browser
+        assert "consent" not in browser and "consents" not in browser
     form = late.get("/register").get_data(as_text=True)
     assert "活动已结束" in form and 'name="resident_id"' not in form
     another = dict(FIELDS, resident_id=make_resident_id("110101", seq=3))
@@ -437,7 +438,7 @@ def test_a_closed_campaign_takes_no_consent_registration_or_answer(client, sessi
     answered = client.post("/quiz", data={"position": position, "choice": "A"})
     assert answered.status_code in (409, 422) and "活动已结束" in answered.get_data(as_text=True)
     # Read only now: the fixture's session is a writer and would hold the app's requests.
-    consents = select(func.sum(DailyCounter.count)).where(DailyCounter.metric == "consent")
+    consents = select(func.sum(DailyCounter.count)).where(DailyCounter.metric.like("consent%"))
     assert session.scalar(consents) == 1  # the first browser's consent only
     assert session.scalar(select(func.count()).select_from(Participant)) == 1
     assert session.scalars(select(Participant)).one().items[0].answer is None
@@ -503,12 +504,13 @@ def test_cookie_less_visits_are_written_in_batches(app, database_url, tmp_path):
     event.listen(database.engine, "before_cursor_execute", count)
     try:
         for _ in range(30):
-            assert batched.test_client().get("/").status_code == 200
+            assert batched.test_client().get("/", follow_redirects=True).status_code == 200
         assert writes == []
-        assert counters.totals(database).get("visit", 0) == 0
+        visit = counters.of_campaign("visit", batched.extensions["quiz.campaign"].get().id)
+        assert counters.totals(database).get(visit, 0) == 0
         counters.flush_all()  # as a worker does when it exits
         assert len(writes) == 1
-        assert counters.totals(database)["visit"] == 30
+        assert counters.totals(database)[visit] == 30
     finally:
         event.remove(database.engine, "before_cursor_execute", count)
         database.dispose()

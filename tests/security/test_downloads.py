@@ -76,8 +76,14 @@ def test_every_staff_download_is_no_store_with_one_charset(app, client, session,
     response = client.post("/admin/exports", data={"fmt": "xlsx", "scope": "branch"})
     job_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
     export_jobs.wait(job_id)
+    from sqlalchemy import select
+
+    from quiz.models import Campaign
+
+    campaign_id = session.scalars(select(Campaign.id)).first()
+    session.commit()
     urls = {
-        rule.replace("<int:job_id>", str(job_id))
+        rule.replace("<int:job_id>", str(job_id)).replace("<int:campaign_id>", str(campaign_id))
         + (f"?branch={branch}" if "posters" in rule else "")
         for rule in rules.values()
     }

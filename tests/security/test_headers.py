@@ -67,7 +67,7 @@ def _cookie(resp, name):
 
 
 def test_session_cookie_is_httponly_and_samesite_over_http(client):
-    cookie = _cookie(client.get("/"), "quiz_session")
+    cookie = _cookie(client.get("/", follow_redirects=True), "quiz_session")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie
 
@@ -79,7 +79,7 @@ def test_https_mode_sets_secure_cookies_and_hsts(monkeypatch, database_url, tmp_
     with app.extensions["quiz.db"].transaction() as s:
         install_test_campaign(s)
     client = app.test_client()
-    resp = client.get("/", base_url="https://quiz.example.cn")
+    resp = client.get("/", follow_redirects=True, base_url="https://quiz.example.cn")
     assert resp.status_code == 200
     hsts = resp.headers["Strict-Transport-Security"]
     assert int(re.search(r"max-age=(\d+)", hsts).group(1)) >= 180 * 86400

@@ -139,7 +139,7 @@ def test_session_cookie_and_logs_hold_neither_number(app, client, registered):
     cookie = client.get_cookie("quiz_session")
     assert cookie is not None
     data = app.session_interface.get_signing_serializer(app).loads(cookie.value)
-    assert "pid" in data
+    assert "pids" in data  # the entry of each campaign this browser takes part in
     assert found_in(cookie.value.encode()) == [] and found_in(repr(data).encode()) == []
     # Whatever the app logs (log records, and handlers writing to stdout/stderr).
     assert "path=/register" in registered, "expected the request log lines"

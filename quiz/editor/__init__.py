@@ -1,0 +1,1 @@
+"""The campaign editor: head office builds and changes campaigns in the browser."""
