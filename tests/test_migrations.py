@@ -14,9 +14,12 @@ from quiz.migrate import downgrade, upgrade
 from tests.conftest import make_app
 
 
-def insert_legacy_participants(database, rows: list[dict]) -> list[int]:
+def insert_legacy_participants(
+    database, rows: list[dict], campaign_id: int | None = None
+) -> list[int]:
     """Participants inserted at an older schema (the models describe the newest one):
-    every required column filled, `rows` overriding; returns their ids."""
+    every required column filled, `rows` overriding; returns their ids. Without a
+    `campaign_id`, a bare campaign row goes in first."""
     import sqlalchemy as sa
 
     # The campaign row too goes in by the old schema's columns (the model has newer ones).
@@ -24,7 +27,7 @@ def insert_legacy_participants(database, rows: list[dict]) -> list[int]:
     table = sa.Table("participant", sa.MetaData(), autoload_with=database.engine)
     now = datetime.now(UTC)
     with database.engine.begin() as conn:
-        campaign_id = conn.execute(
+        campaign_id = campaign_id or conn.execute(
             sa.insert(campaigns)
             .values(
                 slug="legacy",
@@ -297,9 +300,15 @@ def test_migration_0012_counts_the_entries_and_intent_answers_already_given(data
     from quiz.engine import entry_counts, intent_counts
     from quiz.models import Branch, Campaign
 
-    upgrade(database_url, "0009")
+    from tests.factories import install_test_campaign
+
+    # The revision before the counters; the test campaign (questions, branches) goes in
+    # through the models, whose tables had their newest columns by then.
+    upgrade(database_url, "0011")
     app = make_app(database_url, tmp_path / "instance")
     database = app.extensions["quiz.db"]
+    with database.transaction() as session:
+        legacy = install_test_campaign(session).id
     late_evening = datetime(2026, 11, 1, 23, 30, tzinfo=UTC)  # 2 November in Beijing
     ids = insert_legacy_participants(
         database,
@@ -308,6 +317,7 @@ def test_migration_0012_counts_the_entries_and_intent_answers_already_given(data
             {"intent": {"i01-products": ["重疾险"]}, "created_at": late_evening},
             {"status": "registered"},  # not completed: nothing to count
         ],
+        campaign_id=legacy,
     )
     with database.transaction() as session:
         bj = session.scalars(select(Branch).where(Branch.code == "B11")).one().id
