@@ -27,20 +27,23 @@ def insert_legacy_participants(
     table = sa.Table("participant", sa.MetaData(), autoload_with=database.engine)
     now = datetime.now(UTC)
     with database.engine.begin() as conn:
-        campaign_id = campaign_id or conn.execute(
-            sa.insert(campaigns)
-            .values(
-                slug="legacy",
-                name="旧活动",
-                opens_at=now,
-                closes_at=now,
-                draw_at=now,
-                content={},
-                content_sha256="0" * 64,
-                loaded_at=now,
-            )
-            .returning(campaigns.c.id)
-        ).scalar_one()
+        campaign_id = (
+            campaign_id
+            or conn.execute(
+                sa.insert(campaigns)
+                .values(
+                    slug="legacy",
+                    name="旧活动",
+                    opens_at=now,
+                    closes_at=now,
+                    draw_at=now,
+                    content={},
+                    content_sha256="0" * 64,
+                    loaded_at=now,
+                )
+                .returning(campaigns.c.id)
+            ).scalar_one()
+        )
     ids = []
     with database.engine.begin() as conn:
         for n, values in enumerate(rows, start=1):
@@ -299,7 +302,6 @@ def test_migration_0012_counts_the_entries_and_intent_answers_already_given(data
 
     from quiz.engine import entry_counts, intent_counts
     from quiz.models import Branch, Campaign
-
     from tests.factories import install_test_campaign
 
     # The revision before the counters; the test campaign (questions, branches) goes in
