@@ -47,6 +47,7 @@ SETTINGS: tuple[tuple[str, str, str, bool], ...] = (
     ("organiser.contact", "主办方联系方式", "text", True),
     ("quiz.questions_per_participant", "每人抽取知识题数", "int", True),
     ("quiz.min_score", "抽奖最低分(留空:不设)", "int", False),
+    ("quiz.sms_verification", "短信验证手机号(required:必须验证;off:不验证)", "text", True),
     ("draw.randomness_source", "随机数来源", "textarea", True),
     ("draw.randomness_format", "开奖结果书写格式(正则表达式)", "text", False),
     ("draw.randomness_example", "开奖结果示例", "text", False),

@@ -25,7 +25,7 @@ Document = dict[str, Any]
 _LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("campaign", ("slug", "name", "kind", "opens_at", "closes_at", "draw_at")),
     ("organiser", ("name", "contact")),
-    ("quiz", ("questions_per_participant", "min_score", "referral_rule")),
+    ("quiz", ("questions_per_participant", "min_score", "referral_rule", "sms_verification")),
     ("draw", ("randomness_source", "randomness_format", "randomness_example", "freeze_deadline")),
     ("rules", ("version", "entry_conditions", "draw_method", "prize_claim", "paragraphs")),
     ("privacy", ("version", "follow_up_retention_days", "winner_retention_days", "notice")),
@@ -85,6 +85,7 @@ def document_of(session: Session, campaign: Campaign) -> Document:
         "quiz": {
             "questions_per_participant": c.get("questions_per_participant", 5),
             "referral_rule": c.get("referral_rule", "address"),
+            "sms_verification": c.get("sms_verification", "off"),
         },
         "draw": {"randomness_source": c["randomness_source"]},
         "rules": {
