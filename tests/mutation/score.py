@@ -17,8 +17,8 @@ Usage (from the project root; not part of CI's time budget):
     nice -n 10 .venv/bin/python tests/mutation/score.py identity parser
     .venv/bin/python tests/mutation/score.py --report-only           # the last results
 
-Results are kept per group: a second run re-tests only mutants of changed functions or
-mutants reached by new tests. ``--fresh`` starts a group from scratch.
+Results are kept per group: a second run re-tests only the mutants not killed yet (after
+adding tests). After changing one of the mutated files, run its group with ``--fresh``.
 """
 
 from __future__ import annotations
@@ -145,10 +145,10 @@ def prepare(name: str, group: Group, fresh: bool) -> Path:
     return work
 
 
-def run(work: Path, group: Group, children: int) -> int:
+def run(work: Path, group: Group, children: int, names: list[str]) -> int:
     env = dict(os.environ)
     env.pop("QUIZ_TEST_DATABASE_URL", None)  # SQLite: one database file per test, no server
-    command = [str(MUTMUT), "run", "--max-children", str(children), *group.names]
+    command = [str(MUTMUT), "run", "--max-children", str(children), *names]
     return subprocess.run(command, cwd=work, env=env, check=False).returncode
 
 
@@ -190,7 +190,12 @@ def main() -> int:
         work = GROUPS_DIR / name
         if not args.report_only:
             work = prepare(name, group, args.fresh)
-            if run(work, group, args.max_children) != 0:
+            # mutmut re-runs every mutant it is given by name, cached or not: after a first
+            # run, name only those not killed yet (tests are added, so kills stand).
+            earlier = exit_codes(work, group)
+            todo = [m for m, c in earlier.items() if c not in KILLED_CODES and m not in equivalents]
+            names_to_run = sorted(todo) if earlier else list(group.names)
+            if names_to_run and run(work, group, args.max_children, names_to_run) != 0:
                 print(f"mutmut run failed for {name}", file=sys.stderr)
                 failed = True
         codes = exit_codes(work, group)
