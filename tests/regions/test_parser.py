@@ -212,3 +212,18 @@ def test_overlapping_names_take_the_longest_first():
     # 吉林省吉林市: the province, then the city of the same name, not the province twice.
     loc = parse_address("吉林省吉林市")
     assert (loc.province_code, loc.city_code) == ("220000", "220200")
+
+
+@pytest.mark.parametrize(
+    ("text", "province"),
+    [
+        ("山东", "370000"),  # the province's short form alone
+        ("河北", "130000"),  # also 天津's 河北区: the province wins
+        ("内蒙", "150000"),  # 内蒙古's common short form
+        ("黑龙", "230000"),  # the first two characters, as for every province
+    ],
+)
+def test_a_province_written_alone_in_short(text, province):
+    loc = parse_address(text)
+    assert loc.province_code == province
+    assert loc.unresolved == "no city"
