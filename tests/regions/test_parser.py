@@ -227,3 +227,17 @@ def test_a_province_written_alone_in_short(text, province):
     loc = parse_address(text)
     assert loc.province_code == province
     assert loc.unresolved == "no city"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # Autonomous counties and banners named after the people alone (no place before
+        # the people's name): written without 族 and 自治.
+        ("鄂温克旗", "150724"),  # 鄂温克族自治旗
+        ("鄂伦春旗", "150723"),  # 鄂伦春自治旗
+        ("东乡县", "622926"),  # 东乡族自治县
+    ],
+)
+def test_autonomous_divisions_named_after_the_people_in_short(text, code):
+    assert parse_address(text).code == code
