@@ -72,10 +72,16 @@ def test_old_names() -> None:
     assert parse_address("杭州市江干区").code == "330102"
 
 
-@pytest.mark.parametrize("text", ["", "   ", "hello world", "某某小区3号楼"])
+@pytest.mark.parametrize(
+    "text",
+    # 城南: no one-character short form (城区 -> 城) may stand for a division.
+    ["", "   ", "hello world", "某某小区3号楼", "城南小区"],
+)
 def test_nothing_found(text: str) -> None:
     loc = parse_address(text)
-    assert loc.unresolved is not None and loc.code is None
+    assert loc.code is None
+    found = "empty address" if not text.strip() else "no administrative division found"
+    assert loc.unresolved == found
 
 
 def test_province_only_is_partial() -> None:
