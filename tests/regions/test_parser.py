@@ -56,7 +56,15 @@ def test_ambiguous_district_is_unresolved(text: str) -> None:
 def test_ambiguous_city_within_province_keeps_province_only() -> None:
     loc = parse_address("江苏省鼓楼区")  # 南京 or 徐州
     assert loc.province_code == "320000"
-    assert loc.city_code is None and loc.unresolved is not None
+    assert loc.city_code is None
+    # The reason names the cities: staff read it in the unassigned queue.
+    assert loc.unresolved == "ambiguous city: 南京市 / 徐州市"
+
+
+def test_an_ambiguous_district_names_every_place_it_could_be() -> None:
+    assert parse_address("朝阳区建国路88号").unresolved == (
+        "ambiguous: 北京市朝阳区 / 吉林省长春市朝阳区"
+    )
 
 
 def test_street_names_do_not_override_the_address() -> None:
