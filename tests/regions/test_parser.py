@@ -255,3 +255,15 @@ def test_a_province_written_alone_in_short(text, province):
 )
 def test_autonomous_divisions_named_after_the_people_in_short(text, code):
     assert parse_address(text).code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("辽宁朝阳北", "211300"),  # a direction as the last character: no street follows
+        ("中山路1号 广东省深圳市", "440300"),  # the street is skipped, the search goes on
+        ("浙江杭州 收件人 江苏南京 广东", "330100"),  # a tie of two chains: the first stays
+    ],
+)
+def test_streets_ends_and_ties_further_along(text, code):
+    assert parse_address(text).code == code
