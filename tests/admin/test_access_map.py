@@ -216,3 +216,15 @@ def test_query_numbers_out_of_range_never_fail(app, client, session, world):
                 if status >= 500:
                     problems.append(f"{user.role} {route.rule.rule}?{query} -> {status}")
     assert problems == []
+
+
+def test_the_guards_label_a_view_with_the_roles_they_let_in():
+    # Called here rather than at import, so the mutation check can switch these on:
+    # the access map above reads the labels to know which roles each view admits.
+    from quiz.admin.access import roles_required, scoped_staff
+
+    def view() -> str:
+        return "ok"
+
+    assert roles_required("admin", "analyst")(view).required_roles == ("admin", "analyst")
+    assert scoped_staff(view).required_roles == ("admin", "analyst", "branch")
