@@ -228,3 +228,15 @@ def test_the_guards_label_a_view_with_the_roles_they_let_in():
 
     assert roles_required("admin", "analyst")(view).required_roles == ("admin", "analyst")
     assert scoped_staff(view).required_roles == ("admin", "analyst", "branch")
+
+
+def test_a_deactivated_account_loses_its_open_session(app, client, session):
+    # Deactivating does not bump session_version: the active flag alone must end the session.
+    user = make_staff(session, "leaver", role="admin")
+    session.commit()
+    login_as(client, user)
+    assert client.get("/admin/").status_code == 200
+    user.active = False
+    session.commit()
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
