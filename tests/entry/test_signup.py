@@ -397,3 +397,16 @@ def test_an_entry_without_intent_questions_completes_with_contact_allowed(sessio
     assert p.intent == {} and p.intent_level is None
     # Nobody declined contact: False, not unknown (the back office filters on it).
     assert p.contact_opt_out is False
+
+
+def test_the_intent_level_keeps_the_first_32_characters_of_the_option(session, protector):
+    campaign = campaign_of(session)
+    first = session.get(Question, question_bank(session, campaign.id).intent[0])
+    first.options = [
+        {**option, "text": "很" * 40} if i == 0 else option
+        for i, option in enumerate(first.options)
+    ]
+    session.flush()
+    p = make_participant(session, protector, campaign, 20, complete=True)  # first options
+    session.refresh(p)
+    assert p.intent_level == "很" * 32  # the column's width
