@@ -240,3 +240,27 @@ def test_a_deactivated_account_loses_its_open_session(app, client, session):
     session.commit()
     response = client.get("/admin/")
     assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("role", "flag", "allowed"),
+    [
+        ("admin", True, True),
+        ("analyst", True, True),
+        ("branch", True, True),
+        ("admin", False, False),  # the role alone is not the permission
+        ("auditor", True, False),  # a role outside the three never sees personal data
+    ],
+)
+def test_full_personal_data_needs_the_permission_and_a_staff_role(role, flag, allowed):
+    from quiz.admin.access import can_reveal
+    from quiz.models import StaffUser
+
+    assert can_reveal(StaffUser(role=role, can_reveal=flag)) is allowed
+
+
+def test_a_session_of_an_account_that_no_longer_exists_is_sent_to_sign_in(client):
+    with client.session_transaction() as sess:
+        sess["staff"] = {"id": 999_999, "ver": 0, "totp_ok": True}
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
