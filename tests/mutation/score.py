@@ -187,6 +187,9 @@ def main() -> int:
     parser.add_argument("--fresh", action="store_true", help="discard a group's earlier results")
     parser.add_argument("--report-only", action="store_true", help="print the last results")
     parser.add_argument("--quiet", action="store_true", help="no diffs of the survivors")
+    parser.add_argument(
+        "--list-equivalents", action="store_true", help="print the equivalent mutants and why"
+    )
     args = parser.parse_args()
     names = args.groups or list(GROUPS)
     unknown = [n for n in names if n not in GROUPS]
@@ -224,6 +227,11 @@ def main() -> int:
     for name, ratio, score, eq, not_run in rows:
         extra = f"  ({not_run} not run yet)" if not_run else ""
         print(f"{name:<12} {ratio:>13} {score:>8} {eq:>12}{extra}")
+    if args.list_equivalents:
+        for entry in equivalents.values():
+            print(
+                f"\n{entry['where']}  {entry['mutation']}\n    {entry['why']}  ({entry['mutant']})"
+            )
     if survivors:
         print(f"\n{len(survivors)} not killed (exit 0 survived, 5/33 no tests, None not run):")
         for name, mutant, code in survivors:
