@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,13 @@ from tests.factories import install_test_campaign
 KEYS = new_keys()
 PG_URL = os.environ.get("QUIZ_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("QUIZ_TEST_REDIS_URL", "")
+
+if "MUTANT_UNDER_TEST" in os.environ:
+    # The mutation check (tests/mutation/score.py) runs tests many times over on a loaded
+    # machine: no per-example deadline (a slow example is not a kill) and the same
+    # examples on every run, so a mutant is not killed or spared by chance.
+    settings.register_profile("mutmut", deadline=None, derandomize=True, database=None)
+    settings.load_profile("mutmut")
 
 
 def _pg_database(name: str) -> str:

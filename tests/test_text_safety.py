@@ -147,3 +147,16 @@ def test_a_follow_up_note_given_to_the_service_is_cleaned(session, protector):
     admin = make_staff(session, "admin2", role="admin")
     entry = leads.record_follow_up(session, admin, lead, "已联系", hide("已电话联系"))
     assert entry.note == "已电话联系"
+
+
+def test_is_invisible_names_exactly_what_strip_invisible_removes():
+    from quiz.text_safety import REMOVED_RANGES, is_invisible, strip_invisible
+
+    edges = {c + d for low, high in REMOVED_RANGES for c in (low, high) for d in (-1, 0, 1)}
+    codes = sorted(c for c in set(range(0x2100)) | edges if 0 <= c <= 0x10FFFF)
+    # Removed, or (line and paragraph separators, vertical tab) replaced by a space.
+    wrong = [
+        f"U+{c:04X}" for c in codes if is_invisible(chr(c)) != (strip_invisible(chr(c)) != chr(c))
+    ]
+    assert wrong == []
+    assert not is_invisible("\t") and not is_invisible("张") and is_invisible("\u202e")

@@ -216,3 +216,51 @@ def test_query_numbers_out_of_range_never_fail(app, client, session, world):
                 if status >= 500:
                     problems.append(f"{user.role} {route.rule.rule}?{query} -> {status}")
     assert problems == []
+
+
+def test_the_guards_label_a_view_with_the_roles_they_let_in():
+    # Called here rather than at import, so the mutation check can switch these on:
+    # the access map above reads the labels to know which roles each view admits.
+    from quiz.admin.access import roles_required, scoped_staff
+
+    def view() -> str:
+        return "ok"
+
+    assert roles_required("admin", "analyst")(view).required_roles == ("admin", "analyst")
+    assert scoped_staff(view).required_roles == ("admin", "analyst", "branch")
+
+
+def test_a_deactivated_account_loses_its_open_session(app, client, session):
+    # Deactivating does not bump session_version: the active flag alone must end the session.
+    user = make_staff(session, "leaver", role="admin")
+    session.commit()
+    login_as(client, user)
+    assert client.get("/admin/").status_code == 200
+    user.active = False
+    session.commit()
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("role", "flag", "allowed"),
+    [
+        ("admin", True, True),
+        ("analyst", True, True),
+        ("branch", True, True),
+        ("admin", False, False),  # the role alone is not the permission
+        ("auditor", True, False),  # a role outside the three never sees personal data
+    ],
+)
+def test_full_personal_data_needs_the_permission_and_a_staff_role(role, flag, allowed):
+    from quiz.admin.access import can_reveal
+    from quiz.models import StaffUser
+
+    assert can_reveal(StaffUser(role=role, can_reveal=flag)) is allowed
+
+
+def test_a_session_of_an_account_that_no_longer_exists_is_sent_to_sign_in(client):
+    with client.session_transaction() as sess:
+        sess["staff"] = {"id": 999_999, "ver": 0, "totp_ok": True}
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]

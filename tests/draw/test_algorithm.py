@@ -308,6 +308,7 @@ def test_seed_formula() -> None:
     assert derive_seed(EMPTY_SHA256, "福 09") == expected
 
 
+@pytest.mark.slow  # a wall-clock budget: meaningful only on an unloaded machine
 def test_large_draw_is_fast_and_small() -> None:
     """N = 5,000,000 / K = 8,888 runs quickly without materialising N integers."""
     digest = hashlib.sha256(b"perf").hexdigest()

@@ -273,6 +273,7 @@ def test_second_run_is_refused_even_from_a_stale_object(
     assert session.scalar(select(Draw.randomness_value)) == RANDOMNESS
 
 
+@pytest.mark.slow  # one full draw per writing, dozens of them
 @pytest.mark.parametrize(
     "written",
     [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from quiz.campaign.lifecycle import Closed, FlowError, NotOpen, current_campaign, window_state
 from quiz.engine.bank import choose_questions, question_bank
@@ -20,7 +20,7 @@ from quiz.engine.sheets import (
 )
 from quiz.entry import signup
 from quiz.entry.signup import AlreadyRegistered, NotFound, items_of, register, resume
-from quiz.models import Participant, QuizItem
+from quiz.models import Participant, Question, QuizItem
 from tests.factories import consent, make_participant, make_resident_id, registration
 
 
@@ -382,3 +382,31 @@ def test_no_outcome_while_questions_remain(session, protector):
     sheet = record_answer(session, p, 1, ["A"])
     assert sheet.status != "completed"
     assert outcome_of(session, sheet, question_bank(session, campaign.id)) is None
+
+
+def test_an_entry_without_intent_questions_completes_with_contact_allowed(session, protector):
+    campaign = campaign_of(session)
+    session.execute(
+        update(Question)
+        .where(Question.campaign_id == campaign.id, Question.kind == "intent")
+        .values(active=False)
+    )
+    p = make_participant(session, protector, campaign, 18, complete=True)
+    session.refresh(p)
+    assert p.status == "completed"
+    assert p.intent == {} and p.intent_level is None
+    # Nobody declined contact: False, not unknown (the back office filters on it).
+    assert p.contact_opt_out is False
+
+
+def test_the_intent_level_keeps_the_first_32_characters_of_the_option(session, protector):
+    campaign = campaign_of(session)
+    first = session.get(Question, question_bank(session, campaign.id).intent[0])
+    first.options = [
+        {**option, "text": "很" * 40} if i == 0 else option
+        for i, option in enumerate(first.options)
+    ]
+    session.flush()
+    p = make_participant(session, protector, campaign, 20, complete=True)  # first options
+    session.refresh(p)
+    assert p.intent_level == "很" * 32  # the column's width

@@ -31,6 +31,7 @@ def test_backup_command_on_postgresql_says_use_pg_dump(runner, tmp_path):
     assert result.exit_code == 1 and "pg_dump" in result.output
 
 
+@pytest.mark.slow  # a writer thread runs during the backup (real time)
 @sqlite_only
 def test_backup_while_writes_run_is_consistent_and_opens_with_the_app(
     app, session, protector, tmp_path

@@ -56,7 +56,15 @@ def test_ambiguous_district_is_unresolved(text: str) -> None:
 def test_ambiguous_city_within_province_keeps_province_only() -> None:
     loc = parse_address("江苏省鼓楼区")  # 南京 or 徐州
     assert loc.province_code == "320000"
-    assert loc.city_code is None and loc.unresolved is not None
+    assert loc.city_code is None
+    # The reason names the cities: staff read it in the unassigned queue.
+    assert loc.unresolved == "ambiguous city: 南京市 / 徐州市"
+
+
+def test_an_ambiguous_district_names_every_place_it_could_be() -> None:
+    assert parse_address("朝阳区建国路88号").unresolved == (
+        "ambiguous: 北京市朝阳区 / 吉林省长春市朝阳区"
+    )
 
 
 def test_street_names_do_not_override_the_address() -> None:
@@ -72,10 +80,16 @@ def test_old_names() -> None:
     assert parse_address("杭州市江干区").code == "330102"
 
 
-@pytest.mark.parametrize("text", ["", "   ", "hello world", "某某小区3号楼"])
+@pytest.mark.parametrize(
+    "text",
+    # 城南: no one-character short form (城区 -> 城) may stand for a division.
+    ["", "   ", "hello world", "某某小区3号楼", "城南小区"],
+)
 def test_nothing_found(text: str) -> None:
     loc = parse_address(text)
-    assert loc.unresolved is not None and loc.code is None
+    assert loc.code is None
+    found = "empty address" if not text.strip() else "no administrative division found"
+    assert loc.unresolved == found
 
 
 def test_province_only_is_partial() -> None:
@@ -212,3 +226,44 @@ def test_overlapping_names_take_the_longest_first():
     # 吉林省吉林市: the province, then the city of the same name, not the province twice.
     loc = parse_address("吉林省吉林市")
     assert (loc.province_code, loc.city_code) == ("220000", "220200")
+
+
+@pytest.mark.parametrize(
+    ("text", "province"),
+    [
+        ("山东", "370000"),  # the province's short form alone
+        ("河北", "130000"),  # also 天津's 河北区: the province wins
+        ("内蒙", "150000"),  # 内蒙古's common short form
+        ("黑龙", "230000"),  # the first two characters, as for every province
+    ],
+)
+def test_a_province_written_alone_in_short(text, province):
+    loc = parse_address(text)
+    assert loc.province_code == province
+    assert loc.unresolved == "no city"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # Autonomous counties and banners named after the people alone (no place before
+        # the people's name): written without 族 and 自治.
+        ("鄂温克旗", "150724"),  # 鄂温克族自治旗
+        ("鄂伦春旗", "150723"),  # 鄂伦春自治旗
+        ("东乡县", "622926"),  # 东乡族自治县
+    ],
+)
+def test_autonomous_divisions_named_after_the_people_in_short(text, code):
+    assert parse_address(text).code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("辽宁朝阳北", "211300"),  # a direction as the last character: no street follows
+        ("中山路1号 广东省深圳市", "440300"),  # the street is skipped, the search goes on
+        ("浙江杭州 收件人 江苏南京 广东", "330100"),  # a tie of two chains: the first stays
+    ],
+)
+def test_streets_ends_and_ties_further_along(text, code):
+    assert parse_address(text).code == code

@@ -278,6 +278,7 @@ def year_month_day_joins(row: dict[str, Any]) -> set[str]:
     return {y + m + d for y in years for m in months for d in days}
 
 
+@pytest.mark.slow  # 1,000 entrants registered and answered
 def test_a_thousand_entrants_leave_no_id_number_or_mobile_in_any_column_or_file(app):
     """The check of issue #19: every column of every table, and the bytes of the SQLite
     file and its -wal, after 1,000 registrations (half finished, then drawn). No full ID
