@@ -72,14 +72,17 @@ def stage(campaign: Campaign, now: datetime, has_drawn: bool) -> str:
 
 
 def current_campaign(session: Session) -> Campaign | None:
-    """The campaign the old, campaign-less addresses serve (/register, /draw ...): the most
-    recently opened published one. Back-office defaults use it when no campaign is chosen."""
-    return session.scalars(
-        select(Campaign)
-        .where(Campaign.status == "published")
-        .order_by(Campaign.opens_at.desc(), Campaign.id.desc())
-        .limit(1)
-    ).first()
+    """The campaign the old, campaign-less addresses serve (/register, /draw ...): the
+    first published prize quiz, the one those addresses were printed for before there were
+    several, so a campaign opened later never takes them over (it has its /c/<slug>/). Back-
+    office defaults use it when no campaign is chosen."""
+    published = select(Campaign).where(Campaign.status == "published")
+    return (
+        session.scalars(
+            published.where(Campaign.kind == "prize_quiz").order_by(Campaign.id).limit(1)
+        ).first()
+        or session.scalars(published.order_by(Campaign.id).limit(1)).first()
+    )
 
 
 def campaign_by_slug(session: Session, slug: str) -> Campaign | None:
