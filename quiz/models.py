@@ -504,6 +504,10 @@ class AuditLog(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The campaign the actor was working on (the switcher's choice), for the viewer's filter.
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id"), nullable=True, index=True
+    )
 
 
 class Exclusion(Base):

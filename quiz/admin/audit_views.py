@@ -14,7 +14,7 @@ from quiz.admin.access import admin_required
 from quiz.admin.audit_text import ACTION_LABELS, describe
 from quiz.admin.forms import AuditFilterForm, parse_date
 from quiz.clock import CHINA
-from quiz.models import AuditLog
+from quiz.models import AuditLog, Campaign
 from quiz.web.request import db, int_arg
 
 PAGE_SIZE = 50
@@ -27,6 +27,8 @@ def _filtered(form: AuditFilterForm) -> Select[Any]:
         stmt = stmt.where(AuditLog.actor == form.actor.data.strip())
     if form.action.data:
         stmt = stmt.where(AuditLog.action == form.action.data)
+    if form.campaign.data:
+        stmt = stmt.where(AuditLog.campaign_id == int(form.campaign.data))
     start, end = parse_date(form.start.data), parse_date(form.end.data)
     if start:
         stmt = stmt.where(AuditLog.at >= datetime.combine(start, time(), CHINA))
@@ -42,7 +44,14 @@ def audit() -> ResponseReturnValue:
     form = AuditFilterForm(request.args)
     actions = db().scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
     form.action.choices = {"": "全部", **{a: ACTION_LABELS.get(a, a) for a in actions}}
-    if not form.validate():
+    campaigns = db().execute(select(Campaign.id, Campaign.name).order_by(Campaign.id.desc()))
+    form.campaign.choices = {"": "全部活动", **{str(i): name for i, name in campaigns}}
+    if form.campaign.data and form.campaign.data not in form.campaign.choices:
+        form.campaign.errors = ["没有这个活动,请从列表中选择。"]
+        valid = False
+    else:
+        valid = form.validate()
+    if not valid:
         return render_template(
             "admin/audit.html",
             form=form,

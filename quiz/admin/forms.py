@@ -131,5 +131,7 @@ class AuditFilterForm(SafeForm):
 
     actor = StringField("操作人", [Optional(), Length(max=64)])
     action = SelectField("操作", choices=[], validate_choice=False)
+    # Choices set by the view (every campaign); the view refuses an unknown one (422).
+    campaign = SelectField("活动", choices=[], validate_choice=False)
     start = StringField("开始日期", [Optional(), _date_rule])
     end = StringField("结束日期", [Optional(), _date_rule])

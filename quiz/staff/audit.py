@@ -18,8 +18,10 @@ def record(
     ip: str | None = None,
     *,
     actor_name: str | None = None,
+    campaign_id: int | None = None,
 ) -> AuditLog:
-    """Add one audit entry in the caller's transaction (flush, no commit)."""
+    """Add one audit entry in the caller's transaction (flush, no commit). Its campaign is
+    `campaign_id`, else the one the actor works on in the back office (the switcher's)."""
     entry = AuditLog(
         actor_id=actor.id if actor else None,
         actor=actor_name or (actor.username if actor else ""),
@@ -27,6 +29,7 @@ def record(
         target=target[:200],
         detail=detail or {},
         ip=ip,
+        campaign_id=campaign_id or (actor.current_campaign_id if actor else None),
     )
     session.add(entry)
     session.flush()

@@ -149,7 +149,7 @@ def test_entries_read_in_plain_chinese_with_the_raw_json_behind_details(admin_cl
     session.add(AuditLog(actor="x", action="made_up", target="thing", detail={}))
     session.commit()
     page = admin_client.get("/admin/audit").get_data(as_text=True)
-    row = page[page.index("导出线索") :][:1500]
+    row = page[page.index("<td>导出线索</td>") :][:1500]
     assert f"{guangdong.name}(导出任务 7)" in row
     assert "含完整个人信息" in row and "仅手机号重复" in row and "最低得分:60" in row
     assert "Excel" in row and "条数:12" in row
@@ -157,3 +157,39 @@ def test_entries_read_in_plain_chinese_with_the_raw_json_behind_details(admin_cl
     assert f"<td>{guangdong.name}(导出任务 7)</td>" in page and "filters=" not in page
     assert "查看联系电话" in page and "线索 42" in page and "查看:手机号码、固定电话" in page
     assert "made_up" in page
+
+
+def test_each_entry_files_under_the_campaign_its_actor_worked_on(admin_client, session):
+    """The switcher's campaign goes on every entry made while it is chosen (unless the
+    caller names one); the viewer filters by it and refuses a campaign that does not exist."""
+    from quiz.models import Campaign, StaffUser
+    from quiz.staff.audit import record
+    from tests.campaign.test_workspace import second_campaign, switch
+
+    first = session.scalars(select(Campaign)).one()
+    second = second_campaign(session, first)
+    session.commit()
+    root = session.scalars(select(StaffUser).where(StaffUser.username == "root")).one()
+    session.commit()  # the test's session writes: it must not hold SQLite's lock meanwhile
+    made: dict[str, int] = {}
+    for campaign in (first, second):
+        switch(admin_client, campaign)  # through the page, as staff do
+        session.refresh(root)
+        entry = record(session, root, "export", f"export_job:{campaign.id}")
+        assert entry.campaign_id == campaign.id
+        made[campaign.slug] = entry.id
+        session.commit()
+    named = record(session, root, "export", "export_job:9", campaign_id=first.id)
+    assert named.campaign_id == first.id
+    session.commit()
+
+    def listed(**query: str) -> set[int]:
+        page = admin_client.get("/admin/audit", query_string={"action": "export", **query})
+        assert page.status_code == 200
+        return set(ids_on(page.get_data(as_text=True)))
+
+    assert listed(campaign=str(second.id)) == {made[second.slug]}
+    assert listed(campaign=str(first.id)) == {made[first.slug], named.id}
+    assert listed() == {made[first.slug], made[second.slug], named.id}  # all campaigns
+    refused = admin_client.get("/admin/audit", query_string={"campaign": "999"})
+    assert refused.status_code == 422
