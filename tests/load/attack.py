@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
 from tests.load.harness import (  # noqa: E402
     FlowFailure,
     Participant,
+    campaign_address,
     forwarded_address,
     identity,
     open_pool,
@@ -52,6 +53,7 @@ GUESSES_PER_ENTRY = 6
 async def attack(base_url: str, entries: int, *, concurrency: int = 32, salt: int = 7) -> Counter:
     """Try `entries` scripted entries; returns what happened, by outcome."""
     http = open_pool(concurrency)
+    base_url = await campaign_address(http, base_url)
     gate = asyncio.Semaphore(concurrency)
     outcomes: Counter[str] = Counter()
     rng = random.Random(salt)

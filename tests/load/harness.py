@@ -441,6 +441,18 @@ class Participant:
         return reply
 
 
+async def campaign_address(http: aiohttp.ClientSession, base_url: str) -> str:
+    """The campaign's own address: a bare site address leads (/ redirects) to the only
+    live campaign's /c/<slug>; an address with a path is taken as given."""
+    if urlsplit(base_url).path.strip("/"):
+        return base_url
+    async with http.get(base_url.rstrip("/") + "/", allow_redirects=False) as response:
+        location = response.headers.get("Location", "")
+    if response.status in (301, 302, 303, 307, 308) and location.startswith("/c/"):
+        return base_url.rstrip("/") + location.rstrip("/")
+    return base_url
+
+
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """asyncio.run in its own thread: Playwright's sync API leaves a loop running in pytest."""
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -484,6 +496,7 @@ async def run_load(
     progress = progress or Progress()
     codes = LogCodes(sms_log) if sms_log is not None else None
     http = open_pool(concurrency)
+    base_url = await campaign_address(http, base_url)
     gate = asyncio.Semaphore(concurrency)
     people = [
         Participant(

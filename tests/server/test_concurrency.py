@@ -25,6 +25,7 @@ from tests.load.harness import (
     Progress,
     Reply,
     Report,
+    campaign_address,
     identity,
     open_pool,
     run_async,
@@ -151,7 +152,8 @@ def test_same_id_number_released_together(server: Server) -> None:
     async def scenario() -> list[Reply]:
         http = open_pool(20)
         try:
-            browsers = [Browser(server.url, http, who) for _ in range(20)]
+            base = await campaign_address(http, server.url)
+            browsers = [Browser(base, http, who) for _ in range(20)]
             tokens = await asyncio.gather(*(b.prime() for b in browsers))
             return list(
                 await asyncio.gather(
