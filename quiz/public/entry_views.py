@@ -355,12 +355,13 @@ _DRAFT_FIELDS = (
 )
 
 
-def _save_draft() -> None:
-    fields = {name: request.form.get(name, "")[:300] for name in _DRAFT_FIELDS}
+def _save_draft(campaign: Campaign) -> None:
+    fields: dict[str, object] = {name: request.form.get(name, "")[:300] for name in _DRAFT_FIELDS}
+    fields["campaign"] = campaign.id  # a draft fills only its own campaign's form
     session[DRAFT_KEY] = protector().encrypt(json.dumps(fields, ensure_ascii=False)).decode()
 
 
-def _draft() -> dict[str, str]:
+def _draft(campaign: Campaign) -> dict[str, str]:
     token = session.get(DRAFT_KEY)
     if not isinstance(token, str):
         return {}
@@ -368,14 +369,14 @@ def _draft() -> dict[str, str]:
         data = json.loads(protector().decrypt(token.encode()))
     except (KeyError_, ValueError):  # an old key or a damaged cookie: start afresh
         return {}
-    return (
-        {k: str(v) for k, v in data.items() if k in _DRAFT_FIELDS} if isinstance(data, dict) else {}
-    )
+    if not isinstance(data, dict) or data.get("campaign") != campaign.id:
+        return {}
+    return {k: str(v) for k, v in data.items() if k in _DRAFT_FIELDS}
 
 
 def _register_page(campaign: Campaign, needs_sms: bool) -> ResponseReturnValue:
     """The empty form, or after 获取验证码 the fields typed before it, with the countdown."""
-    draft = _draft() if needs_sms else {}
+    draft = _draft(campaign) if needs_sms else {}
     form = RegistrationForm(formdata=None, data=draft) if draft else RegistrationForm()
     resend_in = 0
     if draft.get("mobile"):
@@ -423,7 +424,7 @@ def _send_code(form: RegistrationForm, campaign: Campaign) -> ResponseReturnValu
         withdraw(db(), issued)
         db().commit()
         return refused(form.sms_code, str(exc), 503)
-    _save_draft()
+    _save_draft(campaign)
     flash(f"验证码已发送至 {identity.mask_mobile(mobile)},5分钟内有效。", "info")
     return redirect(url_for("public.register") + "#sms_code")
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from quiz.campaign.lifecycle import current_campaign
 from quiz.db import utcnow
 from quiz.fraud.sms import ConsoleSender, SmsError
-from quiz.models import Participant, SmsCode
+from quiz.models import Campaign, Participant, SmsCode
 from tests.conftest import make_app
 from tests.factories import install_test_campaign, make_mobile, make_resident_id
 
@@ -241,3 +241,32 @@ def test_a_double_tap_after_the_code_was_used_is_told_to_continue_its_entry(sms_
     assert resp.status_code == 409
     assert "该身份证号码已经报名参加本次活动" in page and "继续答题" in page
     assert _count(sms_app, Participant) == 1
+
+
+def test_a_draft_typed_in_one_campaign_does_not_fill_anothers_form(sms_app, web):
+    """The fields kept across 获取验证码 belong to their campaign, as the consent does."""
+    import dataclasses
+
+    from quiz.campaign.spec import default_campaign_path, install_campaign, load_campaign_file
+
+    assert _send(web).status_code == 302  # a draft in the first campaign
+    with sms_app.extensions["quiz.db"].transaction() as session:
+        first = session.scalars(select(Campaign)).one()
+        spec = dataclasses.replace(
+            load_campaign_file(default_campaign_path()),
+            slug="spring-quiz",
+            opens_at=first.opens_at,
+            closes_at=first.closes_at,
+            draw_at=first.draw_at,
+            freeze_deadline=first.draw_at,
+            sms_verification="required",
+        )
+        install_campaign(session, spec)
+    sms_app.extensions["quiz.campaign"].clear()
+    agreed = web.post("/c/spring-quiz/consent", data={"agree_rules": "y", "agree_sensitive": "y"})
+    assert agreed.status_code == 302
+    other = html.unescape(web.get("/c/spring-quiz/register").get_data(as_text=True))
+    # (The address is the form's own example, so it is no witness here.)
+    assert FIELDS["resident_id"] not in other and FIELDS["mobile"] not in other
+    own = html.unescape(web.get("/register").get_data(as_text=True))
+    assert FIELDS["resident_id"] in own
