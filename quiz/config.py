@@ -67,6 +67,8 @@ class Settings:
     lookup_limit: str | None = field(default_factory=lambda: _env("QUIZ_LOOKUP_LIMIT"))
     last4_limit: str | None = field(default_factory=lambda: _env("QUIZ_LAST4_LIMIT"))
     export_dir: str | None = field(default_factory=lambda: _env("QUIZ_EXPORT_DIR"))
+    # Drawing-contest pictures (quiz.artwork.images); default: the instance folder's media/.
+    media_dir: str | None = field(default_factory=lambda: _env("QUIZ_MEDIA_DIR"))
     referral_burst_limit: int | None = field(
         default_factory=lambda: _env_optional_int("QUIZ_REFERRAL_BURST_LIMIT")
     )
@@ -110,6 +112,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "QUIZ_LOOKUP_LIMIT": settings.lookup_limit,
         "QUIZ_LAST4_LIMIT": settings.last4_limit,
         "QUIZ_EXPORT_DIR": settings.export_dir,
+        "QUIZ_MEDIA_DIR": settings.media_dir,
         "QUIZ_REFERRAL_BURST_LIMIT": settings.referral_burst_limit,
         "QUIZ_REFERRAL_BURST_WINDOW_MINUTES": settings.referral_burst_window_minutes,
         "RATELIMIT_DEFAULT": settings.ratelimit_default,
