@@ -738,3 +738,140 @@ class SmsCode(Base):
 # The largest id any table can hold (PostgreSQL's integer). A bigger number in a URL
 # names nothing: without this bound it reached the query and failed there with a 500.
 MAX_ID = 2**31 - 1
+
+
+# --------------------------------------------------------------------------------------
+# Children's drawing contest (kind artwork_contest, quiz.artwork)
+# --------------------------------------------------------------------------------------
+
+ARTWORK_STAGES = ("entered", "selected", "finalist", "awarded")
+ARTWORK_ROUNDS = ("复评", "终评")
+
+
+class ArtworkInvitation(Base):
+    """A 《活动邀请函》 an agent gave a family: a personal link/QR or a printed code."""
+
+    __tablename__ = "artwork_invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    # Set by the first sign-up; the same family may add brothers and sisters after it.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    agent: Mapped[Agent] = relationship()
+    branch: Mapped[Branch] = relationship()
+
+
+class ArtworkFamily(Base):
+    """The guardian who signed children up: a lead of the inviting agent and branch.
+
+    Name and mobile are encrypted like a participant's; the masked forms serve lists.
+    """
+
+    __tablename__ = "artwork_family"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("artwork_invitation.id"), unique=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"), index=True)
+    guardian_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    guardian_masked: Mapped[str] = mapped_column(String(32))
+    mobile_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    mobile_hash: Mapped[str] = mapped_column(String(64), index=True)
+    mobile_masked: Mapped[str] = mapped_column(String(16))
+    relation: Mapped[str] = mapped_column(String(8))
+    # Separate consents (PIPL art. 31 for a child under 14; the copyright licence and the
+    # keeping of the work; publishing the work with the masked name in the gallery).
+    consent_version: Mapped[str] = mapped_column(String(64))
+    consent_child_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    consent_licence_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    consent_publish: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    invitation: Mapped[ArtworkInvitation] = relationship()
+    branch: Mapped[Branch] = relationship()
+    agent: Mapped[Agent] = relationship()
+    children: Mapped[list[ArtworkChild]] = relationship(
+        back_populates="family", order_by="ArtworkChild.id", cascade="all, delete-orphan"
+    )
+
+
+class ArtworkChild(Base):
+    """A child taking part: the name encrypted, the age and group on the reference date only
+    (the birth date itself is not stored)."""
+
+    __tablename__ = "artwork_child"
+    __table_args__ = (Index("ix_artwork_child_campaign_group", "campaign_id", "age_group"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_id: Mapped[int] = mapped_column(
+        ForeignKey("artwork_family.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    name_masked: Mapped[str] = mapped_column(String(32))
+    age: Mapped[int] = mapped_column(Integer)
+    age_group: Mapped[str] = mapped_column(String(16))
+    school_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    checked_in_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    family: Mapped[ArtworkFamily] = relationship(back_populates="children")
+    work: Mapped[ArtworkWork | None] = relationship(back_populates="child", uselist=False)
+
+
+class ArtworkWork(Base):
+    """One child's drawing (one per child): the re-encoded picture and its way to an award."""
+
+    __tablename__ = "artwork_work"
+    __table_args__ = (
+        CheckConstraint("stage IN ('entered', 'selected', 'finalist', 'awarded')", name="stage"),
+        Index("ix_artwork_work_campaign_group_stage", "campaign_id", "age_group", "stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(
+        ForeignKey("artwork_child.id", ondelete="CASCADE"), unique=True
+    )
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    age_group: Mapped[str] = mapped_column(String(16))
+    image_key: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(64))  # a staff username or "监护人"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # entered -> selected (branch 初评) -> finalist (after 复评) -> awarded (终评 confirmed)
+    stage: Mapped[str] = mapped_column(String(16), default="entered")
+    award: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    award_rank: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    child: Mapped[ArtworkChild] = relationship(back_populates="work")
+    branch: Mapped[Branch] = relationship()
+
+
+class ArtworkScore(Base):
+    """One judge's 1-10 score of one work in one round."""
+
+    __tablename__ = "artwork_score"
+    __table_args__ = (
+        UniqueConstraint("work_id", "round", "judge_id"),
+        CheckConstraint("score BETWEEN 1 AND 10", name="score"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("artwork_work.id", ondelete="CASCADE"))
+    round: Mapped[str] = mapped_column(String(8))
+    judge_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from quiz.campaign import artwork_settings
 from quiz.db import utcnow
 from quiz.models import CAMPAIGN_KINDS, Campaign, Question, QuizItem
 
@@ -83,7 +84,7 @@ _QUESTION_KEYS = frozenset(
 MAX_KNOWLEDGE_OPTIONS = 6
 MAX_OPTION_LENGTH = 200
 _QUESTION_REQUIRED = frozenset({"key", "kind", "text", "options"})
-_TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions", "leaderboard_tiers"}
+_TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions", "leaderboard_tiers", "artwork"}
 _RANK_TIER_KEYS = frozenset({"name", "from", "to"})
 
 Path_ = tuple[str | int, ...]
@@ -170,6 +171,8 @@ class CampaignSpec:
     leaderboard_tiers: list[dict[str, Any]] = field(default_factory=list)
     # The campaign's kind (quiz.campaign.kinds); a file without one is a prize quiz.
     kind: str = "prize_quiz"
+    # The drawing contest's [artwork] table (quiz.campaign.artwork_settings); empty otherwise.
+    artwork: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------
@@ -634,6 +637,12 @@ def parse_campaign(text: str) -> CampaignSpec:
     if freeze_deadline and closes_at and freeze_deadline <= closes_at:
         c.fail(("draw", "freeze_deadline"), "must be later than closes_at")
 
+    artwork: dict[str, Any] = {}
+    if "artwork" in data or kind == "artwork_contest":
+        artwork, problems = artwork_settings.parse(data.get("artwork"))
+        for key, problem in problems:
+            c.fail(("artwork", key) if key else ("artwork",), problem)
+
     questions = _check_questions(c, data)
     raw_questions = data.get("questions")
     if isinstance(raw_questions, list):
@@ -664,6 +673,7 @@ def parse_campaign(text: str) -> CampaignSpec:
         slug=slug,
         name=name,
         kind=kind,
+        artwork=artwork,
         opens_at=opens_at,
         closes_at=closes_at,
         draw_at=draw_at,
