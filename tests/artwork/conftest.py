@@ -55,3 +55,53 @@ def settings(contest: Campaign) -> ArtworkSettings:
     found = from_content(contest.content)
     assert found is not None
     return found
+
+
+def make_work(
+    session: Session,
+    protector: Any,
+    contest: Campaign,
+    agent: Agent,
+    store: Any,
+    n: int,
+    birth: date = date(2018, 3, 1),
+    *,
+    stage: str = "entered",
+) -> Any:
+    """A family invited by `agent`, its child and the child's photographed work."""
+    from quiz.artwork import invitations
+    from quiz.artwork.images import process
+    from quiz.artwork.signup import Child, Consents, Guardian, sign_up
+    from quiz.artwork.works import attach_work
+    from tests.artwork.pictures import jpeg_with_gps
+
+    settings = from_content(contest.content)
+    assert settings is not None
+    invitation = invitations.issue(session, contest, agent, "test")
+    child = sign_up(
+        session,
+        protector,
+        contest,
+        settings,
+        invitation,
+        Guardian(f"家长{n}", f"139{n:08d}", "母亲"),
+        Child(f"王小{chr(0x4E00 + n)}", birth),
+        Consents(True, True, True, "v1", datetime.now(UTC), None),
+    )
+    global _PICTURE
+    if _PICTURE is None:
+        _PICTURE = process(jpeg_with_gps((120, 90)))
+    work = attach_work(session, store, child, _PICTURE, "staff")
+    work.stage = stage
+    session.flush()
+    return work
+
+
+_PICTURE: Any = None
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    from quiz.artwork.images import MediaStore
+
+    return MediaStore(tmp_path / "media")
