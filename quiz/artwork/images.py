@@ -194,3 +194,12 @@ class MediaStore:
             except FileNotFoundError:
                 pass
         return removed
+
+
+# Form overhead on top of the picture itself (boundary, CSRF token, other fields).
+UPLOAD_BODY_LIMIT = MAX_BYTES + 256 * 1024
+
+
+def store_for(configured: str | None, instance_path: str) -> MediaStore:
+    """The media folder: QUIZ_MEDIA_DIR (shared by several hosts) or instance/media."""
+    return MediaStore(configured or Path(instance_path) / "media")

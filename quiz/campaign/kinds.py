@@ -54,7 +54,8 @@ KINDS: dict[str, Kind] = {
         _PRIZE_QUIZ,
         Kind("list_draw", "名单抽奖", frozenset(), _NOT_YET),
         Kind("staff_contest", "员工知识竞赛", frozenset(), _NOT_YET),
-        Kind("artwork_contest", "作品征集评选", frozenset(), _NOT_YET),
+        # Children's drawing contest: quiz/artwork, public/artwork_views, admin/artwork_views.
+        Kind("artwork_contest", "作品征集评选", frozenset({"artwork"}), _NOT_YET | {"artwork"}),
     )
 }
 assert tuple(KINDS) == CAMPAIGN_KINDS, "quiz.models.CAMPAIGN_KINDS and KINDS must agree"

@@ -173,6 +173,8 @@ def campaign_page() -> ResponseReturnValue:
         current_app.extensions["quiz.visits"].add(counters.of_campaign("visit", campaign.id))
         session["visited"] = [*visited[-19:], campaign.id]
     kind = kinds.kind_of(campaign.kind)
+    if campaign.kind == "artwork_contest":  # its own pages (public/artwork_views.py)
+        return redirect(url_for("public.artwork_home"))
     # A kind registered without its flow yet shows the campaign, never the quiz's steps.
     state = window_state(campaign) if kind.has_flow else "preparing"
     return render_template(
