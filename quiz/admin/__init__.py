@@ -18,6 +18,7 @@ def load_views() -> None:
     """Import the view modules so their routes register on bp."""
     from quiz.admin import (  # noqa: F401
         access,
+        artwork_views,
         audit_views,
         auth_views,
         branches_views,

@@ -39,6 +39,7 @@ PAGE_OF_ENDPOINT_PREFIX = (
     ("admin.referrals", "referrals"),
     ("admin.leaderboard", "leaderboard"),
     ("admin.draw", "draw"),
+    ("admin.artwork", "artwork"),
 )
 
 

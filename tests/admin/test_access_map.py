@@ -115,12 +115,20 @@ def test_anonymous_users_are_refused_everywhere(app, client, world):
 
 
 def test_branch_users_are_refused_head_office_routes(app, client, world):
+    from quiz.admin.campaign_views import _page_of
+    from quiz.campaign import kinds
+
+    kind_pages = {None, *kinds.kind_of("prize_quiz").staff_pages}
     login_as(client, world["branch_user"])
     problems = []
     for route in routes(app):
         if "branch" in (roles_of(app, route.rule.endpoint) or ()):
             continue
         resp = client.open(build(app, route.rule, world["lead"]), method=route.method)
+        # A page the prize quiz's kind does not have (the drawing contest's) is a 404 for
+        # everyone before any role is asked (admin/campaign_views.py _kind_has_the_page).
+        if resp.status_code == 404 and _page_of(route.rule.endpoint) not in kind_pages:
+            continue
         if resp.status_code != 403:
             problems.append(f"{route.id} -> {resp.status_code}")
     assert problems == []
