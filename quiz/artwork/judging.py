@@ -84,7 +84,8 @@ class BlindWork:
 def works_for_judge(
     session: Session, campaign: Campaign, judge: StaffUser, round_: str, group: str | None = None
 ) -> list[BlindWork]:
-    """The works this judge may score in the round, by number (own branch left out)."""
+    """The works this judge may score in the round, by number (own branch left out, and
+    groups whose round is closed)."""
     own = _own_branches(session, judge)
     stmt = select(ArtworkWork).where(
         ArtworkWork.campaign_id == campaign.id, ArtworkWork.stage.in_(ROUND_STAGES[round_])
@@ -93,7 +94,14 @@ def works_for_judge(
         stmt = stmt.where(ArtworkWork.branch_id.not_in(own))
     if group:
         stmt = stmt.where(ArtworkWork.age_group == group)
-    works = session.scalars(stmt.order_by(ArtworkWork.age_group, ArtworkWork.child_id)).all()
+    candidates = session.scalars(stmt.order_by(ArtworkWork.age_group, ArtworkWork.child_id)).all()
+    # A group whose round head office has closed leaves the sheet.
+    closed = {
+        group
+        for group in {w.age_group for w in candidates}
+        if _round_closed(session, campaign, round_, group)
+    }
+    works = [w for w in candidates if w.age_group not in closed]
     mine = dict(
         session.execute(
             select(ArtworkScore.work_id, ArtworkScore.score).where(

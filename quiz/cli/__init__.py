@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from quiz import create_app
 from quiz.cli import (
+    artwork,
     branches,
     campaign,
     database,
@@ -55,6 +56,6 @@ def main() -> None:
     """Insurance-knowledge prize quiz: operate the site."""
 
 
-for _topic in (database, campaign, site, staff, privacy, branches, draw, referrals):
+for _topic in (database, campaign, site, staff, privacy, branches, draw, referrals, artwork):
     for _command in _topic.COMMANDS:
         main.add_command(_command)

@@ -11,6 +11,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from quiz.cli.context import database
 
@@ -41,6 +42,27 @@ def setup_site() -> None:
         created = seed_default_branches(session)
         if created:
             click.echo(f"created {created} default provincial branches and their routes")
+        if not current_app.config.get("QUIZ_CAMPAIGN_FILE"):
+            _load_demo_contest(session)
+
+
+def _load_demo_contest(session: Session) -> None:
+    """The demo drawing contest beside the prize quiz (only with the shipped campaign)."""
+    from quiz.artwork.demo import load_demo
+    from quiz.artwork.images import store_for
+    from quiz.campaign.spec import install_campaign, load_campaign_file
+    from quiz.models import Campaign
+
+    path = ROOT / "quiz" / "data" / "campaign" / "drawing-contest.toml"
+    spec = load_campaign_file(path)
+    campaign = session.scalars(select(Campaign).where(Campaign.slug == spec.slug)).first()
+    if campaign is None:
+        campaign = install_campaign(session, spec)
+        click.echo(f"loaded the demo drawing contest from {path} (/c/{spec.slug}/)")
+    store = store_for(current_app.config.get("QUIZ_MEDIA_DIR"), current_app.instance_path)
+    added = load_demo(session, current_app.extensions["quiz.protector"], store, campaign)
+    if added:
+        click.echo(f"added {added} demo families and drawings to the drawing contest")
 
 
 @click.command("setup")
