@@ -12,6 +12,7 @@ from quiz.admin import bp
 from quiz.admin.access import any_staff, current_staff, head_office_required
 from quiz.admin.campaign_views import selected_campaign
 from quiz.admin.lead_forms import RANGES, DashboardRangeForm
+from quiz.campaign import kinds
 from quiz.leads.scope import HEAD_OFFICE
 from quiz.leads.service import china_day_start
 from quiz.reports import charts, stats
@@ -43,7 +44,11 @@ def dashboard() -> ResponseReturnValue:
     user = current_staff()
     assert user is not None
     if user.role not in HEAD_OFFICE:
-        # Branch staff have no head-office figures: their start page is their leads.
+        # Branch staff have no head-office figures: their start page is their leads, or
+        # the drawing contest's page when that is the campaign they work on (no leads page).
+        chosen = selected_campaign()
+        if chosen is not None and kinds.has_staff_page(chosen.kind, "artwork"):
+            return redirect(url_for("admin.artwork_overview"))
         return redirect(url_for("admin.leads"))
     form, valid, (first, last), window = _period()
     campaign = selected_campaign()
