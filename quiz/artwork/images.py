@@ -2,8 +2,9 @@
 
 An upload is refused before Pillow decodes a pixel unless it is at most 15 MB, starts
 with the signature of a JPEG, PNG or HEIC file, opens with that format's plugin only
-(no other Pillow plugin ever sees the bytes) and declares at most MAX_PIXELS pixels in
-its header: a 30,000 × 30,000 PNG of a few hundred kilobytes is refused from its header,
+(no other Pillow plugin ever sees the bytes) and declares at most MAX_PIXELS (JPEG, which
+decodes at a reduced scale) or MAX_PIXELS_DECODED (PNG, HEIC: decoded whole) pixels in
+its header: a 30,000 × 30,000 PNG of 4 MB is refused from its header,
 without allocating its 900 million pixels. What passes is decoded (JPEG through draft
 mode, which decodes at a reduced scale), turned upright by its EXIF orientation and
 written again as two fresh JPEGs (judging size and thumbnail) without any metadata: no
@@ -36,6 +37,7 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 MAX_BYTES = 15 * 1024 * 1024
 # A 48-megapixel phone (8064 × 6048) fits; anything larger is refused from its header.
 MAX_PIXELS = 50_000_000
+MAX_PIXELS_DECODED = 24_000_000
 MAX_SIDE = 12_000
 JUDGING_SIDE = 1600
 THUMB_SIDE = 360
@@ -46,7 +48,7 @@ _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b
 TOO_LARGE = "照片不能超过 15 MB,请重新拍摄或压缩后再上传。"
 NOT_AN_IMAGE = "只能上传 JPEG、PNG 或 HEIC 格式的照片(文件内容不是这几种图片)。"
 BROKEN = "照片文件不完整或已损坏,请重新拍摄后上传。"
-TOO_MANY_PIXELS = "照片尺寸过大(超过 5000 万像素),请用手机正常拍摄后上传。"
+TOO_MANY_PIXELS = "照片尺寸过大(像素过多),请用手机正常拍摄后上传。"
 EMPTY = "请选择要上传的作品照片。"
 
 
@@ -56,7 +58,7 @@ class ImageRefused(ValueError):
 
 @dataclass(frozen=True)
 class Processed:
-    """The two re-encoded JPEGs and the upright size of the picture."""
+    """The two re-encoded JPEGs and the size the picture was decoded at (before turning)."""
 
     judging: bytes
     thumb: bytes
@@ -97,7 +99,10 @@ def _check_header(image: Image.Image) -> None:
     width, height = image.size
     if width < 1 or height < 1:
         raise ImageRefused(BROKEN)
-    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+    # JPEG decodes at a reduced scale (draft); PNG and HEIC decode whole, so their limit is
+    # lower: 24 MP is 72 MB of RGB, and the whole check stays well under 200 MB.
+    limit = MAX_PIXELS if image.format == "JPEG" else MAX_PIXELS_DECODED
+    if width * height > limit or max(width, height) > MAX_SIDE:
         raise ImageRefused(TOO_MANY_PIXELS)
 
 
@@ -127,10 +132,14 @@ def process(data: bytes) -> Processed:
         with _open(data, fmt) as image:
             _check_header(image)
             if fmt == "JPEG":
-                # Decode at the smallest scale still at least the judging size.
-                image.draft("RGB", (JUDGING_SIDE, JUDGING_SIDE))
+                # Decode at the smallest scale (1/2, 1/4, 1/8) still at least the judging
+                # size; the box keeps the picture's shape, or a 4:3 photo stays at full size.
+                width, height = image.size
+                ratio = JUDGING_SIDE / max(width, height)
+                image.draft("RGB", (max(1, int(width * ratio)), max(1, int(height * ratio))))
             image.load()
-            upright = ImageOps.exif_transpose(image)
+            small = _reduced(image)
+            upright = ImageOps.exif_transpose(small)
             rgb = _flatten(upright)
     except ImageRefused:
         raise
@@ -138,7 +147,21 @@ def process(data: bytes) -> Processed:
         raise ImageRefused(TOO_MANY_PIXELS) from None
     except (OSError, SyntaxError, ValueError, EOFError, Image.UnidentifiedImageError):
         raise ImageRefused(BROKEN) from None
-    return Processed(_encode(rgb, JUDGING_SIDE), _encode(rgb, THUMB_SIDE), *rgb.size)
+    width, height = rgb.size
+    # Shrink in place first: the thumbnail then starts from the judging size, not the photo.
+    rgb.thumbnail((JUDGING_SIDE, JUDGING_SIDE), Image.Resampling.LANCZOS)
+    return Processed(_encode(rgb, JUDGING_SIDE), _encode(rgb, THUMB_SIDE), width, height)
+
+
+def _reduced(image: Image.Image) -> Image.Image:
+    """A box-reduced copy near the judging size, keeping the metadata exif_transpose reads:
+    every later step (turning, flattening, resampling) then works on the small picture."""
+    factor = max(image.size) // JUDGING_SIDE
+    if factor < 2 or image.mode not in ("RGB", "RGBA", "L", "LA"):
+        return image
+    small = image.reduce(factor)
+    small.info.update(image.info)
+    return small
 
 
 def _flatten(image: Image.Image) -> Image.Image:

@@ -123,9 +123,44 @@ def test_a_30000_square_png_is_refused_from_its_header_within_200_mb(tmp_path: P
     assert int(lines["maxrss_kb"]) < 200 * 1024, done.stdout
 
 
+def _peak_kb(path: Path) -> tuple[str, int]:
+    """Process a file in a fresh interpreter: (outcome, peak resident memory in kB)."""
+    script = textwrap.dedent(
+        f"""
+        import re
+        from quiz.artwork.images import ImageRefused, process
+        data = open({str(path)!r}, "rb").read()
+        try:
+            process(data)
+            print("outcome accepted")
+        except ImageRefused as exc:
+            print("outcome", exc)
+        # VmHWM: this interpreter's peak (ru_maxrss would count the forking parent's).
+        status = open("/proc/self/status").read()
+        print("peak", re.search(r"VmHWM:\\s+(\\d+)", status)[1])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    return lines["outcome"], int(lines["peak"])
+
+
+@pytest.mark.slow  # about 4 s: a 23.5-megapixel PNG is decoded whole
+def test_the_largest_accepted_png_stays_under_200_mb(tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    Image.new("RGB", (5600, 4200), (10, 200, 30)).save(big)
+    outcome, peak = _peak_kb(big)
+    assert outcome == "accepted"
+    assert peak < 200 * 1024, peak
+
+
 def test_just_over_the_pixel_limit_is_refused_before_decoding() -> None:
-    # 8000 × 6300 = 50.4 MP: under Pillow's own bomb limit, over ours.
+    # 8000 × 6300 = 50.4 MP: under Pillow's own bomb limit, over ours (a JPEG's, too).
     assert _refused(png_bomb_header(8000, 6300)) == images.TOO_MANY_PIXELS
+    # 5000 × 5000 = 25 MP: a JPEG may be that large (decoded at half scale), a PNG not.
+    assert _refused(png_bomb_header(5000, 5000)) == images.TOO_MANY_PIXELS
 
 
 def png_bomb_header(width: int, height: int) -> bytes:
