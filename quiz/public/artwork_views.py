@@ -48,6 +48,19 @@ from quiz.artwork.works import WorkError, attach_work
 from quiz.campaign.artwork_settings import ArtworkSettings, from_content
 from quiz.db import utcnow
 from quiz.extensions import client_address
+from quiz.fraud.codes import (
+    CodeRefused,
+    CodeRejected,
+    MobileTaken,
+    SendFailed,
+    deliver,
+    issue_code,
+    mainland_mobile,
+    sms_required,
+    verify_code,
+    withdraw,
+)
+from quiz.identity import IdentityError
 from quiz.models import ArtworkChild, ArtworkFamily, ArtworkWork, Campaign
 from quiz.public import bp
 from quiz.public.entry_views import served_or_404
@@ -126,6 +139,8 @@ class JoinForm(ChildForm):
     mobile = CheckedField(
         "监护人手机号码", validators=[_short(20, "手机号码"), _rule(identity.validate_mobile)]
     )
+    # Checked when the campaign asks for it (quiz.fraud.codes), as at the prize quiz.
+    sms_code = StringField("短信验证码", validators=[_short(10, "短信验证码")])
     relation = SelectField(
         "与孩子的关系",
         choices=[SelectChoice("", "请选择"), *[SelectChoice(r, r) for r in RELATIONS]],
@@ -180,10 +195,50 @@ def _join_page(
 ) -> ResponseReturnValue:
     return (
         render_template(
-            "public/artwork/join.html", campaign=campaign, settings=settings, form=form
+            "public/artwork/join.html",
+            campaign=campaign,
+            settings=settings,
+            form=form,
+            sms=sms_required(campaign),
         ),
         status,
     )
+
+
+def _send_code(
+    campaign: Campaign, settings: ArtworkSettings, form: JoinForm
+) -> ResponseReturnValue:
+    """获取验证码: the whole form comes back filled in, with the code sent to the mobile."""
+    form.validate()  # fills `checked` values; the page shows only the code's outcome
+    for field in form:
+        field.errors = []
+    try:
+        mobile = mainland_mobile(form.mobile.data or "")
+        issued = issue_code(
+            db(),
+            protector(),
+            campaign.id,
+            mobile,
+            client_address(),
+            limits=current_app.extensions["quiz.sms_limits"],
+        )
+    except IdentityError as exc:
+        form.mobile.errors = [str(exc)]
+        return _join_page(campaign, settings, form, 422)
+    except (CodeRefused, MobileTaken) as exc:
+        db().rollback()
+        form.sms_code.errors = [str(exc)]
+        return _join_page(campaign, settings, form, 429)
+    db().commit()  # before sending: no write lock is held while the provider answers
+    try:
+        deliver(current_app.extensions["quiz.sms"], issued)
+    except SendFailed as exc:
+        withdraw(db(), issued)
+        db().commit()
+        form.sms_code.errors = [str(exc)]
+        return _join_page(campaign, settings, form, 503)
+    flash(f"验证码已发送至 {identity.mask_mobile(mobile)},5分钟内有效。", "info")
+    return _join_page(campaign, settings, form)
 
 
 @bp.route("/artwork/join", methods=["GET", "POST"])
@@ -193,11 +248,17 @@ def artwork_join() -> ResponseReturnValue:
     if request.method == "GET":
         form.code.data = form.code.data or session.get("artwork_code", "")
         return _join_page(campaign, settings, form)
+    if sms_required(campaign) and request.form.get("send_code"):
+        return _send_code(campaign, settings, form)
     if not form.validate_on_submit():
         return _join_page(campaign, settings, form, 422)
     now = utcnow()
     try:
         invitation = invitations.find(db(), campaign, form.code.data)
+        if sms_required(campaign):
+            verify_code(
+                db(), protector(), campaign.id, form.mobile.checked, form.sms_code.data or ""
+            )
         child = sign_up(
             db(),
             protector(),
@@ -218,6 +279,10 @@ def artwork_join() -> ResponseReturnValue:
     except InvitationError as exc:
         db().rollback()
         form.code.errors = [str(exc)]
+        return _join_page(campaign, settings, form, 422)
+    except CodeRejected as exc:
+        db().commit()  # the wrong try counts against the code (quiz.fraud.codes)
+        form.sms_code.errors = [str(exc)]
         return _join_page(campaign, settings, form, 422)
     except SignupError as exc:
         db().rollback()

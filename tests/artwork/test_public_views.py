@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -165,3 +166,38 @@ def test_the_uploaded_photo_is_served_without_gps_and_only_to_its_family(
     # A second work for the same child is refused.
     again = _upload(client, child_id, jpeg_with_gps((300, 200)))
     assert "限交一幅作品" in again.get_data(as_text=True)
+
+
+def test_with_sms_verification_the_mobile_is_proved_by_its_code(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    import dataclasses
+
+    from quiz.campaign.spec import install_campaign, load_campaign_file
+    from quiz.fraud.codes import issue_code
+    from tests.artwork.conftest import DEMO
+
+    campaign = install_contest(session)
+    spec = dataclasses.replace(
+        load_campaign_file(DEMO),
+        opens_at=campaign.opens_at,
+        closes_at=campaign.closes_at,
+        draw_at=campaign.draw_at,
+        sms_verification="required",
+    )
+    install_campaign(session, spec)
+    code = invitations.issue(session, campaign, make_agent(session, "B11", "A1"), "t").code
+    session.commit()
+    page = client.get(f"{SLUG}/artwork/join").get_data(as_text=True)
+    assert "获取验证码" in page
+    refused = client.post(f"{SLUG}/artwork/join", data=join_form(code, sms_code="123456"))
+    assert refused.status_code == 422
+    assert "获取验证码" in refused.get_data(as_text=True)
+    sent = client.post(f"{SLUG}/artwork/join", data=join_form(code, send_code="1"))
+    assert sent.status_code == 200 and "验证码已发送至 139****5678" in sent.get_data(as_text=True)
+    # A second code (the page's one went to the console log), past the one-minute wait.
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    issued = issue_code(session, protector, campaign.id, "13912345678", "10.0.0.9", now=later)
+    session.commit()
+    done = client.post(f"{SLUG}/artwork/join", data=join_form(code, sms_code=issued.code))
+    assert done.status_code == 302
