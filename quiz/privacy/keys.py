@@ -17,7 +17,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from quiz.db import Database
-from quiz.models import Agent, Campaign, Exclusion, Participant, StaffUser
+from quiz.models import (
+    Agent,
+    ArtworkChild,
+    ArtworkFamily,
+    Campaign,
+    Exclusion,
+    Participant,
+    StaffUser,
+)
 from quiz.privacy.protection import KeyError_, Protector
 
 Progress = Callable[[str, int, int], None]
@@ -154,6 +162,29 @@ def _rotate_staff(session: Session, ring: KeyRing, report: RotationReport) -> No
     session.flush()
 
 
+def _rotate_artwork(session: Session, ring: KeyRing, report: RotationReport) -> None:
+    """The drawing contest's guardians and children (quiz.artwork): names, mobile, school."""
+    for family in session.scalars(select(ArtworkFamily)):
+        if ring.new_hasher is not None:
+            family.mobile_hash = ring.new_hasher.lookup_hash(
+                "mobile", ring.protector.decrypt(family.mobile_enc)
+            )
+            report.hashes_recomputed += 1
+        for column in ("guardian_enc", "mobile_enc"):
+            new = ring.rotate(getattr(family, column))
+            if new is not None:
+                setattr(family, column, new)
+                report.tokens_reencrypted += 1
+    for child in session.scalars(select(ArtworkChild)):
+        for column in ("name_enc", "school_enc"):
+            token = getattr(child, column)
+            new = ring.rotate(token) if token is not None else None
+            if new is not None:
+                setattr(child, column, new)
+                report.tokens_reencrypted += 1
+    session.flush()
+
+
 def unmatched_exclusions(session: Session) -> list[int]:
     """Exclusions whose hash matches no participant: they cannot be carried to a new hash key."""
     known = select(Participant.id_hash)
@@ -189,6 +220,8 @@ def rotate_keys(
             progress("participants", report.participants_seen, total)
     with database.transaction() as session:
         _rotate_staff(session, ring, report)
+    with database.transaction() as session:
+        _rotate_artwork(session, ring, report)
     if progress:
         progress("staff", report.staff_reencrypted, report.staff_reencrypted)
     return report

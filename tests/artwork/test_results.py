@@ -85,3 +85,29 @@ def test_the_purge_keeps_awarded_families_until_the_winner_period(
     late = contest.draw_at + timedelta(days=contest.content["winner_retention_days"])
     assert retention.purge(session, store, now=late).families == 1
     assert dataclasses.is_dataclass(report)
+
+
+def test_key_rotation_re_encrypts_the_contest_data(
+    app, session: Session, protector, contest: Campaign, store
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from quiz.privacy.keys import KeyRing, rotate_keys
+    from quiz.privacy.protection import Protector
+    from tests.conftest import KEYS
+
+    work = make_work(session, protector, contest, make_agent(session, "B11", "A1"), store, 1)
+    family_id, child_id = work.child.family_id, work.child_id
+    session.commit()
+    new_key = Fernet.generate_key().decode()
+    ring = KeyRing([new_key, KEYS["QUIZ_DATA_KEY"]], KEYS["QUIZ_HASH_KEY"])
+
+    report = rotate_keys(app.extensions["quiz.db"], ring)
+
+    assert report.tokens_reencrypted >= 3
+    only_new = Protector([new_key], KEYS["QUIZ_HASH_KEY"])
+    session.expire_all()
+    family, child = session.get(ArtworkFamily, family_id), session.get(ArtworkChild, child_id)
+    assert only_new.decrypt(family.mobile_enc) == "13900000001"
+    assert only_new.decrypt(family.guardian_enc) == "家长1"
+    assert only_new.decrypt(child.name_enc).startswith("王小")
