@@ -105,3 +105,11 @@ def store(tmp_path: Path) -> Any:
     from quiz.artwork.images import MediaStore
 
     return MediaStore(tmp_path / "media")
+
+
+@pytest.fixture(scope="session")
+def demo_settings() -> ArtworkSettings:
+    """The demo contest's settings straight from its file: no app, no database."""
+    found = from_content({"artwork": load_campaign_file(DEMO).artwork})
+    assert found is not None
+    return found
