@@ -175,6 +175,17 @@ def test_invitation_to_gallery(browser: Any, contest_site: Site, artifacts: Path
     picture = Image.open(io.BytesIO(served.body()))
     assert "exif" not in picture.info and dict(picture.getexif()) == {}
     assert b"PhoneMaker" not in served.body()
+    # The same page on the clerk's phone (where the photograph is taken) fits the screen.
+    on_phone = browser.new_context(**PHONE, base_url=site.url)
+    on_phone.set_default_timeout(STAFF_STEP_MS)
+    mobile = on_phone.new_page()
+    staff_sign_in(mobile, "bj.clerk", PASSWORD)
+    mobile.goto("/admin/artwork/checkin")
+    expect(mobile.get_by_text("王小明")).to_be_visible()
+    width, inner = mobile.evaluate(NO_SIDEWAYS)
+    assert width <= inner, "the check-in list scrolls sideways on a phone"
+    mobile.screenshot(path=artifacts / "phone-artwork-checkin.png", full_page=True, scale="css")
+    on_phone.close()
     # 初评: the branch sends the work on.
     clerk.goto("/admin/artwork/select")
     clerk.get_by_label(re.compile(r"作品 \d{5}")).check()
