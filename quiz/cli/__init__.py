@@ -16,6 +16,7 @@ from quiz import create_app
 from quiz.cli import (
     branches,
     campaign,
+    contest,
     database,
     draw,
     privacy,
@@ -55,6 +56,6 @@ def main() -> None:
     """Insurance-knowledge prize quiz: operate the site."""
 
 
-for _topic in (database, campaign, site, staff, privacy, branches, draw, referrals):
+for _topic in (database, campaign, site, staff, privacy, branches, draw, referrals, contest):
     for _command in _topic.COMMANDS:
         main.add_command(_command)
