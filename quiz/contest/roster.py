@@ -148,7 +148,8 @@ def read_roster(
         if max_rows is not None and len(rows) >= max_rows:
             raise TooManyRows(
                 f"网页上传一次最多导入{max_rows:,}行名单,请分机构上传,"
-                "或由系统管理员在服务器上用命令导入:quiz contest import-roster 文件名 --campaign 活动地址"
+                "或由系统管理员在服务器上用命令导入:"
+                "quiz contest import-roster 文件名 --campaign 活动地址"
             )
         values = {key: (cells[i] if i < len(cells) else "") for key, i in columns.items()}
         flagged = [
