@@ -36,6 +36,9 @@ class Kind:
 # kind without a draw leaves "draw" out.
 PUBLIC_STEPS = ("campaign", "consent", "register", "quiz", "result", "draw", "referral")
 STAFF_PAGES = ("dashboard", "leads", "exports", "referrals", "leaderboard", "draw", "audit")
+# Pages of one kind only (not in the prize quiz's lists above).
+KIND_ONLY_PUBLIC_STEPS = ("contest",)
+KIND_ONLY_STAFF_PAGES = ("contest",)
 
 _PRIZE_QUIZ = Kind(
     code="prize_quiz",
@@ -53,7 +56,12 @@ KINDS: dict[str, Kind] = {
     for kind in (
         _PRIZE_QUIZ,
         Kind("list_draw", "名单抽奖", frozenset(), _NOT_YET),
-        Kind("staff_contest", "员工知识竞赛", frozenset(), _NOT_YET),
+        Kind(
+            "staff_contest",
+            "员工知识竞赛",
+            frozenset({"campaign", "contest"}),
+            frozenset({"dashboard", "contest", "audit"}),
+        ),
         Kind("artwork_contest", "作品征集评选", frozenset(), _NOT_YET),
     )
 }

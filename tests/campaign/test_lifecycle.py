@@ -57,8 +57,12 @@ def test_every_kind_is_registered_and_only_the_prize_quiz_has_a_public_flow():
         "作品征集评选",
     ]
     assert kinds.has_public_step("prize_quiz", "register")
-    for code in ("list_draw", "staff_contest", "artwork_contest"):
+    # The staff contest has its own flow (sign-in and paper), never the quiz's steps.
+    assert kinds.has_public_step("staff_contest", "contest")
+    assert not kinds.has_public_step("prize_quiz", "contest")
+    for code in ("list_draw", "artwork_contest"):
         assert not kinds.kind_of(code).has_flow
+    for code in ("list_draw", "staff_contest", "artwork_contest"):
         assert not kinds.has_public_step(code, "register")
         assert not kinds.has_public_step(code, "quiz")
     assert not kinds.has_public_step("no_such_kind", "campaign")
