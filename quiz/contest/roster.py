@@ -245,12 +245,15 @@ def save_roster(
     protector: Protector,
     *,
     now: datetime | None = None,
+    locked_check: bool = True,
 ) -> RosterReport:
     """Replace the roster with the checked rows (by 工号: names, branches, groups and mobiles
-    updated, invitation codes kept; people no longer in the file removed)."""
+    updated, invitation codes kept; people no longer in the file removed). Refused once
+    the contest has started (`locked_check=False`: the shipped demo only)."""
     if not report.ok:
         raise RosterError("名单有误,没有导入任何一行。")
-    ensure_editable(session, campaign, now)
+    if locked_check:
+        ensure_editable(session, campaign, now)
     existing = {
         c.staff_no: c
         for c in session.scalars(select(Contestant).where(Contestant.campaign_id == campaign.id))

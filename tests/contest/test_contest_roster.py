@@ -115,3 +115,25 @@ def test_cli_import_roster_reports_then_saves(runner, contest, tmp_path, session
     assert "10 contestant(s) ok (业务员组 5, 内勤组 5) in 3 branch(es): 10 new" in result.output
     session.expire_all()
     assert len(session.scalars(select(Contestant)).all()) == 10
+
+
+def test_demo_contest_installs_once_with_codes_that_sign_in(session, protector):
+    from quiz.contest import paper
+    from quiz.contest.demo import install_demo
+
+    issued = install_demo(session, protector)
+    assert issued is not None and len(issued) == 10
+    assert {i.group_name for i in issued} == {"业务员组", "内勤组"}
+    assert install_demo(session, protector) is None
+    campaign = session.scalars(
+        select(Contestant.campaign_id).where(Contestant.staff_no == issued[0].staff_no)
+    ).one()
+    from quiz.models import Campaign
+
+    contest = session.get(Campaign, campaign)
+    assert contest.kind == "staff_contest"
+    now = contest.opens_at + timedelta(minutes=1)
+    who, _ = paper.sign_in_with_invite(
+        session, protector, contest, issued[0].staff_no, issued[0].code, now=now
+    )
+    assert who.staff_no == issued[0].staff_no
