@@ -137,3 +137,12 @@ def test_demo_contest_installs_once_with_codes_that_sign_in(session, protector):
         session, protector, contest, issued[0].staff_no, issued[0].code, now=now
     )
     assert who.staff_no == issued[0].staff_no
+
+
+def test_exported_contest_file_loads_back_the_same_settings(session, contest):
+    from quiz.campaign.document import campaign_toml
+    from quiz.campaign.spec import parse_campaign
+
+    again = parse_campaign(campaign_toml(session, contest))
+    assert again.kind == "staff_contest"
+    assert again.contest == contest.content["contest"]
