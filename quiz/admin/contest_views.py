@@ -215,6 +215,7 @@ def contest_results() -> ResponseReturnValue:
     tables = ranking.branch_table(db(), campaign, ranked, final=board.state == "final")
     if scope is not None:
         ranked = {k: [r for r in v if r.branch_id == scope] for k, v in ranked.items()}
+        tables = {k: [b for b in v if b.branch_id == scope] for k, v in tables.items()}
     return render_template(
         "admin/contest_results.html",
         campaign=campaign,
@@ -245,6 +246,8 @@ def contest_results_export(fmt: str) -> ResponseReturnValue:
         tables = ranking.branch_table(db(), campaign, ranked, final=board.state == "final")
         if group is not None:
             tables = {group: tables.get(group, [])}
+        if scope is not None:  # branch staff: their own branch's rows (ranks stay overall)
+            tables = {k: [b for b in v if b.branch_id == scope] for k, v in tables.items()}
         headers, rows = exports.BRANCH_HEADERS, exports.branch_rows(tables, names)
         stem = "机构成绩"
     else:

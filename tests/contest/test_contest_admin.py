@@ -162,6 +162,9 @@ def test_final_results_exports_and_certificates(
     login_as(client, branch_user)
     mine = client.get("/admin/contest/results").get_data(as_text=True)
     assert "YW0001" in mine and "YW0003" not in mine and "离开页面次数" not in mine
+    assert "B42" not in mine  # nor another branch's row of the branch table
+    branches = client.get("/admin/contest/results.csv?table=branches").data.decode("utf-8")
+    assert {line.split(",")[2] for line in branches.splitlines()[1:]} == {"B41"}
     other = session.scalars(select(Contestant).where(Contestant.staff_no == "YW0003")).one()
     session.rollback()
     assert client.get(f"/admin/contest/certificate/{other.id}").status_code == 404
