@@ -425,6 +425,14 @@ def answer(
         .execution_options(synchronize_session=False)
     ).rowcount
     if not stored:
+        # A concurrent double tap stored first: the same answer is that tap's success.
+        current = session.scalar(
+            select(ContestAnswer.answer).where(
+                ContestAnswer.paper_id == paper.id, ContestAnswer.position == position
+            )
+        )
+        if sorted(current or []) == picked:
+            return _view(session, paper, now)
         raise ContestError("本题已作答,答案不能修改。")
     last = position == len(view.items)
     # The score is added in the database, so concurrent answers of one paper all count.
