@@ -36,9 +36,6 @@ class Kind:
 # kind without a draw leaves "draw" out.
 PUBLIC_STEPS = ("campaign", "consent", "register", "quiz", "result", "draw", "referral")
 STAFF_PAGES = ("dashboard", "leads", "exports", "referrals", "leaderboard", "draw", "audit")
-# Pages of one kind only (not in the prize quiz's lists above).
-KIND_ONLY_PUBLIC_STEPS = ("contest",)
-KIND_ONLY_STAFF_PAGES = ("contest",)
 
 _PRIZE_QUIZ = Kind(
     code="prize_quiz",
