@@ -326,6 +326,77 @@ class QuizItem(Base):
     question: Mapped[Question] = relationship()
 
 
+class Contestant(Base):
+    """A staff member on a knowledge contest's roster (quiz.contest.roster): no ID number,
+    no address. Signs in with 工号 and a one-time code; one browser session at a time."""
+
+    __tablename__ = "contestant"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "staff_no"),
+        Index("ix_contestant_branch", "campaign_id", "branch_id", "group_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    staff_no: Mapped[str] = mapped_column(String(32))  # 工号
+    name: Mapped[str] = mapped_column(String(100))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    group_code: Mapped[str] = mapped_column(String(16))  # a [[contest.groups]] code
+    mobile_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    mobile_masked: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Keyed hash of the personal invitation code (never the code); NULL once used.
+    invite_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The one signed-in session: a new sign-in replaces it, signing the other device out.
+    session_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    signed_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    branch: Mapped[Branch] = relationship()
+
+
+class ContestPaper(Base):
+    """A contestant's one attempt: its own questions, deadline and score (independent of
+    Participant). Closed when submitted or when the deadline passes (computed on read)."""
+
+    __tablename__ = "contest_paper"
+    __table_args__ = (Index("ix_contest_paper_rank", "campaign_id", "group_code", "score"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    contestant_id: Mapped[int] = mapped_column(
+        ForeignKey("contestant.id", ondelete="CASCADE"), unique=True
+    )
+    group_code: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    max_score: Mapped[int] = mapped_column(Integer, default=0)
+    # Times the contestant left the page (visibilitychange): shown to head office only.
+    visibility_changes: Mapped[int] = mapped_column(Integer, default=0)
+
+    contestant: Mapped[Contestant] = relationship()
+
+
+class ContestAnswer(Base):
+    """One question of a paper, its shown option order and the answer once given."""
+
+    __tablename__ = "contest_answer"
+    __table_args__ = (
+        UniqueConstraint("paper_id", "position"),
+        UniqueConstraint("paper_id", "question_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("contest_paper.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    option_order: Mapped[list[str]] = mapped_column(JSON)
+    answer: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    points: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class CampaignTextVersion(Base):
     """One version of a campaign's rules or privacy notice, as entrants saw it from
     `created_at` (the campaign page shows the latest one's date)."""

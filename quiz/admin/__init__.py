@@ -23,6 +23,7 @@ def load_views() -> None:
         auth_views,
         branches_views,
         campaign_views,
+        contest_views,
         dashboard_views,
         draw_views,
         editor_views,

@@ -71,6 +71,8 @@ ACTION_LABELS = {
     "referrals.export": "导出推广数据",
     "referrals.posters_zip": "下载推广海报",
     "leaderboard.export": "导出机构排行",
+    "contest.roster_import": "导入竞赛参赛名单",
+    "contest.invitations": "发放竞赛邀请码",
     "keys.rotate": "轮换加密密钥",
     "retention.purge": "清除过期个人信息",
     "participant.delete": "删除参与者信息",

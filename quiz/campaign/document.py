@@ -111,6 +111,8 @@ def document_of(session: Session, campaign: Campaign) -> Document:
         doc["draw"]["freeze_deadline"] = local_time(c["freeze_deadline"])
     if c.get("leaderboard_tiers"):
         doc["leaderboard_tiers"] = [dict(t) for t in c["leaderboard_tiers"]]
+    if c.get("contest"):
+        doc["contest"] = dict(c["contest"])  # staff_contest (quiz.campaign.contest_spec)
     questions = session.scalars(
         select(Question)
         .where(Question.campaign_id == campaign.id, Question.active.is_(True))
@@ -138,6 +140,8 @@ def _value(value: Any) -> str:
         if all(isinstance(v, str) for v in value) and sum(len(v) for v in value) > 60:
             return "[\n" + "".join(f"  {_value(v)},\n" for v in value) + "]"
         return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table ([contest]'s groups, quotas, weights)
+        return "{ " + ", ".join(f"{_string(str(k))} = {_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} to a campaign file")
 
 

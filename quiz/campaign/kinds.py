@@ -53,7 +53,12 @@ KINDS: dict[str, Kind] = {
     for kind in (
         _PRIZE_QUIZ,
         Kind("list_draw", "名单抽奖", frozenset(), _NOT_YET),
-        Kind("staff_contest", "员工知识竞赛", frozenset(), _NOT_YET),
+        Kind(
+            "staff_contest",
+            "员工知识竞赛",
+            frozenset({"campaign", "contest"}),
+            frozenset({"dashboard", "contest", "audit"}),
+        ),
         # Children's drawing contest: quiz/artwork, public/artwork_views, admin/artwork_views.
         Kind("artwork_contest", "作品征集评选", frozenset({"artwork"}), _NOT_YET | {"artwork"}),
     )

@@ -36,8 +36,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quiz.campaign import artwork_settings
+from quiz.campaign.contest_spec import check_contest
 from quiz.db import utcnow
-from quiz.models import CAMPAIGN_KINDS, Campaign, Question, QuizItem
+from quiz.models import CAMPAIGN_KINDS, Campaign, ContestAnswer, Question, QuizItem
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 OPTION_KEYS = "ABCDEFGHIJ"
@@ -84,7 +85,7 @@ _QUESTION_KEYS = frozenset(
 MAX_KNOWLEDGE_OPTIONS = 6
 MAX_OPTION_LENGTH = 200
 _QUESTION_REQUIRED = frozenset({"key", "kind", "text", "options"})
-_TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions", "leaderboard_tiers", "artwork"}
+_TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions", "leaderboard_tiers", "artwork", "contest"}
 _RANK_TIER_KEYS = frozenset({"name", "from", "to"})
 
 Path_ = tuple[str | int, ...]
@@ -173,6 +174,8 @@ class CampaignSpec:
     kind: str = "prize_quiz"
     # The drawing contest's [artwork] table (quiz.campaign.artwork_settings); empty otherwise.
     artwork: dict[str, Any] = field(default_factory=dict)
+    # staff_contest only: the [contest] table checked (quiz.campaign.contest_spec).
+    contest: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -656,8 +659,19 @@ def parse_campaign(text: str) -> CampaignSpec:
                 f"{per_participant} knowledge questions per participant but the file has"
                 f" only {knowledge}",
             )
-        if intent < 1:
+        # A staff contest ranks knowledge; it asks no purchase intent.
+        if intent < 1 and kind != "staff_contest":
             c.fail(("questions",), "the file needs at least one intent question")
+
+    contest: dict[str, Any] | None = None
+    if kind == "staff_contest" or "contest" in data:
+        by_category: dict[str, int] = {}
+        for q in questions:
+            if q.kind == "knowledge":
+                by_category[q.category or ""] = by_category.get(q.category or "", 0) + 1
+        contest, contest_problems = check_contest(data, by_category)
+        for path, message in contest_problems:
+            c.fail(path, message)
 
     if c.errors:
         errors = sorted(c.errors, key=lambda e: (e.line is None, e.line or 0))
@@ -674,6 +688,7 @@ def parse_campaign(text: str) -> CampaignSpec:
         name=name,
         kind=kind,
         artwork=artwork,
+        contest=contest,
         opens_at=opens_at,
         closes_at=closes_at,
         draw_at=draw_at,
@@ -747,7 +762,13 @@ def _assigned(session: Session, question_ids: Sequence[int]) -> set[int]:
     rows = session.scalars(
         select(QuizItem.question_id).where(QuizItem.question_id.in_(question_ids)).distinct()
     )
-    return set(rows)
+    # A contest paper holds questions too: their scoring must not change under it.
+    papers = session.scalars(
+        select(ContestAnswer.question_id)
+        .where(ContestAnswer.question_id.in_(question_ids))
+        .distinct()
+    )
+    return set(rows) | set(papers)
 
 
 def install_campaign(session: Session, spec: CampaignSpec) -> Campaign:

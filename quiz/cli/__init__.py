@@ -17,6 +17,7 @@ from quiz.cli import (
     artwork,
     branches,
     campaign,
+    contest,
     database,
     draw,
     privacy,
@@ -56,6 +57,17 @@ def main() -> None:
     """Insurance-knowledge prize quiz: operate the site."""
 
 
-for _topic in (database, campaign, site, staff, privacy, branches, draw, referrals, artwork):
+for _topic in (
+    database,
+    campaign,
+    site,
+    staff,
+    privacy,
+    branches,
+    draw,
+    referrals,
+    contest,
+    artwork,
+):
     for _command in _topic.COMMANDS:
         main.add_command(_command)

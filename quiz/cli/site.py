@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -43,7 +44,23 @@ def setup_site() -> None:
         if created:
             click.echo(f"created {created} default provincial branches and their routes")
         if not current_app.config.get("QUIZ_CAMPAIGN_FILE"):
+            _install_contest_demo(session)
             _load_demo_contest(session)
+
+
+def _install_contest_demo(session: Any) -> None:
+    """The demo staff knowledge contest beside the demo prize quiz, its codes printed once."""
+    from quiz.contest.demo import install_demo
+
+    issued = install_demo(session, current_app.extensions["quiz.protector"])
+    if issued:
+        click.echo(
+            "loaded the demo staff knowledge contest at /c/claims-contest-2026/; sign in with"
+        )
+        for invitation in issued:
+            click.echo(
+                f"  工号 {invitation.staff_no}  邀请码 {invitation.code}  ({invitation.group_name})"
+            )
 
 
 def _load_demo_contest(session: Session) -> None:

@@ -14,6 +14,7 @@ its campaign and the view bodies stay as they were.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, g
@@ -64,11 +65,16 @@ class CampaignBlueprint(Blueprint):
 bp = CampaignBlueprint("public", __name__)
 bp.scope_by_campaign()
 
+# A kind with its own campaign page (/c/<slug>/) registers the view here, by kind code
+# (e.g. the staff contest's sign-in); the others get the prize quiz's campaign page.
+KIND_PAGES: dict[str, Callable[[Any], Any]] = {}
+
 
 def load_views() -> None:
     """Import the view modules so their routes register on bp."""
     from quiz.public import (  # noqa: F401
         artwork_views,
+        contest_views,
         entry_views,
         preview_views,
         referral_views,

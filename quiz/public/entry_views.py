@@ -58,7 +58,7 @@ from quiz.fraud.codes import (
 from quiz.identity import IdentityError
 from quiz.models import Campaign
 from quiz.privacy.protection import KeyError_
-from quiz.public import bp
+from quiz.public import KIND_PAGES, bp
 from quiz.public.forms import (
     ConsentForm,
     RegistrationForm,
@@ -165,6 +165,9 @@ def campaign_page() -> ResponseReturnValue:
     if g.get("campaign_slug") is None:
         return home()
     campaign = campaign_or_404()
+    own_page = KIND_PAGES.get(campaign.kind)
+    if own_page is not None:
+        return own_page(campaign)  # type: ignore[no-any-return]
     visited = session.get("visited")
     visited = visited if isinstance(visited, list) else []  # True: a cookie from before
     if campaign.id not in visited:

@@ -189,15 +189,10 @@ def _header_map(header: Sequence[str]) -> dict[str, int]:
     return found
 
 
-def parse_agents_csv(
-    data: bytes | str, max_rows: int | None = None
-) -> list[tuple[int, dict[str, str]]]:
-    """Rows of an agents CSV as (line number, fields); raise ReferralError on a bad file,
-    TooManyRows past `max_rows` (the web page's limit; the CLI takes any length).
-
-    Columns, by header: branch_code/机构代码, agent_code/业务员代码, name/姓名 and the
-    optional mobile/手机号码. UTF-8 (with or without BOM) or GB18030, as Excel saves it.
-    """
+def csv_text(data: bytes | str) -> str:
+    """A CSV upload as text: UTF-8 (with or without BOM) or GB18030, as Excel saves it,
+    without invisible characters; ReferralError for a file that is not CSV text.
+    Shared by every CSV import (agents, the contest roster)."""
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8-sig")
@@ -211,8 +206,19 @@ def parse_agents_csv(
         text = data
     if "\x00" in text:  # a spreadsheet or UTF-16 file, not CSV text (and PostgreSQL refuses NUL)
         raise ReferralError("文件不是CSV文本,请在Excel中“另存为”CSV(逗号分隔)后再上传")
-    text = strip_invisible(text)  # after the NUL check, which it would otherwise void
-    reader = csv.reader(io.StringIO(text))
+    return strip_invisible(text)  # after the NUL check, which it would otherwise void
+
+
+def parse_agents_csv(
+    data: bytes | str, max_rows: int | None = None
+) -> list[tuple[int, dict[str, str]]]:
+    """Rows of an agents CSV as (line number, fields); raise ReferralError on a bad file,
+    TooManyRows past `max_rows` (the web page's limit; the CLI takes any length).
+
+    Columns, by header: branch_code/机构代码, agent_code/业务员代码, name/姓名 and the
+    optional mobile/手机号码. UTF-8 (with or without BOM) or GB18030, as Excel saves it.
+    """
+    reader = csv.reader(io.StringIO(csv_text(data)))
     try:
         header = next(reader)
     except StopIteration:

@@ -55,6 +55,12 @@ def register(app: Flask) -> None:
             from quiz.referrals.import_jobs import CLI_HINT
 
             return render_error(413, f"文件超过网页上传的大小上限(2 MB)。{CLI_HINT}")
+        if code == 413 and request.endpoint == "admin.contest_roster":
+            return render_error(
+                413,
+                "文件超过网页上传的大小上限(2 MB)。名单请分机构上传,"
+                "或由系统管理员用命令导入:quiz contest import-roster 文件名 --campaign 活动地址",
+            )
         return render_error(code)
 
     @app.errorhandler(Exception)

@@ -57,8 +57,10 @@ def test_every_kind_is_registered_and_only_the_prize_quiz_has_a_public_flow():
         "作品征集评选",
     ]
     assert kinds.has_public_step("prize_quiz", "register")
-    for code in ("list_draw", "staff_contest"):
-        assert not kinds.kind_of(code).has_flow
+    # The staff contest has its own flow (sign-in and paper), never the quiz's steps.
+    assert kinds.has_public_step("staff_contest", "contest")
+    assert not kinds.has_public_step("prize_quiz", "contest")
+    assert not kinds.kind_of("list_draw").has_flow
     # The drawing contest has its own pages (quiz/public/artwork_views.py), not the quiz's.
     assert kinds.has_public_step("artwork_contest", "artwork")
     for code in ("list_draw", "staff_contest", "artwork_contest"):

@@ -230,6 +230,9 @@ def run_server(
         "QUIZ_SMS_BACKEND": "console",
         "QUIZ_SMS_CLIENT_DAY_LIMIT": "10000000",
         "QUIZ_SMS_CAMPAIGN_DAY_BUDGET": "10000000",
+        # The shipped prize quiz alone, named explicitly so that `quiz setup` loads no
+        # other kind's demo: / then leads straight to it, as the harness expects.
+        "QUIZ_CAMPAIGN_FILE": str(ROOT / "quiz" / "data" / "campaign" / "default.toml"),
         **(extra_env or {}),
     }
     setup = subprocess.run(

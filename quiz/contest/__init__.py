@@ -1,0 +1,1 @@
+"""Staff knowledge contest (kind staff_contest): roster, papers, ranking, exports."""
