@@ -74,6 +74,15 @@ class Settings:
         default_factory=lambda: _env_optional_int("QUIZ_REFERRAL_BURST_WINDOW_MINUTES")
     )
     ratelimit_default: str | None = field(default_factory=lambda: _env("RATELIMIT_DEFAULT"))
+    # The task queue (quiz.tasks; README "Task queue") and the CRM webhooks' timing.
+    queue_url: str | None = field(default_factory=lambda: _env("QUIZ_QUEUE_URL"))
+    queue_name: str | None = field(default_factory=lambda: _env("QUIZ_QUEUE_NAME"))
+    webhook_backoff_seconds: str | None = field(
+        default_factory=lambda: _env("QUIZ_WEBHOOK_BACKOFF_SECONDS")
+    )
+    webhook_claim_seconds: str | None = field(
+        default_factory=lambda: _env("QUIZ_WEBHOOK_CLAIM_SECONDS")
+    )
     public_url: str | None = field(default_factory=lambda: _env("QUIZ_PUBLIC_URL"))
     visit_flush_seconds: int = field(
         default_factory=lambda: _env_int("QUIZ_VISIT_FLUSH_SECONDS", 10)
@@ -113,6 +122,10 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "QUIZ_REFERRAL_BURST_LIMIT": settings.referral_burst_limit,
         "QUIZ_REFERRAL_BURST_WINDOW_MINUTES": settings.referral_burst_window_minutes,
         "RATELIMIT_DEFAULT": settings.ratelimit_default,
+        "QUIZ_QUEUE_URL": settings.queue_url,
+        "QUIZ_QUEUE_NAME": settings.queue_name,
+        "QUIZ_WEBHOOK_BACKOFF_SECONDS": settings.webhook_backoff_seconds,
+        "QUIZ_WEBHOOK_CLAIM_SECONDS": settings.webhook_claim_seconds,
         "QUIZ_PUBLIC_URL": settings.public_url,
     }
     return {key: value for key, value in optional.items() if value is not None} | {

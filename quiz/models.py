@@ -735,6 +735,61 @@ class SmsCode(Base):
     failed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class WebhookEndpoint(Base):
+    """A CRM receiver of one campaign's lead events (quiz.webhooks)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    # The HMAC key, encrypted with the data key (the receiver holds it in clear).
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # True: the receiver may see full personal data (like a staff member with can_reveal);
+    # False: it gets the masked forms the leads list shows.
+    reveal: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one endpoint, written in the transaction that caused it and
+    marked delivered only after the receiver answered 2xx (at-least-once, deduped by event_id)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(32))
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participant.id", ondelete="SET NULL"), nullable=True
+    )
+    # What happened, without personal data (that is read at send time, masked per endpoint).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A worker's claim while it sends; a killed worker's claim simply runs out.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Start of the 24 hours of retries: created_at, or when staff replayed the event.
+    retry_from: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+
 # The largest id any table can hold (PostgreSQL's integer). A bigger number in a URL
 # names nothing: without this bound it reached the query and failed there with a 500.
 MAX_ID = 2**31 - 1

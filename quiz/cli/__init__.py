@@ -22,6 +22,7 @@ from quiz.cli import (
     referrals,
     site,
     staff,
+    worker,
 )
 
 NOT_SET_UP = "the database is not set up yet: run `quiz setup` first (it creates and migrates it)"
@@ -55,6 +56,6 @@ def main() -> None:
     """Insurance-knowledge prize quiz: operate the site."""
 
 
-for _topic in (database, campaign, site, staff, privacy, branches, draw, referrals):
+for _topic in (database, campaign, site, staff, privacy, branches, draw, referrals, worker):
     for _command in _topic.COMMANDS:
         main.add_command(_command)

@@ -1,0 +1,47 @@
+"""The app's task queue (quiz.tasks), built on first use.
+
+Built lazily because the SQLite default lives in the instance folder, which tests and
+`quiz` commands may set after create_app; every process of one site resolves it the same.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import cast
+
+from flask import Flask, current_app
+
+from quiz.db import Database
+from quiz.privacy.protection import Protector
+from quiz.tasks.queue import TaskQueue, make_huey, queue_url
+from quiz.webhooks.service import DeliverySettings
+
+_lock = threading.Lock()
+
+
+def delivery_settings(app: Flask) -> DeliverySettings:
+    config = app.config
+    backoff = float(config.get("QUIZ_WEBHOOK_BACKOFF_SECONDS") or 30)
+    claim = float(config.get("QUIZ_WEBHOOK_CLAIM_SECONDS") or 60)
+    return DeliverySettings(backoff_seconds=backoff, claim_seconds=claim)
+
+
+def task_queue(app: Flask | None = None) -> TaskQueue:
+    """The queue of `app` (default: the current app)."""
+    app = app or cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    with _lock:
+        queue = app.extensions.get("quiz.queue")
+        if queue is None:
+            url = queue_url(
+                app.config.get("QUIZ_QUEUE_URL"),
+                str(app.config.get("RATELIMIT_STORAGE_URI") or ""),
+                app.instance_path,
+            )
+            queue = TaskQueue(
+                make_huey(url, str(app.config.get("QUIZ_QUEUE_NAME") or "quiz")),
+                cast(Database, app.extensions["quiz.db"]),
+                cast(Protector, app.extensions["quiz.protector"]),
+                delivery_settings(app),
+            )
+            app.extensions["quiz.queue"] = queue
+    return cast(TaskQueue, queue)
