@@ -104,6 +104,9 @@ class TaskQueue:
             # the minute sweep below catches any whose schedule was lost.
             for delivery_id, wait in result.retries or ():
                 deliver.schedule(args=(delivery_id,), delay=wait)
+            if only is None and result.claimed_elsewhere_for is not None:
+                # Rows claimed by a worker that may have died: look again when claims expire.
+                deliver.schedule(delay=result.claimed_elsewhere_for)
 
         @huey.periodic_task(crontab(minute="*"), name="sweep_webhooks")
         def sweep() -> None:
@@ -133,4 +136,7 @@ class TaskQueue:
 
     def consumer(self, workers: int = 2, **options: Any) -> Any:
         """A Huey consumer over this queue (threads: the tasks wait on I/O and SQL)."""
+        # Poll an idle queue at least every 2 s (Huey's default backs off to 10 s): a
+        # retry due in a second should not wait ten. One indexed read per poll.
+        options.setdefault("max_delay", 2.0)
         return self.huey.create_consumer(workers=workers, worker_type="thread", **options)

@@ -211,6 +211,8 @@ class SweepResult:
     given_up: int = 0
     # (delivery id, seconds from now) of each retry this sweep planned.
     retries: list[tuple[int, float]] | None = None
+    # Seconds until the first due row claimed by another (or a killed) worker is free.
+    claimed_elsewhere_for: float | None = None
 
 
 def _claim(
@@ -241,6 +243,18 @@ def _claim(
     return claimed
 
 
+def _next_claim_expiry(database: Database, now: datetime) -> float | None:
+    with database.transaction(write=False) as session:
+        first = session.scalar(
+            select(func.min(WebhookDelivery.locked_until)).where(
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+                WebhookDelivery.locked_until > now,
+            )
+        )
+    return None if first is None else (first - now).total_seconds() + 0.1
+
+
 def deliver_due(
     database: Database,
     protector: Protector,
@@ -257,6 +271,7 @@ def deliver_due(
         for delivery_id in claimed:
             _deliver_one(database, protector, settings, delivery_id, send, now, result)
         if only is not None or len(claimed) < settings.batch:
+            result.claimed_elsewhere_for = _next_claim_expiry(database, now())
             return result
 
 
