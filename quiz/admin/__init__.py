@@ -29,4 +29,5 @@ def load_views() -> None:
         leads_views,
         referral_views,
         users_views,
+        webhooks_views,
     )

@@ -22,6 +22,7 @@ LEAD_CREATED = "lead.created"
 LEAD_FOLLOW_UP = "lead.follow_up"
 LEAD_ASSIGNED = "lead.assigned"
 EVENT_TYPES = (LEAD_CREATED, LEAD_FOLLOW_UP, LEAD_ASSIGNED)
+PENDING = "outbox_pending"  # session.info key: this transaction recorded events
 
 
 def record(
@@ -54,7 +55,7 @@ def record(
         bindparam("created", at, type_=UTCDateTime()),
         bindparam("retry_from", at, type_=UTCDateTime()),
     ).where(WebhookEndpoint.campaign_id == campaign_id, WebhookEndpoint.active.is_(True))
-    session.execute(
+    done = session.execute(
         insert(WebhookDelivery).from_select(
             [
                 "endpoint_id",
@@ -71,4 +72,7 @@ def record(
             chosen,
         )
     )
+    if done.rowcount:  # type: ignore[attr-defined]
+        # Read after commit by the web layer, which then asks a worker to send at once.
+        session.info[PENDING] = True
     return event_id

@@ -6,17 +6,22 @@ Built lazily because the SQLite default lives in the instance folder, which test
 
 from __future__ import annotations
 
+import logging
 import threading
-from typing import cast
+from typing import Any, cast
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from quiz import outbox
 from quiz.db import Database
 from quiz.privacy.protection import Protector
 from quiz.tasks.queue import TaskQueue, make_huey, queue_url
 from quiz.webhooks.service import DeliverySettings
 
 _lock = threading.Lock()
+log = logging.getLogger("quiz.tasks")
 
 
 def delivery_settings(app: Flask) -> DeliverySettings:
@@ -45,3 +50,24 @@ def task_queue(app: Flask | None = None) -> TaskQueue:
             )
             app.extensions["quiz.queue"] = queue
     return cast(TaskQueue, queue)
+
+
+def _nudge_after_commit(session: Session) -> None:
+    """A committed transaction recorded webhook events: ask a worker to send them now."""
+    if not session.info.pop(outbox.PENDING, False) or not has_app_context():
+        return
+    try:
+        task_queue().deliver_webhooks()
+    except Exception:  # the queue is down: the worker's minute sweep sends them later
+        log.warning("could not enqueue webhook delivery", exc_info=True)
+
+
+def _forget_on_rollback(session: Session, *_: Any) -> None:
+    session.info.pop(outbox.PENDING, None)
+
+
+def install_outbox_nudge() -> None:
+    """Once per process: every session's commit may enqueue a delivery."""
+    if not event.contains(Session, "after_commit", _nudge_after_commit):
+        event.listen(Session, "after_commit", _nudge_after_commit)
+        event.listen(Session, "after_soft_rollback", _forget_on_rollback)
