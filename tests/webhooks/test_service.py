@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -170,3 +171,20 @@ def test_delivery_to_a_real_receiver_is_signed(app, session, protector):
 def test_endpoint_urls_must_be_http(session, protector, url):
     with pytest.raises(webhooks.WebhookError):
         _endpoint(session, protector, url)
+
+
+def test_the_readme_receiver_snippet_verifies_our_signature_and_refuses_a_wrong_one():
+    """The 10 lines of Python the README gives receivers really work."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    start = readme.index("```python\nimport hashlib, hmac, time")
+    code = readme[start + len("```python\n") : readme.index("```", start + 10)]
+    assert len(code.strip().splitlines()) <= 10
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102  (our own README)
+    verify = scope["verify"]
+    body, now = b'{"id": "e1"}', int(time.time())
+    headers = {"X-Quiz-Timestamp": str(now), "X-Quiz-Signature": signing.sign("k", now, body)}
+    assert verify("k", headers, body)
+    assert not verify("wrong", headers, body)
+    assert not verify("k", headers, body.replace(b"e1", b"e2"))
+    assert not verify("k", {**headers, "X-Quiz-Signature": "sha256=" + "0" * 64}, body)
