@@ -790,6 +790,22 @@ class WebhookDelivery(Base):
     endpoint: Mapped[WebhookEndpoint] = relationship()
 
 
+class MetricFigure(Base):
+    """A daily figure head office imports for a metric the site does not see (网上注册,
+    复效 …), per branch; the race (quiz.race) can count it instead of registrations."""
+
+    __tablename__ = "metric_figure"
+    __table_args__ = (UniqueConstraint("campaign_id", "metric", "branch_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    metric: Mapped[str] = mapped_column(String(32))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    day: Mapped[date] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 # The largest id any table can hold (PostgreSQL's integer). A bigger number in a URL
 # names nothing: without this bound it reached the query and failed there with a 500.
 MAX_ID = 2**31 - 1

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from quiz.campaign.race_spec import check_race
 from quiz.db import utcnow
 from quiz.models import CAMPAIGN_KINDS, Campaign, Question, QuizItem
 
@@ -83,7 +84,7 @@ _QUESTION_KEYS = frozenset(
 MAX_KNOWLEDGE_OPTIONS = 6
 MAX_OPTION_LENGTH = 200
 _QUESTION_REQUIRED = frozenset({"key", "kind", "text", "options"})
-_TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions", "leaderboard_tiers"}
+_TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions", "leaderboard_tiers", "race"}
 _RANK_TIER_KEYS = frozenset({"name", "from", "to"})
 
 Path_ = tuple[str | int, ...]
@@ -170,6 +171,8 @@ class CampaignSpec:
     leaderboard_tiers: list[dict[str, Any]] = field(default_factory=list)
     # The campaign's kind (quiz.campaign.kinds); a file without one is a prize quiz.
     kind: str = "prize_quiz"
+    # The branch race (quiz.campaign.race_spec, quiz.race); None: no race.
+    race: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -586,6 +589,7 @@ def parse_campaign(text: str) -> CampaignSpec:
 
     prizes = _check_prizes(c, data)
     leaderboard_tiers = _check_rank_tiers(c, data)
+    race = check_race(data, c.fail)
 
     rules = c.table(data, "rules")
     rules_version = c.text(rules, ("rules",), "version", 64)
@@ -686,6 +690,7 @@ def parse_campaign(text: str) -> CampaignSpec:
         randomness_example=randomness_example,
         freeze_deadline=freeze_deadline,
         leaderboard_tiers=leaderboard_tiers,
+        race=race,
         min_score=min_score,
         referral_rule=cast(Literal["referral", "address"], referral_rule),
         sms_verification=cast(Literal["off", "required"], sms_verification),

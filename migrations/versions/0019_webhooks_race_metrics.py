@@ -1,9 +1,10 @@
-"""CRM webhooks: per-campaign endpoints and the delivery outbox
+"""CRM webhooks (endpoints, delivery outbox) and imported race metrics
 
 webhook_endpoint: where a campaign's lead events go, with the HMAC secret (encrypted)
 and whether the receiver may see full personal data. webhook_delivery: one row per event
 and endpoint, written in the transaction that caused the event; the worker marks it
 delivered after a 2xx answer and retries it with exponential back-off for 24 hours.
+metric_figure: daily figures per branch that head office imports for the branch race.
 
 Revision ID: 0019
 Revises: 0015
@@ -82,7 +83,33 @@ def upgrade() -> None:
     op.create_index(op.f("ix_webhook_delivery_endpoint_id"), "webhook_delivery", ["endpoint_id"])
     op.create_index("ix_webhook_delivery_due", "webhook_delivery", ["status", "next_attempt_at"])
 
+    op.create_table(
+        "metric_figure",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("campaign_id", sa.Integer(), nullable=False),
+        sa.Column("metric", sa.String(length=32), nullable=False),
+        sa.Column("branch_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("imported_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"], ["campaign.id"], name=op.f("fk_metric_figure_campaign_id_campaign")
+        ),
+        sa.ForeignKeyConstraint(
+            ["branch_id"], ["branch.id"], name=op.f("fk_metric_figure_branch_id_branch")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_metric_figure")),
+        sa.UniqueConstraint(
+            "campaign_id",
+            "metric",
+            "branch_id",
+            "day",
+            name=op.f("uq_metric_figure_campaign_id_metric_branch_id_day"),
+        ),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("metric_figure")
     op.drop_table("webhook_delivery")
     op.drop_table("webhook_endpoint")
