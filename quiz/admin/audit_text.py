@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "user_reset_totp": "重置两步验证",
     "export": "导出线索",
     "webhook.create": "新增CRM对接地址",
+    "race.figures_import": "导入竞赛每日数据",
     "webhook.toggle": "启用/停用CRM对接地址",
     "webhook.replay": "重新发送CRM事件",
     "reveal": "查看完整个人信息",
