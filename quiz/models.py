@@ -806,6 +806,42 @@ class MetricFigure(Base):
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class LeadOwner(Base):
+    """The agent who owns a lead through the follow-up window (quiz.owners), and the day
+    the first contact is due (assigned + the campaign's follow_up_days)."""
+
+    __tablename__ = "lead_owner"
+    __table_args__ = (Index("ix_lead_owner_agent_due", "agent_id", "due_on"),)
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participant.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_on: Mapped[date] = mapped_column(Date)
+    # The first contact attempt: a lead contacted once is no longer overdue.
+    contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # "referral": owned by the agent whose link brought it; "manager": assigned by hand.
+    source: Mapped[str] = mapped_column(String(16), default="manager")
+
+    agent: Mapped[Agent] = relationship()
+
+
+class ContactAttempt(Base):
+    """An agent's contact attempt on a lead they own, and its outcome (a follow-up status)."""
+
+    __tablename__ = "contact_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participant.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"))
+    outcome: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 # The largest id any table can hold (PostgreSQL's integer). A bigger number in a URL
 # names nothing: without this bound it reached the query and failed there with a 500.
 MAX_ID = 2**31 - 1

@@ -5,6 +5,7 @@ and whether the receiver may see full personal data. webhook_delivery: one row p
 and endpoint, written in the transaction that caused the event; the worker marks it
 delivered after a 2xx answer and retries it with exponential back-off for 24 hours.
 metric_figure: daily figures per branch that head office imports for the branch race.
+lead_owner, contact_attempt: the agent owning a lead, its deadline, and their attempts.
 
 Revision ID: 0019
 Revises: 0015
@@ -108,8 +109,53 @@ def upgrade() -> None:
         ),
     )
 
+    op.create_table(
+        "lead_owner",
+        sa.Column("participant_id", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("assigned_at", UTCDateTime(), nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=False),
+        sa.Column("contacted_at", UTCDateTime(), nullable=True),
+        sa.Column("source", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participant.id"],
+            name=op.f("fk_lead_owner_participant_id_participant"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], ["agent.id"], name=op.f("fk_lead_owner_agent_id_agent")
+        ),
+        sa.PrimaryKeyConstraint("participant_id", name=op.f("pk_lead_owner")),
+    )
+    op.create_index("ix_lead_owner_agent_due", "lead_owner", ["agent_id", "due_on"])
+    op.create_table(
+        "contact_attempt",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("participant_id", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("outcome", sa.String(length=8), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["participant_id"],
+            ["participant.id"],
+            name=op.f("fk_contact_attempt_participant_id_participant"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], ["agent.id"], name=op.f("fk_contact_attempt_agent_id_agent")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_attempt")),
+    )
+    op.create_index(
+        op.f("ix_contact_attempt_participant_id"), "contact_attempt", ["participant_id"]
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("contact_attempt")
+    op.drop_table("lead_owner")
     op.drop_table("metric_figure")
     op.drop_table("webhook_delivery")
     op.drop_table("webhook_endpoint")

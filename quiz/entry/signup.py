@@ -26,6 +26,7 @@ from quiz.engine import entry_counts
 from quiz.engine.bank import QuestionBank, choose_questions
 from quiz.entry import age
 from quiz.models import Campaign, Participant, QuizItem
+from quiz.owners import service as owners
 from quiz.privacy.protection import Protector
 from quiz.referrals.links import flag_new_entry, stored_ip
 
@@ -245,6 +246,8 @@ def save_registration(session: Session, prepared: PreparedEntry) -> Participant:
     )
     make_transient_to_detached(participant)
     session.add(participant)
+    if participant.agent_id is not None:  # a referred lead starts owned by its agent
+        owners.adopt_referred(session, participant)
     return participant
 
 
