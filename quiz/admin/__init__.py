@@ -27,6 +27,7 @@ def load_views() -> None:
         editor_views,
         exports_views,
         leads_views,
+        owners_views,
         race_views,
         referral_views,
         users_views,

@@ -10,8 +10,9 @@ contacted by then, and not closed, is overdue. Attempts change the lead's follow
 
 from __future__ import annotations
 
+import hmac
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import cycle
@@ -294,3 +295,48 @@ def figures(
         sorted(by_branch.values(), key=lambda r: (-r.overdue, r.label)),
         sorted(by_agent.values(), key=lambda r: (-r.overdue, r.label)),
     )
+
+
+# ---- the agent's personal link -------------------------------------------------------
+
+HashFn = Callable[[str, str], str]  # Protector.lookup_hash
+
+
+def agent_token(lookup_hash: HashFn, agent_id: int) -> str:
+    """The code in an agent's personal link /a/<token>: the id and a keyed MAC of it,
+    so a link cannot be guessed or changed into another agent's (rotating the hash key
+    revokes every link)."""
+    return f"{agent_id}-{lookup_hash('agent-link', str(agent_id))[:24]}"
+
+
+def agent_from_token(session: Session, lookup_hash: HashFn, token: str) -> Agent | None:
+    if not token.isascii() or len(token) > 64:  # compare_digest refuses non-ASCII text
+        return None
+    head, _, _ = token.partition("-")
+    if not head.isdigit() or len(head) > 10:
+        return None
+    agent_id = int(head)
+    if not hmac.compare_digest(agent_token(lookup_hash, agent_id), token):
+        return None
+    return session.get(Agent, agent_id)
+
+
+def unowned_lead_ids(
+    session: Session, branch_id: int, campaign_id: int, limit: int | None = None
+) -> list[int]:
+    """Open leads of the branch nobody owns yet, oldest first (the bulk assignment)."""
+    stmt = (
+        select(Participant.id)
+        .outerjoin(LeadOwner, LeadOwner.participant_id == Participant.id)
+        .where(
+            Participant.branch_id == branch_id,
+            Participant.campaign_id == campaign_id,
+            Participant.follow_up_status.not_in(CLOSED),
+            Participant.contact_opt_out.is_(False),
+            LeadOwner.participant_id.is_(None),
+        )
+        .order_by(Participant.id)
+    )
+    if limit:
+        stmt = stmt.limit(limit)
+    return list(session.scalars(stmt))

@@ -67,4 +67,4 @@ bp.scope_by_campaign()
 
 def load_views() -> None:
     """Import the view modules so their routes register on bp."""
-    from quiz.public import entry_views, preview_views, referral_views  # noqa: F401
+    from quiz.public import agent_views, entry_views, preview_views, referral_views  # noqa: F401
