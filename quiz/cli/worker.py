@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from datetime import date
 
 import click
 from flask import current_app
@@ -51,4 +52,19 @@ def worker_command(threads: int, parent: int | None) -> None:
     queue.consumer(workers=threads).run()
 
 
-COMMANDS: tuple[click.Command, ...] = (worker_command,)
+@click.command("digest")
+@click.option("--day", default=None, help="the Beijing date (YYYY-MM-DD); default: yesterday")
+@with_appcontext
+def digest_command(day: str | None) -> None:
+    """Send each branch's daily digest now (the worker sends it every day at 08:30)."""
+    try:
+        chosen = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD", param_hint="--day") from None
+    queue = task_queue(current_app)
+    if queue.smtp is None:
+        raise click.ClickException("set QUIZ_SMTP_HOST (and QUIZ_SMTP_FROM) first")
+    click.echo(f"sent {queue.send_digests(chosen)} digests")
+
+
+COMMANDS: tuple[click.Command, ...] = (worker_command, digest_command)

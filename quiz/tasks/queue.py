@@ -16,12 +16,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
 
+from quiz.clock import CHINA
 from quiz.db import Database
+from quiz.digest import service as digest
 from quiz.leads import export_jobs
 from quiz.privacy.protection import Protector
 from quiz.referrals import import_jobs
@@ -70,6 +73,7 @@ class TaskQueue:
     database: Database
     protector: Protector
     delivery: webhooks.DeliverySettings = field(default_factory=webhooks.DeliverySettings)
+    smtp: digest.SmtpSettings | None = None
 
     def __post_init__(self) -> None:
         huey, database, protector = self.huey, self.database, self.protector
@@ -112,6 +116,11 @@ class TaskQueue:
         def sweep() -> None:
             deliver.call_local()
 
+        # 00:30 UTC is 08:30 in Beijing: yesterday's digest reaches branches before work.
+        @huey.periodic_task(crontab(hour="0", minute="30"), name="daily_digest")
+        def daily_digest() -> None:
+            self.send_digests()
+
         self._export, self._import, self._deliver = export, import_agents, deliver
 
     def export(self, job_id: int, folder: Path) -> None:
@@ -133,6 +142,20 @@ class TaskQueue:
     def deliver_webhooks(self, only: int | None = None) -> None:
         """Send the due outbox rows now (after a commit that recorded events)."""
         self._deliver(only)
+
+    def send_digests(self, day: date | None = None) -> int:
+        """Each branch's digest of `day` (default: yesterday in Beijing); sent count."""
+        if self.smtp is None:
+            log.info("QUIZ_SMTP_HOST is not set: no daily digest")
+            return 0
+        day = day or datetime.now(CHINA).date() - timedelta(days=1)
+        with self.database.transaction(write=False) as session:
+            mails = [
+                mail
+                for campaign in digest.campaigns_running(session, day)
+                for mail in digest.build(session, campaign, day)
+            ]
+        return digest.send(mails, self.smtp)
 
     def consumer(self, workers: int = 2, **options: Any) -> Any:
         """A Huey consumer over this queue (threads: the tasks wait on I/O and SQL)."""

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from quiz import outbox
 from quiz.db import Database
+from quiz.digest.service import SmtpSettings
 from quiz.privacy.protection import Protector
 from quiz.tasks.queue import TaskQueue, make_huey, queue_url
 from quiz.webhooks.service import DeliverySettings
@@ -29,6 +30,22 @@ def delivery_settings(app: Flask) -> DeliverySettings:
     backoff = float(config.get("QUIZ_WEBHOOK_BACKOFF_SECONDS") or 30)
     claim = float(config.get("QUIZ_WEBHOOK_CLAIM_SECONDS") or 60)
     return DeliverySettings(backoff_seconds=backoff, claim_seconds=claim)
+
+
+def smtp_settings(app: Flask) -> SmtpSettings | None:
+    """The digest's mail server, or None when QUIZ_SMTP_HOST is not set."""
+    config = app.config
+    host = config.get("QUIZ_SMTP_HOST")
+    if not host:
+        return None
+    return SmtpSettings(
+        host=str(host),
+        port=int(config.get("QUIZ_SMTP_PORT") or 25),
+        user=str(config.get("QUIZ_SMTP_USER") or ""),
+        password=str(config.get("QUIZ_SMTP_PASSWORD") or ""),
+        sender=str(config.get("QUIZ_SMTP_FROM") or f"quiz@{host}"),
+        starttls=bool(config.get("QUIZ_SMTP_STARTTLS")),
+    )
 
 
 def task_queue(app: Flask | None = None) -> TaskQueue:
@@ -47,6 +64,7 @@ def task_queue(app: Flask | None = None) -> TaskQueue:
                 cast(Database, app.extensions["quiz.db"]),
                 cast(Protector, app.extensions["quiz.protector"]),
                 delivery_settings(app),
+                smtp_settings(app),
             )
             app.extensions["quiz.queue"] = queue
     return cast(TaskQueue, queue)
