@@ -43,6 +43,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from quiz.extensions import drop_idle_limiter_hook
 
     drop_idle_limiter_hook(app)
+    from quiz.web.queue import install_outbox_nudge
+
+    install_outbox_nudge()
     return app
 
 

@@ -76,6 +76,22 @@ class Settings:
         default_factory=lambda: _env_optional_int("QUIZ_REFERRAL_BURST_WINDOW_MINUTES")
     )
     ratelimit_default: str | None = field(default_factory=lambda: _env("RATELIMIT_DEFAULT"))
+    # The task queue (quiz.tasks; README "Task queue") and the CRM webhooks' timing.
+    queue_url: str | None = field(default_factory=lambda: _env("QUIZ_QUEUE_URL"))
+    queue_name: str | None = field(default_factory=lambda: _env("QUIZ_QUEUE_NAME"))
+    webhook_backoff_seconds: str | None = field(
+        default_factory=lambda: _env("QUIZ_WEBHOOK_BACKOFF_SECONDS")
+    )
+    webhook_claim_seconds: str | None = field(
+        default_factory=lambda: _env("QUIZ_WEBHOOK_CLAIM_SECONDS")
+    )
+    # The daily digest's mail server (quiz.digest); unset host: no digest is sent.
+    smtp_host: str | None = field(default_factory=lambda: _env("QUIZ_SMTP_HOST"))
+    smtp_port: int = field(default_factory=lambda: _env_int("QUIZ_SMTP_PORT", 25))
+    smtp_user: str | None = field(default_factory=lambda: _env("QUIZ_SMTP_USER"))
+    smtp_password: str | None = field(default_factory=lambda: _env("QUIZ_SMTP_PASSWORD"))
+    smtp_from: str | None = field(default_factory=lambda: _env("QUIZ_SMTP_FROM"))
+    smtp_starttls: bool = field(default_factory=lambda: _env_bool("QUIZ_SMTP_STARTTLS", False))
     public_url: str | None = field(default_factory=lambda: _env("QUIZ_PUBLIC_URL"))
     visit_flush_seconds: int = field(
         default_factory=lambda: _env_int("QUIZ_VISIT_FLUSH_SECONDS", 10)
@@ -116,6 +132,14 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "QUIZ_REFERRAL_BURST_LIMIT": settings.referral_burst_limit,
         "QUIZ_REFERRAL_BURST_WINDOW_MINUTES": settings.referral_burst_window_minutes,
         "RATELIMIT_DEFAULT": settings.ratelimit_default,
+        "QUIZ_QUEUE_URL": settings.queue_url,
+        "QUIZ_QUEUE_NAME": settings.queue_name,
+        "QUIZ_WEBHOOK_BACKOFF_SECONDS": settings.webhook_backoff_seconds,
+        "QUIZ_WEBHOOK_CLAIM_SECONDS": settings.webhook_claim_seconds,
+        "QUIZ_SMTP_HOST": settings.smtp_host,
+        "QUIZ_SMTP_USER": settings.smtp_user,
+        "QUIZ_SMTP_PASSWORD": settings.smtp_password,
+        "QUIZ_SMTP_FROM": settings.smtp_from,
         "QUIZ_PUBLIC_URL": settings.public_url,
     }
     return {key: value for key, value in optional.items() if value is not None} | {
@@ -144,6 +168,8 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "WEB_CONCURRENCY": settings.web_concurrency,
         "QUIZ_LOG_LEVEL": settings.log_level,
         "QUIZ_VISIT_FLUSH_SECONDS": settings.visit_flush_seconds,
+        "QUIZ_SMTP_PORT": settings.smtp_port,
+        "QUIZ_SMTP_STARTTLS": settings.smtp_starttls,
         "QUIZ_SMS_BACKEND": settings.sms_backend,
         "QUIZ_SMS_SIGN_NAME": settings.sms_sign_name,
         "QUIZ_SMS_TEMPLATE_ID": settings.sms_template_id,

@@ -806,6 +806,113 @@ class SmsCode(Base):
     failed: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class WebhookEndpoint(Base):
+    """A CRM receiver of one campaign's lead events (quiz.webhooks)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    url: Mapped[str] = mapped_column(String(500))
+    # The HMAC key, encrypted with the data key (the receiver holds it in clear).
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # True: the receiver may see full personal data (like a staff member with can_reveal);
+    # False: it gets the masked forms the leads list shows.
+    reveal: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The outbox: one event for one endpoint, written in the transaction that caused it and
+    marked delivered only after the receiver answered 2xx (at-least-once, deduped by event_id)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id"),
+        Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(32))
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participant.id", ondelete="SET NULL"), nullable=True
+    )
+    # What happened, without personal data (that is read at send time, masked per endpoint).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A worker's claim while it sends; a killed worker's claim simply runs out.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Start of the 24 hours of retries: created_at, or when staff replayed the event.
+    retry_from: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    endpoint: Mapped[WebhookEndpoint] = relationship()
+
+
+class MetricFigure(Base):
+    """A daily figure head office imports for a metric the site does not see (网上注册,
+    复效 …), per branch; the race (quiz.race) can count it instead of registrations."""
+
+    __tablename__ = "metric_figure"
+    __table_args__ = (UniqueConstraint("campaign_id", "metric", "branch_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    metric: Mapped[str] = mapped_column(String(32))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    day: Mapped[date] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LeadOwner(Base):
+    """The agent who owns a lead through the follow-up window (quiz.owners), and the day
+    the first contact is due (assigned + the campaign's follow_up_days)."""
+
+    __tablename__ = "lead_owner"
+    __table_args__ = (Index("ix_lead_owner_agent_due", "agent_id", "due_on"),)
+
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participant.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_on: Mapped[date] = mapped_column(Date)
+    # The first contact attempt: a lead contacted once is no longer overdue.
+    contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # "referral": owned by the agent whose link brought it; "manager": assigned by hand.
+    source: Mapped[str] = mapped_column(String(16), default="manager")
+
+    agent: Mapped[Agent] = relationship()
+
+
+class ContactAttempt(Base):
+    """An agent's contact attempt on a lead they own, and its outcome (a follow-up status)."""
+
+    __tablename__ = "contact_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(
+        ForeignKey("participant.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agent.id"))
+    outcome: Mapped[str] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 # The largest id any table can hold (PostgreSQL's integer). A bigger number in a URL
 # names nothing: without this bound it reached the query and failed there with a 500.
 MAX_ID = 2**31 - 1

@@ -77,6 +77,9 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         "QUIZ_CAMPAIGN_CACHE_SECONDS": 0,
         # Visits are written at once (batching has its own test).
         "QUIZ_VISIT_FLUSH_SECONDS": 0,
+        # Queued tasks run inside the call that enqueues them; tests/tasks/ runs a real
+        # consumer on SQLite and Redis storage.
+        "QUIZ_QUEUE_URL": "immediate",
     }
     config.update(overrides)
     app = create_app(config)

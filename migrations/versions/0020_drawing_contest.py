@@ -5,7 +5,7 @@ The guardian's name and mobile and the child's name and school are stored encryp
 the birth date is not stored (only the age and group on the contest's reference date).
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-02 05:47:40
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import quiz.db
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

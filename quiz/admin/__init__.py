@@ -29,6 +29,9 @@ def load_views() -> None:
         editor_views,
         exports_views,
         leads_views,
+        owners_views,
+        race_views,
         referral_views,
         users_views,
+        webhooks_views,
     )

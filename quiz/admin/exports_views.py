@@ -30,6 +30,7 @@ from quiz.leads import service as leads
 from quiz.leads.scope import HEAD_OFFICE
 from quiz.models import StaffUser
 from quiz.staff import audit
+from quiz.web.queue import task_queue
 from quiz.web.request import database, db, protector
 
 
@@ -94,7 +95,7 @@ def exports_start() -> ResponseReturnValue:
     if fmt == "xlsx":
         job = export_jobs.create_job(db(), user, fmt, scope, filters, ip=request.remote_addr)
         db().commit()
-        export_jobs.start(database(), protector(), job.id, export_folder())
+        task_queue().export(job.id, export_folder())
         return redirect(url_for("admin.export_job", job_id=job.id))
     return _stream_csv(user, filters, scope)
 

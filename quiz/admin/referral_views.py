@@ -28,12 +28,11 @@ from quiz.referrals import import_jobs, leaderboard, posters
 from quiz.referrals import links as referrals
 from quiz.staff import audit
 from quiz.web.forms import SafeForm
+from quiz.web.queue import task_queue
 from quiz.web.request import (
-    database,
     db,
     int_arg,
     page_arg,
-    protector,
     public_base_url,
     takes_uploads,
 )
@@ -205,11 +204,10 @@ def referrals_agents() -> ResponseReturnValue:
         else:
             job = import_jobs.create_job(db(), user, form.file.data.filename or "", len(rows))
             db().commit()
-            import_jobs.start(
-                database(),
+            task_queue().import_agents(
                 job.id,
                 rows,
-                hash_mobile=lambda m: protector().lookup_hash("mobile", m),
+                hash_mobiles=True,
                 only_branch_id=_own_branch(user),
                 ip=request.remote_addr,
             )

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from quiz.campaign import artwork_settings
 from quiz.campaign.contest_spec import check_contest
+from quiz.campaign.race_spec import check_race
 from quiz.db import utcnow
 from quiz.models import CAMPAIGN_KINDS, Campaign, ContestAnswer, Question, QuizItem
 
@@ -85,7 +86,14 @@ _QUESTION_KEYS = frozenset(
 MAX_KNOWLEDGE_OPTIONS = 6
 MAX_OPTION_LENGTH = 200
 _QUESTION_REQUIRED = frozenset({"key", "kind", "text", "options"})
-_TOP_LEVEL = frozenset(_TABLES) | {"prizes", "questions", "leaderboard_tiers", "artwork", "contest"}
+_TOP_LEVEL = frozenset(_TABLES) | {
+    "prizes",
+    "questions",
+    "leaderboard_tiers",
+    "artwork",
+    "contest",
+    "race",
+}
 _RANK_TIER_KEYS = frozenset({"name", "from", "to"})
 
 Path_ = tuple[str | int, ...]
@@ -176,6 +184,8 @@ class CampaignSpec:
     artwork: dict[str, Any] = field(default_factory=dict)
     # staff_contest only: the [contest] table checked (quiz.campaign.contest_spec).
     contest: dict[str, Any] | None = None
+    # The branch race (quiz.campaign.race_spec, quiz.race); None: no race.
+    race: dict[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -592,6 +602,7 @@ def parse_campaign(text: str) -> CampaignSpec:
 
     prizes = _check_prizes(c, data)
     leaderboard_tiers = _check_rank_tiers(c, data)
+    race = check_race(data, c.fail)
 
     rules = c.table(data, "rules")
     rules_version = c.text(rules, ("rules",), "version", 64)
@@ -711,6 +722,7 @@ def parse_campaign(text: str) -> CampaignSpec:
         randomness_example=randomness_example,
         freeze_deadline=freeze_deadline,
         leaderboard_tiers=leaderboard_tiers,
+        race=race,
         min_score=min_score,
         referral_rule=cast(Literal["referral", "address"], referral_rule),
         sms_verification=cast(Literal["off", "required"], sms_verification),

@@ -24,6 +24,7 @@ from quiz.cli import (
     referrals,
     site,
     staff,
+    worker,
 )
 
 NOT_SET_UP = "the database is not set up yet: run `quiz setup` first (it creates and migrates it)"
@@ -68,6 +69,7 @@ for _topic in (
     referrals,
     contest,
     artwork,
+    worker,
 ):
     for _command in _topic.COMMANDS:
         main.add_command(_command)

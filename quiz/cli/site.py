@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,19 @@ def _worker_count(asked: int | None, storage: str) -> int | None:
     return int(configured)
 
 
+def _start_worker() -> None:
+    """The task queue's consumer beside gunicorn (one machine, the default): it exits when
+    this process (gunicorn after the exec below) does. With several hosts or a systemd
+    unit for `quiz worker`, QUIZ_SERVE_WORKER=0 leaves it out."""
+    if os.environ.get("QUIZ_SERVE_WORKER", "1") == "0":
+        return
+    if current_app.config.get("QUIZ_QUEUE_URL") == "immediate":  # tasks run in place
+        return
+    quiz = shutil.which("quiz", path=str(Path(sys.executable).parent)) or "quiz"
+    subprocess.Popen([quiz, "worker", "--parent", str(os.getpid())])  # noqa: S603
+    click.echo("started the task queue worker (quiz worker)")
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -138,6 +152,7 @@ def serve(host: str, port: int, workers: int | None) -> None:
         args += ["-w", str(workers)]
         os.environ["WEB_CONCURRENCY"] = str(workers)
     args.append("wsgi:app")
+    _start_worker()
     click.echo(f"serving the quiz at http://{host}:{port}/  (staff pages: /admin/)")
     os.chdir(ROOT)
     os.execv(args[0], args)  # noqa: S606  (replace this process with gunicorn)

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
-from quiz import identity
+from quiz import identity, outbox
 from quiz.branches.routing import ResolvedAddress, route_participant
 from quiz.campaign.lifecycle import FlowError, ensure_open
 from quiz.db import utcnow
@@ -26,6 +26,7 @@ from quiz.engine import entry_counts
 from quiz.engine.bank import QuestionBank, choose_questions
 from quiz.entry import age
 from quiz.models import Campaign, Participant, QuizItem
+from quiz.owners import service as owners
 from quiz.privacy.protection import Protector
 from quiz.referrals.links import flag_new_entry, stored_ip
 
@@ -227,6 +228,8 @@ def save_registration(session: Session, prepared: PreparedEntry) -> Participant:
         raise AlreadyRegistered(existing, same_mobile=same_mobile)
     participant.id = new_id
     entry_counts.count_new(session, values)  # the dashboard's counters, same transaction
+    # The CRM hand-off (quiz.webhooks), same transaction: rolled back with the entry.
+    outbox.record(session, participant.campaign_id, new_id, outbox.LEAD_CREATED)
     # The same mobile under another ID number is allowed but flagged for head office.
     participant.duplicate_mobile = bool(
         session.execute(
@@ -243,6 +246,8 @@ def save_registration(session: Session, prepared: PreparedEntry) -> Participant:
     )
     make_transient_to_detached(participant)
     session.add(participant)
+    if participant.agent_id is not None:  # a referred lead starts owned by its agent
+        owners.adopt_referred(session, participant)
     return participant
 
 

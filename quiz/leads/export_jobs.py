@@ -2,8 +2,8 @@
 
 xlsxwriter can only produce the file once the workbook is closed, so an XLSX of
 a million leads cannot stream; building it inside the request would outlive
-gunicorn's worker timeout. A thread in the web process writes it to
-instance/exports/ and updates the job row that the progress page polls.
+gunicorn's worker timeout. A task on the queue (quiz.tasks, run by `quiz worker`) writes
+it to the export folder and updates the job row that the progress page polls.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import logging
 import os
 import secrets
 import tempfile
-import threading
 import time
 import zipfile
 from datetime import timedelta
@@ -31,7 +30,6 @@ from quiz.staff import audit
 log = logging.getLogger("quiz.exports")
 KEEP_FILES = timedelta(days=1)
 PROGRESS_EVERY = 5000
-_threads: dict[int, threading.Thread] = {}
 
 
 class ExportError(Exception):
@@ -100,22 +98,6 @@ def recent_jobs(session: Session, user: StaffUser, limit: int = 10) -> list[Expo
     )
 
 
-def start(database: Database, protector: Protector, job_id: int, folder: Path) -> None:
-    """Run the job in a daemon thread of this process (call after the job is committed)."""
-    thread = threading.Thread(
-        target=run_job, args=(database, protector, job_id, folder), daemon=True
-    )
-    _threads[job_id] = thread
-    thread.start()
-
-
-def wait(job_id: int, timeout: float = 60) -> None:
-    """Block until the job's thread ends (tests and CLI)."""
-    thread = _threads.get(job_id)
-    if thread is not None:
-        thread.join(timeout)
-
-
 def _progress(database: Database, job_id: int, done: int) -> None:
     # A short write transaction of its own: the export's read never holds SQLite's write lock.
     with database.transaction(write=True) as session:
@@ -125,7 +107,7 @@ def _progress(database: Database, job_id: int, done: int) -> None:
 
 
 def run_job(database: Database, protector: Protector, job_id: int, folder: Path) -> None:
-    """Build the job's file; record done/failed. Never raises (it runs in a thread)."""
+    """Build the job's file; record done/failed. Never raises (it runs as a queued task)."""
     try:
         with database.transaction(write=True) as session:
             job = session.get(ExportJob, job_id)
@@ -235,8 +217,9 @@ ABANDONED_MESSAGE = "导出未完成(服务曾重启),请重新导出。"
 
 
 def fail_abandoned_jobs(database: Database, older_than: timedelta = KEEP_FILES) -> int:
-    """Mark jobs still pending or running after `older_than` as failed: their thread died
-    with its worker (a restart), so their progress pages would otherwise spin forever.
+    """Mark jobs still pending or running after `older_than` as failed: a queued job is run
+    within minutes, so one this old lost its task (a queue storage wiped, a worker killed
+    mid-build), and its progress page would otherwise spin forever.
     An export of every lead takes minutes, so a day-old job is certainly gone."""
     cutoff = utcnow() - older_than
     with database.transaction(write=True) as session:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from quiz import outbox
 from quiz.db import utcnow
 from quiz.engine import entry_counts
 from quiz.leads.scope import HEAD_OFFICE, scope_leads
@@ -475,6 +476,14 @@ def record_follow_up(
     session.add(entry)
     participant.follow_up_status = status
     participant.next_contact_on = None if status in CLOSED_STATUSES else next_contact_on
+    outbox.record(
+        session,
+        participant.campaign_id,
+        participant.id,
+        outbox.LEAD_FOLLOW_UP,
+        {"status": status, "note": note, "staff": user.username},
+        now=now,
+    )
     session.flush()
     return entry
 

@@ -73,6 +73,7 @@ KIND_PAGES: dict[str, Callable[[Any], Any]] = {}
 def load_views() -> None:
     """Import the view modules so their routes register on bp."""
     from quiz.public import (  # noqa: F401
+        agent_views,
         artwork_views,
         contest_views,
         entry_views,

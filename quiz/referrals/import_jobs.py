@@ -3,15 +3,15 @@
 One transaction for a whole file held SQLite's single write lock for as long as the
 import ran: 60,000 agents kept every registration waiting until gunicorn killed the
 worker after 30 s. The upload view now parses the file, records an ImportJob and
-returns; a thread in the web process checks every row (a bad file saves nothing),
-then writes IMPORT_CHUNK rows per short write transaction, updating the job row that
-the progress page polls. Between two chunks any other writer gets the lock.
+returns; a task on the queue (quiz.tasks, run by `quiz worker`) checks every row (a
+bad file saves nothing), then writes IMPORT_CHUNK rows per short write transaction,
+updating the job row that the progress page polls. Between two chunks any other writer
+gets the lock.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -24,7 +24,6 @@ from quiz.referrals import links as referrals
 from quiz.staff import audit
 
 log = logging.getLogger("quiz.imports")
-_threads: dict[int, threading.Thread] = {}
 PAUSE_BETWEEN_CHUNKS = 0.02  # seconds; 200 chunks of a 100,000-row file add 4 s
 
 CLI_HINT = "更大的文件请由系统管理员在服务器上用命令导入:quiz referrals import-agents 文件名.csv"
@@ -47,33 +46,6 @@ def job_for(session: Session, user: StaffUser, job_id: int) -> ImportJob | None:
     return session.scalars(
         select(ImportJob).where(ImportJob.id == job_id, ImportJob.staff_id == user.id)
     ).first()
-
-
-def start(
-    database: Database,
-    job_id: int,
-    rows: AgentRows,
-    *,
-    hash_mobile: Callable[[str], str] | None,
-    only_branch_id: int | None,
-    ip: str | None,
-) -> None:
-    """Run the import in a daemon thread of this process (call after the job is committed)."""
-    thread = threading.Thread(
-        target=run_agents_job,
-        args=(database, job_id, rows),
-        kwargs={"hash_mobile": hash_mobile, "only_branch_id": only_branch_id, "ip": ip},
-        daemon=True,
-    )
-    _threads[job_id] = thread
-    thread.start()
-
-
-def wait(job_id: int, timeout: float = 120) -> None:
-    """Block until the job's thread ends (tests)."""
-    thread = _threads.pop(job_id, None)
-    if thread is not None:
-        thread.join(timeout)
 
 
 def _finish(database: Database, job_id: int, status: str, error: str | None = None) -> None:
@@ -117,8 +89,7 @@ def run_agents_job(
                 job.created += done.created
                 job.updated += done.updated
                 job.links_created += done.links_created
-            # Let the request threads of this worker (and other writers) run between
-            # chunks: the job competes with them for the GIL as well as for the lock.
+            # Let other writers (registrations) take SQLite's write lock between chunks.
             time.sleep(PAUSE_BETWEEN_CHUNKS)
         with database.transaction(write=True) as session:
             job = session.get(ImportJob, job_id)

@@ -170,6 +170,9 @@ def serve(tmp: Path, opens: datetime, closes: datetime, draw: datetime) -> Itera
             "WEB_CONCURRENCY": "2",
             "QUIZ_LOG_LEVEL": "WARNING",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # Background jobs (XLSX exports, webhooks) go through this site's own queue,
+            # consumed by the `quiz worker` started below, as `quiz serve` does.
+            "QUIZ_QUEUE_URL": f"sqlite:///{tmp / 'queue.sqlite3'}",
         }
         env.pop("QUIZ_BIND", None)
         site = Site(f"http://127.0.0.1:{port}", database_url, env, tmp / "gunicorn.log")
@@ -180,11 +183,22 @@ def serve(tmp: Path, opens: datetime, closes: datetime, draw: datetime) -> Itera
             # gunicorn imports the app while `quiz setup` migrates: the app touches the
             # database only per request, and /healthz is awaited after setup is done.
             site.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log)
+            worker = None
             try:
                 site.quiz("setup")
+                worker = subprocess.Popen(
+                    [sys.executable, "-c", "from quiz.cli import main; main()", "worker"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=log,
+                )
                 _wait_healthy(site)
                 yield site
             finally:
+                if worker is not None:
+                    worker.kill()
+                    worker.wait()
                 site.proc.terminate()
                 try:
                     site.proc.wait(timeout=15)

@@ -233,6 +233,9 @@ def run_server(
         # The shipped prize quiz alone, named explicitly so that `quiz setup` loads no
         # other kind's demo: / then leads straight to it, as the harness expects.
         "QUIZ_CAMPAIGN_FILE": str(ROOT / "quiz" / "data" / "campaign" / "default.toml"),
+        # Background jobs (agent imports, exports) run on this site's own queue, consumed
+        # by the `quiz worker` started below, as `quiz serve` does.
+        "QUIZ_QUEUE_URL": f"sqlite:///{workdir / 'queue.sqlite3'}",
         **(extra_env or {}),
     }
     setup = subprocess.run(
@@ -241,5 +244,13 @@ def run_server(
     if setup.returncode != 0:
         raise RuntimeError(f"quiz setup failed:\n{setup.stdout.decode()}{setup.stderr.decode()}")
     campaign_open_now(database_url, sms_verification)
-    with gunicorn(ROOT, "wsgi:app", env, workdir / "gunicorn.log", workers) as (url, process):
-        yield Server(url, database_url, process, workdir / "gunicorn.log", env, keys)
+    with (workdir / "worker.log").open("ab") as worker_log:
+        worker = subprocess.Popen(
+            [*quiz_command(), "worker"], cwd=ROOT, env=env, stdout=worker_log, stderr=worker_log
+        )
+    try:
+        with gunicorn(ROOT, "wsgi:app", env, workdir / "gunicorn.log", workers) as (url, process):
+            yield Server(url, database_url, process, workdir / "gunicorn.log", env, keys)
+    finally:
+        worker.kill()
+        worker.wait()

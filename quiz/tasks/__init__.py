@@ -1,0 +1,1 @@
+"""The task queue (Huey): background exports, agent imports and webhook deliveries."""
