@@ -30,8 +30,10 @@ def setup_site() -> None:
     from quiz.models import Campaign
 
     upgrade(database().url, protector=current_app.extensions["quiz.protector"])
+    first_setup = False
     with database().transaction() as session:
         if not session.scalar(select(func.count()).select_from(Campaign)):
+            first_setup = True
             path = current_app.config.get("QUIZ_CAMPAIGN_FILE") or default_campaign_path()
             try:
                 install_campaign(session, load_campaign_file(Path(path)))
@@ -41,6 +43,40 @@ def setup_site() -> None:
         created = seed_default_branches(session)
         if created:
             click.echo(f"created {created} default provincial branches and their routes")
+    # The shipped demos of the other kinds, on a site set up with the shipped files only.
+    if first_setup and not current_app.config.get("QUIZ_CAMPAIGN_FILE"):
+        load_list_draw_demo()
+
+
+def load_list_draw_demo(rows: int = 300) -> None:
+    """Load the example list draw (reinstatement-draw.toml) and import a generated list of
+    `rows` fictitious customers, so its page and back office show something."""
+    import tempfile
+
+    from quiz.campaign.spec import install_campaign, load_campaign_file
+    from quiz.clock import CHINA
+    from quiz.draw import demo, lists
+    from quiz.models import Branch
+
+    path = ROOT / "quiz" / "data" / "campaign" / "reinstatement-draw.toml"
+    with database().transaction() as session:
+        campaign = install_campaign(session, load_campaign_file(path))
+        campaign_id = campaign.id
+        first = campaign.opens_at.astimezone(CHINA).date()
+        last = campaign.closes_at.astimezone(CHINA).date()
+        codes = list(
+            session.scalars(select(Branch.code).where(Branch.code != "HO").order_by(Branch.code))
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        listed = demo.write_list(Path(tmp) / "demo-list.csv", rows, codes or ["HO"], first, last)
+        lists.import_list(
+            database(),
+            current_app.extensions["quiz.protector"],
+            campaign_id,
+            listed,
+            operator="quiz setup (demo)",
+        )
+    click.echo(f"loaded the list-draw demo from {path.name} with {rows} generated entrants")
 
 
 @click.command("setup")
