@@ -260,8 +260,9 @@ def freeze(
     draw = Draw(
         campaign_id=campaign.id,
         number=number,
-        draw_at=plan.draw_at,
-        randomness_example=plan.randomness_example,
+        # Draw 1 follows the campaign's own draw_at and example (as before several draws).
+        draw_at=plan.draw_at if number != 1 else None,
+        randomness_example=plan.randomness_example if number != 1 else None,
         list_import_id=list_import_id,
         status="frozen",
         entrant_count=0,
