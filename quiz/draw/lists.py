@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -165,34 +166,66 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _key(customer: str) -> bytes:
-    # 8 bytes per person in the duplicate set: a million rows stay within ~60 MB.
-    return hashlib.blake2b(customer.encode(), digest_size=8).digest()
+def _key(customer: str) -> int:
+    # 8 bytes per person: a million rows' keys fit in an 8 MB array, not a 100 MB dict.
+    return int.from_bytes(hashlib.blake2b(customer.encode(), digest_size=8).digest(), "big")
 
 
-def _judged(
-    session: Session, campaign: Campaign, path: Path, report: ListReport, max_bytes: int | None
-) -> Iterator[tuple[int, _Accepted]]:
-    """Accepted rows of the file (duplicates merged), filling in the report as it goes."""
+def _rows(
+    session: Session, campaign: Campaign, path: Path, max_bytes: int | None
+) -> Iterator[tuple[int, _Accepted | str]]:
     judge = _Judge(session, campaign)
-    seen: dict[bytes, int] = {}
     for line, fields in read_rows(path, max_bytes=max_bytes):
+        yield line, judge(fields)
+
+
+def _scan(
+    session: Session, campaign: Campaign, path: Path, report: ListReport, max_bytes: int | None
+) -> set[int]:
+    """First pass: judge every row, fill in the report; returns the keys that occur more
+    than once (the second pass keeps the first row of each)."""
+    keys = array("Q")
+    lines = array("I")
+    for line, verdict in _rows(session, campaign, path, max_bytes):
         report.rows_read += 1
-        verdict = judge(fields)
         if isinstance(verdict, str):
             report.refused_count += 1
             if len(report.refused) < SHOWN:
                 report.refused.append((line, verdict))
             continue
-        key = _key(verdict.customer)
-        first = seen.get(key)
-        if first is not None:
-            report.duplicates += 1
-            if len(report.duplicate_lines) < SHOWN:
-                report.duplicate_lines.append((line, first))
+        keys.append(_key(verdict.customer))
+        lines.append(line)
+    ordered = sorted(keys)
+    repeated = {a for a, b in zip(ordered, ordered[1:], strict=False) if a == b}
+    del ordered
+    first: dict[int, int] = {}
+    for key, line in zip(keys, lines, strict=True):
+        if key not in repeated:
             continue
-        seen[key] = line
-        report.accepted += 1
+        if key not in first:
+            first[key] = line
+            continue
+        report.duplicates += 1
+        if len(report.duplicate_lines) < SHOWN:
+            report.duplicate_lines.append((line, first[key]))
+    report.accepted = len(keys) - report.duplicates
+    return repeated
+
+
+def _accepted(
+    session: Session, campaign: Campaign, path: Path, repeated: set[int]
+) -> Iterator[tuple[int, _Accepted]]:
+    """Second pass: the accepted rows in file order, the first of each 客户号 only."""
+    seen: set[int] = set()
+    for line, verdict in _rows(session, campaign, path, None):
+        if isinstance(verdict, str):
+            continue
+        if repeated:
+            key = _key(verdict.customer)
+            if key in repeated:
+                if key in seen:
+                    continue
+                seen.add(key)
         yield line, verdict
 
 
@@ -216,8 +249,7 @@ def check_list(
     _check_campaign(campaign, draw_number)
     path = Path(path)
     report = ListReport(file_name or path.name, _file_digest(path), path.stat().st_size)
-    for _ in _judged(session, campaign, path, report, max_bytes):
-        pass
+    _scan(session, campaign, path, report, max_bytes)
     return report
 
 
@@ -332,14 +364,8 @@ def import_list(
         assert campaign is not None
         _check_campaign(campaign, draw_number)
         # Check the whole file first: a bad one saves nothing.
-        report = check_list(
-            session,
-            campaign,
-            path,
-            file_name=file_name,
-            draw_number=draw_number,
-            max_bytes=max_bytes,
-        )
+        report = ListReport(file_name or path.name, sha256, path.stat().st_size)
+        repeated = _scan(session, campaign, path, report, max_bytes)
         if report.accepted == 0:
             raise DrawRefused("文件中没有可以导入的名单行。" + report.summary())
         _refuse_if_frozen(session, campaign_id, draw_number)
@@ -357,7 +383,7 @@ def import_list(
         session.flush()
         import_id = job.id
     try:
-        _write_rows(database, protector, campaign_id, import_id, path, draw_number, progress)
+        _write_rows(database, protector, campaign_id, import_id, path, repeated, progress)
         replaced = _activate(database, campaign_id, import_id, report, actor_id, operator, ip)
     except BaseException:
         with database.transaction(write=True) as session:
@@ -383,15 +409,14 @@ def _write_rows(
     campaign_id: int,
     import_id: int,
     path: Path,
-    draw_number: int,
+    repeated: set[int],
     progress: Progress | None,
 ) -> None:
     with database.transaction(write=False) as session:
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
         sqlite = session.get_bind().dialect.name == "sqlite"
-        scratch = ListReport("", "", 0)
-        rows = _judged(session, campaign, path, scratch, None)
+        rows = _accepted(session, campaign, path, repeated)
         batch: list[tuple[Any, ...]] = []
         for line, row in rows:
             personal = json.dumps(

@@ -230,6 +230,9 @@ def run_server(
         "QUIZ_SMS_BACKEND": "console",
         "QUIZ_SMS_CLIENT_DAY_LIMIT": "10000000",
         "QUIZ_SMS_CAMPAIGN_DAY_BUDGET": "10000000",
+        # The quiz alone, as before the other kinds' demos: `quiz setup` loads those only
+        # on a site set up with no campaign file named.
+        "QUIZ_CAMPAIGN_FILE": str(ROOT / "quiz" / "data" / "campaign" / "default.toml"),
         **(extra_env or {}),
     }
     setup = subprocess.run(
