@@ -55,6 +55,13 @@ def _is_formula(text: str) -> bool:
     return text[0] in _FORMULA_SIGN and not text[1:2].isdigit()
 
 
+def _clean(cell: str) -> str:
+    # Most cells are printable ASCII (digits, codes): strip_invisible's regex is for the rest.
+    if cell.isascii() and cell.isprintable():
+        return cell.strip()
+    return strip_invisible(cell).strip()
+
+
 def _header(cells: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for i, raw in enumerate(cells):
@@ -146,7 +153,7 @@ def _csv_rows(path: Path) -> Iterator[Row]:
         for record in reader:
             if "\x00" in "".join(record):
                 raise ListFileError(f"第{reader.line_num}行含有非文本内容,文件不是CSV文本。")
-            cells = [strip_invisible(c).strip() for c in record]
+            cells = [_clean(c) for c in record]
             if not any(cells):
                 continue
             yield reader.line_num, _fields(reader.line_num, cells, columns)
