@@ -27,6 +27,7 @@ def load_views() -> None:
         editor_views,
         exports_views,
         leads_views,
+        list_draw_views,
         referral_views,
         users_views,
     )

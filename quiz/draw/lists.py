@@ -38,8 +38,8 @@ from quiz.staff import audit
 __all__ = ["ListFileError", "ListReport", "check_list", "import_list", "active_import"]
 
 # Rows per write transaction: computing a chunk (encryption) happens before the
-# transaction opens, so the write lock is held only for the INSERT of 2,000 rows.
-CHUNK: Final = 2_000
+# transaction opens, so the write lock is held only for the INSERT of 500 rows.
+CHUNK: Final = 500
 # The report lists this many refused and duplicate lines; the counts are always complete.
 SHOWN: Final = 200
 MAX_NAME: Final = 50

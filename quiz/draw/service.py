@@ -868,7 +868,18 @@ def winner_count(session: Session, draw: Draw) -> int:
 def winners_for_branch(
     session: Session, draw: Draw, branch_id: int | None, *, all_branches: bool
 ) -> Any:
-    """Select of (Winner, Participant) rows, restricted to a branch unless all_branches."""
+    """Select of (Winner, person) rows, restricted to a branch unless all_branches; the
+    person is the Participant, or the ListEntrant of a draw over an imported list."""
+    if draw.list_import_id is not None:
+        stmt = (
+            select(Winner, ListEntrant)
+            .join(ListEntrant, ListEntrant.id == Winner.list_entrant_id)
+            .where(Winner.draw_id == draw.id)
+            .order_by(Winner.rank)
+        )
+        if not all_branches or branch_id is not None:
+            stmt = stmt.where(ListEntrant.branch_id == branch_id)
+        return stmt
     stmt = (
         select(Winner, Participant)
         .join(Participant, Participant.id == Winner.participant_id)
@@ -878,6 +889,38 @@ def winners_for_branch(
     if not all_branches or branch_id is not None:
         stmt = stmt.where(Participant.branch_id == branch_id)
     return stmt
+
+
+def winner_branch_id(winner: Winner) -> int | None:
+    """The branch that notifies this winner (the participant's, or the list's 机构代码)."""
+    if winner.list_entrant is not None:
+        return winner.list_entrant.branch_id
+    return winner.participant.branch_id if winner.participant is not None else None
+
+
+def _contact_fields(protector: Protector, person: Any, reveal: bool) -> tuple[str, ...]:
+    """Name, mobile, address, postal code for the fulfilment export: in full with
+    `reveal`, masked otherwise (a list entrant's address is not shown masked at all)."""
+    if isinstance(person, ListEntrant):
+        if not reveal:
+            return (person.name_masked, person.mobile_masked, "", "")
+        from quiz.draw.lists import personal_data
+
+        data = personal_data(protector, person)
+        return (person.name, data["mobile"], data["address"], "")
+    if reveal:
+        return (
+            person.name,
+            protector.decrypt(person.mobile_enc),
+            person.address,
+            person.postal_code,
+        )
+    return (
+        person.name_masked,
+        person.mobile_masked,
+        masked_address(person.province_code, person.city_code, person.district_code),
+        person.postal_code,
+    )
 
 
 def update_shipping(
@@ -973,18 +1016,7 @@ def winners_csv(
                         winner.tier,
                         winner.prize,
                         winner.value_yuan,
-                        *(
-                            (person.name, protector.decrypt(person.mobile_enc), person.address)
-                            if reveal
-                            else (
-                                person.name_masked,
-                                person.mobile_masked,
-                                masked_address(
-                                    person.province_code, person.city_code, person.district_code
-                                ),
-                            )
-                        ),
-                        person.postal_code,
+                        *_contact_fields(protector, person, reveal),
                         branches.get(person.branch_id or 0, "未分配"),
                         winner.shipping_status,
                         winner.tracking_no or "",
