@@ -19,7 +19,7 @@ from quiz.db import Database
 from quiz.draw import demo, lists, service
 from quiz.draw.eligibility import DrawRefused
 from quiz.draw.list_file import ListFileError
-from quiz.models import AuditLog, Campaign, ListEntrant, ListImport
+from quiz.models import AuditLog, Campaign, DrawEntrant, ListEntrant, ListImport, Winner
 
 EXAMPLE = Path(__file__).parents[2] / "quiz" / "data" / "campaign" / "reinstatement-draw.toml"
 HEADER = "客户号,姓名,手机号码,机构代码,资格日期,邮寄地址"
@@ -243,3 +243,57 @@ def test_generated_list_reads_back(campaign: Campaign, session: Session, tmp_pat
     assert len(rows) == 501 and len({r[0] for r in rows[1:]}) == 500
     report = lists.check_list(session, campaign, path)
     assert (report.accepted, report.refused_count, report.duplicates) == (500, 0, 0)
+
+
+def test_a_second_draw_has_its_own_list_and_leaves_out_earlier_winners(
+    session: Session, database: Database, protector: Any, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    second = {
+        "number": 2,
+        "name": "第二次抽奖",
+        "prizes": [{"tier": "纪念奖", "count": 3, "prize": "纪念品", "value_yuan": 10}],
+        "randomness_source": "第二期开奖号码",
+        "randomness_format": "[0-9]{4}",
+        "randomness_example": "0000",
+        "freeze_deadline": (now + timedelta(days=1)).isoformat(),
+        "draw_at": (now - timedelta(minutes=1)).isoformat(),
+        "closes_at": None,
+        "exclude_earlier_winners": True,
+    }
+    campaign = install_list_campaign(
+        session,
+        prizes=[{"tier": "一等奖", "count": 2, "prize": "奖品", "value_yuan": 100}],
+        draws=[second],
+    )
+    first, last = date.today() - timedelta(days=30), date.today() - timedelta(days=2)
+    listed = demo.write_list(tmp_path / "g.csv", 10, ["B11"], first, last)
+    session.commit()
+    lists.import_list(database, protector, campaign.id, listed)
+    session.expire_all()
+    one = service.freeze(session, campaign, operator="t")
+    service.run_draw(session, one, "03 07 12 19 25 32 + 09", operator="t")
+    session.commit()
+    won = set(
+        session.scalars(
+            select(ListEntrant.customer_hash).join(Winner, Winner.list_entrant_id == ListEntrant.id)
+        )
+    )
+    assert len(won) == 2
+    # Draw 2's list is imported for draw 2; draw 1's frozen list is untouched.
+    session.commit()
+    lists.import_list(database, protector, campaign.id, listed, draw_number=2)
+    session.expire_all()
+    two = service.freeze(session, campaign, operator="t", number=2)
+    session.commit()
+    assert (two.number, two.entrant_count) == (2, 8)  # the two earlier winners left out
+    assert two.randomness_example == "0000" and two.tiers[0]["tier"] == "纪念奖"
+    entrants = session.scalars(
+        select(ListEntrant.customer_hash)
+        .join(DrawEntrant, DrawEntrant.list_entrant_id == ListEntrant.id)
+        .where(DrawEntrant.draw_id == two.id)
+    ).all()
+    assert not won & set(entrants)
+    with pytest.raises(DrawRefused, match="书写格式"):
+        service.run_draw(session, two, "03 07 12 19 25 32 + 09", operator="t")
+    assert service.run_draw(session, two, "1234", operator="t") == 3
