@@ -56,7 +56,11 @@ def test_head_office_imports_freezes_runs_and_the_phone_page_shows_it(
 ) -> None:
     today = datetime.now(UTC).date()
     listed = demo.write_list(
-        tmp_path / "复效名单.csv", ROWS, ["B11", "B31", "B44"], today - timedelta(days=30), today
+        tmp_path / "复效名单.csv",
+        ROWS,
+        ["B11", "B31", "B44"],
+        today - timedelta(days=30),
+        today - timedelta(days=3),
     )
     context = browser.new_context(**DESKTOP, base_url=list_site.url)
     context.set_default_timeout(15_000)
