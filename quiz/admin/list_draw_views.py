@@ -144,6 +144,7 @@ def draw_list_confirm() -> ResponseReturnValue:
         return _page(_campaign(), 409, error=f"没有导入:{exc}")
     finally:
         path.unlink(missing_ok=True)
+    assert outcome is not None  # no confirm callback: the report was confirmed already
     replaced = "(已替换原名单)" if outcome.replaced else ""
     flash(f"名单已导入:{outcome.report.accepted} 人{replaced}。", "success")
     return redirect(url_for("admin.draw"))

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quiz.cli.context import database
-from quiz.draw import service
+from quiz.draw import lists, service
 from quiz.draw.eligibility import DrawRefused, active_draw
 from quiz.draw.replay import replay_command
 from quiz.models import MAX_ID, Campaign, Draw
@@ -243,47 +243,62 @@ def import_entrants_command(path: Path, slug: str, number: int, yes: bool, dry_r
     """
     from flask import current_app
 
-    from quiz.draw import lists
-
     db = database()
     with db.transaction(write=False) as session, _refusals():
         campaign = _campaign(session, slug)
         campaign_id = campaign.id
-        try:
-            report = lists.check_list(session, campaign, path, draw_number=number)
-        except lists.ListFileError as exc:
-            raise click.ClickException(f"文件有误,没有导入任何一行:{exc}") from exc
-    for line in report.lines():
-        click.echo(line)
-    click.echo(f"file SHA-256: {report.file_sha256}")
+        if dry_run:
+            try:
+                report = lists.check_list(session, campaign, path, draw_number=number)
+            except lists.ListFileError as exc:
+                raise click.ClickException(f"文件有误,没有导入任何一行:{exc}") from exc
     if dry_run:
+        _print_report(report)
         return
-    if report.accepted == 0:
-        raise click.ClickException("文件中没有可以导入的名单行,没有导入。")
-    if not yes:
-        click.confirm(f"Import {report.accepted} rows as the list of draw {number}?", abort=True)
+
+    def confirm(report: lists.ListReport) -> bool:
+        # The report of the import's own check: the file is read once before writing.
+        _print_report(report)
+        if yes:
+            return True
+        question = f"Import {report.accepted} rows as the list of draw {number}?"
+        return click.confirm(question, err=True)
+
     protector = current_app.extensions["quiz.protector"]
-    with (
-        click.progressbar(length=report.accepted, label="importing", file=sys.stderr) as bar,
-        _refusals(),
-    ):
+    with _refusals():
         try:
+            written = [0]
+
+            def progress(rows: int) -> None:
+                # A line per 100,000 rows on stderr (the total is known only after the check).
+                before, written[0] = written[0], written[0] + rows
+                if before // 100_000 != written[0] // 100_000:
+                    click.echo(f"written {written[0]:,} rows", err=True)
+
             outcome = lists.import_list(
                 db,
                 protector,
                 campaign_id,
                 path,
                 draw_number=number,
-                expected_sha256=report.file_sha256,
                 operator=_operator(),
-                progress=bar.update,
+                progress=progress,
+                confirm=confirm,
             )
         except lists.ListFileError as exc:
             raise click.ClickException(f"文件有误,没有导入任何一行:{exc}") from exc
+    if outcome is None:
+        raise click.ClickException("not imported (nothing was saved)")
     replaced = f"; replaced import {outcome.replaced}" if outcome.replaced else ""
     click.echo(
         f"imported {outcome.report.accepted} entrants as import {outcome.import_id}{replaced}"
     )
+
+
+def _print_report(report: lists.ListReport) -> None:
+    for line in report.lines():
+        click.echo(line)
+    click.echo(f"file SHA-256: {report.file_sha256}")
 
 
 draw_group.add_command(replay_command, "replay")

@@ -172,21 +172,18 @@ def _key(customer: str) -> int:
 
 
 def _rows(
-    session: Session, campaign: Campaign, path: Path, max_bytes: int | None
+    judge: _Judge, path: Path, max_bytes: int | None
 ) -> Iterator[tuple[int, _Accepted | str]]:
-    judge = _Judge(session, campaign)
     for line, fields in read_rows(path, max_bytes=max_bytes):
         yield line, judge(fields)
 
 
-def _scan(
-    session: Session, campaign: Campaign, path: Path, report: ListReport, max_bytes: int | None
-) -> set[int]:
+def _scan(judge: _Judge, path: Path, report: ListReport, max_bytes: int | None) -> set[int]:
     """First pass: judge every row, fill in the report; returns the keys that occur more
     than once (the second pass keeps the first row of each)."""
     keys = array("Q")
     lines = array("I")
-    for line, verdict in _rows(session, campaign, path, max_bytes):
+    for line, verdict in _rows(judge, path, max_bytes):
         report.rows_read += 1
         if isinstance(verdict, str):
             report.refused_count += 1
@@ -212,12 +209,10 @@ def _scan(
     return repeated
 
 
-def _accepted(
-    session: Session, campaign: Campaign, path: Path, repeated: set[int]
-) -> Iterator[tuple[int, _Accepted]]:
+def _accepted(judge: _Judge, path: Path, repeated: set[int]) -> Iterator[tuple[int, _Accepted]]:
     """Second pass: the accepted rows in file order, the first of each 客户号 only."""
     seen: set[int] = set()
-    for line, verdict in _rows(session, campaign, path, None):
+    for line, verdict in _rows(judge, path, None):
         if isinstance(verdict, str):
             continue
         if repeated:
@@ -249,7 +244,7 @@ def check_list(
     _check_campaign(campaign, draw_number)
     path = Path(path)
     report = ListReport(file_name or path.name, _file_digest(path), path.stat().st_size)
-    _scan(session, campaign, path, report, max_bytes)
+    _scan(_Judge(session, campaign), path, report, max_bytes)
     return report
 
 
@@ -348,12 +343,14 @@ def import_list(
     ip: str | None = None,
     max_bytes: int | None = None,
     progress: Progress | None = None,
-) -> ImportOutcome:
+    confirm: Callable[[ListReport], bool] | None = None,
+) -> ImportOutcome | None:
     """Import the file as the list of draw `draw_number`, replacing the current one.
 
     Refused (DrawRefused, ListFileError; nothing changed) for a bad file, a file with no
     acceptable row, a file that is not the one reported (`expected_sha256`), or a draw of
-    that number already frozen. Commits its own short transactions.
+    that number already frozen. Commits its own short transactions. `confirm` sees the
+    report before anything is written; if it says no, nothing is and None is returned.
     """
     path = Path(path)
     sha256 = _file_digest(path)
@@ -363,12 +360,15 @@ def import_list(
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
         _check_campaign(campaign, draw_number)
-        # Check the whole file first: a bad one saves nothing.
-        report = ListReport(file_name or path.name, sha256, path.stat().st_size)
-        repeated = _scan(session, campaign, path, report, max_bytes)
-        if report.accepted == 0:
-            raise DrawRefused("文件中没有可以导入的名单行。" + report.summary())
+        judge = _Judge(session, campaign)
         _refuse_if_frozen(session, campaign_id, draw_number)
+    # Check the whole file first (a bad one saves nothing), outside any transaction.
+    report = ListReport(file_name or path.name, sha256, path.stat().st_size)
+    repeated = _scan(judge, path, report, max_bytes)
+    if report.accepted == 0:
+        raise DrawRefused("文件中没有可以导入的名单行。" + report.summary())
+    if confirm is not None and not confirm(report):
+        return None
     with database.transaction(write=True) as session:
         job = ListImport(
             campaign_id=campaign_id,
@@ -412,41 +412,45 @@ def _write_rows(
     repeated: set[int],
     progress: Progress | None,
 ) -> None:
+    # The branches and the window are read in a short transaction that ends before the
+    # writes begin: a reader held open across them keeps SQLite from checkpointing, and
+    # the WAL grew past 6 GB during a million-row import.
     with database.transaction(write=False) as session:
         campaign = session.get(Campaign, campaign_id)
         assert campaign is not None
         sqlite = session.get_bind().dialect.name == "sqlite"
-        rows = _accepted(session, campaign, path, repeated)
-        batch: list[tuple[Any, ...]] = []
-        for line, row in rows:
-            personal = json.dumps(
-                {"customer": row.customer, "mobile": row.mobile, "address": row.address},
-                ensure_ascii=False,
-                separators=(",", ":"),
+        judge = _Judge(session, campaign)
+    rows = _accepted(judge, path, repeated)
+    batch: list[tuple[Any, ...]] = []
+    for line, row in rows:
+        personal = json.dumps(
+            {"customer": row.customer, "mobile": row.mobile, "address": row.address},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        day: Any = row.eligible_on
+        if sqlite and day is not None:
+            day = day.isoformat()  # the sqlite3 date adapter is deprecated
+        batch.append(
+            (
+                campaign_id,
+                import_id,
+                line,
+                protector.lookup_hash("customer", row.customer),
+                _mask_customer(row.customer),
+                row.name,
+                identity.mask_name(row.name),
+                protector.lookup_hash("mobile", row.mobile),
+                identity.mask_mobile(row.mobile),
+                protector.encrypt(personal),
+                row.branch_id,
+                day,
             )
-            day: Any = row.eligible_on
-            if sqlite and day is not None:
-                day = day.isoformat()  # the sqlite3 date adapter is deprecated
-            batch.append(
-                (
-                    campaign_id,
-                    import_id,
-                    line,
-                    protector.lookup_hash("customer", row.customer),
-                    _mask_customer(row.customer),
-                    row.name,
-                    identity.mask_name(row.name),
-                    protector.lookup_hash("mobile", row.mobile),
-                    identity.mask_mobile(row.mobile),
-                    protector.encrypt(personal),
-                    row.branch_id,
-                    day,
-                )
-            )
-            if len(batch) >= CHUNK:
-                _write_chunk(database, batch, progress)
-                batch = []
-        _write_chunk(database, batch, progress)
+        )
+        if len(batch) >= CHUNK:
+            _write_chunk(database, batch, progress)
+            batch = []
+    _write_chunk(database, batch, progress)
 
 
 def _write_chunk(
