@@ -601,6 +601,9 @@ class Draw(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    # Which of the campaign's draws this is (1 = the campaign file's [draw], 2.. = its
+    # [[draws]]): a voided draw and its re-freeze share the number.
+    number: Mapped[int] = mapped_column(Integer, default=1, server_default=sql_text("1"))
     status: Mapped[str] = mapped_column(String(16), default="frozen")  # frozen/drawn/voided
     entrant_count: Mapped[int] = mapped_column(Integer)
     entrant_digest: Mapped[str] = mapped_column(String(64))
@@ -630,8 +633,79 @@ class Draw(Base):
     # Witnesses present at the draw, typed by staff for the printed record.
     notary_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
     supervisor_name: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # This draw's own time and written-result example (None: the campaign's draw_at and
+    # [draw] example; draws 2.. declare theirs in [[draws]]).
+    draw_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    randomness_example: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The imported list this draw froze (list_draw campaigns): the notary record names it.
+    list_import_id: Mapped[int | None] = mapped_column(ForeignKey("list_import.id"), nullable=True)
 
     campaign: Mapped[Campaign] = relationship()
+    list_import: Mapped[ListImport | None] = relationship()
+
+
+class ListImport(Base):
+    """One imported entrant list of a list_draw campaign's draw: the file and its figures.
+
+    Rows are written under a 'writing' import and become the draw's list only when the
+    last chunk is in ('active'); the list it replaces becomes 'replaced'. So a failed or
+    refused import never leaves half a list, and the write lock is held one chunk at a time.
+    """
+
+    __tablename__ = "list_import"
+    __table_args__ = (
+        CheckConstraint("status IN ('writing', 'active', 'replaced', 'failed')", name="status"),
+        Index("ix_list_import_draw", "campaign_id", "draw_number", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    draw_number: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), default="writing")
+    file_name: Mapped[str] = mapped_column(String(200))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_bytes: Mapped[int] = mapped_column(Integer)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rows_refused: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    imported_by: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ListEntrant(Base):
+    """A person on an imported list (list_draw): stored as participants are, the mobile
+    and address encrypted, masked forms for lists and the entrant file."""
+
+    __tablename__ = "list_entrant"
+    __table_args__ = (
+        # Duplicates within one file are merged by 客户号 (its keyed hash).
+        UniqueConstraint("import_id", "customer_hash"),
+        # Freeze order: file order within the active import.
+        Index("ix_list_entrant_order", "import_id", "line_no"),
+        Index("ix_list_entrant_mobile", "mobile_hash", "campaign_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    import_id: Mapped[int] = mapped_column(ForeignKey("list_import.id", ondelete="CASCADE"))
+    # The line of the imported file (file order is entry order at the freeze).
+    line_no: Mapped[int] = mapped_column(Integer)
+    customer_hash: Mapped[str] = mapped_column(String(64))
+    customer_masked: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    name_masked: Mapped[str] = mapped_column(String(100))
+    mobile_hash: Mapped[str] = mapped_column(String(64))
+    mobile_masked: Mapped[str] = mapped_column(String(16))
+    # 客户号, mobile and mailing address as one encrypted JSON object: one Fernet token per
+    # row instead of three (encryption is most of a million-row import's time).
+    personal_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    eligible_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    branch: Mapped[Branch] = relationship()
 
 
 class DrawVoidRequest(Base):
@@ -672,7 +746,7 @@ class DrawStaff(Base):
 
 
 class DrawEntrant(Base):
-    """Entry number of each eligible participant in a frozen list."""
+    """Entry number of each eligible participant (or list entrant) in a frozen list."""
 
     __tablename__ = "draw_entrant"
 
@@ -680,26 +754,46 @@ class DrawEntrant(Base):
         ForeignKey("draw.id", ondelete="CASCADE"), primary_key=True
     )
     entry_no: Mapped[int] = mapped_column(Integer, primary_key=True)
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
+    # Exactly one of the two: a quiz participant or a person on an imported list.
+    participant_id: Mapped[int | None] = mapped_column(ForeignKey("participant.id"), nullable=True)
+    list_entrant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("list_entrant.id"), nullable=True, index=True
+    )
     line: Mapped[str] = mapped_column(String(200))
 
     # One person's entry numbers (the public entry check). With entry_no in it, SQLite
     # prefers it to the primary key, which would give the ORDER BY but read the list.
-    __table_args__ = (Index("ix_draw_entrant_person", "participant_id", "draw_id", "entry_no"),)
+    __table_args__ = (
+        Index("ix_draw_entrant_person", "participant_id", "draw_id", "entry_no"),
+        CheckConstraint(
+            "(participant_id IS NULL) <> (list_entrant_id IS NULL)", name="one_entrant"
+        ),
+    )
 
 
 class Winner(Base):
     """A winning entry of a draw and its prize fulfilment."""
 
     __tablename__ = "winner"
-    __table_args__ = (UniqueConstraint("draw_id", "participant_id"),)
+    __table_args__ = (
+        UniqueConstraint("draw_id", "participant_id"),
+        UniqueConstraint("draw_id", "list_entrant_id"),
+        CheckConstraint(
+            "(participant_id IS NULL) <> (list_entrant_id IS NULL)", name="one_entrant"
+        ),
+    )
 
     draw_id: Mapped[int] = mapped_column(
         ForeignKey("draw.id", ondelete="CASCADE"), primary_key=True
     )
     rank: Mapped[int] = mapped_column(Integer, primary_key=True)
     entry_no: Mapped[int] = mapped_column(Integer)
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
+    participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participant.id"), nullable=True, index=True
+    )
+    list_entrant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("list_entrant.id"), nullable=True, index=True
+    )
     tier: Mapped[str] = mapped_column(String(32))
     prize: Mapped[str] = mapped_column(String(200))
     value_yuan: Mapped[int] = mapped_column(Integer)
@@ -707,7 +801,8 @@ class Winner(Base):
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     tracking_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
-    participant: Mapped[Participant] = relationship()
+    participant: Mapped[Participant | None] = relationship()
+    list_entrant: Mapped[ListEntrant | None] = relationship()
 
 
 class ExportJob(Base):

@@ -6,7 +6,7 @@ independent of participant; contest_answer holds its questions, the option order
 and the answers.
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-12-02 06:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from quiz.db import UTCDateTime
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

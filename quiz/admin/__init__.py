@@ -29,6 +29,7 @@ def load_views() -> None:
         editor_views,
         exports_views,
         leads_views,
+        list_draw_views,
         owners_views,
         race_views,
         referral_views,

@@ -72,6 +72,7 @@ ACTION_LABELS = {
     "draw.exclude": "排除抽奖资格",
     "draw.shipping": "更新奖品寄送",
     "draw.winners_export": "导出中奖名单",
+    "draw.list_import": "导入抽奖名单",
     "referrals.branch_links": "生成机构推广链接",
     "referrals.channel_create": "新建推广渠道",
     "referrals.agents_import": "导入业务员",
@@ -99,6 +100,7 @@ _OBJECT_KINDS = {
     "route": "地址路由",
     "export_job": "导出任务",
     "campaign": "活动",
+    "list_import": "名单导入",
 }
 _REASONS = {"password": "密码错误", "locked": "账户已锁定", "unknown": "用户名不存在"}
 _FIELDS = {"id_number": "身份证号码", "mobile": "手机号码", "landline": "固定电话"}
@@ -137,6 +139,14 @@ _KEYS = {
     "status": "状态",
     "rules": "活动规则版本",
     "privacy": "个人信息处理规则版本",
+    "draw_number": "第几次抽奖",
+    "file_name": "文件名",
+    "file_sha256": "文件SHA-256",
+    "rows_read": "读取行数",
+    "accepted": "导入人数",
+    "refused": "拒绝行数",
+    "duplicates": "合并重复",
+    "replaced_import": "替换的导入",
 }
 _STATUSES = {"draft": "草稿", "published": "已发布", "archived": "已归档"}
 

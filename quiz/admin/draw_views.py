@@ -30,6 +30,8 @@ from quiz.admin.campaign_views import selected_campaign
 from quiz.db import utcnow
 from quiz.draw import control, service
 from quiz.draw.eligibility import DrawRefused, exclude_participant
+from quiz.draw.lists import active_import
+from quiz.draw.plans import plan_of, plans_of
 from quiz.leads.scope import HEAD_OFFICE
 from quiz.models import MAX_ID, Branch, Campaign, Draw, Participant, StaffUser, Winner
 from quiz.staff import audit
@@ -160,7 +162,13 @@ def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
         .scalars(select(Draw).where(Draw.campaign_id == campaign.id).order_by(Draw.id.desc()))
         .all()
     )
-    active = next((d for d in draws if d.status != "voided"), None)
+    # Several declared draws run one after the other: the one in progress (frozen), else
+    # the next to freeze, else the last one drawn.
+    next_number = _next_number(campaign)
+    pending = next((d for d in draws if d.status == "frozen"), None)
+    active = pending or (
+        None if next_number else next((d for d in draws if d.status != "voided"), None)
+    )
     user = _staff()
     accounts = control.draw_accounts(db(), campaign.id)
     accounts_form = forms.get("accounts_form") or _accounts_form(accounts)
@@ -175,7 +183,15 @@ def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
         "draws": draws,
         "active": active,
         # Counting is one indexed aggregate; only worth showing before the freeze.
-        "eligible": None if active else service.count_eligible(db(), campaign),
+        "eligible": None if active else service.count_eligible(db(), campaign, next_number or 1),
+        "plans": plans_of(campaign),
+        "next_number": next_number,
+        "list_draw": campaign.kind == "list_draw",
+        "list_import": (
+            active_import(db(), campaign.id, next_number or 1)
+            if campaign.kind == "list_draw"
+            else None
+        ),
         "is_admin": user.role == "admin",
         "exclude_form": forms.get("exclude_form") or ExcludeForm(),
         "run_form": forms.get("run_form") or RunForm(),
@@ -196,6 +212,16 @@ def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
         "freeze_deadline": service.freeze_deadline_of(campaign),
     }
     return render_template("admin/draw.html", **context), status
+
+
+def _next_number(campaign: Campaign) -> int | None:
+    """The first declared draw with no frozen or drawn record yet (None: all are)."""
+    taken = set(
+        db().scalars(
+            select(Draw.number).where(Draw.campaign_id == campaign.id, Draw.status != "voided")
+        )
+    )
+    return next((p.number for p in plans_of(campaign) if p.number not in taken), None)
 
 
 def _accounts_form(accounts: control.DrawAccounts | None = None) -> AccountsForm:
@@ -257,20 +283,27 @@ def draw_freeze() -> ResponseReturnValue:
     """First POST spells out what freezing does; the confirmed POST freezes."""
     if not ActionForm().validate_on_submit():
         abort(400)
+    campaign = _campaign()
+    number = _next_number(campaign)
+    pending = service.active_draw(db(), campaign)
     if request.form.get("confirmed") != "yes":
-        campaign = _campaign()
-        if service.active_draw(db(), campaign) is not None:
+        if number is None or (pending is not None and pending.status == "frozen"):
             flash("名单已经冻结。", "error")
             return _overview(409)
+        plan = plan_of(campaign, number)
         return render_template(
             "admin/draw_freeze_confirm.html",
             campaign=campaign,
-            eligible=service.count_eligible(db(), campaign),
-            freeze_deadline=service.freeze_deadline_of(campaign),
+            eligible=service.count_eligible(db(), campaign, number),
+            freeze_deadline=plan.freeze_deadline if plan else None,
             action_form=ActionForm(),
         )
+    if pending is not None and pending.status == "frozen":
+        number = pending.number  # one draw at a time: the service refuses with its reason
     try:
-        frozen = service.freeze(db(), _campaign(), _staff(), ip=request.remote_addr)
+        frozen = service.freeze(
+            db(), campaign, _staff(), ip=request.remote_addr, number=number or 1
+        )
     except DrawRefused as exc:
         db().rollback()
         flash(str(exc), "error")
@@ -542,7 +575,9 @@ def draw_record(draw_id: int) -> ResponseReturnValue:
 
 
 def _drawn(campaign: Campaign) -> Draw | None:
-    found = service.active_draw(db(), campaign)
+    """The drawn draw the winners pages show: ?draw=N, else the newest."""
+    number = int_arg("draw")
+    found = service.active_draw(db(), campaign, number if number and number > 0 else None)
     return found if found is not None and found.status == "drawn" else None
 
 
@@ -551,7 +586,7 @@ def _winner_in_scope(draw_id: int, rank: int, user: StaffUser) -> Winner:
     if winner is None:
         abort(404)
     if user.role not in HEAD_OFFICE and (
-        user.branch_id is None or winner.participant.branch_id != user.branch_id
+        user.branch_id is None or service.winner_branch_id(winner) != user.branch_id
     ):
         abort(404)  # another branch's winner: no existence leak
     return winner

@@ -52,7 +52,8 @@ KINDS: dict[str, Kind] = {
     kind.code: kind
     for kind in (
         _PRIZE_QUIZ,
-        Kind("list_draw", "名单抽奖", frozenset(), _NOT_YET),
+        # Entrants come from an imported list: a public page and the draw, no quiz.
+        Kind("list_draw", "名单抽奖", frozenset({"campaign", "draw"}), _NOT_YET | {"draw"}),
         Kind(
             "staff_contest",
             "员工知识竞赛",

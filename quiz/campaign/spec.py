@@ -15,6 +15,10 @@ line of the offending key, so an operator can fix the file without reading Pytho
     [draw]        randomness_source, randomness_format + randomness_example and
                   freeze_deadline (optional here; the draw refuses to freeze without them)
     [[leaderboard_tiers]] name, from, to      (optional: the leaderboard's reward bands)
+    [[draws]]     number (2, 3 ...), name, draw_at, freeze_deadline, randomness_source,
+                  randomness_format, randomness_example, closes_at (optional),
+                  exclude_earlier_winners (optional), [[draws.prizes]] (optional:
+                  further draws of the campaign, each with its own tiers; quiz.draw.plans)
     [[questions]] key, kind ("knowledge" | "intent"), text, options (list of texts,
                   lettered A, B, C ... in order), correct ("B" or ["A", "C"]; knowledge
                   only), explanation (optional), multiple = false
@@ -93,7 +97,23 @@ _TOP_LEVEL = frozenset(_TABLES) | {
     "artwork",
     "contest",
     "race",
+    "draws",
 }
+_DRAW_KEYS = frozenset(
+    {
+        "number",
+        "name",
+        "draw_at",
+        "closes_at",
+        "freeze_deadline",
+        "randomness_source",
+        "randomness_format",
+        "randomness_example",
+        "exclude_earlier_winners",
+        "prizes",
+    }
+)
+_DRAW_REQUIRED = _DRAW_KEYS - {"closes_at", "exclude_earlier_winners", "name"}
 _RANK_TIER_KEYS = frozenset({"name", "from", "to"})
 
 Path_ = tuple[str | int, ...]
@@ -186,6 +206,8 @@ class CampaignSpec:
     contest: dict[str, Any] | None = None
     # The branch race (quiz.campaign.race_spec, quiz.race); None: no race.
     race: dict[str, Any] | None = None
+    # Further draws ([[draws]], quiz.draw.plans), as stored: times as ISO text.
+    draws: list[dict[str, Any]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------
@@ -461,6 +483,51 @@ def _check_prizes(c: _Checker, data: Mapping[str, Any]) -> list[PrizeTier]:
     return prizes
 
 
+def _check_draws(c: _Checker, data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Optional [[draws]]: draws 2, 3 ... of the campaign, each stated in full before any
+    freeze (its own tiers, randomness source, written format, deadline, draw time)."""
+    draws: list[dict[str, Any]] = []
+    if "draws" not in data:
+        return draws
+    seen = {1}
+    for i, table in enumerate(c.array_of_tables(data, "draws")):
+        path: Path_ = ("draws", i)
+        c.keys(table, path, _DRAW_KEYS, _DRAW_REQUIRED)
+        number = c.integer(table, path, "number", 2)
+        if number is not None and number in seen:
+            c.fail((*path, "number"), f"draw number {number} is used twice (1 is [draw])")
+        seen.add(number or 0)
+        prizes = _check_prizes(c, table)
+        when = {k: c.when(table, path, k) for k in ("draw_at", "closes_at", "freeze_deadline")}
+        fmt = c.text(table, path, "randomness_format", 200)
+        example = c.text(table, path, "randomness_example", 200)
+        if fmt is not None and example is not None:
+            try:
+                if not re.fullmatch(fmt, example):
+                    c.fail((*path, "randomness_example"), "does not match randomness_format")
+            except re.error as exc:
+                c.fail((*path, "randomness_format"), f"is not a valid regular expression: {exc}")
+        if (
+            when["draw_at"]
+            and when["freeze_deadline"]
+            and when["freeze_deadline"] >= when["draw_at"]
+        ):
+            c.fail((*path, "freeze_deadline"), "must be earlier than draw_at")
+        draws.append(
+            {
+                "number": number,
+                "name": c.text(table, path, "name", 100) or f"第{number}次抽奖",
+                "prizes": [asdict(p) for p in prizes],
+                "randomness_source": c.text(table, path, "randomness_source"),
+                "randomness_format": fmt,
+                "randomness_example": example,
+                "exclude_earlier_winners": bool(table.get("exclude_earlier_winners", False)),
+                **{k: v.isoformat() if v else None for k, v in when.items()},
+            }
+        )
+    return draws
+
+
 def _check_question(c: _Checker, table: Mapping[str, Any], i: int) -> QuestionSpec | None:
     path: Path_ = ("questions", i)
     c.keys(table, path, _QUESTION_KEYS, _QUESTION_REQUIRED)
@@ -657,7 +724,10 @@ def parse_campaign(text: str) -> CampaignSpec:
         for key, problem in problems:
             c.fail(("artwork", key) if key else ("artwork",), problem)
 
-    questions = _check_questions(c, data)
+    # A list draw has no quiz: its file may leave the questions out.
+    quizless = kind == "list_draw" and "questions" not in data
+    questions = [] if quizless else _check_questions(c, data)
+    draws = _check_draws(c, data)
     raw_questions = data.get("questions")
     if isinstance(raw_questions, list):
         # Count by declared kind so that one broken question is reported once, not twice.
@@ -700,6 +770,7 @@ def parse_campaign(text: str) -> CampaignSpec:
         kind=kind,
         artwork=artwork,
         contest=contest,
+        draws=draws,
         opens_at=opens_at,
         closes_at=closes_at,
         draw_at=draw_at,

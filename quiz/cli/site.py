@@ -33,8 +33,10 @@ def setup_site() -> None:
     from quiz.models import Campaign
 
     upgrade(database().url, protector=current_app.extensions["quiz.protector"])
+    first_setup = False
     with database().transaction() as session:
         if not session.scalar(select(func.count()).select_from(Campaign)):
+            first_setup = True
             path = current_app.config.get("QUIZ_CAMPAIGN_FILE") or default_campaign_path()
             try:
                 install_campaign(session, load_campaign_file(Path(path)))
@@ -47,6 +49,9 @@ def setup_site() -> None:
         if not current_app.config.get("QUIZ_CAMPAIGN_FILE"):
             _install_contest_demo(session)
             _load_demo_contest(session)
+    # The shipped demos of the other kinds, on a site set up with the shipped files only.
+    if first_setup and not current_app.config.get("QUIZ_CAMPAIGN_FILE"):
+        load_list_draw_demo()
 
 
 def _install_contest_demo(session: Any) -> None:
@@ -81,6 +86,37 @@ def _load_demo_contest(session: Session) -> None:
     added = load_demo(session, current_app.extensions["quiz.protector"], store, campaign)
     if added:
         click.echo(f"added {added} demo families and drawings to the drawing contest")
+
+
+def load_list_draw_demo(rows: int = 300) -> None:
+    """Load the example list draw (reinstatement-draw.toml) and import a generated list of
+    `rows` fictitious customers, so its page and back office show something."""
+    import tempfile
+
+    from quiz.campaign.spec import install_campaign, load_campaign_file
+    from quiz.clock import CHINA
+    from quiz.draw import demo, lists
+    from quiz.models import Branch
+
+    path = ROOT / "quiz" / "data" / "campaign" / "reinstatement-draw.toml"
+    with database().transaction() as session:
+        campaign = install_campaign(session, load_campaign_file(path))
+        campaign_id = campaign.id
+        first = campaign.opens_at.astimezone(CHINA).date()
+        last = campaign.closes_at.astimezone(CHINA).date()
+        codes = list(
+            session.scalars(select(Branch.code).where(Branch.code != "HO").order_by(Branch.code))
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        listed = demo.write_list(Path(tmp) / "demo-list.csv", rows, codes or ["HO"], first, last)
+        lists.import_list(
+            database(),
+            current_app.extensions["quiz.protector"],
+            campaign_id,
+            listed,
+            operator="quiz setup (demo)",
+        )
+    click.echo(f"loaded the list-draw demo from {path.name} with {rows} generated entrants")
 
 
 @click.command("setup")

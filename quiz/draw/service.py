@@ -30,7 +30,14 @@ from quiz.draw.algorithm import (
     assign_tiers,
     draw_v1,
 )
-from quiz.draw.eligibility import DrawRefused, active_draw, eligible_query
+from quiz.draw.eligibility import (
+    DrawRefused,
+    active_draw,
+    earlier_winner_filter,
+    eligible_query,
+    list_eligible_query,
+)
+from quiz.draw.plans import DrawPlan, plan_of
 from quiz.leads.exports import masked_address, neutralise
 from quiz.models import (
     Branch,
@@ -38,6 +45,7 @@ from quiz.models import (
     Draw,
     DrawEntrant,
     DrawVoidRequest,
+    ListEntrant,
     Participant,
     StaffUser,
     Winner,
@@ -128,11 +136,13 @@ def split_line(line: str) -> tuple[int, str, str]:
 def iter_entrant_lines(
     session: Session, draw: Draw, chunk: int = CHUNK
 ) -> Iterator[list[tuple[int, int, str]]]:
-    """(entry_no, participant_id, line) in entry order, a chunk at a time (keyset paging)."""
+    """(entry_no, owner, line) in entry order, a chunk at a time (keyset paging); the owner
+    is the participant_id, or the list_entrant_id of a list draw."""
     last = 0
+    owner = func.coalesce(DrawEntrant.participant_id, DrawEntrant.list_entrant_id)
     while True:
         rows = session.execute(
-            select(DrawEntrant.entry_no, DrawEntrant.participant_id, DrawEntrant.line)
+            select(DrawEntrant.entry_no, owner, DrawEntrant.line)
             .where(DrawEntrant.draw_id == draw.id, DrawEntrant.entry_no > last)
             .order_by(DrawEntrant.entry_no)
             .limit(chunk)
@@ -169,9 +179,27 @@ def freeze_deadline_of(campaign: Campaign) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def count_eligible(session: Session, campaign: Campaign) -> int:
+def _eligible(session: Session, campaign: Campaign, plan: DrawPlan) -> Any:
+    """(id, masked name, masked mobile) of who the plan's draw would number now, in order:
+    the participants of a quiz, or the active imported list of a list draw."""
+    if campaign.kind == "list_draw":
+        from quiz.draw.lists import active_import
+
+        current = active_import(session, campaign.id, plan.number)
+        stmt = list_eligible_query(campaign, current.id if current else None)
+    else:
+        stmt = eligible_query(campaign, until=plan.closes_at)
+    if plan.exclude_earlier_winners:
+        stmt = stmt.where(earlier_winner_filter(campaign, plan.number))
+    return stmt
+
+
+def count_eligible(session: Session, campaign: Campaign, number: int = 1) -> int:
     """How many entries would be frozen now."""
-    stmt = eligible_query(campaign).order_by(None).subquery()
+    plan = plan_of(campaign, number)
+    if plan is None:
+        return 0
+    stmt = _eligible(session, campaign, plan).order_by(None).subquery()
     return int(session.scalar(select(func.count()).select_from(stmt)) or 0)
 
 
@@ -184,23 +212,31 @@ def freeze(
     ip: str | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    number: int = 1,
 ) -> Draw:
-    """Number the eligible entries 1..N, store their lines and the digest; status 'frozen'."""
+    """Number the eligible entries 1..N, store their lines and the digest; status 'frozen'.
+
+    `number` is which of the campaign's declared draws (quiz.draw.plans) is frozen; each
+    has its own tiers, randomness source, format and deadline, and its own list.
+    """
     now = now or utcnow()
-    if now <= campaign.closes_at:
+    plan = plan_of(campaign, number)
+    if plan is None:
+        raise DrawRefused(f"活动文件没有第{number}次抽奖。")
+    if now <= plan.closes_at:
         raise DrawRefused("活动尚未截止,截止后才能冻结抽奖名单。")
     # Serialise concurrent freezes on PostgreSQL (SQLite write sessions already queue).
     session.execute(select(Campaign.id).where(Campaign.id == campaign.id).with_for_update())
-    if active_draw(session, campaign) is not None:
+    if active_draw(session, campaign, number) is not None:
         raise DrawRefused("本次活动已有冻结的抽奖名单;如需重新冻结,请先作废。")
-    tiers = tiers_of(campaign)
+    tiers = plan.tiers
     if prize_total(tiers) < 1:
         raise DrawRefused("活动文件没有设置奖项,无法抽奖。")
-    source = str(campaign.content.get("randomness_source") or "").strip()
+    source = plan.randomness_source
     if not source:
         raise DrawRefused("活动文件没有公布随机数来源,无法冻结名单。")
-    randomness_format = campaign.content.get("randomness_format")
-    deadline = freeze_deadline_of(campaign)
+    randomness_format = plan.randomness_format
+    deadline = plan.freeze_deadline
     if not randomness_format or deadline is None:
         raise DrawRefused(
             "活动文件须事先规定开奖结果的书写格式(randomness_format、randomness_example)"
@@ -211,10 +247,23 @@ def freeze(
             f"已过活动文件规定的名单冻结截止时间({cn_time(deadline)}),"
             "开奖结果可能已经公布,不能再冻结名单。请在活动文件中公布新的随机数来源和截止时间。"
         )
-    if count_eligible(session, campaign) == 0:
+    list_import_id = None
+    if campaign.kind == "list_draw":
+        from quiz.draw.lists import active_import
+
+        current = active_import(session, campaign.id, number)
+        if current is None:
+            raise DrawRefused(f"第{number}次抽奖还没有导入名单,请先导入名单再冻结。")
+        list_import_id = current.id
+    if count_eligible(session, campaign, number) == 0:
         raise DrawRefused("没有符合抽奖条件的参与者(N = 0),不能冻结名单。")
     draw = Draw(
         campaign_id=campaign.id,
+        number=number,
+        # Draw 1 follows the campaign's own draw_at and example (as before several draws).
+        draw_at=plan.draw_at if number != 1 else None,
+        randomness_example=plan.randomness_example if number != 1 else None,
+        list_import_id=list_import_id,
         status="frozen",
         entrant_count=0,
         entrant_digest="",
@@ -228,9 +277,10 @@ def freeze(
     session.add(draw)
     session.flush()
     digest = EntrantFileDigest()
-    columns = ("draw_id", "entry_no", "participant_id", "line")
+    person = "list_entrant_id" if list_import_id is not None else "participant_id"
+    columns = ("draw_id", "entry_no", person, "line")
     batch: list[tuple[int, int, int, str]] = []
-    result = session.execute(eligible_query(campaign).execution_options(yield_per=CHUNK))
+    result = session.execute(_eligible(session, campaign, plan).execution_options(yield_per=CHUNK))
     # Stream the eligible rows (constant memory) and insert each chunk as it fills.
     try:
         for participant_id, name_masked, mobile_masked in result:
@@ -256,6 +306,9 @@ def freeze(
         f"draw:{draw.id}",
         {
             "campaign": campaign.slug,
+            "number": number,
+            "list_import": list_import_id,
+            "exclude_earlier_winners": plan.exclude_earlier_winners,
             "entrant_count": draw.entrant_count,
             "entrant_digest": draw.entrant_digest,
             "randomness_source": source,
@@ -304,7 +357,7 @@ def check_randomness(randomness: str, draw: Draw | None = None) -> str:
             "开奖结果首尾不能有空格,中间不能有连续空格、制表符、换行或不可见字符"
             "(页面上看不出这些字符,外部无法复核)。"
         )
-    example = str(draw.campaign.content.get("randomness_example") or "") if draw else ""
+    example = _example_of(draw) if draw else ""
     if example and randomness == example:
         raise DrawRefused(
             "这是活动文件中的书写示例,不是真实的开奖结果;请填写随机数来源在开奖日公布的结果。"
@@ -312,16 +365,28 @@ def check_randomness(randomness: str, draw: Draw | None = None) -> str:
     fmt = draw.randomness_format if draw is not None else None
     if fmt and not re.fullmatch(fmt, randomness):
         assert draw is not None
-        example = str(draw.campaign.content.get("randomness_example") or "")
+        example = _example_of(draw)
         shown = f",例如:{example}" if re.fullmatch(fmt, example) else f"(格式:{fmt})"
         raise DrawRefused(f"开奖结果须严格按活动公布的书写格式填写{shown}。")
     return randomness
 
 
+def _example_of(draw: Draw) -> str:
+    """The written-result example the draw's plan declared."""
+    if draw.randomness_example is not None:
+        return draw.randomness_example
+    return str(draw.campaign.content.get("randomness_example") or "")
+
+
+def draw_time_of(draw: Draw) -> datetime:
+    """When the draw may run: its own draw_at (draws 2..), else the campaign's."""
+    return draw.draw_at or draw.campaign.draw_at
+
+
 def check_draw_time(draw: Draw, now: datetime, early_reason: str | None = None) -> bool:
     """Refuse to draw before the campaign's draw_at unless a reason overrides it (CLI);
     returns whether the draw runs early."""
-    draw_at = draw.campaign.draw_at
+    draw_at = draw_time_of(draw)
     if now >= draw_at:
         return False
     if not (early_reason or "").strip():
@@ -357,17 +422,20 @@ def expected_winners(
     ]
 
 
-def _participants_of(session: Session, draw: Draw, entry_nos: Sequence[int]) -> dict[int, int]:
-    """entry_no -> participant_id for the given entries (primary-key look-ups)."""
-    found: dict[int, int] = {}
+Owner = tuple[int | None, int | None]
+
+
+def _participants_of(session: Session, draw: Draw, entry_nos: Sequence[int]) -> dict[int, Owner]:
+    """entry_no -> (participant_id, list_entrant_id) for the given entries."""
+    found: dict[int, Owner] = {}
     for start in range(0, len(entry_nos), IN_CHUNK):
         part = entry_nos[start : start + IN_CHUNK]
         rows = session.execute(
-            select(DrawEntrant.entry_no, DrawEntrant.participant_id).where(
-                DrawEntrant.draw_id == draw.id, DrawEntrant.entry_no.in_(part)
-            )
+            select(
+                DrawEntrant.entry_no, DrawEntrant.participant_id, DrawEntrant.list_entrant_id
+            ).where(DrawEntrant.draw_id == draw.id, DrawEntrant.entry_no.in_(part))
         )
-        found.update({entry_no: pid for entry_no, pid in rows})
+        found.update({entry_no: (pid, lid) for entry_no, pid, lid in rows})
     return found
 
 
@@ -414,7 +482,7 @@ def run_draw(
     if draw.status != "frozen":
         raise DrawRefused(not_frozen_message(draw.status))
     now = now or utcnow()
-    draw_at = draw.campaign.draw_at
+    draw_at = draw_time_of(draw)
     early = check_draw_time(draw, now, early_reason)
     check_not_reused(session, draw, randomness)
     # Compute before touching anything, so bad input leaves the draw frozen.
@@ -439,7 +507,7 @@ def run_draw(
         current = session.scalar(select(Draw.status).where(Draw.id == draw.id))
         raise DrawRefused(not_frozen_message(current or "voided"))
     rows = [
-        (draw.id, rank, entry_no, participants[entry_no], tier, prize, value, "待寄送")
+        (draw.id, rank, entry_no, *participants[entry_no], tier, prize, value, "待寄送")
         for rank, (entry_no, tier, prize, value) in enumerate(result, start=1)
     ]
     columns = (
@@ -447,6 +515,7 @@ def run_draw(
         "rank",
         "entry_no",
         "participant_id",
+        "list_entrant_id",
         "tier",
         "prize",
         "value_yuan",
@@ -598,7 +667,7 @@ def _verify_winners(session: Session, draw: Draw, owner: dict[int, int]) -> list
         select(
             Winner.rank,
             Winner.entry_no,
-            Winner.participant_id,
+            func.coalesce(Winner.participant_id, Winner.list_entrant_id).label("participant_id"),
             Winner.tier,
             Winner.prize,
             Winner.value_yuan,
@@ -642,15 +711,13 @@ def _verify_winner_people(session: Session, draw: Draw, winners: Sequence[Any]) 
     problems: list[str] = []
     for start in range(0, len(winners), IN_CHUNK):
         part = winners[start : start + IN_CHUNK]
+        who = ListEntrant if draw.list_import_id is not None else Participant
         people = {
             pid: (name, mobile, anonymised)
             for pid, name, mobile, anonymised in session.execute(
-                select(
-                    Participant.id,
-                    Participant.name_masked,
-                    Participant.mobile_masked,
-                    Participant.anonymised_at,
-                ).where(Participant.id.in_([w.participant_id for w in part]))
+                select(who.id, who.name_masked, who.mobile_masked, who.anonymised_at).where(
+                    who.id.in_([w.participant_id for w in part])
+                )
             )
         }
         lines = dict(
@@ -683,9 +750,20 @@ def _verify_winner_people(session: Session, draw: Draw, winners: Sequence[Any]) 
 # --------------------------------------------------------------------------------------
 
 
-def published_draw(session: Session, campaign: Campaign) -> Draw | None:
-    """The draw the public site shows: the newest frozen or drawn one."""
-    return active_draw(session, campaign)
+def published_draw(session: Session, campaign: Campaign, number: int | None = None) -> Draw | None:
+    """The draw the public site shows: the newest frozen or drawn one (of that number)."""
+    return active_draw(session, campaign, number)
+
+
+def campaign_draws(session: Session, campaign: Campaign) -> list[Draw]:
+    """The campaign's frozen or drawn draws, by number (the public page lists each)."""
+    return list(
+        session.scalars(
+            select(Draw)
+            .where(Draw.campaign_id == campaign.id, Draw.status != "voided")
+            .order_by(Draw.number, Draw.id)
+        )
+    )
 
 
 def voided_draws(session: Session, campaign: Campaign) -> list[Draw]:
@@ -790,7 +868,18 @@ def winner_count(session: Session, draw: Draw) -> int:
 def winners_for_branch(
     session: Session, draw: Draw, branch_id: int | None, *, all_branches: bool
 ) -> Any:
-    """Select of (Winner, Participant) rows, restricted to a branch unless all_branches."""
+    """Select of (Winner, person) rows, restricted to a branch unless all_branches; the
+    person is the Participant, or the ListEntrant of a draw over an imported list."""
+    if draw.list_import_id is not None:
+        stmt = (
+            select(Winner, ListEntrant)
+            .join(ListEntrant, ListEntrant.id == Winner.list_entrant_id)
+            .where(Winner.draw_id == draw.id)
+            .order_by(Winner.rank)
+        )
+        if not all_branches or branch_id is not None:
+            stmt = stmt.where(ListEntrant.branch_id == branch_id)
+        return stmt
     stmt = (
         select(Winner, Participant)
         .join(Participant, Participant.id == Winner.participant_id)
@@ -800,6 +889,38 @@ def winners_for_branch(
     if not all_branches or branch_id is not None:
         stmt = stmt.where(Participant.branch_id == branch_id)
     return stmt
+
+
+def winner_branch_id(winner: Winner) -> int | None:
+    """The branch that notifies this winner (the participant's, or the list's 机构代码)."""
+    if winner.list_entrant is not None:
+        return winner.list_entrant.branch_id
+    return winner.participant.branch_id if winner.participant is not None else None
+
+
+def _contact_fields(protector: Protector, person: Any, reveal: bool) -> tuple[str, ...]:
+    """Name, mobile, address, postal code for the fulfilment export: in full with
+    `reveal`, masked otherwise (a list entrant's address is not shown masked at all)."""
+    if isinstance(person, ListEntrant):
+        if not reveal:
+            return (person.name_masked, person.mobile_masked, "", "")
+        from quiz.draw.lists import personal_data
+
+        data = personal_data(protector, person)
+        return (person.name, data["mobile"], data["address"], "")
+    if reveal:
+        return (
+            person.name,
+            protector.decrypt(person.mobile_enc),
+            person.address,
+            person.postal_code,
+        )
+    return (
+        person.name_masked,
+        person.mobile_masked,
+        masked_address(person.province_code, person.city_code, person.district_code),
+        person.postal_code,
+    )
 
 
 def update_shipping(
@@ -895,18 +1016,7 @@ def winners_csv(
                         winner.tier,
                         winner.prize,
                         winner.value_yuan,
-                        *(
-                            (person.name, protector.decrypt(person.mobile_enc), person.address)
-                            if reveal
-                            else (
-                                person.name_masked,
-                                person.mobile_masked,
-                                masked_address(
-                                    person.province_code, person.city_code, person.district_code
-                                ),
-                            )
-                        ),
-                        person.postal_code,
+                        *_contact_fields(protector, person, reveal),
                         branches.get(person.branch_id or 0, "未分配"),
                         winner.shipping_status,
                         winner.tracking_no or "",

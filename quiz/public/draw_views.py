@@ -77,8 +77,22 @@ def _campaign() -> Campaign:
     return campaign
 
 
+def _number() -> int | None:
+    """?draw=N: which of the campaign's draws (default: the newest frozen or drawn one)."""
+    raw = request.args.get("draw", "")
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        abort(404)
+    return int(raw)
+
+
+def _published(campaign: Campaign) -> Draw | None:
+    return service.published_draw(db(), campaign, _number())
+
+
 def _draw_or_404(campaign: Campaign) -> Draw:
-    draw = service.published_draw(db(), campaign)
+    draw = _published(campaign)
     if draw is None:
         abort(404)
     return draw
@@ -87,9 +101,10 @@ def _draw_or_404(campaign: Campaign) -> Draw:
 @bp.get("/draw")
 def draw_page() -> ResponseReturnValue:
     campaign = _campaign()
-    draw = service.published_draw(db(), campaign)
+    draw = _published(campaign)
     return render_template(
         "draw/draw.html",
+        list_draw=campaign.kind == "list_draw",
         campaign=campaign,
         draw=draw,
         voided=service.voided_draws(db(), campaign),
@@ -161,7 +176,7 @@ def entrants_digest() -> ResponseReturnValue:
 def entry_check() -> ResponseReturnValue:
     """A participant finds their own entry number in the published list."""
     campaign = _campaign()
-    draw = service.published_draw(db(), campaign)
+    draw = _published(campaign)
     form = ContactForm()
     context: dict[str, Any] = {"campaign": campaign, "draw": draw, "form": form}
     if request.method == "GET":
@@ -180,7 +195,7 @@ def entry_check() -> ResponseReturnValue:
 @bp.get("/winners")
 def winners() -> ResponseReturnValue:
     campaign = _campaign()
-    draw = service.published_draw(db(), campaign)
+    draw = _published(campaign)
     if draw is None or draw.status != "drawn":
         return render_template("draw/winners.html", campaign=campaign, draw=draw, rows=[])
     total = service.winner_count(db(), draw)
@@ -205,7 +220,7 @@ def winners() -> ResponseReturnValue:
 def winner_lookup() -> ResponseReturnValue:
     """中奖 with the prize, or 未中奖; nothing else (not even whether the person entered)."""
     campaign = _campaign()
-    draw = service.published_draw(db(), campaign)
+    draw = _published(campaign)
     form = ContactForm()
     context: dict[str, Any] = {"campaign": campaign, "draw": draw, "form": form}
     if request.method == "GET":

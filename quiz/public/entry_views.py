@@ -180,6 +180,10 @@ def campaign_page() -> ResponseReturnValue:
         return redirect(url_for("public.artwork_home"))
     # A kind registered without its flow yet shows the campaign, never the quiz's steps.
     state = window_state(campaign) if kind.has_flow else "preparing"
+    if campaign.kind == "list_draw":
+        from quiz.public.list_draw_views import render_list_draw
+
+        return render_list_draw(campaign, state)
     return render_template(
         "public/campaign.html",
         campaign=campaign,

@@ -48,7 +48,7 @@ def test_the_six_stages_have_the_plan_s_names_in_order():
     ]
 
 
-def test_every_kind_is_registered_and_only_the_prize_quiz_has_a_public_flow():
+def test_every_kind_is_registered_and_the_unbuilt_ones_have_no_public_flow():
     assert tuple(kinds.KINDS) == CAMPAIGN_KINDS
     assert [k.label for k in kinds.KINDS.values()] == [
         "有奖问答",
@@ -60,7 +60,8 @@ def test_every_kind_is_registered_and_only_the_prize_quiz_has_a_public_flow():
     # The staff contest has its own flow (sign-in and paper), never the quiz's steps.
     assert kinds.has_public_step("staff_contest", "contest")
     assert not kinds.has_public_step("prize_quiz", "contest")
-    assert not kinds.kind_of("list_draw").has_flow
+    # A list draw has its page and the draw, never registration or the quiz.
+    assert kinds.has_public_step("list_draw", "draw")
     # The drawing contest has its own pages (quiz/public/artwork_views.py), not the quiz's.
     assert kinds.has_public_step("artwork_contest", "artwork")
     for code in ("list_draw", "staff_contest", "artwork_contest"):

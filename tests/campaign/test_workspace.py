@@ -270,9 +270,9 @@ def test_the_switcher_refuses_what_names_no_campaign_and_hides_pages_a_kind_lack
     assert "当前活动" in dashboard and "名单抽奖" in dashboard  # every campaign is offered
     assert 'href="/admin/draw"' in dashboard
     switch(client, other)
-    # A list draw has no quiz leads, leaderboard or draw pages yet: gone from menu and URL.
+    # A list draw has its draw pages but no quiz leads or leaderboard: gone from menu and URL.
     page = client.get("/admin/").get_data(as_text=True)
-    assert 'href="/admin/draw"' not in page and 'href="/admin/leads"' not in page
-    for path in ("/admin/leads", "/admin/leaderboard", "/admin/draw", "/admin/exports"):
+    assert 'href="/admin/draw"' in page and 'href="/admin/leads"' not in page
+    for path in ("/admin/leads", "/admin/leaderboard", "/admin/exports"):
         assert client.get(path).status_code == 404, path
     assert client.get("/admin/audit").status_code == 200  # common to every kind

@@ -1,0 +1,208 @@
+"""Importing a generated entrant list into a list draw while the quiz takes registrations.
+
+Starts the real site under gunicorn (tests/load/server.py, the quiz campaign open),
+loads the example list draw (its window moved to the past, the freeze deadline ahead),
+writes a CSV of ROWS fictitious customers and runs `quiz draw import-entrants --yes` as
+a process of its own, timing it (wall seconds, rows/s) and reading its peak RSS from the
+kernel (wait4). Meanwhile new participants register on the quiz one after another
+through the public flow; their POST /register latencies are printed.
+
+With --end-to-end it then freezes, runs the draw with a result in the declared format,
+and checks that `quiz draw winners`, the checker served at /c/<slug>/draw/verify_draw.py
+and `quiz draw replay` name exactly the same winners (issue 21's Must show).
+
+    .venv/bin/python tests/benchmarks/bench_list_import.py --rows 1000000
+    .venv/bin/python tests/benchmarks/bench_list_import.py --rows 100000 --end-to-end
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from quiz.clock import CHINA  # noqa: E402
+from quiz.draw import demo  # noqa: E402
+from tests.load.harness import csrf_in, identity  # noqa: E402
+from tests.load.server import quiz_command, run_server  # noqa: E402
+
+EXAMPLE = ROOT / "quiz" / "data" / "campaign" / "reinstatement-draw.toml"
+SLUG = "reinstatement-draw-2027"
+QUIZ_SLUG = "insurance-quiz-2026"
+RANDOMNESS = "05 11 16 23 28 32 + 07"
+
+
+def moved_example(workdir: Path) -> Path:
+    """The shipped list draw, closed two days ago, drawn just now, freeze deadline ahead."""
+    now = datetime.now(UTC)
+    text = EXAMPLE.read_text("utf-8")
+    for key, moment in (
+        ("opens_at", now - timedelta(days=90)),
+        ("closes_at", now - timedelta(days=2)),
+        ("draw_at", now - timedelta(minutes=5)),
+        ("freeze_deadline", now + timedelta(days=1)),
+    ):
+        local = moment.astimezone(CHINA).strftime("%Y-%m-%dT%H:%M:%S")
+        text = re.sub(rf"(?m)^{key} = .*$", f"{key} = {local}", text)
+    path = workdir / "reinstatement-draw.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def quiz(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(  # noqa: S603 - our own CLI
+        [*quiz_command(), *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"quiz {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def register(url: str, n: int) -> tuple[int, float]:
+    """One new participant through the quiz's public flow (under /c/<slug>/, since the
+    site now has two campaigns); POST /register's status and time."""
+    base = f"/c/{QUIZ_SLUG}"
+    with httpx.Client(base_url=url, timeout=60) as client:
+        token = csrf_in(client.get(f"{base}/").text, f"{base}/")
+        consent = {"agree_rules": "y", "agree_sensitive": "y", "csrf_token": token}
+        client.post(f"{base}/consent", data=consent)
+        token = csrf_in(client.get(f"{base}/register").text, f"{base}/register")
+        started = time.perf_counter()
+        form = {"csrf_token": token, **identity(n, 11).form()}
+        resp = client.post(f"{base}/register", data=form)
+        return resp.status_code, time.perf_counter() - started
+
+
+def timed_import(env: dict[str, str], listed: Path) -> tuple[float, int, str]:
+    """Run the import as its own process: wall seconds, peak RSS (KiB), its output."""
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603 - our own CLI
+        [*quiz_command(), "draw", "import-entrants", str(listed), "--campaign", SLUG, "--yes"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or []))
+    reader.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    reader.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError("import failed:\n" + "".join(output))
+    return seconds, usage.ru_maxrss, "".join(output)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--end-to-end", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        with run_server(url, workdir, workers=args.workers) as server:
+            env = {**server.env}
+            quiz(env, "campaign", "load", str(moved_example(workdir)))
+            now = datetime.now(CHINA).date()
+            started = time.perf_counter()
+            listed = demo.write_list(
+                workdir / "list.csv",
+                args.rows,
+                [f"B{code}" for code in ("11", "31", "44", "42", "51")],
+                now - timedelta(days=80),
+                now - timedelta(days=3),
+            )
+            print(
+                f"generated {args.rows:,} rows, {listed.stat().st_size / 1_048_576:.1f} MB, "
+                f"in {time.perf_counter() - started:.1f} s"
+            )
+            latencies: list[float] = []
+            statuses: list[int] = []
+            result: dict[str, object] = {}
+
+            def run_import() -> None:
+                result["figures"] = timed_import(env, listed)
+
+            importer = threading.Thread(target=run_import)
+            importer.start()
+            n = 0
+            while importer.is_alive():
+                status, seconds = register(server.url, n)
+                statuses.append(status)
+                latencies.append(seconds)
+                n += 1
+            importer.join()
+            seconds, rss_kib, output = result["figures"]  # type: ignore[misc]
+            print(output.strip().splitlines()[0])
+            print(
+                f"import: {seconds:.1f} s wall, {args.rows / seconds:,.0f} rows/s, "
+                f"peak RSS {rss_kib / 1024:.0f} MB"
+            )
+            if latencies:
+                ordered = sorted(latencies)
+                p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
+                print(
+                    f"POST /register while importing: n={len(ordered)} "
+                    f"median={statistics.median(ordered) * 1000:.0f} ms "
+                    f"p95={p95 * 1000:.0f} ms "
+                    f"max={ordered[-1] * 1000:.0f} ms statuses={sorted(set(statuses))}"
+                )
+            if args.end_to_end:
+                end_to_end(env, server.url, workdir)
+    return 0
+
+
+def end_to_end(env: dict[str, str], url: str, workdir: Path) -> None:
+    """Freeze, run, and compare the winners from the three sources."""
+    for step in (
+        ("draw", "freeze", "--campaign", SLUG),
+        ("draw", "run", RANDOMNESS, "--campaign", SLUG, "--yes"),
+    ):
+        started = time.perf_counter()
+        out = quiz(env, *step)
+        took = time.perf_counter() - started
+        print(f"quiz {' '.join(step)}: {took:.1f} s; {out.strip().splitlines()[0]}")
+    printed = quiz(env, "draw", "winners", "--campaign", SLUG)
+    winners = [line.split("\t")[1] for line in printed.splitlines()[1:]]
+    entrants = workdir / "entrants.txt"
+    quiz(env, "draw", "export-entrants", str(entrants), "--campaign", SLUG)
+    program = httpx.get(f"{url}/c/{SLUG}/draw/verify_draw.py", timeout=30)
+    (workdir / "verify_draw.py").write_bytes(program.content)
+    checked = subprocess.run(  # noqa: S603 - the published checker, run with this interpreter
+        [sys.executable, "-I", "verify_draw.py", "entrants.txt", RANDOMNESS, str(len(winners))],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    replayed = quiz(
+        env, "draw", "replay", str(entrants), RANDOMNESS, "--winners", str(len(winners))
+    ).split()
+    print(f"winners printed by quiz draw winners: {len(winners)}; first five {winners[:5]}")
+    print(f"verify_draw.py (served by the site) agrees: {checked == winners}")
+    print(f"quiz draw replay agrees: {replayed == winners}")
+    if not (checked == winners and replayed == winners):
+        raise SystemExit("MISMATCH")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
