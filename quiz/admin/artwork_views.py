@@ -63,15 +63,12 @@ def _upload_limit(endpoint: str | None, _values: dict[str, Any] | None) -> None:
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(exc: RequestEntityTooLarge) -> ResponseReturnValue:
-    from quiz.web.errors import render_error
+    # A blueprint's handler wins over the app's: the other upload forms keep their pages.
+    from quiz.web.errors import render_error, too_large
 
     if request.endpoint in UPLOAD_ENDPOINTS:
         return render_error(413, images.TOO_LARGE)
-    if request.endpoint == "admin.referrals_agents":
-        from quiz.referrals.import_jobs import CLI_HINT
-
-        return render_error(413, f"文件超过网页上传的大小上限(2 MB)。{CLI_HINT}")
-    return render_error(413)
+    return too_large(request.endpoint)
 
 
 class IssueForm(SafeForm):

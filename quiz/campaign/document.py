@@ -10,13 +10,14 @@ load gives back the same campaign.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from quiz.campaign.spec import LOCAL_TZ
+from quiz.campaign.toml_values import untagged
 from quiz.models import Campaign, Question
 
 Document = dict[str, Any]
@@ -113,6 +114,8 @@ def document_of(session: Session, campaign: Campaign) -> Document:
         doc["leaderboard_tiers"] = [dict(t) for t in c["leaderboard_tiers"]]
     if c.get("contest"):
         doc["contest"] = dict(c["contest"])  # staff_contest (quiz.campaign.contest_spec)
+    for name, table in c.get("source_tables", {}).items():
+        doc[name] = untagged(table)  # [artwork], [race], [[draws]] as the file wrote them
     questions = session.scalars(
         select(Question)
         .where(Question.campaign_id == campaign.id, Question.active.is_(True))
@@ -127,21 +130,26 @@ def _string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007F")
 
 
-def _value(value: Any) -> str:
+def _value(value: Any, inline: bool = False) -> str:
+    """A TOML value; `inline`: inside an inline table, where no line break may fall."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, int | float):
+        return repr(value)
     if isinstance(value, datetime):
         return value.replace(microsecond=0).isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
     if isinstance(value, str):
         return _string(value)
     if isinstance(value, list):
-        if all(isinstance(v, str) for v in value) and sum(len(v) for v in value) > 60:
+        long_text = all(isinstance(v, str) for v in value) and sum(len(v) for v in value) > 60
+        if long_text and not inline:
             return "[\n" + "".join(f"  {_value(v)},\n" for v in value) + "]"
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    if isinstance(value, dict):  # an inline table ([contest]'s groups, quotas, weights)
-        return "{ " + ", ".join(f"{_string(str(k))} = {_value(v)}" for k, v in value.items()) + " }"
+        return "[" + ", ".join(_value(v, inline=True) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table ([contest]'s groups, [race]'s targets)
+        items = ", ".join(f"{_string(str(k))} = {_value(v, inline=True)}" for k, v in value.items())
+        return "{ " + items + " }"
     raise TypeError(f"cannot write {type(value).__name__} to a campaign file")
 
 

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from quiz.campaign import artwork_settings
 from quiz.campaign.contest_spec import check_contest
 from quiz.campaign.race_spec import check_race
+from quiz.campaign.toml_values import tagged
 from quiz.db import utcnow
 from quiz.models import CAMPAIGN_KINDS, Campaign, ContestAnswer, Question, QuizItem
 
@@ -115,6 +116,8 @@ _DRAW_KEYS = frozenset(
 )
 _DRAW_REQUIRED = _DRAW_KEYS - {"closes_at", "exclude_earlier_winners", "name"}
 _RANK_TIER_KEYS = frozenset({"name", "from", "to"})
+# Tables whose checked form differs from what the file says; kept as written as well.
+SOURCE_TABLES = ("artwork", "race", "draws")
 
 Path_ = tuple[str | int, ...]
 
@@ -208,6 +211,9 @@ class CampaignSpec:
     race: dict[str, Any] | None = None
     # Further draws ([[draws]], quiz.draw.plans), as stored: times as ISO text.
     draws: list[dict[str, Any]] = field(default_factory=list)
+    # The tables of SOURCE_TABLES as the file wrote them (quiz.campaign.toml_values tags
+    # their dates): the editor and `quiz campaign export` write these back unchanged.
+    source_tables: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------
@@ -771,6 +777,7 @@ def parse_campaign(text: str) -> CampaignSpec:
         artwork=artwork,
         contest=contest,
         draws=draws,
+        source_tables={name: tagged(data[name]) for name in SOURCE_TABLES if name in data},
         opens_at=opens_at,
         closes_at=closes_at,
         draw_at=draw_at,

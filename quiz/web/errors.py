@@ -41,6 +41,21 @@ def render_error(code: int, message: str | None = None) -> tuple[str, int]:
     )
 
 
+def too_large(endpoint: str | None) -> tuple[str, int]:
+    """The 413 page; an upload form that has a command for bigger files names it."""
+    if endpoint == "admin.referrals_agents":
+        from quiz.referrals.import_jobs import CLI_HINT
+
+        return render_error(413, f"文件超过网页上传的大小上限(2 MB)。{CLI_HINT}")
+    if endpoint == "admin.contest_roster":
+        return render_error(
+            413,
+            "文件超过网页上传的大小上限(2 MB)。名单请分机构上传,"
+            "或由系统管理员用命令导入:quiz contest import-roster 文件名 --campaign 活动地址",
+        )
+    return render_error(413)
+
+
 def register(app: Flask) -> None:
     """Attach the handlers."""
 
@@ -51,16 +66,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[str, int]:
         code = exc.code or 500
-        if code == 413 and request.endpoint == "admin.referrals_agents":
-            from quiz.referrals.import_jobs import CLI_HINT
-
-            return render_error(413, f"文件超过网页上传的大小上限(2 MB)。{CLI_HINT}")
-        if code == 413 and request.endpoint == "admin.contest_roster":
-            return render_error(
-                413,
-                "文件超过网页上传的大小上限(2 MB)。名单请分机构上传,"
-                "或由系统管理员用命令导入:quiz contest import-roster 文件名 --campaign 活动地址",
-            )
+        if code == 413:
+            return too_large(request.endpoint)
         return render_error(code)
 
     @app.errorhandler(Exception)
