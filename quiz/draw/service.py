@@ -31,6 +31,7 @@ from quiz.draw.algorithm import (
     draw_v1,
 )
 from quiz.draw.eligibility import DrawRefused, active_draw, eligible_query
+from quiz.fraud.review import apply_address_rule
 from quiz.leads.exports import masked_address, neutralise
 from quiz.models import (
     Branch,
@@ -211,6 +212,9 @@ def freeze(
             f"已过活动文件规定的名单冻结截止时间({cn_time(deadline)}),"
             "开奖结果可能已经公布,不能再冻结名单。请在活动文件中公布新的随机数来源和截止时间。"
         )
+    # The campaign file's eligibility rule (同一邮寄地址限一人获奖) as exclusions, so the
+    # frozen list is what is drawn.
+    apply_address_rule(session, campaign, actor, operator=operator, ip=ip)
     if count_eligible(session, campaign) == 0:
         raise DrawRefused("没有符合抽奖条件的参与者(N = 0),不能冻结名单。")
     draw = Draw(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +41,7 @@ from quiz.entry.signup import (
     save_registration,
 )
 from quiz.extensions import client_address, limiter
+from quiz.fraud import signals
 from quiz.fraud.codes import (
     MOBILE_TAKEN_MESSAGE,
     CodeRefused,
@@ -56,7 +58,7 @@ from quiz.fraud.codes import (
     withdraw,
 )
 from quiz.identity import IdentityError
-from quiz.models import Campaign
+from quiz.models import Campaign, Participant
 from quiz.privacy.protection import KeyError_
 from quiz.public import bp
 from quiz.public.forms import (
@@ -308,6 +310,19 @@ def register() -> ResponseReturnValue:
                     prepared.participant.id_hash,
                 )
             participant = save_registration(db(), prepared)
+            signals.record_entry(
+                db(),
+                protector(),
+                participant,
+                signals.EntryFacts(
+                    mobile=reg.mobile,
+                    resident_id=reg.resident_id.number,
+                    birth_date=reg.resident_id.birth_date,
+                    device_cookie=request.cookies.get(signals.DEVICE_COOKIE),
+                    ip=consent_given.ip,
+                ),
+                signals.limits_of(campaign),
+            )
             db().commit()
         except CodeRejected as exc:
             db().commit()  # the wrong try counts against the code's five
@@ -336,6 +351,26 @@ def register() -> ResponseReturnValue:
         session.pop(DRAFT_KEY, None)
         return redirect(url_for("public.question"))
     return render_template("public/register.html", form=form, campaign=campaign), 422
+
+
+@bp.after_request
+def _device_cookie(response: Any) -> Any:
+    """Give the browser a long-lived random device id on the registration page (after
+    consent): entries from one device in a short time are a risk signal (quiz.fraud)."""
+    if (
+        request.endpoint == "public.register"
+        and signals.DEVICE_COOKIE not in request.cookies
+        and response.status_code < 400
+    ):
+        response.set_cookie(
+            signals.DEVICE_COOKIE,
+            secrets.token_urlsafe(16),
+            max_age=signals.DEVICE_COOKIE_DAYS * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=bool(current_app.config.get("QUIZ_HTTPS")),
+        )
+    return response
 
 
 # The typed registration kept across 获取验证码's Post/Redirect/Get, encrypted with the
@@ -601,12 +636,22 @@ def answer() -> ResponseReturnValue:
         db().rollback()
         return _question_page(campaign, bank, sheet, error=str(exc))
     if sheet.status == "completed":
+        _check_speed(campaign, sheet)
         return redirect(url_for("public.result"))
     if request.headers.get(ANSWERED_BY_SCRIPT) == "1":
         # The page's script swaps this in: one request per question, not POST + GET.
         # Without it the browser gets Post/Redirect/Get, so a reload never re-posts.
         return _question_page(campaign, bank, sheet)
     return redirect(url_for("public.question"))
+
+
+def _check_speed(campaign: Campaign, sheet: AnswerSheet) -> None:
+    """Answers faster than a person reads are a risk signal, checked once at completion."""
+    participant = db().get(Participant, sheet.participant_id)
+    if participant is not None and signals.check_answer_speed(
+        db(), participant, signals.limits_of(campaign)
+    ):
+        db().commit()
 
 
 @bp.get("/result")
