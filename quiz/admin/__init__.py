@@ -28,5 +28,6 @@ def load_views() -> None:
         exports_views,
         leads_views,
         referral_views,
+        risk_views,
         users_views,
     )

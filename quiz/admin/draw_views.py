@@ -30,6 +30,7 @@ from quiz.admin.campaign_views import selected_campaign
 from quiz.db import utcnow
 from quiz.draw import control, service
 from quiz.draw.eligibility import DrawRefused, exclude_participant
+from quiz.fraud.review import exclusion_counts
 from quiz.leads.scope import HEAD_OFFICE
 from quiz.models import MAX_ID, Branch, Campaign, Draw, Participant, StaffUser, Winner
 from quiz.staff import audit
@@ -176,6 +177,7 @@ def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
         "active": active,
         # Counting is one indexed aggregate; only worth showing before the freeze.
         "eligible": None if active else service.count_eligible(db(), campaign),
+        "exclusions": exclusion_counts(db(), campaign),
         "is_admin": user.role == "admin",
         "exclude_form": forms.get("exclude_form") or ExcludeForm(),
         "run_form": forms.get("run_form") or RunForm(),
@@ -535,6 +537,7 @@ def draw_record(draw_id: int) -> ResponseReturnValue:
         winners=len(rows),
         columns=RECORD_COLUMNS,
         prize_total=service.prize_total(target.tiers),
+        exclusions=exclusion_counts(db(), target.campaign),
     )
 
 

@@ -20,6 +20,7 @@ from quiz.cli import (
     draw,
     privacy,
     referrals,
+    risk,
     site,
     staff,
 )
@@ -55,6 +56,6 @@ def main() -> None:
     """Insurance-knowledge prize quiz: operate the site."""
 
 
-for _topic in (database, campaign, site, staff, privacy, branches, draw, referrals):
+for _topic in (database, campaign, site, staff, privacy, branches, draw, referrals, risk):
     for _command in _topic.COMMANDS:
         main.add_command(_command)
