@@ -131,7 +131,7 @@ def document_of(session: Session, campaign: Campaign) -> Document:
     # Fraud defence settings, written only when set (files without them stay as they were).
     if c.get("bot_challenge", "off") != "off":
         doc["quiz"]["bot_challenge"] = c["bot_challenge"]
-    if c.get("risk_address_limit"):
+    if c.get("risk_address_limit", 3) != 3:
         doc["quiz"]["risk_address_limit"] = c["risk_address_limit"]
     if c.get("one_winner_per_address"):
         doc["draw"]["one_winner_per_address"] = True

@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from limits.storage import MemoryStorage
 from sqlalchemy.exc import IntegrityError
 
 from quiz import identity
@@ -41,7 +42,7 @@ from quiz.entry.signup import (
     save_registration,
 )
 from quiz.extensions import client_address, limiter
-from quiz.fraud import signals
+from quiz.fraud import challenge, signals
 from quiz.fraud.codes import (
     MOBILE_TAKEN_MESSAGE,
     CodeRefused,
@@ -277,6 +278,12 @@ def register() -> ResponseReturnValue:
             return render_template(
                 "public/register.html", form=form, campaign=campaign, postal_warning=warning
             ), 422
+        try:
+            _check_bot(campaign)
+        except challenge.ChallengeRefused as exc:
+            return render_template(
+                "public/register.html", form=form, campaign=campaign, bot_error=str(exc)
+            ), exc.status
         reg = Registration(
             name=form.name.checked,
             resident_id=form.resident_id.checked,
@@ -351,6 +358,47 @@ def register() -> ResponseReturnValue:
         session.pop(DRAFT_KEY, None)
         return redirect(url_for("public.question"))
     return render_template("public/register.html", form=form, campaign=campaign), 422
+
+
+def _count(key: str, seconds: int) -> int:
+    """A shared counter in the rate-limit storage (Redis across hosts): the count after
+    adding one, forgotten after `seconds`. With rate limiting switched off the limiter
+    has no storage: then one in memory per app."""
+    storage = getattr(limiter, "_storage", None) or current_app.extensions.setdefault(
+        "quiz.local_counts", MemoryStorage()
+    )
+    return int(storage.incr(key, seconds))
+
+
+def _challenge_keys() -> challenge.Keys:
+    return challenge.derive_keys(current_app.config["SECRET_KEY"])
+
+
+@bp.get("/altcha/challenge")
+@limiter.limit("60/minute")
+def bot_challenge() -> ResponseReturnValue:
+    """A signed proof-of-work challenge for the registration form's background check;
+    harder for a client that keeps asking (quiz.fraud.challenge)."""
+    campaign = campaign_or_404()
+    if not challenge.bot_challenge(campaign.content):
+        abort(404)
+    asked = _count(f"altcha-rate:{client_address()}", 60)
+    body = challenge.new_challenge(_challenge_keys(), challenge.max_number_for(asked))
+    response = current_app.response_class(json.dumps(body), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _check_bot(campaign: Campaign) -> None:
+    """The campaign's proof of work on a registration: a solved challenge, used once; or
+    without one (no JavaScript) the client's small hourly allowance."""
+    if not challenge.bot_challenge(campaign.content):
+        return
+    payload = request.form.get("altcha", "")
+    if payload:
+        challenge.verify(payload, _challenge_keys(), _count)
+    else:
+        challenge.allow_without_script(client_address(), _count)
 
 
 @bp.after_request

@@ -226,3 +226,23 @@ def test_erasure_removes_keys_and_signals(session: Session, protector: Any) -> N
     anonymise(session, protector, p)
     assert session.scalar(select(func.count()).select_from(RiskKey)) == 0
     assert session.scalar(select(func.count()).select_from(RiskSignal)) == 0
+
+
+def test_registration_through_the_form_records_the_keys(client: Any, session: Session) -> None:
+    client.post("/consent", data={"agree_rules": "y", "agree_sensitive": "y"})
+    client.get("/register")
+    device = client.get_cookie(signals.DEVICE_COOKIE)
+    assert device is not None and len(device.value) >= 20
+    assert device.http_only
+    form = {
+        "name": "李四",
+        "resident_id": make_resident_id("420102", seq=31),
+        "address": "湖北省武汉市江岸区沿江大道100号",
+        "postal_code": "430014",
+        "mobile": "17012345678",
+    }
+    assert client.post("/register", data=form).status_code == 302
+    kinds = dict(session.execute(select(RiskKey.kind, RiskKey.key)).all())
+    assert set(kinds) == {"address", "device", "network", "idrun"}
+    assert kinds["device"] == signals.device_key(device.value)
+    assert _flagged(session, "segment") != {}
