@@ -39,6 +39,8 @@ PAGE_OF_ENDPOINT_PREFIX = (
     ("admin.referrals", "referrals"),
     ("admin.leaderboard", "leaderboard"),
     ("admin.draw", "draw"),
+    # 风控审核 reviews the entries before the draw: a kind without a draw has no queue.
+    ("admin.risk", "draw"),
 )
 
 
