@@ -55,9 +55,19 @@
     else form.submit();
   }
 
+  // A form with an empty required field goes at once: the server answers with the fields'
+  // messages before it looks at the proof of work, so nothing is spent.
+  function incomplete() {
+    var required = form.querySelectorAll("[required]");
+    for (var i = 0; i < required.length; i++) {
+      if (!required[i].disabled && !String(required[i].value || "").trim()) return true;
+    }
+    return false;
+  }
+
   form.addEventListener("submit", function (event) {
     var submitter = event.submitter || form;
-    if (submitter.name === "send_code" || field.value || !working) return;
+    if (submitter.name === "send_code" || field.value || !working || incomplete()) return;
     event.preventDefault();
     pending = submitter;
     say("正在进行人机验证,请稍候…");
