@@ -1008,6 +1008,63 @@ class ContactAttempt(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RiskKey(Base):
+    """What risk signals compare, one row per entry and kind (quiz.fraud.signals): the
+    keyed hash of the folded mailing address, of the device cookie, the client network
+    (/24 or /64) and the ID number's region + birth date. Indexed by key, so the check at
+    registration counts the entries sharing a key without reading the campaign."""
+
+    __tablename__ = "risk_key"
+    __table_args__ = (
+        PrimaryKeyConstraint("participant_id", "kind"),
+        Index("ix_risk_key_lookup", "campaign_id", "kind", "key", "created_at"),
+    )
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RiskSignal(Base):
+    """A reason to doubt an entry: the signal, the cluster of entries it shares it with
+    (cluster_key; the same for every entry of the cluster) and a masked description."""
+
+    __tablename__ = "risk_signal"
+    __table_args__ = (
+        UniqueConstraint("participant_id", "signal"),
+        Index("ix_risk_signal_cluster", "campaign_id", "signal", "cluster_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id", ondelete="CASCADE"))
+    signal: Mapped[str] = mapped_column(String(16))
+    cluster_key: Mapped[str] = mapped_column(String(64))
+    # Masked, shown to reviewers (e.g. 湖北省武汉市江岸区沿江大道***).
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RiskAction(Base):
+    """One bulk exclusion from the review queue (or the address rule), kept so that it can
+    be undone as a whole before the freeze."""
+
+    __tablename__ = "risk_action"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), index=True)
+    signal: Mapped[str] = mapped_column(String(16))
+    cluster_key: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(200))
+    participant_ids: Mapped[list[int]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    undone_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 # The largest id any table can hold (PostgreSQL's integer). A bigger number in a URL
 # names nothing: without this bound it reached the query and failed there with a 500.
 MAX_ID = 2**31 - 1

@@ -53,6 +53,9 @@ def install_test_campaign(session: Session, **changes: Any) -> Campaign:
         "freeze_deadline": now + timedelta(days=35),
         # The existing flow tests register without a code; tests/fraud turn it on.
         "sms_verification": "off",
+        # Likewise without the bot challenge and the one-winner-per-address rule (tests/fraud).
+        "bot_challenge": "off",
+        "one_winner_per_address": False,
     }
     defaults.update(changes)
     campaign = install_campaign(session, dataclasses.replace(spec, **defaults))

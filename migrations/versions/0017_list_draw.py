@@ -7,7 +7,7 @@ its own draw time and result example, and the list it froze; draw_entrant and wi
 point at either a participant or a list entrant (exactly one).
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-02 06:00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import quiz.db
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

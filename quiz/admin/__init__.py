@@ -33,6 +33,7 @@ def load_views() -> None:
         owners_views,
         race_views,
         referral_views,
+        risk_views,
         users_views,
         webhooks_views,
     )

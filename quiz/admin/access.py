@@ -81,6 +81,8 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 head_office_required = roles_required(*HEAD_OFFICE)
 # 活动管理: the campaign editor (quiz.staff.auth.PERMISSIONS says which roles hold it).
 manage_campaigns = roles_required(*PERMISSIONS["manage_campaigns"])
+# 风控审核: the fraud review queue (quiz.staff.auth.PERMISSIONS says which roles hold it).
+review_risk = roles_required(*PERMISSIONS["review_risk"])
 admin_required = roles_required("admin")
 any_staff = roles_required("admin", "analyst", "branch")
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from quiz.fraud.signals import SIGNALS
 from quiz.leads.service import describe_filters
 from quiz.models import AuditLog, Branch
 
@@ -70,6 +71,9 @@ ACTION_LABELS = {
     "draw.accounts": "设置抽奖操作人",
     "draw.witnesses": "填写抽奖见证人",
     "draw.exclude": "排除抽奖资格",
+    "risk.exclude": "风控审核:批量排除",
+    "risk.undo": "风控审核:撤销批量排除",
+    "risk.recompute": "风控审核:重新计算风险信号",
     "draw.shipping": "更新奖品寄送",
     "draw.winners_export": "导出中奖名单",
     "draw.list_import": "导入抽奖名单",
@@ -93,6 +97,7 @@ ACTION_LABELS = {
 }
 _OBJECT_KINDS = {
     "participant": "线索",
+    "risk_action": "风控排除操作",
     "user": "用户",
     "draw": "抽奖",
     "winner": "中奖记录",
@@ -106,6 +111,9 @@ _REASONS = {"password": "密码错误", "locked": "账户已锁定", "unknown": 
 _FIELDS = {"id_number": "身份证号码", "mobile": "手机号码", "landline": "固定电话"}
 _KEYS = {
     "rows": "条数",
+    "signal": "风险信号",
+    "entries": "人数",
+    "flagged": "有风险信号的人数",
     "reason": "原因",
     "second_factor": "验证方式",
     "stage": "环节",
@@ -215,6 +223,8 @@ def _details(session: Session, entry: AuditLog) -> list[str]:
             words.append(f"{_KEYS[key]}:" + "、".join(map(str, value)))
         elif key == "branch_id":
             words.append("机构:" + _branch_name(session, value))
+        elif key == "signal":
+            words.append("风险信号:" + SIGNALS.get(str(value), "同一邮寄地址限一人获奖"))
         elif key == "before" and isinstance(value, Mapping):
             # Campaign edits: each changed setting as before -> after.
             after = detail.get("after") if isinstance(detail.get("after"), Mapping) else {}

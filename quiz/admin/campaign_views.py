@@ -40,6 +40,8 @@ PAGE_OF_ENDPOINT_PREFIX = (
     ("admin.leaderboard", "leaderboard"),
     ("admin.draw", "draw"),
     ("admin.artwork", "artwork"),
+    # 风控审核 reviews the entries before the draw: a kind without a draw has no queue.
+    ("admin.risk", "draw"),
 )
 
 

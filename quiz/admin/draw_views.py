@@ -32,6 +32,7 @@ from quiz.draw import control, service
 from quiz.draw.eligibility import DrawRefused, exclude_participant
 from quiz.draw.lists import active_import
 from quiz.draw.plans import plan_of, plans_of
+from quiz.fraud.review import exclusion_counts
 from quiz.leads.scope import HEAD_OFFICE
 from quiz.models import MAX_ID, Branch, Campaign, Draw, Participant, StaffUser, Winner
 from quiz.staff import audit
@@ -184,6 +185,7 @@ def _overview(status: int = 200, **forms: Any) -> ResponseReturnValue:
         "active": active,
         # Counting is one indexed aggregate; only worth showing before the freeze.
         "eligible": None if active else service.count_eligible(db(), campaign, next_number or 1),
+        "exclusions": exclusion_counts(db(), campaign),
         "plans": plans_of(campaign),
         "next_number": next_number,
         "list_draw": campaign.kind == "list_draw",
@@ -568,6 +570,7 @@ def draw_record(draw_id: int) -> ResponseReturnValue:
         winners=len(rows),
         columns=RECORD_COLUMNS,
         prize_total=service.prize_total(target.tiers),
+        exclusions=exclusion_counts(db(), target.campaign),
     )
 
 

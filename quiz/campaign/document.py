@@ -26,8 +26,27 @@ Document = dict[str, Any]
 _LAYOUT: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("campaign", ("slug", "name", "kind", "opens_at", "closes_at", "draw_at")),
     ("organiser", ("name", "contact")),
-    ("quiz", ("questions_per_participant", "min_score", "referral_rule", "sms_verification")),
-    ("draw", ("randomness_source", "randomness_format", "randomness_example", "freeze_deadline")),
+    (
+        "quiz",
+        (
+            "questions_per_participant",
+            "min_score",
+            "referral_rule",
+            "sms_verification",
+            "bot_challenge",
+            "risk_address_limit",
+        ),
+    ),
+    (
+        "draw",
+        (
+            "randomness_source",
+            "randomness_format",
+            "randomness_example",
+            "freeze_deadline",
+            "one_winner_per_address",
+        ),
+    ),
     ("rules", ("version", "entry_conditions", "draw_method", "prize_claim", "paragraphs")),
     ("privacy", ("version", "follow_up_retention_days", "winner_retention_days", "notice")),
 )
@@ -110,6 +129,13 @@ def document_of(session: Session, campaign: Campaign) -> Document:
             doc["draw"][key] = c[key]
     if c.get("freeze_deadline"):
         doc["draw"]["freeze_deadline"] = local_time(c["freeze_deadline"])
+    # Fraud defence settings, written only when set (files without them stay as they were).
+    if c.get("bot_challenge", "off") != "off":
+        doc["quiz"]["bot_challenge"] = c["bot_challenge"]
+    if c.get("risk_address_limit", 3) != 3:
+        doc["quiz"]["risk_address_limit"] = c["risk_address_limit"]
+    if c.get("one_winner_per_address"):
+        doc["draw"]["one_winner_per_address"] = True
     if c.get("leaderboard_tiers"):
         doc["leaderboard_tiers"] = [dict(t) for t in c["leaderboard_tiers"]]
     if c.get("contest"):

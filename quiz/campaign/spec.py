@@ -11,9 +11,14 @@ line of the offending key, so an operator can fix the file without reading Pytho
     [privacy]     version, notice, follow_up_retention_days, winner_retention_days
     [quiz]        questions_per_participant = 5, min_score (optional),
                   referral_rule = "address" | "referral",
-                  sms_verification = "off" | "required" (SMS code proves the mobile)
+                  sms_verification = "off" | "required" (SMS code proves the mobile),
+                  bot_challenge = "off" | "altcha" (proof of work at registration),
+                  risk_address_limit = 3 (entries one address may have before they are
+                  a risk cluster)
     [draw]        randomness_source, randomness_format + randomness_example and
-                  freeze_deadline (optional here; the draw refuses to freeze without them)
+                  freeze_deadline (optional here; the draw refuses to freeze without them),
+                  one_winner_per_address = false (同一邮寄地址限一人获奖, applied before the
+                  freeze as an exclusion)
     [[leaderboard_tiers]] name, from, to      (optional: the leaderboard's reward bands)
     [[draws]]     number (2, 3 ...), name, draw_at, freeze_deadline, randomness_source,
                   randomness_format, randomness_example, closes_at (optional),
@@ -51,6 +56,7 @@ OPTION_KEYS = "ABCDEFGHIJ"
 KINDS = ("knowledge", "intent")
 REFERRAL_RULES = ("address", "referral")
 SMS_VERIFICATION = ("off", "required")
+BOT_CHALLENGES = ("off", "altcha")
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _QUESTION_KEY = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -72,12 +78,27 @@ _TABLES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"version", "notice", "follow_up_retention_days", "winner_retention_days"}),
     ),
     "quiz": (
-        frozenset({"questions_per_participant", "min_score", "referral_rule", "sms_verification"}),
+        frozenset(
+            {
+                "questions_per_participant",
+                "min_score",
+                "referral_rule",
+                "sms_verification",
+                "bot_challenge",
+                "risk_address_limit",
+            }
+        ),
         frozenset(),
     ),
     "draw": (
         frozenset(
-            {"randomness_source", "randomness_format", "randomness_example", "freeze_deadline"}
+            {
+                "randomness_source",
+                "randomness_format",
+                "randomness_example",
+                "freeze_deadline",
+                "one_winner_per_address",
+            }
         ),
         frozenset({"randomness_source"}),
     ),
@@ -192,6 +213,12 @@ class CampaignSpec:
     referral_rule: Literal["referral", "address"] = "address"
     # "required": registration asks for an SMS code sent to the mobile (quiz.fraud.codes).
     sms_verification: Literal["off", "required"] = "off"
+    # "altcha": registration carries a solved proof-of-work challenge (quiz.fraud.challenge).
+    bot_challenge: Literal["off", "altcha"] = "off"
+    # More entries than this to one mailing address form a risk cluster (quiz.fraud.signals).
+    risk_address_limit: int = 3
+    # 同一邮寄地址限一人获奖: applied before the freeze as an exclusion (quiz.fraud.review).
+    one_winner_per_address: bool = False
     source_sha256: str = field(default="")
     # The one way to write the result (a regular expression it must match in full), with
     # an example, and the latest time to freeze the list: announced before the lottery, so
@@ -706,7 +733,16 @@ def parse_campaign(text: str) -> CampaignSpec:
     if sms_verification not in SMS_VERIFICATION:
         c.fail(("quiz", "sms_verification"), f"{sms_verification!r} must be 'off' or 'required'")
 
+    bot_challenge = quiz.get("bot_challenge", "off")
+    if bot_challenge not in BOT_CHALLENGES:
+        c.fail(("quiz", "bot_challenge"), f"{bot_challenge!r} must be 'off' or 'altcha'")
+    risk_address_limit = c.integer(quiz, ("quiz",), "risk_address_limit", 1)
+    risk_address_limit = 3 if "risk_address_limit" not in quiz else risk_address_limit
+
     draw = c.table(data, "draw")
+    one_winner_per_address = draw.get("one_winner_per_address", False)
+    if not isinstance(one_winner_per_address, bool):
+        c.fail(("draw", "one_winner_per_address"), "must be true or false")
     randomness_source = c.text(draw, ("draw",), "randomness_source")
     randomness_format = c.text(draw, ("draw",), "randomness_format", 200)
     randomness_example = c.text(draw, ("draw",), "randomness_example", 200)
@@ -804,6 +840,9 @@ def parse_campaign(text: str) -> CampaignSpec:
         min_score=min_score,
         referral_rule=cast(Literal["referral", "address"], referral_rule),
         sms_verification=cast(Literal["off", "required"], sms_verification),
+        bot_challenge=cast(Literal["off", "altcha"], bot_challenge),
+        risk_address_limit=risk_address_limit or 3,
+        one_winner_per_address=bool(one_winner_per_address),
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
 
@@ -957,6 +996,7 @@ _CHINESE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"must be 1-32 letters", "题目编号只能由 1-32 个字母、数字、“_”或“-”组成"),
         (r"must be 'knowledge' or 'intent'", "题型只能是知识题或投保意向题"),
         (r"must be true or false", "只能是“是”或“否”"),
+        (r"must be 'off' or 'altcha'", "只能是 off(不启用)或 altcha(工作量证明)"),
         (r"must be a list of non-empty strings", "选项不能为空"),
         (r"has (\d+) options; need 2 to (\d+)", r"共 \1 个选项,需要 2 至 \2 个"),
         (r"an option is longer than (\d+)", r"每个选项最多 \1 个字"),

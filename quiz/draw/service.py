@@ -38,6 +38,7 @@ from quiz.draw.eligibility import (
     list_eligible_query,
 )
 from quiz.draw.plans import DrawPlan, plan_of
+from quiz.fraud.review import apply_address_rule
 from quiz.leads.exports import masked_address, neutralise
 from quiz.models import (
     Branch,
@@ -255,6 +256,10 @@ def freeze(
         if current is None:
             raise DrawRefused(f"第{number}次抽奖还没有导入名单,请先导入名单再冻结。")
         list_import_id = current.id
+    else:
+        # The campaign file's eligibility rule (同一邮寄地址限一人获奖) as exclusions, so the
+        # frozen list is what is drawn.
+        apply_address_rule(session, campaign, actor, operator=operator, ip=ip)
     if count_eligible(session, campaign, number) == 0:
         raise DrawRefused("没有符合抽奖条件的参与者(N = 0),不能冻结名单。")
     draw = Draw(

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from quiz.db import utcnow
 from quiz.identity import IdentityError, validate_mobile, validate_resident_id
-from quiz.models import Campaign, Draw, FollowUp, Participant, Winner
+from quiz.models import Campaign, Draw, FollowUp, Participant, RiskKey, RiskSignal, Winner
 from quiz.privacy.protection import Protector
 from quiz.regions import divisions
 
@@ -91,6 +91,9 @@ def anonymise(
     session.execute(
         update(FollowUp).where(FollowUp.participant_id == participant.id).values(note="")
     )
+    # The risk keys and signals are derived from the data just erased.
+    session.execute(delete(RiskKey).where(RiskKey.participant_id == participant.id))
+    session.execute(delete(RiskSignal).where(RiskSignal.participant_id == participant.id))
     # A courier's tracking number leads back to the delivery address.
     session.execute(
         update(Winner).where(Winner.participant_id == participant.id).values(tracking_no=None)

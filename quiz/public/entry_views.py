@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from limits.storage import MemoryStorage
 from sqlalchemy.exc import IntegrityError
 
 from quiz import identity
@@ -40,6 +42,7 @@ from quiz.entry.signup import (
     save_registration,
 )
 from quiz.extensions import client_address, limiter
+from quiz.fraud import challenge, signals
 from quiz.fraud.codes import (
     MOBILE_TAKEN_MESSAGE,
     CodeRefused,
@@ -56,7 +59,7 @@ from quiz.fraud.codes import (
     withdraw,
 )
 from quiz.identity import IdentityError
-from quiz.models import Campaign
+from quiz.models import Campaign, Participant
 from quiz.privacy.protection import KeyError_
 from quiz.public import KIND_PAGES, bp
 from quiz.public.forms import (
@@ -284,6 +287,12 @@ def register() -> ResponseReturnValue:
             return render_template(
                 "public/register.html", form=form, campaign=campaign, postal_warning=warning
             ), 422
+        try:
+            _check_bot(campaign)
+        except challenge.ChallengeRefused as exc:
+            return render_template(
+                "public/register.html", form=form, campaign=campaign, bot_error=str(exc)
+            ), exc.status
         reg = Registration(
             name=form.name.checked,
             resident_id=form.resident_id.checked,
@@ -317,6 +326,19 @@ def register() -> ResponseReturnValue:
                     prepared.participant.id_hash,
                 )
             participant = save_registration(db(), prepared)
+            signals.record_entry(
+                db(),
+                protector(),
+                participant,
+                signals.EntryFacts(
+                    mobile=reg.mobile,
+                    resident_id=reg.resident_id.number,
+                    birth_date=reg.resident_id.birth_date,
+                    device_cookie=request.cookies.get(signals.DEVICE_COOKIE),
+                    ip=consent_given.ip,
+                ),
+                signals.limits_of(campaign),
+            )
             db().commit()
         except CodeRejected as exc:
             db().commit()  # the wrong try counts against the code's five
@@ -345,6 +367,67 @@ def register() -> ResponseReturnValue:
         session.pop(DRAFT_KEY, None)
         return redirect(url_for("public.question"))
     return render_template("public/register.html", form=form, campaign=campaign), 422
+
+
+def _count(key: str, seconds: int) -> int:
+    """A shared counter in the rate-limit storage (Redis across hosts): the count after
+    adding one, forgotten after `seconds`. With rate limiting switched off the limiter
+    has no storage: then one in memory per app."""
+    storage = getattr(limiter, "_storage", None) or current_app.extensions.setdefault(
+        "quiz.local_counts", MemoryStorage()
+    )
+    return int(storage.incr(key, seconds))
+
+
+def _challenge_keys() -> challenge.Keys:
+    return challenge.derive_keys(current_app.config["SECRET_KEY"])
+
+
+@bp.get("/altcha/challenge")
+@limiter.limit("60/minute")
+def bot_challenge() -> ResponseReturnValue:
+    """A signed proof-of-work challenge for the registration form's background check;
+    harder for a client that keeps asking (quiz.fraud.challenge)."""
+    campaign = campaign_or_404()
+    if not challenge.bot_challenge(campaign.content):
+        abort(404)
+    asked = _count(f"altcha-rate:{client_address()}", 60)
+    body = challenge.new_challenge(_challenge_keys(), challenge.max_number_for(asked))
+    response = current_app.response_class(json.dumps(body), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _check_bot(campaign: Campaign) -> None:
+    """The campaign's proof of work on a registration: a solved challenge, used once; or
+    without one (no JavaScript) the client's small hourly allowance."""
+    if not challenge.bot_challenge(campaign.content):
+        return
+    payload = request.form.get("altcha", "")
+    if payload:
+        challenge.verify(payload, _challenge_keys(), _count)
+    else:
+        challenge.allow_without_script(client_address(), _count)
+
+
+@bp.after_request
+def _device_cookie(response: Any) -> Any:
+    """Give the browser a long-lived random device id on the registration page (after
+    consent): entries from one device in a short time are a risk signal (quiz.fraud)."""
+    if (
+        request.endpoint == "public.register"
+        and signals.DEVICE_COOKIE not in request.cookies
+        and response.status_code < 400
+    ):
+        response.set_cookie(
+            signals.DEVICE_COOKIE,
+            secrets.token_urlsafe(16),
+            max_age=signals.DEVICE_COOKIE_DAYS * 86400,
+            httponly=True,
+            samesite="Lax",
+            secure=bool(current_app.config.get("QUIZ_HTTPS")),
+        )
+    return response
 
 
 # The typed registration kept across 获取验证码's Post/Redirect/Get, encrypted with the
@@ -610,12 +693,22 @@ def answer() -> ResponseReturnValue:
         db().rollback()
         return _question_page(campaign, bank, sheet, error=str(exc))
     if sheet.status == "completed":
+        _check_speed(campaign, sheet)
         return redirect(url_for("public.result"))
     if request.headers.get(ANSWERED_BY_SCRIPT) == "1":
         # The page's script swaps this in: one request per question, not POST + GET.
         # Without it the browser gets Post/Redirect/Get, so a reload never re-posts.
         return _question_page(campaign, bank, sheet)
     return redirect(url_for("public.question"))
+
+
+def _check_speed(campaign: Campaign, sheet: AnswerSheet) -> None:
+    """Answers faster than a person reads are a risk signal, checked once at completion."""
+    participant = db().get(Participant, sheet.participant_id)
+    if participant is not None and signals.check_answer_speed(
+        db(), participant, signals.limits_of(campaign)
+    ):
+        db().commit()
 
 
 @bp.get("/result")

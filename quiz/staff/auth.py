@@ -49,8 +49,12 @@ HEAD_OFFICE_ROLES = ("admin", "analyst")
 ROLE_LABELS = {"admin": "总公司管理员", "analyst": "总公司分析员", "branch": "机构人员"}
 # Permissions beyond a role's pages, and the roles that hold them. 活动管理 (building and
 # changing campaigns in the editor) is head office's: branch staff never have it.
-PERMISSIONS: dict[str, tuple[str, ...]] = {"manage_campaigns": HEAD_OFFICE_ROLES}
-PERMISSION_LABELS = {"manage_campaigns": "活动管理"}
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "manage_campaigns": HEAD_OFFICE_ROLES,
+    # 风控审核: the fraud review queue (quiz.fraud.review), head office only.
+    "review_risk": HEAD_OFFICE_ROLES,
+}
+PERMISSION_LABELS = {"manage_campaigns": "活动管理", "review_risk": "风控审核"}
 
 
 def has_permission(user: StaffUser, permission: str) -> bool:

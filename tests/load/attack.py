@@ -9,6 +9,10 @@ entries were completed; with SMS required the expected figure is 0.
 
     .venv/bin/python tests/load/attack.py -n 1000 --sms required
     .venv/bin/python tests/load/attack.py -n 1000 --sms off
+
+With `--sms off` (entries get through), it then plays head office's 风控审核 on the
+server's database: how many completed entries the review queue clusters, and how many
+one bulk exclusion per address cluster takes out of the draw.
 """
 
 from __future__ import annotations
@@ -36,9 +40,9 @@ from tests.load.harness import (  # noqa: E402
     Participant,
     campaign_address,
     forwarded_address,
-    identity,
     open_pool,
     run_async,
+    scripted_identity,
 )
 
 # The handful of flats every prize is to be mailed to.
@@ -60,7 +64,7 @@ async def attack(base_url: str, entries: int, *, concurrency: int = 32, salt: in
 
     async def one(n: int) -> None:
         address, postal = DROP_ADDRESSES[n % len(DROP_ADDRESSES)]
-        who = dataclasses.replace(identity(n, salt), address=address, postal_code=postal)
+        who = dataclasses.replace(scripted_identity(n, salt), address=address, postal_code=postal)
         bot = Participant(base_url, http, who, forwarded_for=forwarded_address(salt * 7919 + n))
         async with gate:
             try:
@@ -95,6 +99,58 @@ async def attack(base_url: str, entries: int, *, concurrency: int = 32, salt: in
     return outcomes
 
 
+def review_queue(database_url: str) -> list[str]:
+    """风控审核 on the attacked site's database: the share of completed entries in a risk
+    cluster, then one bulk exclusion per address cluster (largest first) and what is left."""
+    from sqlalchemy import create_engine, func, select
+    from sqlalchemy.orm import Session
+
+    from quiz.draw.service import count_eligible
+    from quiz.fraud import review
+    from quiz.models import Campaign, Participant, RiskSignal
+
+    engine = create_engine(database_url)
+    lines = []
+    with Session(engine) as session:
+        campaign = session.scalars(select(Campaign)).one()
+        completed = set(
+            session.scalars(
+                select(Participant.id).where(
+                    Participant.campaign_id == campaign.id, Participant.status == "completed"
+                )
+            )
+        )
+        clustered = completed & set(session.scalars(select(RiskSignal.participant_id)))
+        share = 100 * len(clustered) / max(len(completed), 1)
+        lines.append(
+            f"review queue: {len(clustered)} of {len(completed)} completed entries "
+            f"in a risk cluster ({share:.1f} %)"
+        )
+        by_signal = session.execute(
+            select(
+                RiskSignal.signal, func.count(func.distinct(RiskSignal.cluster_key)), func.count()
+            ).group_by(RiskSignal.signal)
+        ).all()
+        lines += [
+            f"  {signal}: {entries} entries in {n} clusters" for signal, n, entries in by_signal
+        ]
+        before = count_eligible(session, campaign)
+        actions = 0
+        for cluster in review.clusters(session, campaign, "address"):
+            review.exclude_cluster(
+                session, campaign, "address", cluster.cluster_key, "批量注册:同一邮寄地址", None
+            )
+            actions += 1
+        session.commit()
+        after = count_eligible(session, campaign)
+        lines.append(
+            f"bulk actions: {actions} (one per address cluster) excluded {before - after} "
+            f"entries; eligible for the draw {before} -> {after}"
+        )
+    engine.dispose()
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--entries", type=int, default=1000)
@@ -104,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", help="an already running site behind one trusted proxy")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    review_lines: list[str] = []
     if args.url:
         outcomes = run_async(attack(args.url, args.entries, concurrency=args.concurrency))
     else:
@@ -123,12 +180,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             ) as server,
         ):
             outcomes = run_async(attack(server.url, args.entries, concurrency=args.concurrency))
+            if args.sms == "off":
+                review_lines = review_queue(f"sqlite:///{tmp}/attack.sqlite3")
     print(
         f"sms_verification={args.sms}: {args.entries} scripted entries in "
         f"{time.perf_counter() - started:.0f} s"
     )
     for key, count in sorted(outcomes.items()):
         print(f"  {key}: {count}")
+    for line in review_lines:
+        print(line)
     return 0
 
 

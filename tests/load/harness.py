@@ -74,9 +74,28 @@ class Identity:
 
 
 def identity(n: int, salt: int = 0) -> Identity:
-    """A valid, distinct identity for participant n; a different salt gives new people."""
+    """A valid, distinct identity for participant n; a different salt gives new people.
+
+    Honest-looking, so that the risk signals (quiz.fraud.signals) have nothing to say:
+    each person lives at their own flat and was born on their own day (37 is prime to
+    the 7,300 days, so birth dates repeat only every 7,300 people; with seq, the ID
+    numbers repeat after 999 × 7,300)."""
     prefix, address, postal = PLACES[(n + salt) % len(PLACES)]
-    # seq has 3 digits: move the birth date on every 999 participants.
+    birth = date(1940 + salt % 40, 1, 1) + timedelta(days=(n * 37) % 7300)
+    return Identity(
+        n=n,
+        name="测试用户",
+        resident_id=make_resident_id(prefix, birth=birth, seq=n % 999 + 1),
+        mobile=make_mobile(salt * 1_000_000 + n),
+        address=f"{address}{n + 1}室",
+        postal_code=postal,
+    )
+
+
+def scripted_identity(n: int, salt: int = 0) -> Identity:
+    """An identity as a prize hunter's script makes them: checksum-valid, one birth date
+    for 999 numbers in a row (tests/load/attack.py)."""
+    prefix, address, postal = PLACES[(n + salt) % len(PLACES)]
     birth = date(1950 + salt % 40, 1, 1) + timedelta(days=n // 999)
     return Identity(
         n=n,
@@ -251,8 +270,12 @@ class Participant:
         forwarded_for: str | None = None,
         scripted: bool = True,
         codes: LogCodes | None = None,
+        think: float = 0.0,
     ) -> None:
         self.scripted = scripted
+        # Seconds spent reading each question before answering (0: as fast as possible;
+        # a person takes more than a second, and faster answers are a risk signal).
+        self.think = think
         self.codes = codes
         self.sms = False  # the registration form asks for an SMS code (seen by prime)
         self.base_url = base_url.rstrip("/")
@@ -407,6 +430,8 @@ class Participant:
                 ("position", position.group(1)),
                 ("choice", choices[0][1]),
             ]
+            if self.think:
+                await asyncio.sleep(self.think)
             taps = 2 if double_tap else 1
             double_tap = False
             replies = await asyncio.gather(
@@ -472,8 +497,10 @@ def csrf_in(page: str, path: str) -> str:
 
 
 def forwarded_address(n: int) -> str:
-    """A distinct client address per participant, as a trusted proxy would pass it on."""
-    return f"127.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255 or 1}"
+    """A distinct client address per participant, as a trusted proxy would pass it on;
+    each in its own /24 (people on different networks: a /24 shared by several entries in
+    a short time is a risk signal)."""
+    return f"127.{(n >> 8) & 255}.{n & 255}.{1 + (n >> 16) % 254}"
 
 
 async def run_load(
@@ -488,6 +515,7 @@ async def run_load(
     scripted: bool = True,
     progress: Progress | None = None,
     sms_log: Path | None = None,
+    think: float = 0.0,
 ) -> Report:
     """Play `participants` complete participants, at most `concurrency` at once.
 
@@ -506,6 +534,7 @@ async def run_load(
             forwarded_for=forwarded_address(salt * 1_000_003 + n) if forwarded else None,
             scripted=scripted,
             codes=codes,
+            think=think,
         )
         for n in range(participants)
     ]
@@ -540,6 +569,25 @@ async def run_load(
     return Report([p.outcome for p in people], time.perf_counter() - started)
 
 
+def risk_summary(database_url: str) -> str:
+    """How many entries have a risk signal, by signal (quiz.fraud.signals), read from the
+    server's database."""
+    from sqlalchemy import create_engine, func, select
+
+    from quiz.models import Participant, RiskSignal
+
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        entries = conn.scalar(select(func.count()).select_from(Participant))
+        flagged = conn.scalar(select(func.count(func.distinct(RiskSignal.participant_id))))
+        by_signal = conn.execute(
+            select(RiskSignal.signal, func.count()).group_by(RiskSignal.signal)
+        ).all()
+    engine.dispose()
+    detail = ", ".join(f"{s} {n}" for s, n in by_signal) or "none"
+    return f"risk signals: {flagged} of {entries} entries flagged ({detail})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--participants", type=int, default=300)
@@ -562,6 +610,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sms-log", type=Path, help="with --url: the server log its console SMS backend writes"
     )
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="seconds each person reads a question"
+    )
+    parser.add_argument(
+        "--forwarded",
+        action="store_true",
+        help="each person from their own address (X-Forwarded-For through one trusted proxy)",
+    )
+    parser.add_argument(
+        "--risk", action="store_true", help="afterwards, count the entries with a risk signal"
+    )
     args = parser.parse_args(argv)
 
     async def go(url: str, sms_log: Path | None) -> Report:
@@ -573,6 +632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             salt=args.salt,
             scripted=not args.no_script,
             sms_log=sms_log,
+            think=args.think,
+            forwarded=args.forwarded,
         )
 
     if args.url:
@@ -588,8 +649,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 workers=args.workers,
                 storage_uri=args.storage,
                 sms_verification=args.sms,
+                trusted_proxies=1 if args.forwarded else 0,
             ) as server:
                 report = run_async(go(server.url, server.log_path))
+                if args.risk:
+                    print(risk_summary(url))
                 locked = server.log().count("database is locked")
                 print(
                     f"server: {args.workers} workers on {url.split(':')[0]}, "
