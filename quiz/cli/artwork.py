@@ -1,7 +1,6 @@
 """`quiz contest ...` for the drawing contest: the works TSV, retention purge, erasure.
 
-`contest` is created here for now; the staff contest's commands (quiz/cli/contest.py)
-join the same group when both land.
+The `contest` group is the staff contest's (quiz/cli/contest.py); these commands join it.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from quiz.cli.contest import contest_group
 from quiz.cli.context import database
 
 
@@ -18,11 +18,6 @@ def _store():  # type: ignore[no-untyped-def]
     from quiz.artwork.images import store_for
 
     return store_for(current_app.config.get("QUIZ_MEDIA_DIR"), current_app.instance_path)
-
-
-@click.group("contest")
-def contest_group() -> None:
-    """Contests: the drawing contest's works, retention and erasure."""
 
 
 @contest_group.command("works")
@@ -102,4 +97,4 @@ def erase_command(mobile: str, yes: bool) -> None:
     )
 
 
-COMMANDS: tuple[click.Command, ...] = (contest_group,)
+COMMANDS: tuple[click.Command, ...] = ()  # registered through the contest group

@@ -24,7 +24,8 @@ from quiz.privacy.protection import Protector
 
 @click.group("contest")
 def contest_group() -> None:
-    """Staff knowledge contest (员工知识竞赛): roster, invitation codes, results."""
+    """Contests: the staff knowledge contest (员工知识竞赛: roster, invitation codes,
+    results) and the children's drawing contest (works, purge, erase)."""
 
 
 def _contest(session: Session, slug: str) -> Campaign:
