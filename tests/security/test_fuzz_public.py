@@ -56,7 +56,23 @@ FORMS: dict[str, tuple[list[str], str]] = {
     "/winners/lookup": (["mobile", "id_last4"], "fresh"),
 }
 # Public forms whose address carries a secret or an id, fuzzed by their own tests.
-FUZZED_ELSEWHERE = {"/a/<token>/<int:participant_id>": "tests/owners/test_agent_fuzz.py"}
+FUZZED_ELSEWHERE = {
+    "/a/<token>/<int:participant_id>": "tests/owners/test_agent_fuzz.py",
+    **dict.fromkeys(
+        [
+            "/contest/sign-in",
+            "/contest/start",
+            "/contest/answer",
+            "/contest/submit",
+            "/contest/away",
+            "/contest/sign-out",
+            "/artwork/join",
+            "/artwork/family/child",
+            "/artwork/family/<int:child_id>/work",
+        ],
+        "tests/security/test_fuzz_kinds.py",
+    ),
+}
 ESCAPE_ADDRESS = "湖北省武汉市江岸区沿江大道<script>alert(1)</script>100号"
 
 
