@@ -52,6 +52,50 @@ def setup_site() -> None:
     # The shipped demos of the other kinds, on a site set up with the shipped files only.
     if first_setup and not current_app.config.get("QUIZ_CAMPAIGN_FILE"):
         load_list_draw_demo()
+        if current_app.config["QUIZ_ENV"] != "production":
+            create_demo_staff()
+
+
+# Demo accounts: head office (every staff page) and one branch (its own leads only).
+DEMO_STAFF = (
+    ("demo-admin", "admin", None, "总公司演示账号"),
+    ("demo-b44", "branch", "B44", "广东分公司演示账号"),
+)
+
+
+def create_demo_staff() -> list[tuple[str, str]]:
+    """On a demo site with no staff yet: the demo accounts with random passwords, printed
+    once so a newcomer can sign in (never in production: nobody is meant to keep them)."""
+    import secrets
+
+    from quiz.models import StaffUser
+    from quiz.staff import auth
+
+    created: list[tuple[str, str]] = []
+    with database().transaction() as session:
+        if session.scalar(select(func.count()).select_from(StaffUser)):
+            return created
+        for username, role, branch_code, name in DEMO_STAFF:
+            password = secrets.token_urlsafe(12)
+            branch_id = auth.branch_by_code(session, branch_code).id if branch_code else None
+            auth.create_user(
+                session,
+                username,
+                password,
+                role,
+                branch_id=branch_id,
+                can_call=role == "branch",
+                display_name=name,
+                actor_name="quiz setup (demo)",
+            )
+            created.append((username, password))
+    click.echo("demo staff accounts (shown once; sign in at /admin/login):")
+    for (username, password), (_, role, branch_code, _) in zip(created, DEMO_STAFF, strict=True):
+        where = "head office, enrols a second factor (TOTP app) at first sign-in"
+        if role == "branch":
+            where = f"branch {branch_code}, its own leads only"
+        click.echo(f"  {username}  password {password}  ({where})")
+    return created
 
 
 def _install_contest_demo(session: Any) -> None:
