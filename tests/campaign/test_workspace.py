@@ -272,3 +272,27 @@ def test_the_switcher_refuses_what_names_no_campaign_and_hides_pages_a_kind_lack
     for path in ("/admin/leads", "/admin/leaderboard", "/admin/exports"):
         assert client.get(path).status_code == 404, path
     assert client.get("/admin/audit").status_code == 200  # common to every kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "resume", "winners"),
+    [
+        ("staff_contest", False, False),
+        ("artwork_contest", False, False),
+        ("list_draw", False, True),
+    ],
+)
+def test_the_footer_links_only_to_the_kinds_own_pages(app, client, session, kind, resume, winners):
+    """A contest's privacy page once linked to 继续答题 and 中奖名单, which answer 404 there."""
+    first = session.scalars(select(Campaign)).one()
+    other = second_campaign(session, first)
+    other.kind = kind
+    session.commit()
+    app.extensions["quiz.campaign"].clear()
+    page = client.get(f"/c/{other.slug}/privacy")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "个人信息处理规则" in text
+    assert (f'href="/c/{other.slug}/resume"' in text) is resume
+    assert (f'href="/c/{other.slug}/winners"' in text) is winners
+    quiz_page = client.get(f"/c/{first.slug}/privacy").get_data(as_text=True)
+    assert f'href="/c/{first.slug}/resume"' in quiz_page
