@@ -16,7 +16,7 @@ from quiz.owners import service as owners
 from quiz.public import bp
 from quiz.staff import audit
 from quiz.web.forms import SafeForm
-from quiz.web.request import db, protector
+from quiz.web.request import database, db, protector
 
 OUTCOMES = ("已联系", "已拜访", "已成交", "无效")
 
@@ -47,16 +47,21 @@ def _page(agent: Agent, token: str, form: OutcomeForm, status: int = 200) -> Res
         rows.append(
             (participant, owner, mobile, owner.contacted_at is None and owner.due_on < today)
         )
-    audit.record(
-        db(),
-        None,
-        "agent.leads_view",
-        f"agent:{agent.id}",
-        {"leads": len(rows)},
-        request.remote_addr,
-        actor_name=f"业务人员 {agent.code}",
-    )
+    # The visit's audit line in a write transaction of its own: a GET reads through the
+    # public pages' per-statement session, which SQLite could not turn into a writer while
+    # another process wrote ("database is locked", a 500 under load). A POST's own write
+    # transaction is ended first, so this one does not wait for it.
     db().commit()
+    with database().transaction() as session:
+        audit.record(
+            session,
+            None,
+            "agent.leads_view",
+            f"agent:{agent.id}",
+            {"leads": len(rows)},
+            request.remote_addr,
+            actor_name=f"业务人员 {agent.code}",
+        )
     return render_template(
         "public/agent_leads.html", agent=agent, token=token, rows=rows, form=form, campaign=None
     ), status
