@@ -680,11 +680,11 @@ class ListEntrant(Base):
 
     __tablename__ = "list_entrant"
     __table_args__ = (
-        # Duplicates within one file are merged by 客户号 (its keyed hash).
-        UniqueConstraint("import_id", "customer_hash"),
-        # Freeze order: file order within the active import.
+        # Freeze order: file order within the active import. No index on the keyed hashes:
+        # their random order made a million-row import write ~20 GB of index pages, and
+        # nothing looks a list entrant up by them except the rare erasure request, which
+        # scans one campaign. Duplicates of a 客户号 are merged by the import itself.
         Index("ix_list_entrant_order", "import_id", "line_no"),
-        Index("ix_list_entrant_mobile", "mobile_hash", "campaign_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import re
+import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +40,8 @@ from quiz.staff import audit
 __all__ = ["ListFileError", "ListReport", "check_list", "import_list", "active_import"]
 
 # Rows per write transaction: computing a chunk (encryption) happens before the
-# transaction opens, so the write lock is held only for the INSERT of 500 rows.
-CHUNK: Final = 500
+# transaction opens, so the write lock is held only for the INSERT of a chunk.
+CHUNK: Final = 2000
 # The report lists this many refused and duplicate lines; the counts are always complete.
 SHOWN: Final = 200
 MAX_NAME: Final = 50
@@ -171,57 +173,62 @@ def _key(customer: str) -> int:
     return int.from_bytes(hashlib.blake2b(customer.encode(), digest_size=8).digest(), "big")
 
 
-def _rows(
-    judge: _Judge, path: Path, max_bytes: int | None
-) -> Iterator[tuple[int, _Accepted | str]]:
-    for line, fields in read_rows(path, max_bytes=max_bytes):
-        yield line, judge(fields)
+class _Tally:
+    """Fills in a report while the rows go by: counts, refused lines, and each accepted
+    row's 客户号 key and line (8 + 4 bytes a row) for the duplicates found at the end."""
+
+    def __init__(self, report: ListReport) -> None:
+        self.report = report
+        self.keys = array("Q")
+        self.lines = array("I")
+        # Every duplicate's line (the report shows the first SHOWN), to delete once written.
+        self.duplicates = array("I")
+
+    def accepted(
+        self, judge: _Judge, path: Path, max_bytes: int | None
+    ) -> Iterator[tuple[int, _Accepted]]:
+        """The accepted rows in file order, duplicates included (they are known only at the
+        end of the file: `finish` names them and the import deletes them)."""
+        report = self.report
+        for line, fields in read_rows(path, max_bytes=max_bytes):
+            report.rows_read += 1
+            verdict = judge(fields)
+            if isinstance(verdict, str):
+                report.refused_count += 1
+                if len(report.refused) < SHOWN:
+                    report.refused.append((line, verdict))
+                continue
+            self.keys.append(_key(verdict.customer))
+            self.lines.append(line)
+            yield line, verdict
+
+    def finish(self) -> ListReport:
+        """Count the duplicates (a later row with an earlier row's 客户号)."""
+        report = self.report
+        ordered = sorted(self.keys)
+        repeated = {a for a, b in zip(ordered, ordered[1:], strict=False) if a == b}
+        del ordered
+        first: dict[int, int] = {}
+        for key, line in zip(self.keys, self.lines, strict=True):
+            if key not in repeated:
+                continue
+            if key not in first:
+                first[key] = line
+                continue
+            report.duplicates += 1
+            self.duplicates.append(line)
+            if len(report.duplicate_lines) < SHOWN:
+                report.duplicate_lines.append((line, first[key]))
+        report.accepted = len(self.keys) - report.duplicates
+        return report
 
 
-def _scan(judge: _Judge, path: Path, report: ListReport, max_bytes: int | None) -> set[int]:
-    """First pass: judge every row, fill in the report; returns the keys that occur more
-    than once (the second pass keeps the first row of each)."""
-    keys = array("Q")
-    lines = array("I")
-    for line, verdict in _rows(judge, path, max_bytes):
-        report.rows_read += 1
-        if isinstance(verdict, str):
-            report.refused_count += 1
-            if len(report.refused) < SHOWN:
-                report.refused.append((line, verdict))
-            continue
-        keys.append(_key(verdict.customer))
-        lines.append(line)
-    ordered = sorted(keys)
-    repeated = {a for a, b in zip(ordered, ordered[1:], strict=False) if a == b}
-    del ordered
-    first: dict[int, int] = {}
-    for key, line in zip(keys, lines, strict=True):
-        if key not in repeated:
-            continue
-        if key not in first:
-            first[key] = line
-            continue
-        report.duplicates += 1
-        if len(report.duplicate_lines) < SHOWN:
-            report.duplicate_lines.append((line, first[key]))
-    report.accepted = len(keys) - report.duplicates
-    return repeated
-
-
-def _accepted(judge: _Judge, path: Path, repeated: set[int]) -> Iterator[tuple[int, _Accepted]]:
-    """Second pass: the accepted rows in file order, the first of each 客户号 only."""
-    seen: set[int] = set()
-    for line, verdict in _rows(judge, path, None):
-        if isinstance(verdict, str):
-            continue
-        if repeated:
-            key = _key(verdict.customer)
-            if key in repeated:
-                if key in seen:
-                    continue
-                seen.add(key)
-        yield line, verdict
+def _scan(judge: _Judge, path: Path, report: ListReport, max_bytes: int | None) -> ListReport:
+    """Judge every row without writing: the report staff see before anything is saved."""
+    tally = _Tally(report)
+    for _ in tally.accepted(judge, path, max_bytes):
+        pass
+    return tally.finish()
 
 
 def _check_campaign(campaign: Campaign, draw_number: int) -> None:
@@ -320,6 +327,18 @@ def _delete_rows(database: Database, import_id: int) -> None:
             session.execute(delete(ListEntrant).where(ListEntrant.id.in_(ids)))
 
 
+def _delete_lines(database: Database, import_id: int, lines: Sequence[int]) -> None:
+    """Delete the later rows of a repeated 客户号 (the first row of each is kept)."""
+    for start in range(0, len(lines), CHUNK):
+        with database.transaction(write=True) as session:
+            session.execute(
+                delete(ListEntrant).where(
+                    ListEntrant.import_id == import_id,
+                    ListEntrant.line_no.in_(list(lines[start : start + CHUNK])),
+                )
+            )
+
+
 @dataclass
 class ImportOutcome:
     """What import_list did."""
@@ -362,35 +381,52 @@ def import_list(
         _check_campaign(campaign, draw_number)
         judge = _Judge(session, campaign)
         _refuse_if_frozen(session, campaign_id, draw_number)
-    # Check the whole file first (a bad one saves nothing), outside any transaction.
-    report = ListReport(file_name or path.name, sha256, path.stat().st_size)
-    repeated = _scan(judge, path, report, max_bytes)
-    if report.accepted == 0:
-        raise DrawRefused("文件中没有可以导入的名单行。" + report.summary())
-    if confirm is not None and not confirm(report):
-        return None
+        sqlite = session.get_bind().dialect.name == "sqlite"
+    # The transaction above ends before any write: a reader held open across the writes
+    # keeps SQLite from checkpointing (the WAL grew past 6 GB during a million-row import).
+    name = file_name or path.name
+    if confirm is not None:
+        # Someone reads the report before anything is written: the file is read twice.
+        checked = _scan(judge, path, ListReport(name, sha256, path.stat().st_size), max_bytes)
+        if checked.accepted == 0:
+            raise DrawRefused("文件中没有可以导入的名单行。" + checked.summary())
+        if not confirm(checked):
+            return None
+    # Otherwise (the web's confirmed report, `--yes`) the file is judged and written in one
+    # pass, under a 'writing' import nobody draws from; a bad line, an empty file or a
+    # failure deletes what was written and leaves the draw's list as it was.
     with database.transaction(write=True) as session:
         job = ListImport(
             campaign_id=campaign_id,
             draw_number=draw_number,
             status="writing",
-            file_name=report.file_name[:200],
-            file_sha256=report.file_sha256,
-            file_bytes=report.file_bytes,
+            file_name=name[:200],
+            file_sha256=sha256,
+            file_bytes=path.stat().st_size,
             imported_by=(operator or _username(session, actor_id))[:64],
         )
         session.add(job)
         session.flush()
         import_id = job.id
+    tally = _Tally(ListReport(name, sha256, path.stat().st_size))
     try:
-        _write_rows(database, protector, campaign_id, import_id, path, repeated, progress)
+        rows = tally.accepted(judge, path, max_bytes)
+        _write_rows(database, protector, campaign_id, import_id, rows, sqlite, progress)
+        report = tally.finish()
+        if report.accepted == 0:
+            raise DrawRefused("文件中没有可以导入的名单行。" + report.summary())
+        _delete_lines(database, import_id, tally.duplicates)
         replaced = _activate(database, campaign_id, import_id, report, actor_id, operator, ip)
     except BaseException:
+        # A refused file (a bad line far down, no acceptable row) or a failure: what was
+        # written goes, then the import itself, so nothing is left of it.
         with database.transaction(write=True) as session:
             session.execute(
                 update(ListImport).where(ListImport.id == import_id).values(status="failed")
             )
         _delete_rows(database, import_id)
+        with database.transaction(write=True) as session:
+            session.execute(delete(ListImport).where(ListImport.id == import_id))
         raise
     if replaced is not None:
         # The replaced list's people are no longer in any draw: their data goes now.
@@ -403,54 +439,75 @@ def _username(session: Session, actor_id: int | None) -> str:
     return actor.username if actor else ""
 
 
+def _row(
+    protector: Protector, campaign_id: int, import_id: int, line: int, row: _Accepted, sqlite: bool
+) -> tuple[Any, ...]:
+    """The list_entrant values of an accepted row: hashes, masks, the encrypted part."""
+    # 客户号 and mobile are [0-9A-Za-z-] and digits (the judge saw to it): only the
+    # address needs JSON's escaping, and a million json.dumps of the whole dict cost seconds.
+    address = json.dumps(row.address, ensure_ascii=False)
+    personal = f'{{"customer":"{row.customer}","mobile":"{row.mobile}","address":{address}}}'
+    day: Any = row.eligible_on
+    if sqlite and day is not None:
+        day = day.isoformat()  # the sqlite3 date adapter is deprecated
+    return (
+        campaign_id,
+        import_id,
+        line,
+        protector.lookup_hash("customer", row.customer),
+        _mask_customer(row.customer),
+        row.name,
+        identity.mask_name(row.name),
+        protector.lookup_hash("mobile", row.mobile),
+        identity.mask_mobile(row.mobile),
+        protector.encrypt(personal),
+        row.branch_id,
+        day,
+    )
+
+
 def _write_rows(
     database: Database,
     protector: Protector,
     campaign_id: int,
     import_id: int,
-    path: Path,
-    repeated: set[int],
+    rows: Iterator[tuple[int, _Accepted]],
+    sqlite: bool,
     progress: Progress | None,
 ) -> None:
-    # The branches and the window are read in a short transaction that ends before the
-    # writes begin: a reader held open across them keeps SQLite from checkpointing, and
-    # the WAL grew past 6 GB during a million-row import.
-    with database.transaction(write=False) as session:
-        campaign = session.get(Campaign, campaign_id)
-        assert campaign is not None
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        judge = _Judge(session, campaign)
-    rows = _accepted(judge, path, repeated)
-    batch: list[tuple[Any, ...]] = []
-    for line, row in rows:
-        personal = json.dumps(
-            {"customer": row.customer, "mobile": row.mobile, "address": row.address},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        day: Any = row.eligible_on
-        if sqlite and day is not None:
-            day = day.isoformat()  # the sqlite3 date adapter is deprecated
-        batch.append(
-            (
-                campaign_id,
-                import_id,
-                line,
-                protector.lookup_hash("customer", row.customer),
-                _mask_customer(row.customer),
-                row.name,
-                identity.mask_name(row.name),
-                protector.lookup_hash("mobile", row.mobile),
-                identity.mask_mobile(row.mobile),
-                protector.encrypt(personal),
-                row.branch_id,
-                day,
-            )
-        )
-        if len(batch) >= CHUNK:
-            _write_chunk(database, batch, progress)
-            batch = []
-    _write_chunk(database, batch, progress)
+    """Prepare the rows (judge, hash, encrypt) on this thread while a second one writes the
+    previous chunk: the database driver lets go of the GIL while it writes, so the two
+    overlap. Each chunk is its own short write transaction."""
+    pending: queue.Queue[list[tuple[Any, ...]] | None] = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        while (batch := pending.get()) is not None:
+            if failed:
+                continue  # drain what was queued; the caller raises the failure
+            try:
+                _write_chunk(database, batch, progress)
+            except BaseException as exc:  # noqa: BLE001 - handed to the preparing thread
+                failed.append(exc)
+
+    writer = threading.Thread(target=write, name="list-import-writer", daemon=True)
+    writer.start()
+    try:
+        batch: list[tuple[Any, ...]] = []
+        for line, row in rows:
+            batch.append(_row(protector, campaign_id, import_id, line, row, sqlite))
+            if len(batch) >= CHUNK:
+                if failed:
+                    break
+                pending.put(batch)
+                batch = []
+        else:
+            pending.put(batch)
+    finally:
+        pending.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
 
 
 def _write_chunk(

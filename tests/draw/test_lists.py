@@ -297,3 +297,99 @@ def test_a_second_draw_has_its_own_list_and_leaves_out_earlier_winners(
     with pytest.raises(DrawRefused, match="书写格式"):
         service.run_draw(session, two, "03 07 12 19 25 32 + 09", operator="t")
     assert service.run_draw(session, two, "1234", operator="t") == 3
+
+
+def _numbered_rows(count: int, bad_at: int | None = None) -> str:
+    day = today()
+    rows = [HEADER]
+    for n in range(1, count + 1):
+        name = "=SUM(A1)" if n == bad_at else f"客户{n}"
+        rows.append(f"K{n:06d},{name},139{n:08d},B11,{day},示例路{n}号")
+    return "\n".join(rows) + "\n"
+
+
+def test_a_bad_line_after_written_chunks_leaves_nothing(
+    campaign: Campaign,
+    session: Session,
+    database: Database,
+    protector: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a confirm step the file is judged while it is written: a formula on line
+    56 comes after five chunks of 10 were written, and all of them go again."""
+    session.commit()
+    earlier = lists.import_list(database, protector, campaign.id, good_file(tmp_path))
+    monkeypatch.setattr(lists, "CHUNK", 10)
+    path = write(tmp_path, _numbered_rows(80, bad_at=55), name="late.csv")
+    with pytest.raises(ListFileError, match="第56行的单元格"):
+        lists.import_list(database, protector, campaign.id, path)
+    session.expire_all()
+    assert lists.active_import(session, campaign.id, 1).id == earlier.import_id  # type: ignore[union-attr]
+    assert session.scalar(select(func.count()).select_from(ListImport)) == 1
+    assert session.scalar(select(func.count()).select_from(ListEntrant)) == 2
+
+
+def test_a_failed_write_is_raised_and_cleaned_up(
+    campaign: Campaign,
+    session: Session,
+    database: Database,
+    protector: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session.commit()
+    monkeypatch.setattr(lists, "CHUNK", 10)
+    real_insert = lists._insert
+    calls: list[int] = []
+
+    def failing(s: Session, rows: Any) -> None:
+        calls.append(len(rows))
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        real_insert(s, rows)
+
+    monkeypatch.setattr(lists, "_insert", failing)
+    path = write(tmp_path, _numbered_rows(100), name="many.csv")
+    with pytest.raises(RuntimeError, match="disk full"):
+        lists.import_list(database, protector, campaign.id, path)
+    session.expire_all()
+    assert lists.active_import(session, campaign.id, 1) is None
+    assert session.scalar(select(func.count()).select_from(ListImport)) == 0
+    assert session.scalar(select(func.count()).select_from(ListEntrant)) == 0
+    # The writer stopped at the failure: no chunk after it was written.
+    assert len(calls) == 3
+
+
+def test_duplicates_across_chunks_keep_the_first_row_and_addresses_round_trip(
+    campaign: Campaign,
+    session: Session,
+    database: Database,
+    protector: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session.commit()
+    monkeypatch.setattr(lists, "CHUNK", 3)
+    day = today()
+    rows = [
+        HEADER,
+        f'K1,甲,13900000001,B11,{day},"引号""与\\反斜杠路1号"',
+        f"K2,乙,13900000002,B11,{day},乙路",
+        f"K3,丙,13900000003,B11,{day},丙路",
+        f"K4,丁,13900000004,B11,{day},丁路",
+        f"K1,甲二,13900000009,B11,{day},后来的地址",
+        f"K2,乙二,13900000008,B11,{day},",
+    ]
+    path = write(tmp_path, "\n".join(rows) + "\n", name="dups.csv")
+    outcome = lists.import_list(database, protector, campaign.id, path)
+    assert outcome is not None
+    assert (outcome.report.accepted, outcome.report.duplicates) == (4, 2)
+    session.expire_all()
+    people = session.scalars(select(ListEntrant).order_by(ListEntrant.line_no)).all()
+    assert [p.line_no for p in people] == [2, 3, 4, 5]
+    assert lists.personal_data(protector, people[0]) == {
+        "customer": "K1",
+        "mobile": "13900000001",
+        "address": '引号"与\\反斜杠路1号',
+    }
