@@ -259,8 +259,6 @@ def import_entrants_command(path: Path, slug: str, number: int, yes: bool, dry_r
     def confirm(report: lists.ListReport) -> bool:
         # The report of the import's own check: the file is read once before writing.
         _print_report(report)
-        if yes:
-            return True
         question = f"Import {report.accepted} rows as the list of draw {number}?"
         return click.confirm(question, err=True)
 
@@ -283,12 +281,16 @@ def import_entrants_command(path: Path, slug: str, number: int, yes: bool, dry_r
                 draw_number=number,
                 operator=_operator(),
                 progress=progress,
-                confirm=confirm,
+                # With --yes the file is judged and written in one pass (a bad file still
+                # changes nothing) and the report is printed after.
+                confirm=None if yes else confirm,
             )
         except lists.ListFileError as exc:
             raise click.ClickException(f"文件有误,没有导入任何一行:{exc}") from exc
     if outcome is None:
         raise click.ClickException("not imported (nothing was saved)")
+    if yes:
+        _print_report(outcome.report)
     replaced = f"; replaced import {outcome.replaced}" if outcome.replaced else ""
     click.echo(
         f"imported {outcome.report.accepted} entrants as import {outcome.import_id}{replaced}"

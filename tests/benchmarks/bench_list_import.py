@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument(
+        "--baseline", type=int, default=30, help="registrations timed before the import"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -135,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"generated {args.rows:,} rows, {listed.stat().st_size / 1_048_576:.1f} MB, "
                 f"in {time.perf_counter() - started:.1f} s"
             )
+            # The baseline, in the same run: registrations with no import going on.
+            quiet = [register(server.url, 1_000_000 + n) for n in range(args.baseline)]
             latencies: list[float] = []
             statuses: list[int] = []
             result: dict[str, object] = {}
@@ -152,23 +157,35 @@ def main(argv: list[str] | None = None) -> int:
                 n += 1
             importer.join()
             seconds, rss_kib, output = result["figures"]  # type: ignore[misc]
-            print(output.strip().splitlines()[0])
+            print(next(line for line in output.splitlines() if line.startswith("共读取")))
             print(
                 f"import: {seconds:.1f} s wall, {args.rows / seconds:,.0f} rows/s, "
                 f"peak RSS {rss_kib / 1024:.0f} MB"
             )
-            if latencies:
-                ordered = sorted(latencies)
-                p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-                print(
-                    f"POST /register while importing: n={len(ordered)} "
-                    f"median={statistics.median(ordered) * 1000:.0f} ms "
-                    f"p95={p95 * 1000:.0f} ms "
-                    f"max={ordered[-1] * 1000:.0f} ms statuses={sorted(set(statuses))}"
-                )
+            baseline = _latency_line("POST /register, no import (baseline)", quiet)
+            during = _latency_line(
+                "POST /register while importing", list(zip(statuses, latencies, strict=False))
+            )
+            print(baseline[0])
+            print(during[0])
+            if baseline[1] and during[1]:
+                print(f"median while importing / baseline median: {during[1] / baseline[1]:.2f}x")
             if args.end_to_end:
                 end_to_end(env, server.url, workdir)
     return 0
+
+
+def _latency_line(label: str, timed: list[tuple[int, float]]) -> tuple[str, float]:
+    """A printed line of n, median, p95, max and statuses; and the median in seconds."""
+    if not timed:
+        return f"{label}: none", 0.0
+    ordered = sorted(seconds for _, seconds in timed)
+    p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
+    median = statistics.median(ordered)
+    return (
+        f"{label}: n={len(ordered)} median={median * 1000:.0f} ms p95={p95 * 1000:.0f} ms "
+        f"max={ordered[-1] * 1000:.0f} ms statuses={sorted({status for status, _ in timed})}"
+    ), median
 
 
 def end_to_end(env: dict[str, str], url: str, workdir: Path) -> None:
