@@ -87,6 +87,7 @@ ACTION_LABELS = {
     "contest.invitations": "发放竞赛邀请码",
     "keys.rotate": "轮换加密密钥",
     "retention.purge": "清除过期个人信息",
+    "list_entrant.delete": "删除名单人员信息",
     "participant.delete": "删除参与者信息",
     "database.backup": "备份数据库",
     "campaign.create": "新建活动",

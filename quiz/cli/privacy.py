@@ -81,7 +81,8 @@ def keys_rotate(new_hash_key: str | None, batch_size: int) -> None:
         }
         record(session, None, "keys.rotate", "database", detail, actor_name=_actor())
     click.echo(
-        f"done: {report.participants_seen} participants, {report.tokens_reencrypted} values "
+        f"done: {report.participants_seen} participants, {report.list_entrants_seen} list "
+        f"entrants, {report.tokens_reencrypted} values "
         f"re-encrypted, {report.staff_reencrypted} staff secrets re-encrypted, "
         f"{report.hashes_recomputed} hashes, {report.exclusions_rehashed} exclusions and "
         f"{report.agents_rehashed} agents' mobiles recomputed"
@@ -122,10 +123,12 @@ def purge_command(dry_run: bool, batch_size: int) -> None:
             report = purge(session, _protector(), dry_run=True)
         click.echo(
             f"would anonymise {report.non_winners} non-winner(s) and {report.winners} "
-            f"winner(s); {report.winners_pending} winner(s) kept: prize not fulfilled yet"
+            f"winner(s), and {report.list_non_winners} non-winner(s) and "
+            f"{report.list_winners} winner(s) on imported lists; "
+            f"{report.winners_pending} winner(s) kept: prize not fulfilled yet"
         )
         return
-    non_winners = winners = pending = 0
+    non_winners = winners = listed = pending = 0
     while True:
         # One transaction per batch: a long purge holds SQLite's write lock briefly.
         with database().transaction() as session:
@@ -139,20 +142,23 @@ def purge_command(dry_run: bool, batch_size: int) -> None:
                     {
                         "non_winners": report.non_winners,
                         "winners": report.winners,
+                        "list_non_winners": report.list_non_winners,
+                        "list_winners": report.list_winners,
                         "participant_ids": report.participant_ids[:1000],
                     },
                     actor_name=_actor(),
                 )
         non_winners += report.non_winners
         winners += report.winners
+        listed += report.list_non_winners + report.list_winners
         pending = report.winners_pending
         if report.anonymised:
-            click.echo(f"  anonymised {non_winners + winners} so far")
+            click.echo(f"  anonymised {non_winners + winners + listed} so far")
         if report.anonymised < batch_size:
             break
     click.echo(
-        f"anonymised {non_winners} non-winner(s) and {winners} winner(s); "
-        f"{pending} winner(s) kept: prize not fulfilled yet"
+        f"anonymised {non_winners} non-winner(s) and {winners} winner(s), and {listed} "
+        f"people on imported lists; {pending} winner(s) kept: prize not fulfilled yet"
     )
 
 
@@ -168,14 +174,30 @@ def participant_group() -> None:
 @click.option("--id-number", default=None, help="the person's resident ID number")
 @click.option("--mobile", default=None, help="the mobile, together with --last4")
 @click.option("--last4", default=None, help="last 4 characters of the ID number")
+@click.option(
+    "--customer", default=None, help="客户号 or 保单号, with --mobile: entries on imported lists"
+)
 @click.option("--force", is_flag=True, help="also when a prize is still to be sent")
 @with_appcontext
 def participant_delete(
-    id_number: str | None, mobile: str | None, last4: str | None, force: bool
+    id_number: str | None,
+    mobile: str | None,
+    last4: str | None,
+    customer: str | None,
+    force: bool,
 ) -> None:
-    """Anonymise one person's entries now (a deletion request)."""
+    """Anonymise one person's entries now (a deletion request).
+
+    Quiz entries are found by ID number, or mobile + the ID number's last 4; entries on
+    imported lists (list draws) by mobile + 客户号 (--customer).
+    """
     from quiz.privacy.retention import PendingPrize, RetentionError, delete_person, find_person
 
+    if customer is not None:
+        if not mobile:
+            raise click.UsageError("--customer needs --mobile too")
+        _delete_list_entries(mobile, customer, force)
+        return
     with database().transaction() as session:
         try:
             found = find_person(
@@ -209,6 +231,35 @@ def participant_delete(
         f"anonymised {len(done)} entr{'y' if len(done) == 1 else 'ies'} "
         f"({len(found) - len(done)} already anonymous): ids {[p.id for p in found]}"
     )
+
+
+def _delete_list_entries(mobile: str, customer: str, force: bool) -> None:
+    from quiz.privacy import list_entrants
+
+    with database().transaction() as session:
+        found = list_entrants.find(session, _protector(), mobile, customer)
+        if not found:
+            raise click.ClickException("no list entry matches this mobile and 客户号")
+        ids = [e.id for e in found]
+        pending = list_entrants.pending_prizes(session, ids)
+        if pending and not force:
+            click.echo(
+                f"warning: {len(pending)} prize(s) not received yet; the winner's address is "
+                "still needed.",
+                err=True,
+            )
+            raise click.ClickException("nothing changed; run again with --force to proceed")
+        done = list_entrants.anonymise(session, _protector(), ids)
+        for entrant in found:
+            record(
+                session,
+                None,
+                "list_entrant.delete",
+                f"list_entrant:{entrant.id}",
+                {"campaign_id": entrant.campaign_id, "forced": force},
+                actor_name=_actor(),
+            )
+    click.echo(f"anonymised {done} list entr{'y' if done == 1 else 'ies'}: ids {ids}")
 
 
 # --- backups ----------------------------------------------------------------

@@ -23,9 +23,11 @@ from quiz.models import (
     ArtworkFamily,
     Campaign,
     Exclusion,
+    ListEntrant,
     Participant,
     StaffUser,
 )
+from quiz.privacy import list_entrants
 from quiz.privacy.protection import KeyError_, Protector
 
 Progress = Callable[[str, int, int], None]
@@ -37,6 +39,7 @@ class RotationReport:
     """Counts of what a rotation changed."""
 
     participants_seen: int = 0
+    list_entrants_seen: int = 0
     tokens_reencrypted: int = 0
     hashes_recomputed: int = 0
     exclusions_rehashed: int = 0
@@ -48,6 +51,7 @@ class RotationReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "participants_seen": self.participants_seen,
+            "list_entrants_seen": self.list_entrants_seen,
             "tokens_reencrypted": self.tokens_reencrypted,
             "hashes_recomputed": self.hashes_recomputed,
             "exclusions_rehashed": self.exclusions_rehashed,
@@ -152,6 +156,33 @@ def _rehash(
         report.hashes_recomputed += 1
 
 
+def _rotate_list_entrants(
+    session: Session, ring: KeyRing, after_id: int, batch_size: int, report: RotationReport
+) -> int | None:
+    """One batch of imported-list entrants after `after_id` (None when done)."""
+    rows = session.scalars(
+        select(ListEntrant)
+        .where(ListEntrant.id > after_id)
+        .order_by(ListEntrant.id)
+        .limit(batch_size)
+    ).all()
+    if not rows:
+        return None
+    for entrant in rows:
+        report.list_entrants_seen += 1
+        if ring.new_hasher is not None and entrant.anonymised_at is None:
+            report.exclusions_rehashed += list_entrants.rehash(
+                session, ring.new_hasher, ring.protector, entrant
+            )
+            report.hashes_recomputed += 1
+        new = ring.rotate(entrant.personal_enc)
+        if new is not None:
+            entrant.personal_enc = new
+            report.tokens_reencrypted += 1
+    session.flush()
+    return rows[-1].id
+
+
 def _rotate_staff(session: Session, ring: KeyRing, report: RotationReport) -> None:
     for user in session.scalars(select(StaffUser).where(StaffUser.totp_secret_enc.is_not(None))):
         assert user.totp_secret_enc is not None
@@ -186,8 +217,9 @@ def _rotate_artwork(session: Session, ring: KeyRing, report: RotationReport) -> 
 
 
 def unmatched_exclusions(session: Session) -> list[int]:
-    """Exclusions whose hash matches no participant: they cannot be carried to a new hash key."""
-    known = select(Participant.id_hash)
+    """Exclusions whose hash matches no participant or list entrant: they cannot be carried
+    to a new hash key."""
+    known = select(Participant.id_hash).union(select(ListEntrant.customer_hash))
     return list(session.scalars(select(Exclusion.id).where(Exclusion.id_hash.not_in(known))))
 
 
@@ -218,6 +250,15 @@ def rotate_keys(
         last_id = next_id
         if progress:
             progress("participants", report.participants_seen, total)
+    last_id = 0
+    while True:
+        with database.transaction() as session:
+            next_id = _rotate_list_entrants(session, ring, last_id, batch_size, report)
+        if next_id is None:
+            break
+        last_id = next_id
+        if progress:
+            progress("list entrants", report.list_entrants_seen, report.list_entrants_seen)
     with database.transaction() as session:
         _rotate_staff(session, ring, report)
     with database.transaction() as session:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from quiz.db import utcnow
 from quiz.identity import IdentityError, validate_mobile, validate_resident_id
 from quiz.models import Campaign, Draw, FollowUp, Participant, RiskKey, RiskSignal, Winner
+from quiz.privacy import list_entrants
 from quiz.privacy.protection import Protector
 from quiz.regions import divisions
 
@@ -46,10 +47,13 @@ class PurgeReport:
     winners: int = 0
     winners_pending: int = 0
     participant_ids: list[int] = field(default_factory=list)
+    # People on imported lists (list_draw campaigns), counted apart.
+    list_non_winners: int = 0
+    list_winners: int = 0
 
     @property
     def anonymised(self) -> int:
-        return self.non_winners + self.winners
+        return self.non_winners + self.winners + self.list_non_winners + self.list_winners
 
 
 def _region_text(participant: Participant) -> str:
@@ -136,6 +140,17 @@ def purge(
     now = now or utcnow()
     report = PurgeReport()
     for campaign in session.scalars(select(Campaign).order_by(Campaign.id)):
+        if campaign.kind == "list_draw":
+            left = None if limit is None else limit - report.anonymised
+            if left is not None and left <= 0:
+                break
+            non_winners, winners, pending = list_entrants.purge_campaign(
+                session, protector, campaign, now=now, limit=left, dry_run=dry_run
+            )
+            report.list_non_winners += non_winners
+            report.list_winners += winners
+            report.winners_pending += pending
+            continue
         follow_up_days = int(campaign.content.get("follow_up_retention_days") or 0)
         winner_days = int(campaign.content.get("winner_retention_days") or 0)
         if not follow_up_days or now < campaign.draw_at + timedelta(days=follow_up_days):
