@@ -27,6 +27,7 @@ class Protector:
     """Encrypts, decrypts and hashes personal data with the configured keys."""
 
     def __init__(self, data_keys: list[str], hash_key: str) -> None:
+        self._keys = (list(data_keys), hash_key)
         if not data_keys or not hash_key:
             raise KeyError_("QUIZ_DATA_KEY and QUIZ_HASH_KEY are required")
         try:
@@ -40,6 +41,10 @@ class Protector:
             raise KeyError_("QUIZ_HASH_KEY must be urlsafe base64 (quiz keys generate)") from exc
         if len(self._hash_key) < 32:
             raise KeyError_("QUIZ_HASH_KEY must hold at least 32 random bytes")
+
+    def __reduce__(self) -> tuple[type[Protector], tuple[list[str], str]]:
+        # Sent to a helper process of our own (the list import's), rebuilt from the keys.
+        return (Protector, self._keys)
 
     def encrypt(self, text: str) -> bytes:
         return self._fernets[0].encrypt(text.encode())

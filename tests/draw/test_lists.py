@@ -393,3 +393,30 @@ def test_duplicates_across_chunks_keep_the_first_row_and_addresses_round_trip(
         "mobile": "13900000001",
         "address": '引号"与\\反斜杠路1号',
     }
+
+
+def test_a_helper_process_prepares_big_files_the_same_way(
+    campaign: Campaign,
+    session: Session,
+    database: Database,
+    protector: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From HELPER_BYTES on, hashing and encryption run in a second process: the rows
+    come out as the one-process path writes them, in file order, duplicates merged."""
+    session.commit()
+    monkeypatch.setattr(lists, "HELPER_BYTES", 0)
+    monkeypatch.setattr(lists, "CHUNK", 7)
+    text = _numbered_rows(40) + f"K000003,重复,13900000099,B11,{today()},重复路\n"
+    outcome = lists.import_list(database, protector, campaign.id, write(tmp_path, text))
+    assert outcome is not None and outcome.report.duplicates == 1
+    session.expire_all()
+    people = session.scalars(select(ListEntrant).order_by(ListEntrant.id)).all()
+    assert [p.line_no for p in people] == list(range(2, 42))
+    assert lists.personal_data(protector, people[2]) == {
+        "customer": "K000003",
+        "mobile": "13900000003",
+        "address": "示例路3号",
+    }
+    assert people[2].mobile_hash == protector.lookup_hash("mobile", "13900000003")
