@@ -37,6 +37,7 @@ MAX_CELL: Final = 300
 # Cells a spreadsheet would run as a formula. "+86..." and "-" before a digit are numbers.
 _FORMULA_ALWAYS: Final = frozenset("=＝@＠")
 _FORMULA_SIGN: Final = frozenset("+-＋－")
+_RISKY_FIRST: Final = _FORMULA_ALWAYS | _FORMULA_SIGN
 _XLSX_MAGIC: Final = b"PK\x03\x04"
 
 
@@ -53,13 +54,6 @@ def _is_formula(text: str) -> bool:
     if text[0] in _FORMULA_ALWAYS:
         return True
     return text[0] in _FORMULA_SIGN and not text[1:2].isdigit()
-
-
-def _clean(cell: str) -> str:
-    # Most cells are printable ASCII (digits, codes): strip_invisible's regex is for the rest.
-    if cell.isascii() and cell.isprintable():
-        return cell.strip()
-    return strip_invisible(cell).strip()
 
 
 def _header(cells: list[str]) -> dict[str, int]:
@@ -94,6 +88,8 @@ def _cell(value: object) -> str:
 
 def _fields(line: int, cells: list[str], columns: dict[str, int]) -> dict[str, str]:
     for text in cells:
+        if not text or (len(text) <= MAX_CELL and text[0] not in _RISKY_FIRST):
+            continue  # most cells: one test
         if len(text) > MAX_CELL:
             raise ListFileError(
                 f"第{line}行有一个单元格超过{MAX_CELL}个字符,不像名单内容;请检查文件后重新导入。"
@@ -107,16 +103,25 @@ def _fields(line: int, cells: list[str], columns: dict[str, int]) -> dict[str, s
 
 
 def _decoded_lines(path: Path) -> Iterator[str]:
-    """The file's lines as text. Each line is UTF-8 or GB18030; one file must not mix them
-    (a list pasted together from two exports would otherwise come out half garbled)."""
+    """The file's lines as text, invisible characters removed. Each line is UTF-8 or
+    GB18030; one file must not mix them (a list pasted together from two exports would
+    otherwise come out half garbled). A NUL byte means the file is not text."""
     encoding: str | None = None
     with path.open("rb") as raw:
         for number, data in enumerate(raw, start=1):
             if number == 1 and data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:]
                 encoding = "utf-8"
+            if b"\x00" in data:
+                if number == 1:
+                    raise ListFileError(
+                        "文件不是CSV文本;请在Excel中“另存为”CSV(逗号分隔)或XLSX后再导入。"
+                    )
+                raise ListFileError(f"第{number}行含有非文本内容,文件不是CSV文本。")
             if data.isascii():
-                yield data.decode("ascii")
+                text = data.decode("ascii")
+                # Cleaned as a whole line: none of the removed characters is CSV syntax.
+                yield text if text.rstrip("\r\n").isprintable() else strip_invisible(text)
                 continue
             try:
                 text = data.decode("utf-8")
@@ -137,7 +142,7 @@ def _decoded_lines(path: Path) -> Iterator[str]:
                     f"文件混用了两种编码(第{number}行是 {this.upper()},前面是 {encoding.upper()});"
                     "请在Excel中打开后另存为一种编码(UTF-8 或 GBK)的CSV文件。"
                 )
-            yield text
+            yield strip_invisible(text)
 
 
 def _csv_rows(path: Path) -> Iterator[Row]:
@@ -147,13 +152,9 @@ def _csv_rows(path: Path) -> Iterator[Row]:
         header = next(reader, None)
         if header is None or not any(c.strip() for c in header):
             raise ListFileError("文件是空的,没有表头和名单行。")
-        if any("\x00" in c for c in header):
-            raise ListFileError("文件不是CSV文本;请在Excel中“另存为”CSV(逗号分隔)或XLSX后再导入。")
-        columns = _header([strip_invisible(c) for c in header])
+        columns = _header(header)
         for record in reader:
-            if "\x00" in "".join(record):
-                raise ListFileError(f"第{reader.line_num}行含有非文本内容,文件不是CSV文本。")
-            cells = [_clean(c) for c in record]
+            cells = [c.strip() for c in record]
             if not any(cells):
                 continue
             yield reader.line_num, _fields(reader.line_num, cells, columns)
