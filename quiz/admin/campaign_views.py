@@ -66,6 +66,8 @@ def _kind_has_the_page() -> ResponseReturnValue | None:
     if endpoint in PUBLIC_ENDPOINTS or current_staff() is None:
         return None  # the sign-in check answers first
     page = _page_of(endpoint)
+    if endpoint == "admin.dashboard":
+        page = None  # the start page: it sends a kind without figures to its own page
     campaign = selected_campaign() if page else None
     if campaign is not None and page and not kinds.has_staff_page(campaign.kind, page):
         abort(404)

@@ -31,6 +31,14 @@ def _period() -> tuple[DashboardRangeForm, bool, tuple[Any, Any], stats.Window]:
     return form, valid, (first, last), window
 
 
+# The first page of each kind's home (quiz.campaign.kinds.home_page).
+_HOME_ENDPOINTS = {
+    "contest": "admin.contest_home",
+    "artwork": "admin.artwork_overview",
+    "draw": "admin.draw",
+}
+
+
 @bp.get("/intent")
 @head_office_required
 def intent_analysis() -> ResponseReturnValue:
@@ -43,15 +51,18 @@ def intent_analysis() -> ResponseReturnValue:
 def dashboard() -> ResponseReturnValue:
     user = current_staff()
     assert user is not None
+    campaign = selected_campaign()
+    home = kinds.home_page(campaign.kind) if campaign is not None else "dashboard"
+    if home != "dashboard":
+        # A contest or a list draw has none of the quiz's figures: its own page instead
+        # (branch staff of a list draw: the winners their branch notifies).
+        if user.role not in HEAD_OFFICE and home == "draw":
+            return redirect(url_for("admin.draw_winners"))
+        return redirect(url_for(_HOME_ENDPOINTS[home]))
     if user.role not in HEAD_OFFICE:
-        # Branch staff have no head-office figures: their start page is their leads, or
-        # the drawing contest's page when that is the campaign they work on (no leads page).
-        chosen = selected_campaign()
-        if chosen is not None and kinds.has_staff_page(chosen.kind, "artwork"):
-            return redirect(url_for("admin.artwork_overview"))
+        # Branch staff have no head-office figures: their start page is their leads.
         return redirect(url_for("admin.leads"))
     form, valid, (first, last), window = _period()
-    campaign = selected_campaign()
     board = stats.dashboard(db(), campaign.id if campaign else None, window)
     funnel_base = board.visits or board.consents or board.entries or 1
     figures = {

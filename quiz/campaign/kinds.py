@@ -44,24 +44,24 @@ _PRIZE_QUIZ = Kind(
     staff_pages=frozenset(STAFF_PAGES),
 )
 
-# Registered, not built yet: the campaign page says the activity is in preparation and no
-# step answers; the back office has its dashboard and audit only.
-_NOT_YET = frozenset({"dashboard", "audit"})
+# Pages every kind has. The quiz's 数据概览 (funnel, regions, scores, intent) is the prize
+# quiz's alone: a campaign of another kind opens on its own page (see HOME_PAGES).
+_COMMON = frozenset({"audit"})
 
 KINDS: dict[str, Kind] = {
     kind.code: kind
     for kind in (
         _PRIZE_QUIZ,
         # Entrants come from an imported list: a public page and the draw, no quiz.
-        Kind("list_draw", "名单抽奖", frozenset({"campaign", "draw"}), _NOT_YET | {"draw"}),
+        Kind("list_draw", "名单抽奖", frozenset({"campaign", "draw"}), _COMMON | {"draw"}),
         Kind(
             "staff_contest",
             "员工知识竞赛",
             frozenset({"campaign", "contest"}),
-            frozenset({"dashboard", "contest", "audit"}),
+            _COMMON | {"contest"},
         ),
         # Children's drawing contest: quiz/artwork, public/artwork_views, admin/artwork_views.
-        Kind("artwork_contest", "作品征集评选", frozenset({"artwork"}), _NOT_YET | {"artwork"}),
+        Kind("artwork_contest", "作品征集评选", frozenset({"artwork"}), _COMMON | {"artwork"}),
     )
 }
 assert tuple(KINDS) == CAMPAIGN_KINDS, "quiz.models.CAMPAIGN_KINDS and KINDS must agree"
@@ -84,6 +84,17 @@ def has_public_step(code: str, step: str) -> bool:
     """Whether campaigns of kind `code` have the public step `step`."""
     kind = KINDS.get(code)
     return kind is not None and step in kind.public_steps
+
+
+# Where staff land on a campaign of a kind, in order of preference.
+HOME_PAGES = ("dashboard", "contest", "artwork", "draw")
+
+
+def home_page(code: str) -> str:
+    """The staff page a campaign of kind `code` opens on."""
+    kind = KINDS.get(code)
+    pages = kind.staff_pages if kind else frozenset()
+    return next((page for page in HOME_PAGES if page in pages), "dashboard")
 
 
 def has_staff_page(code: str, page: str) -> bool:

@@ -119,3 +119,38 @@ def test_score_buckets_without_entries_show_as_zero_and_follow_up_is_a_bar(
     assert "0分:0人" in scores  # nobody scored 0, and the axis still has it
     progress = page[page.index("各机构跟进率") :][:3000]
     assert "北京分公司:0.0%" in progress and 'fill="#eaeef2"' in progress  # an empty track
+
+
+def test_a_campaign_without_quiz_figures_opens_on_its_own_page(client, session):
+    """A staff contest, a drawing contest or a list draw has no funnel or intent: 数据概览
+    is not offered and the start page is the kind's own (a branch of a list draw: its
+    winners to notify)."""
+    from quiz.models import Branch
+    from tests.admin.test_list_draw_views import switch
+    from tests.artwork.conftest import install_contest as install_artwork
+    from tests.contest.conftest import install_contest
+    from tests.draw.test_lists import install_list_campaign
+
+    campaigns = {
+        "/admin/contest": install_contest(session),
+        "/admin/artwork": install_artwork(session),
+        "/admin/draw": install_list_campaign(session),
+    }
+    branch = session.query(Branch).filter_by(code="B11").one()
+    admin = make_staff(session, "ho", "admin")
+    clerk = make_staff(session, "b11", role="branch", branch_id=branch.id)
+    session.commit()
+    login_as(client, admin)
+    session.commit()
+    for target, campaign in campaigns.items():
+        switch(client, session, campaign)
+        reply = client.get("/admin/")
+        assert reply.status_code == 302 and reply.headers["Location"].startswith(target)
+        page = client.get(reply.headers["Location"]).get_data(as_text=True)
+        assert "数据概览" not in page and "参与漏斗" not in page
+    client.post("/admin/logout")
+    login_as(client, clerk)
+    session.commit()
+    switch(client, session, campaigns["/admin/draw"])
+    reply = client.get("/admin/")
+    assert reply.status_code == 302 and reply.headers["Location"].endswith("/admin/draw/winners")
