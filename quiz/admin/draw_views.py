@@ -32,7 +32,7 @@ from quiz.draw import control, service
 from quiz.draw.eligibility import DrawRefused, exclude_participant
 from quiz.draw.lists import active_import
 from quiz.draw.plans import plan_of, plans_of
-from quiz.fraud.review import exclusion_counts
+from quiz.fraud.review import address_rule_extra, exclusion_counts
 from quiz.leads.scope import HEAD_OFFICE
 from quiz.models import MAX_ID, Branch, Campaign, Draw, Participant, StaffUser, Winner
 from quiz.staff import audit
@@ -293,10 +293,13 @@ def draw_freeze() -> ResponseReturnValue:
             flash("名单已经冻结。", "error")
             return _overview(409)
         plan = plan_of(campaign, number)
+        eligible = service.count_eligible(db(), campaign, number)
+        by_address = len(address_rule_extra(db(), campaign)) if campaign.kind == "prize_quiz" else 0
         return render_template(
             "admin/draw_freeze_confirm.html",
             campaign=campaign,
-            eligible=service.count_eligible(db(), campaign, number),
+            eligible=eligible - by_address,
+            by_address=by_address,
             freeze_deadline=plan.freeze_deadline if plan else None,
             action_form=ActionForm(),
         )

@@ -248,22 +248,7 @@ def apply_address_rule(
     """Before the freeze: of the eligible entries mailing to one address (division code +
     folded street), keep the first completed and exclude the others with the rule as the
     reason. Returns how many were excluded (0 when the campaign has no such rule)."""
-    if not one_winner_per_address(campaign):
-        return 0
-    eligible = eligible_query(campaign).subquery()
-    rows = session.execute(
-        select(Participant.id, Participant.address, Participant.division_code)
-        .join(eligible, eligible.c.id == Participant.id)
-        .order_by(Participant.completed_at, Participant.id)
-    ).all()
-    seen: set[str] = set()
-    extra: list[int] = []
-    for pid, address, division in rows:
-        key = address_key(address, division)
-        if key in seen:
-            extra.append(pid)
-        else:
-            seen.add(key)
+    extra = address_rule_extra(session, campaign)
     if not extra:
         return 0
     entries = list(session.scalars(select(Participant).where(Participant.id.in_(extra))))
@@ -279,6 +264,28 @@ def apply_address_rule(
         operator=operator,
     )
     return len(entries)
+
+
+def address_rule_extra(session: Session, campaign: Campaign) -> list[int]:
+    """The eligible entries the address rule would exclude at a freeze now (the second and
+    later completed entry to one address), none when the campaign has no such rule."""
+    if not one_winner_per_address(campaign):
+        return []
+    eligible = eligible_query(campaign).subquery()
+    rows = session.execute(
+        select(Participant.id, Participant.address, Participant.division_code)
+        .join(eligible, eligible.c.id == Participant.id)
+        .order_by(Participant.completed_at, Participant.id)
+    ).all()
+    seen: set[str] = set()
+    extra: list[int] = []
+    for pid, address, division in rows:
+        key = address_key(address, division)
+        if key in seen:
+            extra.append(pid)
+        else:
+            seen.add(key)
+    return extra
 
 
 def exclusion_counts(session: Session, campaign: Campaign) -> list[tuple[str, int]]:

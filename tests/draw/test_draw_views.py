@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -503,3 +504,35 @@ def test_the_web_refuses_to_run_before_draw_at_and_the_example(
     session.expire_all()
     assert session.scalars(select(Draw)).one().status == "frozen"
     session.commit()
+
+
+def test_freeze_confirmation_names_the_address_rules_exclusions(
+    client: FlaskClient, session: Session, protector: Any
+) -> None:
+    from quiz.branches.routing import AddressInput
+
+    campaign = campaign_of(session)
+    for n in (11, 12):  # two entries to one flat: the later one is left out
+        make_participant(
+            session,
+            protector,
+            campaign,
+            n,
+            complete=True,
+            address=AddressInput(free_text="湖北省武汉市江岸区沿江大道100号"),
+        )
+    session.commit()
+    campaign, _ = closed_with_entrants(session, protector, 3)
+    campaign.content = {**campaign.content, "one_winner_per_address": True}
+    admin = make_staff(session, "boss", role="admin")
+    session.commit()
+    login_as(client, admin)
+    text = client.post("/admin/draw/freeze").get_data(as_text=True)
+    drawn = re.search(r"确认冻结 (\d+) 人的名单", text)
+    left_out = re.search(r"冻结时另将排除 (\d+) 人", text)
+    assert drawn and left_out and int(left_out[1]) >= 1
+    assert int(drawn[1]) + int(left_out[1]) == 5  # every entry, counted once
+    session.rollback()
+    assert client.post("/admin/draw/freeze", data={"confirmed": "yes"}).status_code == 302
+    # The button named the number the freeze then draws from.
+    assert session.scalars(select(Draw)).one().entrant_count == int(drawn[1])

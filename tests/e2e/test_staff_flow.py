@@ -159,7 +159,10 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
         close_campaign(staff_site)
         page.goto("/admin/draw")
         page.get_by_role("button", name="冻结抽奖名单…").click()
-        page.get_by_role("button", name=f"确认冻结 {PARTICIPANTS} 人的名单").click()
+        # The confirmation names who will be drawn: the address rule's exclusions apart.
+        rule = f"冻结时另将排除 {PARTICIPANTS - ADDRESSES} 人"
+        assert page.get_by_text(rule).count() == 1
+        page.get_by_role("button", name=f"确认冻结 {ADDRESSES} 人的名单").click()
         page.wait_for_load_state()
         assert page.url.endswith("/admin/draw"), page.locator(".flash").all_inner_texts()
         assert page.get_by_text(f"参与人数 {ADDRESSES}").count() == 1
