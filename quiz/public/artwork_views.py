@@ -49,22 +49,18 @@ from quiz.campaign.artwork_settings import ArtworkSettings, from_content
 from quiz.db import utcnow
 from quiz.extensions import client_address
 from quiz.fraud.codes import (
-    CodeRefused,
     CodeRejected,
-    MobileTaken,
-    SendFailed,
-    deliver,
     issue_code,
     mainland_mobile,
     sms_required,
     verify_code,
-    withdraw,
 )
 from quiz.identity import IdentityError
 from quiz.models import ArtworkChild, ArtworkFamily, ArtworkWork, Campaign
 from quiz.public import bp
 from quiz.public.entry_views import served_or_404
 from quiz.public.forms import CheckedField, _rule, _short
+from quiz.web import sms_step
 from quiz.web.forms import SafeForm
 from quiz.web.request import db, protector, takes_uploads
 
@@ -214,29 +210,24 @@ def _send_code(
         field.errors = []
     try:
         mobile = mainland_mobile(form.mobile.data or "")
-        issued = issue_code(
-            db(),
-            protector(),
-            campaign.id,
-            mobile,
-            client_address(),
-            limits=current_app.extensions["quiz.sms_limits"],
-        )
     except IdentityError as exc:
         form.mobile.errors = [str(exc)]
         return _join_page(campaign, settings, form, 422)
-    except (CodeRefused, MobileTaken) as exc:
-        db().rollback()
-        form.sms_code.errors = [str(exc)]
-        return _join_page(campaign, settings, form, 429)
-    db().commit()  # before sending: no write lock is held while the provider answers
     try:
-        deliver(current_app.extensions["quiz.sms"], issued)
-    except SendFailed as exc:
-        withdraw(db(), issued)
-        db().commit()
-        form.sms_code.errors = [str(exc)]
-        return _join_page(campaign, settings, form, 503)
+        sms_step.send_code(
+            lambda: issue_code(
+                db(),
+                protector(),
+                campaign.id,
+                mobile,
+                client_address(),
+                limits=current_app.extensions["quiz.sms_limits"],
+            )
+        )
+    except sms_step.StepRefused as exc:
+        field = form.mobile if exc.field == "mobile" else form.sms_code
+        field.errors = [str(exc)]
+        return _join_page(campaign, settings, form, exc.status)
     flash(f"验证码已发送至 {identity.mask_mobile(mobile)},5分钟内有效。", "info")
     return _join_page(campaign, settings, form)
 

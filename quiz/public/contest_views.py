@@ -22,9 +22,10 @@ from quiz.contest import paper as papers
 from quiz.db import utcnow
 from quiz.engine.bank import QuestionBank
 from quiz.extensions import client_address, limiter
-from quiz.fraud.codes import CodeRefused, SendFailed, deliver, sms_required, withdraw
+from quiz.fraud.codes import sms_required
 from quiz.models import Campaign, Contestant
 from quiz.public import KIND_PAGES, bp
+from quiz.web import sms_step
 from quiz.web.errors import render_error
 from quiz.web.forms import SafeForm
 from quiz.web.request import db, protector
@@ -138,19 +139,14 @@ def contest_sign_in() -> ResponseReturnValue:
 
 def _send_code(campaign: Campaign, form: SignInForm, staff_no: str) -> ResponseReturnValue:
     try:
-        issued = papers.send_sign_in_code(db(), protector(), campaign, staff_no, client_address())
-        db().commit()
-    except CodeRefused as exc:
-        db().rollback()
+        issued = sms_step.send_code(
+            lambda: papers.send_sign_in_code(
+                db(), protector(), campaign, staff_no, client_address()
+            )
+        )
+    except sms_step.StepRefused as exc:
         form.code.errors = [str(exc)]
-        return _sign_in_page(campaign, form, 429)
-    try:
-        deliver(current_app.extensions["quiz.sms"], issued)
-    except SendFailed as exc:
-        withdraw(db(), issued)
-        db().commit()
-        form.code.errors = [str(exc)]
-        return _sign_in_page(campaign, form, 503)
+        return _sign_in_page(campaign, form, exc.status)
     form.code.data = ""
     flash(f"验证码已发送至名单中的手机号码 {issued.mobile[:3]}****{issued.mobile[-4:]}。", "info")
     return _sign_in_page(campaign, form)

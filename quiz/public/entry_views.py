@@ -45,18 +45,14 @@ from quiz.extensions import client_address, limiter
 from quiz.fraud import challenge, signals
 from quiz.fraud.codes import (
     MOBILE_TAKEN_MESSAGE,
-    CodeRefused,
     CodeRejected,
     MobileTaken,
-    SendFailed,
-    deliver,
     issue_code,
     mainland_mobile,
     seconds_until_resend,
     sms_required,
     verified_entry,
     verify_code,
-    withdraw,
 )
 from quiz.identity import IdentityError
 from quiz.models import Campaign, Participant
@@ -71,6 +67,7 @@ from quiz.public.forms import (
 )
 from quiz.regions.postal import postal_code_province_mismatch
 from quiz.reports import counters
+from quiz.web import sms_step
 from quiz.web.request import database, db, protector
 
 # Sent by static/js/quiz-answer.js with each answer it posts for the page.
@@ -495,27 +492,19 @@ def _send_code(form: RegistrationForm, campaign: Campaign) -> ResponseReturnValu
     except IdentityError as exc:
         return refused(form.mobile, str(exc), 422)
     try:
-        issued = issue_code(
-            db(),
-            protector(),
-            campaign.id,
-            mobile,
-            client_address(),
-            limits=current_app.extensions["quiz.sms_limits"],
+        sms_step.send_code(
+            lambda: issue_code(
+                db(),
+                protector(),
+                campaign.id,
+                mobile,
+                client_address(),
+                limits=current_app.extensions["quiz.sms_limits"],
+            )
         )
-    except MobileTaken as exc:
-        db().rollback()
-        return refused(form.mobile, str(exc), 409)
-    except CodeRefused as exc:
-        db().rollback()
-        return refused(form.sms_code, str(exc), 429)
-    db().commit()  # before sending: no write lock is held while the provider answers
-    try:
-        deliver(current_app.extensions["quiz.sms"], issued)
-    except SendFailed as exc:
-        withdraw(db(), issued)
-        db().commit()
-        return refused(form.sms_code, str(exc), 503)
+    except sms_step.StepRefused as exc:
+        field = form.mobile if exc.field == "mobile" else form.sms_code
+        return refused(field, str(exc), exc.status)
     _save_draft(campaign)
     flash(f"验证码已发送至 {identity.mask_mobile(mobile)},5分钟内有效。", "info")
     return redirect(url_for("public.register") + "#sms_code")
