@@ -13,6 +13,7 @@ and `quiz draw replay` name exactly the same winners (issue 21's Must show).
 
     .venv/bin/python tests/benchmarks/bench_list_import.py --rows 1000000
     .venv/bin/python tests/benchmarks/bench_list_import.py --rows 100000 --end-to-end
+    .venv/bin/python tests/benchmarks/bench_list_import.py --pg postgresql+psycopg://postgres@127.0.0.1:55432/postgres
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ if str(ROOT) not in sys.path:
 from quiz.clock import CHINA  # noqa: E402
 from quiz.draw import demo  # noqa: E402
 from tests.load.harness import csrf_in, identity  # noqa: E402
-from tests.load.server import quiz_command, run_server  # noqa: E402
+from tests.load.server import database_for, quiz_command, run_server  # noqa: E402
 
 EXAMPLE = ROOT / "quiz" / "data" / "campaign" / "reinstatement-draw.toml"
 SLUG = "reinstatement-draw-2027"
@@ -147,14 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument("--pg", default="", help="a PostgreSQL server URL (a new database)")
     parser.add_argument(
         "--baseline", type=int, default=30, help="registrations timed before the import"
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-        with run_server(url, workdir, workers=args.workers) as server:
+        with (
+            database_for(workdir, args.pg) as url,
+            run_server(url, workdir, workers=args.workers) as server,
+        ):
+            print(f"database: {'PostgreSQL' if args.pg else 'SQLite'}")
             env = {**server.env}
             quiz(env, "campaign", "load", str(moved_example(workdir)))
             now = datetime.now(CHINA).date()

@@ -257,3 +257,26 @@ def run_server(
     finally:
         worker.kill()
         worker.wait()
+
+
+@contextmanager
+def database_for(workdir: Path, pg: str = "") -> Iterator[str]:
+    """A fresh database URL for one run: SQLite in `workdir`, or with `pg` (a PostgreSQL
+    server's URL) a new database on that server, dropped afterwards."""
+    if not pg:
+        yield f"sqlite:///{workdir / 'quiz.sqlite3'}"
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"quiz_load_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield f"{pg.rpartition('/')[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
