@@ -200,6 +200,9 @@ class _Tally:
         self.report = report
         self.keys = array("Q")
         self.lines = array("I")
+        # The keys again by their top byte: sorting 256 small lists to find the repeated
+        # ones costs far less memory than sorting a million Python ints at once.
+        self.buckets = [array("Q") for _ in range(256)]
         # Every duplicate's line (the report shows the first SHOWN), to delete once written.
         self.duplicates = array("I")
 
@@ -217,16 +220,20 @@ class _Tally:
                 if len(report.refused) < SHOWN:
                     report.refused.append((line, verdict))
                 continue
-            self.keys.append(_key(verdict.customer))
+            key = _key(verdict.customer)
+            self.keys.append(key)
+            self.buckets[key >> 56].append(key)
             self.lines.append(line)
             yield line, verdict
 
     def finish(self) -> ListReport:
         """Count the duplicates (a later row with an earlier row's 客户号)."""
         report = self.report
-        ordered = sorted(self.keys)
-        repeated = {a for a, b in zip(ordered, ordered[1:], strict=False) if a == b}
-        del ordered
+        repeated: set[int] = set()
+        for bucket in self.buckets:
+            ordered = sorted(bucket)
+            repeated.update(a for a, b in zip(ordered, ordered[1:], strict=False) if a == b)
+        self.buckets = []
         first: dict[int, int] = {}
         for key, line in zip(self.keys, self.lines, strict=True):
             if key not in repeated:
