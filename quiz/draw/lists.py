@@ -22,6 +22,7 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -46,7 +47,7 @@ __all__ = ["ListFileError", "ListReport", "check_list", "import_list", "active_i
 # transaction opens, so the write lock is held only for the INSERT of a chunk.
 CHUNK: Final = 2000
 # Files from this size on are hashed and encrypted in a helper process (starting one
-# costs about a second; a million rows save half a minute).
+# costs up to a second; a million rows save half a minute).
 HELPER_BYTES: Final = 8 * 1_048_576
 # Chunks handed to the helper ahead of the one being written.
 LOOKAHEAD: Final = 3
@@ -522,37 +523,54 @@ def _batches(rows: Iterator[tuple[int, _Accepted]]) -> Iterator[list[tuple[int, 
         yield batch
 
 
+def _start_method() -> str:
+    return "fork" if threading.active_count() == 1 else "spawn"
+
+
+@contextmanager
+def _helper_pool(helper: bool) -> Iterator[ProcessPoolExecutor | None]:
+    """The helper process, started before the writer thread. Forked when this process runs
+    no other thread (the CLI: the child shares the parent's pages, so the two together
+    take little more memory than one); spawned otherwise (a threaded web worker, whose
+    other threads may hold locks a forked child would inherit)."""
+    if not helper:
+        yield None
+        return
+    context = multiprocessing.get_context(_start_method())
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+    try:
+        pool.submit(int).result()  # the process starts now, while no other thread runs
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _prepared(
+    pool: ProcessPoolExecutor | None,
     protector: Protector,
     campaign_id: int,
     import_id: int,
     rows: Iterator[tuple[int, _Accepted]],
     sqlite: bool,
-    helper: bool,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The rows' values a chunk at a time, in file order. With `helper`, hashing and
-    encryption (half of a row's work) run in a second process while this one reads and
-    judges the file; at most LOOKAHEAD chunks are in flight, so memory stays flat."""
-    if not helper:
+    """The rows' values a chunk at a time, in file order. With a helper `pool`, hashing
+    and encryption (half of a row's work) run there while this process reads and judges
+    the file; at most LOOKAHEAD chunks are in flight, so memory stays flat."""
+    if pool is None:
         for batch in _batches(rows):
             yield _prepare(protector, campaign_id, import_id, sqlite, batch)
         return
-    # spawn, not fork: the caller may be a threaded web worker holding pooled connections.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        window: deque[Future[list[tuple[Any, ...]]]] = deque()
-        try:
-            for batch in _batches(rows):
-                window.append(
-                    pool.submit(_prepare, protector, campaign_id, import_id, sqlite, batch)
-                )
-                if len(window) >= LOOKAHEAD:
-                    yield window.popleft().result()
-            while window:
+    window: deque[Future[list[tuple[Any, ...]]]] = deque()
+    try:
+        for batch in _batches(rows):
+            window.append(pool.submit(_prepare, protector, campaign_id, import_id, sqlite, batch))
+            if len(window) >= LOOKAHEAD:
                 yield window.popleft().result()
-        finally:
-            for pending in window:
-                pending.cancel()
+        while window:
+            yield window.popleft().result()
+    finally:
+        for pending in window:
+            pending.cancel()
 
 
 def _write_rows(
@@ -581,16 +599,17 @@ def _write_rows(
             except BaseException as exc:  # noqa: BLE001 - handed to the preparing thread
                 failed.append(exc)
 
-    writer = threading.Thread(target=write, name="list-import-writer", daemon=True)
-    writer.start()
-    try:
-        for batch in _prepared(protector, campaign_id, import_id, rows, sqlite, helper):
-            if failed:
-                break
-            pending.put(batch)
-    finally:
-        pending.put(None)
-        writer.join()
+    with _helper_pool(helper) as pool:
+        writer = threading.Thread(target=write, name="list-import-writer", daemon=True)
+        writer.start()
+        try:
+            for batch in _prepared(pool, protector, campaign_id, import_id, rows, sqlite):
+                if failed:
+                    break
+                pending.put(batch)
+        finally:
+            pending.put(None)
+            writer.join()
     if failed:
         raise failed[0]
 

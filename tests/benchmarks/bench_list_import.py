@@ -88,29 +88,34 @@ def register(url: str, n: int) -> tuple[int, float]:
         return resp.status_code, time.perf_counter() - started
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """Resident memory of a process and its children now (KiB; shared pages counted in
-    each, so the sum is an upper bound)."""
-    total = 0
+def _tree_memory_kib(pid: int) -> tuple[int, int]:
+    """Memory of a process and its children now, in KiB: (PSS, RSS) summed. PSS shares
+    each page among the processes mapping it (the memory the import really takes); RSS
+    counts a shared page once per process (an upper bound)."""
     pids = [pid]
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
             pids += [int(c) for c in (task / "children").read_text().split()]
     except OSError:
-        return 0
+        return 0, 0
+    pss = rss = 0
     for one in pids:
         try:
-            status = Path(f"/proc/{one}/status").read_text()
+            rollup = Path(f"/proc/{one}/smaps_rollup").read_text()
         except OSError:
             continue
-        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-        total += int(match[1]) if match else 0
-    return total
+        for name, value in re.findall(r"^(Pss|Rss):\s+(\d+) kB", rollup, re.M):
+            if name == "Pss":
+                pss += int(value)
+            else:
+                rss += int(value)
+    return pss, rss
 
 
 def timed_import(env: dict[str, str], listed: Path) -> tuple[float, int, str]:
-    """Run the import as its own process: wall seconds, peak RSS (KiB) of the import and
-    its helper process together (sampled every 0.2 s), its output."""
+    """Run the import as its own process: wall seconds, memory in KiB (peak PSS and RSS
+    of the import and its helper together, sampled every 0.2 s, and wait4's ru_maxrss),
+    its output."""
     started = time.perf_counter()
     process = subprocess.Popen(  # noqa: S603 - our own CLI
         [*quiz_command(), "draw", "import-entrants", str(listed), "--campaign", SLUG, "--yes"],
@@ -123,12 +128,13 @@ def timed_import(env: dict[str, str], listed: Path) -> tuple[float, int, str]:
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(process.stdout or []))
     reader.start()
-    peak = [0]
+    peak = [0, 0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.2):
-            peak[0] = max(peak[0], _tree_rss_kib(process.pid))
+            pss, rss = _tree_memory_kib(process.pid)
+            peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -140,7 +146,7 @@ def timed_import(env: dict[str, str], listed: Path) -> tuple[float, int, str]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError("import failed:\n" + "".join(output))
-    return seconds, max(usage.ru_maxrss, peak[0]), "".join(output)
+    return seconds, (peak[0], peak[1], usage.ru_maxrss), "".join(output)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument(
+        "--pace", type=float, default=0.5, help="seconds from one registration to the next"
+    )
     parser.add_argument("--pg", default="", help="a PostgreSQL server URL (a new database)")
     parser.add_argument(
         "--baseline", type=int, default=30, help="registrations timed before the import"
@@ -188,16 +197,21 @@ def main(argv: list[str] | None = None) -> int:
             importer.start()
             n = 0
             while importer.is_alive():
+                began = time.perf_counter()
                 status, seconds = register(server.url, n)
                 statuses.append(status)
                 latencies.append(seconds)
                 n += 1
+                # A steady stream of visitors (--pace s between registrations; 0: flat out).
+                time.sleep(max(0.0, args.pace - (time.perf_counter() - began)))
             importer.join()
-            seconds, rss_kib, output = result["figures"]  # type: ignore[misc]
+            seconds, (pss, rss, maxrss), output = result["figures"]  # type: ignore[misc]
             print(next(line for line in output.splitlines() if line.startswith("共读取")))
             print(
-                f"import: {seconds:.1f} s wall, {args.rows / seconds:,.0f} rows/s, "
-                f"peak RSS {rss_kib / 1024:.0f} MB (import and helper process together)"
+                f"import: {seconds:.1f} s wall, {args.rows / seconds:,.0f} rows/s; memory of "
+                f"the import and its helper process together: peak PSS {pss / 1024:.0f} MB, "
+                f"peak RSS {rss / 1024:.0f} MB (shared pages counted twice); largest single "
+                f"process (wait4 ru_maxrss) {maxrss / 1024:.0f} MB"
             )
             baseline = _latency_line("POST /register, no import (baseline)", quiet)
             during = _latency_line(

@@ -395,7 +395,9 @@ def test_duplicates_across_chunks_keep_the_first_row_and_addresses_round_trip(
     }
 
 
+@pytest.mark.parametrize("method", ["fork", "spawn"])
 def test_a_helper_process_prepares_big_files_the_same_way(
+    method: str,
     campaign: Campaign,
     session: Session,
     database: Database,
@@ -407,6 +409,7 @@ def test_a_helper_process_prepares_big_files_the_same_way(
     come out as the one-process path writes them, in file order, duplicates merged."""
     session.commit()
     monkeypatch.setattr(lists, "HELPER_BYTES", 0)
+    monkeypatch.setattr(lists, "_start_method", lambda: method)
     monkeypatch.setattr(lists, "CHUNK", 7)
     text = _numbered_rows(40) + f"K000003,重复,13900000099,B11,{today()},重复路\n"
     outcome = lists.import_list(database, protector, campaign.id, write(tmp_path, text))
