@@ -77,6 +77,10 @@ class Outcome:
     signed_in_at: float | None = None  # seconds from the start of the run
     error: str | None = None
     failures: Counter[str] = field(default_factory=Counter)  # "step status" -> count
+    # Milliseconds each request waited for one of the --concurrency slots before it was
+    # sent (not in its latency above): a queue here means the site could not keep up.
+    queued: list[float] = field(default_factory=list)
+    late: list[float] = field(default_factory=list)  # seconds each answer left after its due time
 
 
 class Contestant:
@@ -88,6 +92,7 @@ class Contestant:
         self.base, self.http, self.gate = base, http, gate
         self.headers = {"X-Forwarded-For": forwarded_address(n + 1)}
         self.cookies: dict[str, str] = {}
+        self.sent_at = 0.0  # when the last request got its slot and was sent
 
     async def call(
         self, out: Outcome, step: str, method: str, path: str, data: dict | list | None = None
@@ -98,8 +103,11 @@ class Contestant:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        asked = time.perf_counter()
         async with self.gate:  # at most --concurrency requests in flight
             started = time.perf_counter()
+            out.queued.append((started - asked) * 1000)
+            self.sent_at = started
             try:
                 async with self.http.request(
                     method, self.base + path, data=body, headers=headers, allow_redirects=False
@@ -186,6 +194,7 @@ async def contestant_flow(
             ]
             out.sent += 1
             status, _ = await phone.call(out, "answer", "POST", "/contest/answer", data)
+            out.late.append(max(0.0, phone.sent_at - (started + due)))
             if status != 302:
                 raise RuntimeError(f"answer {status}")
             out.accepted.append((int(paper.group(1)), int(position.group(1)), choice))
@@ -389,6 +398,15 @@ def report(
     sign_in_ms = [ms for o in outcomes for step, s, ms in o.requests if step == "sign_in" and s]
     print(f"answer POST: {_percentiles(answer_ms, (50, 95, 99))}")
     print(f"sign-in burst, sign-in POST: {_percentiles(sign_in_ms, (50, 99))}")
+    queued = [ms for o in outcomes for ms in o.queued]
+    print(f"client queue before a free slot (all requests): {_percentiles(queued, (50, 99))}")
+    late = sorted(s for o in outcomes for s in o.late)
+    if late:
+        print(
+            f"answers sent after their due time: {sum(1 for s in late if s > 1)} by more than "
+            f"1 s, {sum(1 for s in late if s > 30)} by more than 30 s "
+            f"(p99 {percentile(late, 99):.1f} s, max {late[-1]:.1f} s)"
+        )
     for step in ("campaign", "paper", "start"):
         values = [ms for o in outcomes for name, s, ms in o.requests if name == step and s]
         print(f"  {step:<8} {_percentiles(values, (50, 95, 99))}")
