@@ -20,6 +20,12 @@ answers), p50/p95/p99 of the answer POST and p50/p99 of the sign-in burst. Exit 
 
     .venv/bin/python tests/load/contest_start.py --contestants 5000 --compress 1
     .venv/bin/python tests/load/contest_start.py --pg postgresql+psycopg://postgres@127.0.0.1:55432/postgres
+    .venv/bin/python tests/load/contest_start.py --ratelimit-storage redis://127.0.0.1:6379/0
+
+With several workers production keeps rate-limit counts in Redis (quiz serve refuses
+memory:// there); memory:// here gives each worker its own counts and, in the limits
+library, a thread that rescans every client's window every 10 ms, a cost that grows
+with the number of contestants.
 
 Not collected by pytest (tests/load/ holds scripts).
 """
@@ -430,6 +436,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--pg", default="", help="a PostgreSQL URL (a new database is made on it)")
+    parser.add_argument(
+        "--ratelimit-storage",
+        default=os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        help="the site's rate-limit storage (redis://…, as production with several workers "
+        "must use; memory:// keeps counts per worker)",
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="contest-load-"))
     database_url = f"sqlite:///{workdir / 'quiz.sqlite3'}"
@@ -444,12 +456,19 @@ def main(argv: list[str] | None = None) -> int:
     engine_name = "PostgreSQL" if args.pg else "SQLite"
     print(
         f"database: {engine_name}, {args.workers} workers, {args.contestants} contestants, "
-        f"compression x{args.compress:g}, concurrency {args.concurrency}; "
+        f"compression x{args.compress:g}, concurrency {args.concurrency}, "
+        f"rate limits in {args.ratelimit_storage.partition('://')[0]}; "
         f"load average at start {os.getloadavg()[0]:.2f}",
         flush=True,
     )
     try:
-        with run_server(database_url, workdir, workers=args.workers, trusted_proxies=1) as server:
+        with run_server(
+            database_url,
+            workdir,
+            workers=args.workers,
+            trusted_proxies=1,
+            storage_uri=args.ratelimit_storage,
+        ) as server:
             prepared = time.perf_counter()
             codes = prepare(server, args.contestants)
             print(
