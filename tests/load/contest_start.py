@@ -40,7 +40,6 @@ import re
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -54,12 +53,12 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from quiz.db import Database  # noqa: E402
 from quiz.models import Campaign, ContestAnswer, ContestPaper  # noqa: E402
 from tests.load.harness import CSRF_RE, forwarded_address, open_pool, percentile  # noqa: E402
-from tests.load.server import run_server  # noqa: E402
+from tests.load.server import database_for, run_server  # noqa: E402
 
 SLUG = "claims-contest-2026"
 QUESTIONS = 20
@@ -443,16 +442,6 @@ def main(argv: list[str] | None = None) -> int:
         "must use; memory:// keeps counts per worker)",
     )
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="contest-load-"))
-    database_url = f"sqlite:///{workdir / 'quiz.sqlite3'}"
-    pg_name = ""
-    if args.pg:
-        pg_name = f"contest_load_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
-        admin.dispose()
-        database_url = f"{args.pg.rpartition('/')[0]}/{pg_name}"
     engine_name = "PostgreSQL" if args.pg else "SQLite"
     print(
         f"database: {engine_name}, {args.workers} workers, {args.contestants} contestants, "
@@ -461,32 +450,29 @@ def main(argv: list[str] | None = None) -> int:
         f"load average at start {os.getloadavg()[0]:.2f}",
         flush=True,
     )
-    try:
-        with run_server(
+    with (
+        tempfile.TemporaryDirectory(prefix="contest-load-") as tmp,
+        database_for(Path(tmp), args.pg) as database_url,
+        run_server(
             database_url,
-            workdir,
+            Path(tmp),
             workers=args.workers,
             trusted_proxies=1,
             storage_uri=args.ratelimit_storage,
-        ) as server:
-            prepared = time.perf_counter()
-            codes = prepare(server, args.contestants)
-            print(
-                f"roster of {len(codes)} with invitation codes ready in "
-                f"{time.perf_counter() - prepared:.1f} s",
-                flush=True,
-            )
-            outcomes, elapsed = asyncio.run(
-                run(f"{server.url}/c/{SLUG}", codes, args.compress, args.concurrency)
-            )
-            stored = verify(database_url)
-            log = server.log()
-    finally:
-        if pg_name:
-            admin = create_engine(args.pg, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-            admin.dispose()
+        ) as server,
+    ):
+        prepared = time.perf_counter()
+        codes = prepare(server, args.contestants)
+        print(
+            f"roster of {len(codes)} with invitation codes ready in "
+            f"{time.perf_counter() - prepared:.1f} s",
+            flush=True,
+        )
+        outcomes, elapsed = asyncio.run(
+            run(f"{server.url}/c/{SLUG}", codes, args.compress, args.concurrency)
+        )
+        stored = verify(database_url)
+        log = server.log()
     ok = report(outcomes, stored, log, elapsed, args.contestants)
     print(f"load average at end {os.getloadavg()[0]:.2f}; {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1
