@@ -50,7 +50,6 @@ from quiz.db import utcnow
 from quiz.extensions import client_address
 from quiz.fraud.codes import (
     CodeRejected,
-    issue_code,
     mainland_mobile,
     sms_required,
     verify_code,
@@ -214,16 +213,7 @@ def _send_code(
         form.mobile.errors = [str(exc)]
         return _join_page(campaign, settings, form, 422)
     try:
-        sms_step.send_code(
-            lambda: issue_code(
-                db(),
-                protector(),
-                campaign.id,
-                mobile,
-                client_address(),
-                limits=current_app.extensions["quiz.sms_limits"],
-            )
-        )
+        sms_step.send_code_to(campaign.id, mobile)
     except sms_step.StepRefused as exc:
         field = form.mobile if exc.field == "mobile" else form.sms_code
         field.errors = [str(exc)]

@@ -47,7 +47,6 @@ from quiz.fraud.codes import (
     MOBILE_TAKEN_MESSAGE,
     CodeRejected,
     MobileTaken,
-    issue_code,
     mainland_mobile,
     seconds_until_resend,
     sms_required,
@@ -492,16 +491,7 @@ def _send_code(form: RegistrationForm, campaign: Campaign) -> ResponseReturnValu
     except IdentityError as exc:
         return refused(form.mobile, str(exc), 422)
     try:
-        sms_step.send_code(
-            lambda: issue_code(
-                db(),
-                protector(),
-                campaign.id,
-                mobile,
-                client_address(),
-                limits=current_app.extensions["quiz.sms_limits"],
-            )
-        )
+        sms_step.send_code_to(campaign.id, mobile)
     except sms_step.StepRefused as exc:
         field = form.mobile if exc.field == "mobile" else form.sms_code
         return refused(field, str(exc), exc.status)

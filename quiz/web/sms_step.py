@@ -12,15 +12,17 @@ from typing import Literal
 
 from flask import current_app
 
+from quiz.extensions import client_address
 from quiz.fraud.codes import (
     CodeRefused,
     IssuedCode,
     MobileTaken,
     SendFailed,
     deliver,
+    issue_code,
     withdraw,
 )
-from quiz.web.request import db
+from quiz.web.request import db, protector
 
 
 class StepRefused(Exception):
@@ -53,3 +55,18 @@ def send_code(issue: Callable[[], IssuedCode]) -> IssuedCode:
         db().commit()
         raise StepRefused("code", str(exc), 503) from exc
     return issued
+
+
+def send_code_to(campaign_id: int, mobile: str) -> IssuedCode:
+    """send_code for a mobile the visitor typed (the quiz, the drawing contest), under the
+    site's SMS limits for this client."""
+    return send_code(
+        lambda: issue_code(
+            db(),
+            protector(),
+            campaign_id,
+            mobile,
+            client_address(),
+            limits=current_app.extensions["quiz.sms_limits"],
+        )
+    )
