@@ -93,32 +93,20 @@ class KeyRing:
             raise KeyError_("a stored value cannot be decrypted with the configured keys") from exc
 
 
-def _rotate_participants(
-    session: Session, ring: KeyRing, after_id: int, batch_size: int, report: RotationReport
-) -> int | None:
-    """One batch of participants after `after_id`; returns the last id, or None when done."""
-    rows = session.scalars(
-        select(Participant)
-        .where(Participant.id > after_id)
-        .order_by(Participant.id)
-        .limit(batch_size)
-    ).all()
-    if not rows:
-        return None
-    for participant in rows:
-        report.participants_seen += 1
-        if ring.new_hasher is not None and participant.anonymised_at is None:
-            _rehash(session, ring, participant, report)
-        for column in PARTICIPANT_COLUMNS:
-            token = getattr(participant, column)
-            if token is None:
-                continue
-            new = ring.rotate(token)
-            if new is not None:
-                setattr(participant, column, new)
-                report.tokens_reencrypted += 1
-    session.flush()
-    return rows[-1].id
+def _rotate_participant(
+    session: Session, ring: KeyRing, participant: Participant, report: RotationReport
+) -> None:
+    report.participants_seen += 1
+    if ring.new_hasher is not None and participant.anonymised_at is None:
+        _rehash(session, ring, participant, report)
+    for column in PARTICIPANT_COLUMNS:
+        token = getattr(participant, column)
+        if token is None:
+            continue
+        new = ring.rotate(token)
+        if new is not None:
+            setattr(participant, column, new)
+            report.tokens_reencrypted += 1
 
 
 def _rehash(
@@ -156,31 +144,48 @@ def _rehash(
         report.hashes_recomputed += 1
 
 
-def _rotate_list_entrants(
-    session: Session, ring: KeyRing, after_id: int, batch_size: int, report: RotationReport
-) -> int | None:
-    """One batch of imported-list entrants after `after_id` (None when done)."""
-    rows = session.scalars(
-        select(ListEntrant)
-        .where(ListEntrant.id > after_id)
-        .order_by(ListEntrant.id)
-        .limit(batch_size)
-    ).all()
-    if not rows:
-        return None
-    for entrant in rows:
-        report.list_entrants_seen += 1
-        if ring.new_hasher is not None and entrant.anonymised_at is None:
-            report.exclusions_rehashed += list_entrants.rehash(
-                session, ring.new_hasher, ring.protector, entrant
-            )
-            report.hashes_recomputed += 1
-        new = ring.rotate(entrant.personal_enc)
-        if new is not None:
-            entrant.personal_enc = new
-            report.tokens_reencrypted += 1
-    session.flush()
-    return rows[-1].id
+def _rotate_list_entrant(
+    session: Session, ring: KeyRing, entrant: ListEntrant, report: RotationReport
+) -> None:
+    report.list_entrants_seen += 1
+    if ring.new_hasher is not None and entrant.anonymised_at is None:
+        report.exclusions_rehashed += list_entrants.rehash(
+            session, ring.new_hasher, ring.protector, entrant
+        )
+        report.hashes_recomputed += 1
+    new = ring.rotate(entrant.personal_enc)
+    if new is not None:
+        entrant.personal_enc = new
+        report.tokens_reencrypted += 1
+
+
+def _in_batches(
+    database: Database,
+    model: type[Participant] | type[ListEntrant],
+    batch_size: int,
+    rotate: Callable[[Session, Any], None],
+    label: str,
+    progress: Progress | None,
+) -> None:
+    """Rotate every row of `model` in id order, one committed transaction per batch, and
+    report progress after each commit (an interrupted run resumes from the rows left)."""
+    with database.transaction(write=False) as session:
+        total = int(session.scalar(select(func.count()).select_from(model)) or 0)
+    last_id = done = 0
+    while True:
+        with database.transaction() as session:
+            rows = session.scalars(
+                select(model).where(model.id > last_id).order_by(model.id).limit(batch_size)
+            ).all()
+            for row in rows:
+                rotate(session, row)
+            session.flush()
+        if not rows:
+            return
+        last_id = rows[-1].id
+        done += len(rows)
+        if progress:
+            progress(label, done, total)
 
 
 def _rotate_staff(session: Session, ring: KeyRing, report: RotationReport) -> None:
@@ -239,26 +244,22 @@ def rotate_keys(
         with database.transaction() as session:
             report.unmatched_exclusions = unmatched_exclusions(session)
             report.unmatched_agents = unmatched_agents(session)
-    with database.transaction(write=False) as session:
-        total = int(session.scalar(select(func.count()).select_from(Participant)) or 0)
-    last_id = 0
-    while True:
-        with database.transaction() as session:
-            next_id = _rotate_participants(session, ring, last_id, batch_size, report)
-        if next_id is None:
-            break
-        last_id = next_id
-        if progress:
-            progress("participants", report.participants_seen, total)
-    last_id = 0
-    while True:
-        with database.transaction() as session:
-            next_id = _rotate_list_entrants(session, ring, last_id, batch_size, report)
-        if next_id is None:
-            break
-        last_id = next_id
-        if progress:
-            progress("list entrants", report.list_entrants_seen, report.list_entrants_seen)
+    _in_batches(
+        database,
+        Participant,
+        batch_size,
+        lambda session, row: _rotate_participant(session, ring, row, report),
+        "participants",
+        progress,
+    )
+    _in_batches(
+        database,
+        ListEntrant,
+        batch_size,
+        lambda session, row: _rotate_list_entrant(session, ring, row, report),
+        "list entrants",
+        progress,
+    )
     with database.transaction() as session:
         _rotate_staff(session, ring, report)
     with database.transaction() as session:
