@@ -412,9 +412,10 @@ def import_list(
     # The transaction above ends before any write: a reader held open across the writes
     # keeps SQLite from checkpointing (the WAL grew past 6 GB during a million-row import).
     name = file_name or path.name
+    size = path.stat().st_size
     if confirm is not None:
         # Someone reads the report before anything is written: the file is read twice.
-        checked = _scan(judge, path, ListReport(name, sha256, path.stat().st_size), max_bytes)
+        checked = _scan(judge, path, ListReport(name, sha256, size), max_bytes)
         if checked.accepted == 0:
             raise DrawRefused("文件中没有可以导入的名单行。" + checked.summary())
         if not confirm(checked):
@@ -429,13 +430,13 @@ def import_list(
             status="writing",
             file_name=name[:200],
             file_sha256=sha256,
-            file_bytes=path.stat().st_size,
+            file_bytes=size,
             imported_by=(operator or _username(session, actor_id))[:64],
         )
         session.add(job)
         session.flush()
         import_id = job.id
-    tally = _Tally(ListReport(name, sha256, path.stat().st_size))
+    tally = _Tally(ListReport(name, sha256, size))
     try:
         rows = tally.accepted(judge, path, max_bytes)
         _write_rows(
@@ -446,7 +447,7 @@ def import_list(
             rows,
             sqlite,
             progress,
-            helper=path.stat().st_size >= HELPER_BYTES,
+            helper=size >= HELPER_BYTES,
         )
         report = tally.finish()
         if report.accepted == 0:
