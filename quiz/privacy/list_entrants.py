@@ -23,11 +23,9 @@ from quiz.db import utcnow
 from quiz.identity import IdentityError, validate_mobile
 from quiz.models import Campaign, Draw, Exclusion, ListEntrant, Winner
 from quiz.privacy.protection import Protector
+from quiz.privacy.rules import ANONYMOUS_NAME, FINAL_SHIPPING_STATUSES, prize_pending
 
 BATCH = 2000
-# Final shipping status, and the name an anonymised row shows (as participants').
-_RECEIVED = "已签收"
-_ANONYMOUS_NAME = "已匿名"
 # Not a hash of anything: no look-up finds an anonymised row (no unique index to satisfy).
 _NO_HASH = "anon"
 
@@ -54,7 +52,7 @@ def pending_prizes(session: Session, ids: Sequence[int]) -> list[Winner]:
         w
         for rows in _winners(session, ids).values()
         for w in rows
-        if w.shipping_status != _RECEIVED
+        if w.shipping_status not in FINAL_SHIPPING_STATUSES
     ]
 
 
@@ -69,7 +67,7 @@ def anonymise(
         update(ListEntrant)
         .where(ListEntrant.id.in_(ids), ListEntrant.anonymised_at.is_(None))
         .values(
-            name=_ANONYMOUS_NAME,
+            name=ANONYMOUS_NAME,
             name_masked="*",
             customer_hash=_NO_HASH,
             customer_masked="*",
@@ -132,7 +130,7 @@ def purge_campaign(
             if limit is not None and non_winners + winners >= limit:
                 break
             won = wins.get(entrant_id)
-            if won and (not winners_due or any(w.shipping_status != _RECEIVED for w in won)):
+            if won and (not winners_due or prize_pending(won)):
                 pending += int(winners_due)
                 continue
             due.append(entrant_id)

@@ -23,12 +23,8 @@ from quiz.identity import IdentityError, validate_mobile, validate_resident_id
 from quiz.models import Campaign, Draw, FollowUp, Participant, RiskKey, RiskSignal, Winner
 from quiz.privacy import list_entrants
 from quiz.privacy.protection import Protector
+from quiz.privacy.rules import ANONYMOUS_NAME, FINAL_SHIPPING_STATUSES, prize_pending
 from quiz.regions import divisions
-
-ANONYMOUS_NAME = "已匿名"
-# Fulfilment is over once the prize was received (quiz.draw.service.SHIPPING_STATUSES);
-# 待寄送, 已寄送 and 退回 may still need the winner's address and mobile.
-FINAL_SHIPPING_STATUSES = frozenset({"已签收"})
 
 
 class RetentionError(Exception):
@@ -120,10 +116,6 @@ def _winner_rows(session: Session, participant_ids: Sequence[int]) -> dict[int, 
     return found
 
 
-def _pending(wins: Sequence[Winner]) -> bool:
-    return any(w.shipping_status not in FINAL_SHIPPING_STATUSES for w in wins)
-
-
 def purge(
     session: Session,
     protector: Protector,
@@ -176,7 +168,7 @@ def purge(
                 if limit is not None and report.anonymised >= limit:
                     break
                 won = wins.get(participant.id)
-                if won and (not winners_due or _pending(won)):
+                if won and (not winners_due or prize_pending(won)):
                     if winners_due:
                         report.winners_pending += 1
                     continue
