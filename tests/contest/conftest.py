@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from quiz.campaign.spec import install_campaign, load_campaign_file
+from quiz.contest import paper, roster
 from quiz.models import Campaign
 
 DEMO = Path(__file__).resolve().parents[2] / "quiz" / "data" / "campaign" / "staff-contest.toml"
@@ -31,6 +32,25 @@ def install_contest(session: Session, **changes: Any) -> Campaign:
     if contest:
         values["contest"] = {**(spec.contest or {}), **contest}
     campaign = install_campaign(session, dataclasses.replace(spec, **values))
+    session.flush()
+    return campaign
+
+
+def save_demo_roster(session: Session, campaign: Campaign, protector: Any) -> None:
+    """The shipped demo roster, checked and saved for `campaign`."""
+    report = roster.check_roster(session, campaign, roster.read_roster(ROSTER.read_bytes()))
+    roster.save_roster(session, campaign, report, protector)
+
+
+def running_contest(
+    session: Session, protector: Any, started: timedelta = timedelta(minutes=5)
+) -> Campaign:
+    """The demo contest with its roster, open since `started`, ending in 2 hours (flushed)."""
+    campaign = install_contest(session)
+    save_demo_roster(session, campaign, protector)
+    now = paper.utcnow()
+    campaign.opens_at = now - started
+    campaign.closes_at = now + timedelta(hours=2)
     session.flush()
     return campaign
 

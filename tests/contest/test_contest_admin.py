@@ -14,7 +14,7 @@ from quiz.campaign.workspace import choose_campaign
 from quiz.contest import paper, roster
 from quiz.engine.bank import question_bank
 from quiz.models import Branch, Contestant
-from tests.contest.conftest import ROSTER
+from tests.contest.conftest import ROSTER, save_demo_roster
 from tests.factories import login_as, make_staff
 
 
@@ -111,8 +111,7 @@ def test_branch_staff_see_their_branch_and_cannot_upload(
 
 
 def _play(session, campaign, protector):
-    report = roster.check_roster(session, campaign, roster.read_roster(ROSTER.read_bytes()))
-    roster.save_roster(session, campaign, report, protector)
+    save_demo_roster(session, campaign, protector)
     campaign.opens_at = paper.utcnow() - timedelta(hours=3)
     campaign.closes_at = paper.utcnow() - timedelta(minutes=1)
     bank = question_bank(session, campaign.id)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from quiz.contest import paper, ranking, roster
 from quiz.engine.bank import question_bank
 from quiz.models import ContestAnswer, Contestant
-from tests.contest.conftest import ROSTER, install_contest
+from tests.contest.conftest import running_contest
 
 STARTED = timedelta(minutes=5)
 
@@ -20,14 +20,7 @@ STARTED = timedelta(minutes=5)
 @pytest.fixture
 def running(session, protector):
     """The demo contest with its roster, open since 5 minutes, ending in 2 hours."""
-    campaign = install_contest(session)
-    report = roster.check_roster(session, campaign, roster.read_roster(ROSTER.read_bytes()))
-    roster.save_roster(session, campaign, report, protector)
-    now = paper.utcnow()
-    campaign.opens_at = now - STARTED
-    campaign.closes_at = now + timedelta(hours=2)
-    session.flush()
-    return campaign
+    return running_contest(session, protector, STARTED)
 
 
 def _who(session, staff_no):

@@ -11,17 +11,12 @@ from sqlalchemy import select
 from quiz.contest import paper, roster
 from quiz.engine.bank import question_bank
 from quiz.models import ContestPaper
-from tests.contest.conftest import ROSTER, install_contest
+from tests.contest.conftest import running_contest
 
 
 @pytest.fixture
 def running(session, protector):
-    campaign = install_contest(session)
-    report = roster.check_roster(session, campaign, roster.read_roster(ROSTER.read_bytes()))
-    roster.save_roster(session, campaign, report, protector)
-    now = paper.utcnow()
-    campaign.opens_at = now - timedelta(minutes=5)
-    campaign.closes_at = now + timedelta(hours=2)
+    campaign = running_contest(session, protector)
     session.commit()
     return campaign
 

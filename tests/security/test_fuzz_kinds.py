@@ -8,7 +8,6 @@ only the "please sign in" redirect."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,12 +17,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from quiz.artwork import invitations
-from quiz.contest import paper, roster
+from quiz.contest import roster
 from quiz.models import ArtworkChild, ArtworkWork, ContestAnswer, ContestPaper
 from tests.artwork.conftest import install_contest as install_drawing_contest
 from tests.artwork.conftest import make_agent
-from tests.contest.conftest import ROSTER
-from tests.contest.conftest import install_contest as install_staff_contest
+from tests.contest.conftest import running_contest
 from tests.security.fuzzing import CJK, EXAMPLES, FUZZ, form_data, fuzz_app
 
 # Several forms per test: a tenth of the public forms' examples each keeps CI's budget.
@@ -77,12 +75,7 @@ def contestant(app: Flask) -> tuple[str, Any]:
     database = app.extensions["quiz.db"]
     protector = app.extensions["quiz.protector"]
     with database.transaction() as session:
-        campaign = install_staff_contest(session)
-        report = roster.check_roster(session, campaign, roster.read_roster(ROSTER.read_bytes()))
-        roster.save_roster(session, campaign, report, protector)
-        now = paper.utcnow()
-        campaign.opens_at = now - timedelta(minutes=5)
-        campaign.closes_at = now + timedelta(hours=2)
+        campaign = running_contest(session, protector)
         code = roster.issue_invitations(session, campaign, protector, staff_nos=["YW0001"])[0]
         slug, secret = campaign.slug, code.code
     client = app.test_client()
