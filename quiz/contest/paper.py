@@ -17,7 +17,7 @@ import hmac
 import random
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -446,7 +446,18 @@ def answer(
         .execution_options(synchronize_session=False)
     )
     session.expire(paper)
-    return _view(session, paper, now)
+    # The paper as it now stands, from what this request read and wrote (no second read):
+    # answers are taken in order, so no other answer of this paper was stored meanwhile.
+    items = tuple(
+        replace(it, answer=picked, points=points) if it.position == position else it
+        for it in view.items
+    )
+    return replace(
+        view,
+        items=items,
+        score=view.score + points,
+        submitted_at=now if last else view.submitted_at,
+    )
 
 
 def submit(

@@ -20,6 +20,9 @@ from typing import Any
 from flask import Blueprint, current_app, g
 
 PREFIX = "/c/<slug>"
+# Sent by static/js/quiz-answer.js with each answer it posts for the page (the quiz's
+# and the staff contest's): the reply is the next page itself, not a redirect to it.
+ANSWERED_BY_SCRIPT = "X-Quiz-Answer-Fetch"
 
 
 class CampaignBlueprint(Blueprint):

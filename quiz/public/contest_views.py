@@ -24,7 +24,7 @@ from quiz.engine.bank import QuestionBank
 from quiz.extensions import client_address, limiter
 from quiz.fraud.codes import sms_required
 from quiz.models import Campaign, Contestant
-from quiz.public import KIND_PAGES, bp
+from quiz.public import ANSWERED_BY_SCRIPT, KIND_PAGES, bp
 from quiz.web import sms_step
 from quiz.web.errors import render_error
 from quiz.web.forms import SafeForm
@@ -224,7 +224,7 @@ def _int_field(name: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
-@bp.post("/contest/answer")
+@bp.post("/contest/paper")
 @limiter.limit(_answer_limit)
 def contest_answer() -> ResponseReturnValue:
     campaign, bank = _served()
@@ -236,7 +236,7 @@ def contest_answer() -> ResponseReturnValue:
         abort(400)
     choices = [c[:8] for c in request.form.getlist("choice")[:20]]
     try:
-        papers.answer(db(), campaign, bank, me, paper_id, position, choices)
+        view = papers.answer(db(), campaign, bank, me, paper_id, position, choices)
         db().commit()
     except papers.NotYourPaper as exc:
         db().rollback()
@@ -244,6 +244,10 @@ def contest_answer() -> ResponseReturnValue:
     except papers.ContestError as exc:
         db().rollback()
         return _paper_page(campaign, bank, me, papers.paper_of(db(), me.id), str(exc), exc.status)
+    if request.headers.get(ANSWERED_BY_SCRIPT) == "1":
+        # The page's script swaps the next question in: one request per answer (the
+        # moment a province starts together, half the requests of POST + GET).
+        return _paper_page(campaign, bank, me, view)
     return redirect(url_for("public.contest_paper"))
 
 

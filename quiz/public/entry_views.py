@@ -56,7 +56,7 @@ from quiz.fraud.codes import (
 from quiz.identity import IdentityError
 from quiz.models import Campaign, Participant
 from quiz.privacy.protection import KeyError_
-from quiz.public import KIND_PAGES, bp
+from quiz.public import ANSWERED_BY_SCRIPT, KIND_PAGES, bp
 from quiz.public.forms import (
     ConsentForm,
     RegistrationForm,
@@ -68,9 +68,6 @@ from quiz.regions.postal import postal_code_province_mismatch
 from quiz.reports import counters
 from quiz.web import sms_step
 from quiz.web.request import database, db, protector
-
-# Sent by static/js/quiz-answer.js with each answer it posts for the page.
-ANSWERED_BY_SCRIPT = "X-Quiz-Answer-Fetch"
 
 
 def _register_limit() -> str:

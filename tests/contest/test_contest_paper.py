@@ -91,6 +91,26 @@ def test_one_attempt_in_order_and_scored(session, running):
     assert view.closed and view.score == 100 and view.submitted_at is not None
 
 
+def test_the_view_an_answer_returns_is_the_paper_as_stored(session, running):
+    # answer() builds the page after an answer from what it read and wrote, without a
+    # second read: it must show exactly what a fresh read of the paper shows.
+    bank = question_bank(session, running.id)
+    who = _who(session, "NQ0001")
+    view = paper.start_paper(session, running, bank, who)
+    correct = _correct_answers(session, bank, view)
+    for pos in range(1, len(view.items) + 1):
+        question = bank.by_id[view.items[pos - 1].question_id]
+        wrong = [o["key"] for o in question.options if o["key"] not in correct[pos]][:1]
+        view = paper.answer(
+            session, running, bank, who, view.id, pos, wrong if pos % 3 else correct[pos]
+        )
+        session.flush()
+        session.expire_all()
+        fresh = paper.paper_of(session, who.id, now=view.now)
+        assert fresh == view, pos
+    assert view.closed and 0 < view.score < view.max_score
+
+
 def test_answer_after_the_deadline_is_not_counted(session, running):
     bank = question_bank(session, running.id)
     who = _who(session, "NQ0002")

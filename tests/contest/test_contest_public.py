@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from quiz.contest import paper, roster
 from quiz.engine.bank import question_bank
 from quiz.models import ContestPaper
+from quiz.public import ANSWERED_BY_SCRIPT
 from tests.contest.conftest import running_contest
 
 
@@ -73,7 +75,7 @@ def test_paper_flow_one_session_and_foreign_paper(client, session, running, prot
     first = bank.by_id[view.items[0].question_id]
     session.commit()  # the test's write session must not hold SQLite's lock
     answered = client.post(
-        f"/c/{slug}/contest/answer",
+        f"/c/{slug}/contest/paper",
         data={"paper": mine.id, "position": 1, "choice": first.correct},
     )
     assert answered.status_code == 302
@@ -81,7 +83,7 @@ def test_paper_flow_one_session_and_foreign_paper(client, session, running, prot
     other = client.application.test_client()
     _sign_in(other, slug, "NQ0001", codes["NQ0001"])
     foreign = other.post(
-        f"/c/{slug}/contest/answer", data={"paper": mine.id, "position": 2, "choice": "A"}
+        f"/c/{slug}/contest/paper", data={"paper": mine.id, "position": 2, "choice": "A"}
     )
     assert foreign.status_code == 403 and "这不是您的答卷" in foreign.get_data(as_text=True)
     session.expire_all()
@@ -97,6 +99,36 @@ def test_paper_flow_one_session_and_foreign_paper(client, session, running, prot
     assert "本设备已退出" in old.get_data(as_text=True)
 
 
+def test_the_pages_script_gets_the_next_question_in_one_request(
+    client, session, running, protector
+):
+    # With ANSWERED_BY_SCRIPT (quiz-answer.js) an answer's reply is the next question
+    # itself, then the closed paper with its score: no redirect and no second GET.
+    codes = _codes(session, running, protector, "YW0001")
+    slug = running.slug
+    _sign_in(client, slug, "YW0001", codes["YW0001"])
+    client.post(f"/c/{slug}/contest/start")
+    mine = session.scalars(select(ContestPaper)).one()
+    bank = question_bank(session, running.id)
+    view = paper.paper_of(session, mine.contestant_id)
+    session.commit()
+    total = len(view.items)
+    for item in view.items:
+        right = bank.by_id[item.question_id].correct
+        form = MultiDict([("paper", mine.id), ("position", item.position)])
+        form.setlist("choice", right)
+        reply = client.post(
+            f"/c/{slug}/contest/paper", data=form, headers={ANSWERED_BY_SCRIPT: "1"}
+        )
+        text = reply.get_data(as_text=True)
+        assert reply.status_code == 200 and "Location" not in reply.headers
+        if item.position < total:
+            assert f"第 {item.position + 1} 题 / 共 {total} 题" in text
+    assert "已交卷" in text and f"<strong>{10 * total}</strong> / {10 * total} 分" in text
+    session.expire_all()
+    assert paper.paper_of(session, mine.contestant_id).score == 10 * total
+
+
 def test_answer_after_the_deadline_is_refused_409(client, session, running, protector):
     codes = _codes(session, running, protector, "NQ0002")
     slug = running.slug
@@ -106,7 +138,7 @@ def test_answer_after_the_deadline_is_refused_409(client, session, running, prot
     mine.deadline_at = paper.utcnow() - timedelta(seconds=1)
     session.commit()
     late = client.post(
-        f"/c/{slug}/contest/answer", data={"paper": mine.id, "position": 1, "choice": "A"}
+        f"/c/{slug}/contest/paper", data={"paper": mine.id, "position": 1, "choice": "A"}
     )
     text = late.get_data(as_text=True)
     assert late.status_code == 409 and "本题答案未计入成绩" in text and "已交卷" in text

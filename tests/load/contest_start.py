@@ -2,12 +2,14 @@
 
 N contestants (default 5,000) sign in within a minute (工号 + invitation code), start their
 paper and answer 20 questions each over 20 minutes, at most 64 requests in flight at
-once. The paper's time limit is the contest's 20 minutes, so each contestant's answers
-are paced to end within it: a contestant takes 80-95 % of the limit (a random share),
-the gaps between answers vary from 0.5 to 1.5 times the mean, and each answer is due
-at a fixed offset from the paper's start (a slow reply does not push later answers
-past the deadline). Time is compressed by --compress (20: the minute of sign-ins
-takes 3 s and each paper about 53 s; the time limit itself stays 20 minutes).
+once. Each answer is posted as the paper page's script posts it (quiz-answer.js): one
+request, whose reply is the next question. The paper's time limit is the contest's 20
+minutes, so each contestant's answers are paced to end within it: a contestant takes
+80-95 % of the limit (a random share), the gaps between answers vary from 0.5 to 1.5
+times the mean, and each answer is due at a fixed offset from the paper's start (a slow
+reply does not push later answers past the deadline). Time is compressed by --compress
+(20: the minute of sign-ins takes 3 s and each paper about 53 s; the time limit itself
+stays 20 minutes).
 
 It starts the real site (gunicorn, tests/load/server.py) on SQLite or on the PostgreSQL
 server given by --pg, puts N contestants on the demo contest's roster, with a bank and
@@ -57,6 +59,7 @@ from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from quiz.db import Database  # noqa: E402
 from quiz.models import Campaign, ContestAnswer, ContestPaper  # noqa: E402
+from quiz.public import ANSWERED_BY_SCRIPT  # noqa: E402
 from tests.load.harness import CSRF_RE, forwarded_address, open_pool, percentile  # noqa: E402
 from tests.load.server import database_for, run_server  # noqa: E402
 
@@ -65,18 +68,21 @@ QUESTIONS = 20
 PAPER_RE = re.compile(r'name="paper" value="(\d+)"')
 POSITION_RE = re.compile(r'name="position" value="(\d+)"')
 CHOICE_RE = re.compile(r'name="choice" id="[^"]*" value="([^"]+)"')
+SCRIPT = {ANSWERED_BY_SCRIPT: "1"}
 EXTRA_QUESTIONS = 15  # the demo bank has 15: 30 in all, quotas of 20 per paper
 TIME_LIMIT_MINUTES = 20  # the demo contest's own limit, set explicitly below
 PACE = (0.80, 0.95)  # a contestant's paper takes this share of the time limit
 # The status each step expects; anything else is an error (status 0: no reply at all).
-EXPECTED = {"campaign": 200, "sign_in": 302, "paper": 200, "start": 302, "answer": 302}
+# An answer is posted as static/js/quiz-answer.js posts it (ANSWERED_BY_SCRIPT): the reply
+# is the next question (or the closed paper) itself, 200, one request per answer.
+EXPECTED = {"campaign": 200, "sign_in": 302, "paper": 200, "start": 302, "answer": 200}
 
 
 @dataclass
 class Outcome:
     staff_no: str
     requests: list[tuple[str, int, float]] = field(default_factory=list)
-    # Answers the server accepted (302): (paper id, position, choice key).
+    # Answers the server accepted (200, the next page): (paper id, position, choice key).
     accepted: list[tuple[int, int, str]] = field(default_factory=list)
     sent: int = 0  # answer POSTs sent, whatever came back
     signed_in_at: float | None = None  # seconds from the start of the run
@@ -100,9 +106,15 @@ class Contestant:
         self.sent_at = 0.0  # when the last request got its slot and was sent
 
     async def call(
-        self, out: Outcome, step: str, method: str, path: str, data: dict | list | None = None
+        self,
+        out: Outcome,
+        step: str,
+        method: str,
+        path: str,
+        data: dict | list | None = None,
+        extra: dict[str, str] | None = None,
     ) -> tuple[int, str]:
-        headers = dict(self.headers)
+        headers = {**self.headers, **(extra or {})}
         body = urlencode(data).encode() if data is not None else None
         if body:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -184,8 +196,8 @@ async def contestant_flow(
         if status != 302:
             raise RuntimeError(f"start {status}")
         started = time.perf_counter()  # the server's deadline began a little earlier
+        status, page = await phone.call(out, "paper", "GET", "/contest/paper")
         for due in answer_offsets(rng, paper_seconds):
-            status, page = await phone.call(out, "paper", "GET", "/contest/paper")
             paper, position = PAPER_RE.search(page), POSITION_RE.search(page)
             if status != 200 or paper is None or position is None:
                 raise RuntimeError(f"question page {status}")
@@ -198,9 +210,9 @@ async def contestant_flow(
                 ("choice", choice),
             ]
             out.sent += 1
-            status, _ = await phone.call(out, "answer", "POST", "/contest/answer", data)
+            status, page = await phone.call(out, "answer", "POST", "/contest/paper", data, SCRIPT)
             out.late.append(max(0.0, phone.sent_at - (started + due)))
-            if status != 302:
+            if status != 200:
                 raise RuntimeError(f"answer {status}")
             out.accepted.append((int(paper.group(1)), int(position.group(1)), choice))
     except (TimeoutError, RuntimeError, aiohttp.ClientError) as exc:

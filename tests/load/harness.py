@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from quiz.fraud.sms import codes_in_log  # noqa: E402
-from quiz.public.entry_views import ANSWERED_BY_SCRIPT  # noqa: E402
+from quiz.public import ANSWERED_BY_SCRIPT  # noqa: E402
 from tests.factories import PLACES, make_mobile, make_resident_id  # noqa: E402
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

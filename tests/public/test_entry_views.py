@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from quiz.models import Campaign, DailyCounter, Participant
-from quiz.public.entry_views import ANSWERED_BY_SCRIPT
+from quiz.public import ANSWERED_BY_SCRIPT
 from tests.conftest import make_app
 from tests.factories import make_mobile, make_resident_id
 

@@ -30,7 +30,7 @@ KIND_FUZZ = settings(FUZZ, max_examples=max(EXAMPLES // 10, 1))
 CONTEST_FORMS: dict[str, list[str]] = {
     "/contest/sign-in": ["staff_no", "code", "action"],
     "/contest/start": ["paper"],
-    "/contest/answer": ["paper", "position", "choice", "choice"],
+    "/contest/paper": ["paper", "position", "choice", "choice"],
     "/contest/submit": ["paper"],
     "/contest/away": ["paper", "count"],
     "/contest/sign-out": [],
@@ -99,7 +99,7 @@ def test_contest_forms_fuzz(app, contestant, path):
         _checked(client.post(base + path, data=data))
         _checked(stranger.post(base + path, data=data))
         # A hostile answer (a made-up position or choice) is refused, so it adds no answer.
-        assert _count(app, ContestAnswer) <= before + (path == "/contest/answer")
+        assert _count(app, ContestAnswer) <= before + (path == "/contest/paper")
 
     if path in ("/contest/submit", "/contest/sign-out"):
         # Handing in closes the paper and signing out ends the session: a stranger only.

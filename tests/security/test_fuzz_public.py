@@ -62,7 +62,7 @@ FUZZED_ELSEWHERE = {
         [
             "/contest/sign-in",
             "/contest/start",
-            "/contest/answer",
+            "/contest/paper",
             "/contest/submit",
             "/contest/away",
             "/contest/sign-out",
