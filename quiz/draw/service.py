@@ -96,10 +96,21 @@ class WinnerRow:
 def _bulk_insert(
     session: Session, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
-    """executemany of plain tuples straight on the DBAPI cursor (no ORM objects)."""
+    """executemany of plain tuples straight on the DBAPI cursor (no ORM objects); COPY on
+    PostgreSQL, where a row costs the server a fraction of an INSERT's parse and bind."""
     if not rows:
         return
     conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # The session's own connection and transaction: psycopg's COPY adapts each value
+        # with the same dumpers as its INSERT parameters.
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     # Table and column names are constants of this module, never user input.
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"  # noqa: S608
