@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -58,6 +58,9 @@ MAX_CUSTOMER: Final = 40
 MAX_ADDRESS: Final = 200
 # Web uploads stop here (the CLI takes any size).
 WEB_MAX_BYTES: Final = 20 * 1_048_576
+# A million rows are written in about a minute: an import still 'writing' (or 'failed',
+# its clean-up cut short) after this long lost its process, and its rows are nobody's.
+ABANDONED_AFTER: Final = timedelta(hours=1)
 _CUSTOMER = re.compile(r"[0-9A-Za-z-]{1,40}")
 _MOBILE_DIGITS = re.compile(r"1[0-9]{10}")
 
@@ -354,6 +357,39 @@ def _delete_rows(database: Database, import_id: int) -> None:
             session.execute(delete(ListEntrant).where(ListEntrant.id.in_(ids)))
 
 
+def clear_abandoned(database: Database, campaign_id: int, now: datetime | None = None) -> int:
+    """Delete what killed imports of the campaign left: the rows of an import 'writing' or
+    'failed' for longer than ABANDONED_AFTER (personal data no list holds) and the import
+    itself, and any rows still under a 'replaced' import (killed between the switch and
+    their deletion; the import stays for the notary record). Returns the imports cleared."""
+    cutoff = (now or utcnow()) - ABANDONED_AFTER
+    with database.transaction(write=False) as session:
+        stale = list(
+            session.scalars(
+                select(ListImport.id).where(
+                    ListImport.campaign_id == campaign_id,
+                    ListImport.status.in_(("writing", "failed")),
+                    ListImport.started_at < cutoff,
+                )
+            )
+        )
+        replaced = list(
+            session.scalars(
+                select(ListImport.id)
+                .where(ListImport.campaign_id == campaign_id, ListImport.status == "replaced")
+                .where(
+                    select(ListEntrant.id).where(ListEntrant.import_id == ListImport.id).exists()
+                )
+            )
+        )
+    for import_id in stale + replaced:
+        _delete_rows(database, import_id)
+    if stale:
+        with database.transaction(write=True) as session:
+            session.execute(delete(ListImport).where(ListImport.id.in_(stale)))
+    return len(stale) + len(replaced)
+
+
 def _delete_lines(database: Database, import_id: int, lines: Sequence[int]) -> None:
     """Delete the later rows of a repeated 客户号 (the first row of each is kept)."""
     for start in range(0, len(lines), CHUNK):
@@ -411,6 +447,7 @@ def import_list(
         sqlite = session.get_bind().dialect.name == "sqlite"
     # The transaction above ends before any write: a reader held open across the writes
     # keeps SQLite from checkpointing (the WAL grew past 6 GB during a million-row import).
+    clear_abandoned(database, campaign_id)
     name = file_name or path.name
     size = path.stat().st_size
     if confirm is not None:

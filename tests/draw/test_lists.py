@@ -5,16 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from quiz.campaign.spec import install_campaign, load_campaign_file
+from quiz.cli.privacy import purge_command
 from quiz.db import Database
 from quiz.draw import demo, lists, service
 from quiz.draw.eligibility import DrawRefused
@@ -423,3 +425,93 @@ def test_a_helper_process_prepares_big_files_the_same_way(
         "address": "示例路3号",
     }
     assert people[2].mobile_hash == protector.lookup_hash("mobile", "13900000003")
+
+
+def _stale_import(session: Session, campaign: Campaign, age: timedelta) -> ListImport:
+    job = ListImport(
+        campaign_id=campaign.id,
+        status="writing",
+        file_name="killed.csv",
+        file_sha256="0" * 64,
+        file_bytes=1,
+        started_at=datetime.now(UTC) - age,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def _copy_rows(session: Session, source_id: int, owners: Sequence[int]) -> None:
+    """The rows of import `source_id` again under each of `owners` (as a killed import
+    leaves them)."""
+    kept = session.scalars(select(ListEntrant).where(ListEntrant.import_id == source_id)).all()
+    copies = [
+        {c: getattr(row, c) for c in lists._COLUMNS} | {"import_id": owner}
+        for owner in owners
+        for row in kept
+    ]
+    session.execute(insert(ListEntrant), copies)
+    session.commit()
+
+
+def _rows_of(session: Session, import_id: int) -> int | None:
+    return session.scalar(
+        select(func.count()).select_from(ListEntrant).where(ListEntrant.import_id == import_id)
+    )
+
+
+def test_an_import_left_by_a_killed_process_is_cleared_by_the_next(
+    campaign: Campaign,
+    session: Session,
+    database: Database,
+    protector: Any,
+    tmp_path: Path,
+) -> None:
+    """A process killed mid-import leaves a 'writing' import and its rows (personal data
+    that no list holds); one killed after the switch leaves rows under the 'replaced' one.
+    The next import of the campaign deletes both, but not an import still being written."""
+    session.commit()
+    first = lists.import_list(database, protector, campaign.id, good_file(tmp_path))
+    second = lists.import_list(database, protector, campaign.id, good_file(tmp_path))
+    assert first is not None and second is not None
+    stale = _stale_import(session, campaign, timedelta(hours=2))
+    live = _stale_import(session, campaign, timedelta(minutes=5))
+    _copy_rows(session, second.import_id, (stale.id, live.id, first.import_id))
+    assert (
+        _rows_of(session, stale.id)
+        == _rows_of(session, live.id)
+        == _rows_of(session, first.import_id)
+        == 2
+    )
+    stale_id, live_id = stale.id, live.id
+    session.commit()  # the test's session must not hold SQLite's write lock
+    third = lists.import_list(database, protector, campaign.id, good_file(tmp_path))
+    assert third is not None
+    session.expire_all()
+    assert session.get(ListImport, stale_id) is None and _rows_of(session, stale_id) == 0
+    assert session.get(ListImport, live_id) is not None and _rows_of(session, live_id) == 2
+    assert session.get(ListImport, first.import_id).status == "replaced"  # type: ignore[union-attr]
+    assert _rows_of(session, first.import_id) == 0
+    assert _rows_of(session, third.import_id) == 2
+
+
+def test_quiz_purge_clears_an_import_left_by_a_killed_process(
+    app: Flask,
+    campaign: Campaign,
+    session: Session,
+    database: Database,
+    protector: Any,
+    tmp_path: Path,
+) -> None:
+    session.commit()
+    done = lists.import_list(database, protector, campaign.id, good_file(tmp_path))
+    assert done is not None
+    stale = _stale_import(session, campaign, timedelta(hours=2))
+    stale_id = stale.id
+    _copy_rows(session, done.import_id, [stale_id])
+    result = app.test_cli_runner().invoke(purge_command, [])
+    assert result.exit_code == 0, result.output
+    assert "deleted the rows of 1 list import(s)" in result.output
+    session.expire_all()
+    assert session.get(ListImport, stale_id) is None and _rows_of(session, stale_id) == 0
+    assert _rows_of(session, done.import_id) == 2
