@@ -161,16 +161,9 @@ def purge_command(dry_run: bool, batch_size: int) -> None:
         f"people on imported lists; {pending} winner(s) kept: prize not fulfilled yet"
     )
     # Rows a killed list import left behind belong to no list: they go too.
-    from sqlalchemy import select
-
     from quiz.draw.lists import clear_abandoned
-    from quiz.models import Campaign
 
-    with database().transaction(write=False) as session:
-        listed_campaigns = list(
-            session.scalars(select(Campaign.id).where(Campaign.kind == "list_draw"))
-        )
-    cleared = sum(clear_abandoned(database(), campaign_id) for campaign_id in listed_campaigns)
+    cleared = clear_abandoned(database())
     if cleared:
         click.echo(f"deleted the rows of {cleared} list import(s) a stopped process left behind")
 

@@ -357,17 +357,28 @@ def _delete_rows(database: Database, import_id: int) -> None:
             session.execute(delete(ListEntrant).where(ListEntrant.id.in_(ids)))
 
 
-def clear_abandoned(database: Database, campaign_id: int, now: datetime | None = None) -> int:
-    """Delete what killed imports of the campaign left: the rows of an import 'writing' or
-    'failed' for longer than ABANDONED_AFTER (personal data no list holds) and the import
-    itself, and any rows still under a 'replaced' import (killed between the switch and
-    their deletion; the import stays for the notary record). Returns the imports cleared."""
+def _discard(database: Database, import_id: int) -> None:
+    """Delete an import that never became a list: its rows, then the import itself."""
+    _delete_rows(database, import_id)
+    with database.transaction(write=True) as session:
+        session.execute(delete(ListImport).where(ListImport.id == import_id))
+
+
+def clear_abandoned(
+    database: Database, campaign_id: int | None = None, now: datetime | None = None
+) -> int:
+    """Delete what killed imports left (of one campaign, or of all with None): the rows of
+    an import 'writing' or 'failed' for longer than ABANDONED_AFTER (personal data no list
+    holds) and the import itself, and any rows still under a 'replaced' import (killed
+    between the switch and their deletion; the import stays for the notary record).
+    Returns the imports cleared."""
     cutoff = (now or utcnow()) - ABANDONED_AFTER
+    of_campaign = [] if campaign_id is None else [ListImport.campaign_id == campaign_id]
     with database.transaction(write=False) as session:
         stale = list(
             session.scalars(
                 select(ListImport.id).where(
-                    ListImport.campaign_id == campaign_id,
+                    *of_campaign,
                     ListImport.status.in_(("writing", "failed")),
                     ListImport.started_at < cutoff,
                 )
@@ -376,17 +387,16 @@ def clear_abandoned(database: Database, campaign_id: int, now: datetime | None =
         replaced = list(
             session.scalars(
                 select(ListImport.id)
-                .where(ListImport.campaign_id == campaign_id, ListImport.status == "replaced")
+                .where(*of_campaign, ListImport.status == "replaced")
                 .where(
                     select(ListEntrant.id).where(ListEntrant.import_id == ListImport.id).exists()
                 )
             )
         )
-    for import_id in stale + replaced:
+    for import_id in stale:
+        _discard(database, import_id)
+    for import_id in replaced:
         _delete_rows(database, import_id)
-    if stale:
-        with database.transaction(write=True) as session:
-            session.execute(delete(ListImport).where(ListImport.id.in_(stale)))
     return len(stale) + len(replaced)
 
 
@@ -498,9 +508,7 @@ def import_list(
             session.execute(
                 update(ListImport).where(ListImport.id == import_id).values(status="failed")
             )
-        _delete_rows(database, import_id)
-        with database.transaction(write=True) as session:
-            session.execute(delete(ListImport).where(ListImport.id == import_id))
+        _discard(database, import_id)
         raise
     if replaced is not None:
         # The replaced list's people are no longer in any draw: their data goes now.
