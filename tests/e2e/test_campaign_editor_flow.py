@@ -11,6 +11,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from playwright.sync_api import expect
 
 from quiz.db import Database
 from quiz.editor.bank_xlsx import COLUMNS
@@ -126,7 +127,7 @@ def test_build_publish_take_on_a_phone_then_the_answer_key_is_locked(
     # Publish.
     page.get_by_role("link", name="活动设置").click()
     page.get_by_role("button", name="发布活动").click()
-    assert page.locator(".flash", has_text="已发布").count() == 1
+    expect(page.locator(".flash", has_text="已发布")).to_have_count(1)  # waits for the page
 
     # A participant on a phone at /c/<slug>/.
     phone_context = browser.new_context(**PHONE, base_url=editor_site.url)

@@ -15,6 +15,7 @@ from typing import Any
 import openpyxl
 import pyotp
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select, update
 
 from quiz.db import Database
@@ -161,7 +162,9 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
         page.get_by_role("button", name="冻结抽奖名单…").click()
         # The confirmation names who will be drawn: the address rule's exclusions apart.
         rule = f"冻结时另将排除 {PARTICIPANTS - ADDRESSES} 人"
-        assert page.get_by_text(rule).count() == 1
+        # The click does not wait for the confirmation page: count() alone could read the
+        # page before it came (CI failed so once); expect() waits for it.
+        expect(page.get_by_text(rule)).to_have_count(1)
         page.get_by_role("button", name=f"确认冻结 {ADDRESSES} 人的名单").click()
         page.wait_for_load_state()
         assert page.url.endswith("/admin/draw"), page.locator(".flash").all_inner_texts()
