@@ -96,7 +96,7 @@ def test_build_publish_take_on_a_phone_then_the_answer_key_is_locked(
     page.get_by_label("名单冻结截止时间(北京时间)").fill(local(now + timedelta(days=15)))
     page.get_by_role("button", name="保存", exact=True).click()
     page.wait_for_url("**/edit")
-    assert page.locator(".flash", has_text="已保存").count() == 1
+    expect(page.locator(".flash", has_text="已保存")).to_have_count(1)  # same URL: wait
 
     # Three questions by hand.
     page.get_by_role("link", name="题库").click()
@@ -112,7 +112,7 @@ def test_build_publish_take_on_a_phone_then_the_answer_key_is_locked(
     page.get_by_label("从 XLSX 导入题目", exact=False).set_input_files(bank_file(tmp_path, 20))
     page.get_by_role("button", name="导入", exact=True).click()
     page.wait_for_url("**/questions")
-    assert page.locator(".flash", has_text="已导入 20 道题").count() == 1
+    expect(page.locator(".flash", has_text="已导入 20 道题")).to_have_count(1)
     assert page.locator("table.bank tbody tr").count() == 28 + 3 + 20
 
     # Preview every public page in a 390 px frame.

@@ -92,6 +92,7 @@ def log_in(page: Any, shots: Path, username: str = ADMIN) -> None:
     secret = page.locator("code.secret").inner_text().replace(" ", "")
     page.get_by_label("验证码").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="确认绑定").click()
+    page.locator("ul.codes li").nth(4).wait_for()  # the click does not wait for the page
     assert page.locator("ul.codes li").count() >= 5  # recovery codes, shown once
     page.get_by_role("link", name="我已保存,继续").click()
     page.wait_for_load_state()
@@ -181,7 +182,7 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
         page.screenshot(path=artifacts / "desktop-admin-draw-confirm.png", full_page=True)
         page.get_by_role("button", name="录入,等待另一人确认").click()
         page.wait_for_url(re.compile(r"/admin/draw$"))
-        assert page.locator("#pending-entry").count() == 1
+        expect(page.locator("#pending-entry")).to_have_count(1)  # same URL: wait for it
         assert RESULT not in page.content()
 
         # The second admin, in a browser context of their own, types it again unseen.
