@@ -113,12 +113,12 @@ def test_build_publish_take_on_a_phone_then_the_answer_key_is_locked(
     page.get_by_role("button", name="导入", exact=True).click()
     page.wait_for_url("**/questions")
     expect(page.locator(".flash", has_text="已导入 20 道题")).to_have_count(1)
-    assert page.locator("table.bank tbody tr").count() == 28 + 3 + 20
+    expect(page.locator("table.bank tbody tr")).to_have_count(28 + 3 + 20)
 
     # Preview every public page in a 390 px frame.
     page.get_by_role("link", name="手机预览").click()
     frames = page.locator("iframe")
-    assert frames.count() == 6
+    expect(frames).to_have_count(6)
     assert {frames.nth(i).get_attribute("width") for i in range(6)} == {"390"}
     first = page.frame_locator("iframe").first
     assert first.locator("h1").inner_text() == "春季保险知识有奖竞答"
@@ -148,10 +148,9 @@ def test_build_publish_take_on_a_phone_then_the_answer_key_is_locked(
     page.get_by_role("link", name="编辑 hand-0").click()
     page.get_by_label("正确答案", exact=False).fill("B")
     page.get_by_role("button", name="保存题目").click()
-    assert (
+    expect(
         page.get_by_role("alert")
         .filter(has_text="已有人参加本活动,不能修改已有题目的正确答案")
-        .count()
-        >= 1
-    )
+        .first
+    ).to_be_visible()
     desk.close()

@@ -89,7 +89,7 @@ def test_round_robin_then_an_agent_on_a_phone_records_an_outcome(
     mobile.goto(re.sub(r"^https?://[^/]+", "", link))
     expect(mobile.get_by_role("heading", name=re.compile("我的客户"))).to_be_visible()
     first = mobile.locator("li.card").first
-    assert first.locator("a[href^='tel:']").count() == 1
+    expect(first.locator("a[href^='tel:']")).to_have_count(1)
     width = mobile.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the agent page scrolls sideways ({width} px)"
     first.get_by_label("联系结果").select_option("已成交")

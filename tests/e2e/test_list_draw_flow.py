@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from quiz.db import Database
@@ -81,7 +82,7 @@ def test_head_office_imports_freezes_runs_and_the_phone_page_shows_it(
         page.get_by_role("button", name="冻结抽奖名单…").click()
         page.get_by_role("button", name=f"确认冻结 {ROWS} 人的名单").click()
         page.wait_for_url(re.compile(r"/admin/draw$"))
-        assert page.get_by_text(f"参与人数 {ROWS}").count() == 1
+        expect(page.get_by_text(f"参与人数 {ROWS}")).to_have_count(1)
         page.get_by_label("随机数来源公布的开奖结果(原样填写)").fill(RESULT)
         page.get_by_role("button", name="下一步:确认开奖结果").click()
         page.get_by_role("button", name="录入,等待另一人确认").click()
@@ -118,7 +119,7 @@ def test_head_office_imports_freezes_runs_and_the_phone_page_shows_it(
         page.goto(f"/c/{SLUG}/")
         body = page.locator("main").inner_text()
         assert digest in body and RESULT in body
-        assert page.locator("table.winners tbody tr").count() == ROWS  # 225 prizes > 40 people
+        expect(page.locator("table.winners tbody tr")).to_have_count(ROWS)  # 225 prizes > 40 people
         assert "自行复核" in body and "verify_draw.py" in body
         page.screenshot(path=artifacts / "phone-list-draw-drawn.png", full_page=True, scale="css")
         assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")

@@ -35,8 +35,8 @@ def assert_result_page(page: Any, total: int) -> None:
     assert match, score
     right, knowledge = int(match[1]), int(match[2])
     assert 0 <= right <= knowledge < total
-    assert page.locator(".review li").count() == knowledge
-    assert page.locator(".review .explain").count() == knowledge
+    expect(page.locator(".review li")).to_have_count(knowledge)
+    expect(page.locator(".review .explain")).to_have_count(knowledge)
     assert page.get_by_text("您已获得抽奖资格").is_visible()
 
 
@@ -76,7 +76,7 @@ def test_phone_flow_without_javascript_uses_free_text_address(
     page = new_context(java_script_enabled=False).new_page()
     give_consent(page)
     assert page.get_by_label("邮寄地址", exact=True).is_visible()
-    assert page.locator("select").count() == 0
+    expect(page.locator("select")).to_have_count(0)
     page.screenshot(path=artifacts / "phone-register-nojs.png", full_page=True, scale="css")
     register_page = page.url
     fill_registration(page, new_person("赵小红"), selects=False)
@@ -108,7 +108,7 @@ def test_invalid_id_number_message_beside_field_keeps_other_fields(phone: Any) -
     box, err_box = id_field.bounding_box(), errors[0].bounding_box()
     assert 0 <= err_box["y"] - (box["y"] + box["height"]) < 40
     # Only this field is in error, and everything else typed is still there.
-    assert page.locator("[aria-invalid=true]").count() == 1
+    expect(page.locator("[aria-invalid=true]")).to_have_count(1)
     assert page.get_by_label("姓名", exact=True).input_value() == person.name
     assert page.get_by_label("邮政编码").input_value() == person.postal_code
     assert page.get_by_label("手机号码").input_value() == person.mobile
@@ -221,7 +221,7 @@ def test_keyboard_only_completes_the_whole_flow(new_context: Any) -> None:
         number, total = progress(page)
         tab_to(page, ".option input")
         page.keyboard.press("Space")  # a radio group is one tab stop: Space picks its first
-        assert page.locator(".option input:checked").count() == 1
+        expect(page.locator(".option input:checked")).to_have_count(1)
         tab_to(page, "button[type=submit]")
         page.keyboard.press("Enter")
         wait_for_next(page, number, total)

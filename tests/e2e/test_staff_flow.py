@@ -88,12 +88,12 @@ def log_in(page: Any, shots: Path, username: str = ADMIN) -> None:
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url("**/admin/login/totp")
-    assert page.locator("figure.qr svg").count() == 1  # the QR code to scan
+    expect(page.locator("figure.qr svg")).to_have_count(1)  # the QR code to scan
     secret = page.locator("code.secret").inner_text().replace(" ", "")
     page.get_by_label("验证码").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="确认绑定").click()
     page.locator("ul.codes li").nth(4).wait_for()  # the click does not wait for the page
-    assert page.locator("ul.codes li").count() >= 5  # recovery codes, shown once
+    expect(page.locator("ul.codes li").nth(4)).to_be_attached()  # recovery codes, shown once
     page.get_by_role("link", name="我已保存,继续").click()
     page.wait_for_load_state()
 
@@ -115,10 +115,10 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
         log_in(page, artifacts)
         # Dashboard with its charts (inline SVG, no chart library or CDN).
         page.goto("/admin/")
-        assert page.locator("main svg, .chart svg, svg").count() >= 1
+        expect(page.locator("main svg, .chart svg, svg").first).to_be_attached()
         page.screenshot(path=artifacts / "desktop-admin-dashboard.png", full_page=True)
         page.goto("/admin/leads")
-        assert page.locator("table tbody tr").count() == PARTICIPANTS
+        expect(page.locator("table tbody tr")).to_have_count(PARTICIPANTS)
         page.screenshot(path=artifacts / "desktop-admin-leads.png", full_page=True)
 
         # One branch's leads: CSV now, XLSX from a background job; both opened and read.
@@ -169,9 +169,9 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
         page.get_by_role("button", name=f"确认冻结 {ADDRESSES} 人的名单").click()
         page.wait_for_load_state()
         assert page.url.endswith("/admin/draw"), page.locator(".flash").all_inner_texts()
-        assert page.get_by_text(f"参与人数 {ADDRESSES}").count() == 1
+        expect(page.get_by_text(f"参与人数 {ADDRESSES}")).to_have_count(1)
         excluded = f"同一邮寄地址限一人获奖 {PARTICIPANTS - ADDRESSES} 人"
-        assert page.get_by_text(excluded).count() == 1
+        expect(page.get_by_text(excluded)).to_have_count(1)
         page.get_by_label("公证员").fill("王公证")
         page.get_by_label("监督人").fill("李监督")
         page.get_by_role("button", name="保存见证人").click()
@@ -192,7 +192,7 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
         try:
             log_in(other, artifacts, SECOND)
             other.goto("/admin/draw")
-            assert other.locator("#pending-entry").count() == 1
+            expect(other.locator("#pending-entry")).to_have_count(1)
             assert RESULT not in other.content()  # the first entry is never shown
             other.screenshot(path=artifacts / "desktop-admin-draw-second.png", full_page=True)
             other.get_by_label("再次录入开奖结果(原样填写,看不到第一次录入的内容)").fill(RESULT)
@@ -222,7 +222,7 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
         assert not run_axe(page)
         page.goto("/winners")
         page.screenshot(path=artifacts / "phone-winners-drawn.png", full_page=True, scale="css")
-        assert page.locator("table tbody tr, ol li, .winners li").count() >= 1
+        expect(page.locator("table tbody tr, ol li, .winners li").first).to_be_attached()
         assert not run_axe(page)
         assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
         page.goto("/winners/lookup")
@@ -237,7 +237,7 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
         page.screenshot(
             path=artifacts / "phone-winner-lookup-result.png", full_page=True, scale="css"
         )
-        assert page.get_by_text("幸运奖").count() >= 1
+        expect(page.get_by_text("幸运奖").first).to_be_attached()
         assert not run_axe(page)
     finally:
         phone.close()
