@@ -19,7 +19,7 @@ from quiz.admin.access import current_staff, manage_campaigns
 from quiz.campaign.document import Document, document_of
 from quiz.campaign.kinds import KINDS
 from quiz.campaign.spec import OPTION_KEYS
-from quiz.editor import service
+from quiz.editor import contest_form, service
 from quiz.editor.bank_xlsx import (
     BankImportError,
     bank_to_xlsx,
@@ -30,7 +30,7 @@ from quiz.editor.bank_xlsx import (
 from quiz.editor.service import EditorError
 from quiz.models import Campaign, Question
 from quiz.text_safety import strip_invisible
-from quiz.web.preview import preview_token
+from quiz.web.preview import preview_pages, preview_token
 from quiz.web.request import db, takes_uploads
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -63,6 +63,39 @@ SETTINGS: tuple[tuple[str, str, str, bool], ...] = (
     ("privacy.winner_retention_days", "获奖者信息保存天数", "int", True),
 )
 PRIZE_FIELDS = (("tier", "奖项"), ("count", "名额"), ("prize", "奖品"), ("value_yuan", "价值(元)"))
+# Settings a kind has no use for: not shown, and left in the file as they are.
+_NOT_DRAWN = frozenset(
+    {
+        "quiz.questions_per_participant",  # the groups' quotas make up a contest paper
+        "quiz.min_score",
+        "draw.randomness_source",
+        "draw.randomness_format",
+        "draw.randomness_example",
+        "draw.freeze_deadline",
+    }
+)
+HIDDEN: dict[str, frozenset[str]] = {
+    "list_draw": frozenset(p for p, _, _, _ in SETTINGS if p.startswith("quiz.")),
+    "staff_contest": _NOT_DRAWN,
+}
+LABELS: dict[str, dict[str, str]] = {
+    "staff_contest": {
+        "campaign.opens_at": "竞赛开始时间(北京时间)",
+        "campaign.closes_at": "竞赛结束时间(北京时间)",
+        "campaign.draw_at": "成绩公布时间(北京时间)",
+        "quiz.sms_verification": "登录方式(required:短信验证码;off:邀请码)",
+    },
+}
+
+
+def settings_of(kind: str) -> tuple[tuple[str, str, str, bool], ...]:
+    """The settings form of a campaign of `kind`."""
+    hidden, labels = HIDDEN.get(kind, frozenset()), LABELS.get(kind, {})
+    return tuple(
+        (path, labels.get(path, label), field, required)
+        for path, label, field, required in SETTINGS
+        if path not in hidden
+    )
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
@@ -92,11 +125,17 @@ def _shown(value: Any, kind: str) -> str:
     return str(value)
 
 
+def _kind(doc: Document) -> str:
+    return str(doc.get("campaign", {}).get("kind", "prize_quiz"))
+
+
 def _settings_values(doc: Document) -> dict[str, str]:
-    values = {path: _shown(_get(doc, path), kind) for path, _, kind, _ in SETTINGS}
+    values = {path: _shown(_get(doc, path), kind) for path, _, kind, _ in settings_of(_kind(doc))}
     for i, prize in enumerate([*doc.get("prizes", []), {}]):
         for key, _ in PRIZE_FIELDS:
             values[f"prizes[{i}].{key}"] = _shown(prize.get(key), "text")
+    if _kind(doc) == "staff_contest":
+        values |= contest_form.values(doc)
     return values
 
 
@@ -104,7 +143,7 @@ def _parse_settings(doc: Document) -> tuple[Document, dict[str, list[str]]]:
     """The document with the posted settings in it, and the problems of values that are
     not even of their kind (a word where a number goes)."""
     problems: dict[str, list[str]] = {}
-    for path, _, kind, _required in SETTINGS:
+    for path, _, kind, _required in settings_of(_kind(doc)):
         table, key = path.split(".")
         raw = _form(path)
         target = doc.setdefault(table, {})
@@ -138,6 +177,8 @@ def _parse_settings(doc: Document) -> tuple[Document, dict[str, list[str]]]:
                 problems[f"prizes[{i}].{key}"] = ["请填写整数。"]
         prizes.append(prize)
     doc["prizes"] = prizes
+    if _kind(doc) == "staff_contest":
+        problems |= contest_form.apply(doc, _form)
     return doc, problems
 
 
@@ -199,6 +240,7 @@ def _settings_page(
     status: int = 200,
 ) -> ResponseReturnValue:
     locked = {}
+    contest = campaign.kind == "staff_contest"
     if service.has_entries(db(), campaign):
         locked = {
             "campaign.opens_at": "已有人参加,不能修改",
@@ -206,12 +248,19 @@ def _settings_page(
             "quiz.min_score": "已有人参加,不能修改",
             "campaign.slug": "已有人参加,不能修改",
         }
+    if contest and contest_form.begun(db(), campaign):
+        for key in ("time_limit_minutes", "points_per_question", "multiple_choice"):
+            locked[f"contest.{key}"] = "已有人答题,不能修改"
     return render_template(
         "admin/campaign_settings.html",
         campaign=campaign,
-        settings=SETTINGS,
+        settings=settings_of(campaign.kind),
         prize_fields=PRIZE_FIELDS,
         prize_rows=sum(1 for k in values if k.endswith(".tier")),
+        contest=contest_form if contest else None,
+        award_rows=contest_form.rows(values, "awards"),
+        group_rows=contest_form.rows(values, "groups"),
+        categories=contest_form.categories(db(), campaign) if contest else {},
         values=values,
         problems=problems,
         locked=locked,
@@ -472,14 +521,16 @@ def editor_bank_template() -> ResponseReturnValue:
 def editor_preview(campaign_id: int) -> ResponseReturnValue:
     campaign = _campaign_or_404(campaign_id)
     token = preview_token(campaign.id)
-    pages = (
-        ("campaign", "活动页"),
-        ("register", "信息登记"),
-        ("question", "知识题"),
-        ("intent", "意向题"),
-        ("result", "答题结果"),
-        ("privacy", "个人信息处理规则"),
-    )
+    first = {"staff_contest": "竞赛登录页", "list_draw": "抽奖公示页"}.get(campaign.kind, "活动页")
+    labels = {
+        "campaign": first,
+        "register": "信息登记",
+        "question": "知识题",
+        "intent": "意向题",
+        "result": "答题结果",
+        "privacy": "个人信息处理规则",
+    }
+    pages = [(page, labels[page]) for page in preview_pages(campaign.kind)]
     return render_template(
         "admin/campaign_preview.html", campaign=campaign, token=token, pages=pages
     )

@@ -986,7 +986,7 @@ _CHINESE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"must be at least (\d+)", r"不能小于 \1"),
         (r"must be a local date-time", "请填写日期和时间(北京时间)"),
         (r"required table", "缺少这一部分"),
-        (r"must be a table", "格式不正确"),
+        (r"must be a table(?! of)", "格式不正确"),
         (r"required array of tables \[\[questions", "题库不能为空"),
         (r"required array of tables \[\[prizes", "至少设置一个奖项"),
         (r"must be written as", "格式不正确"),
@@ -1026,6 +1026,28 @@ _CHINESE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"at least one intent question", "至少需要一道投保意向题"),
         (r"not valid UTF-8", "文件不是 UTF-8 编码"),
+        # The staff contest's [contest] table (quiz.campaign.contest_spec).
+        (r"must be a whole number from (\d+) to (\d+)", r"请填写 \1 至 \2 之间的整数"),
+        (
+            r"must be 'partial' or 'all_or_nothing'",
+            "只能是 partial(按比例得分)或 all_or_nothing(全对才得分)",
+        ),
+        (r"adding up to 100", "参赛率和平均分的权重应为整数,两者之和为 100"),
+        (r"must be a list of \{ name, count \} tables", "至少设置一个奖项"),
+        (r"each award needs a name and a count", "每个奖项需要名称和至少 1 个名额"),
+        (r"needs at least one \[\[contest.groups\]\]", "至少设置一个组别"),
+        (
+            r"must be 1-16 lowercase letters, digits or _",
+            "组别代码只能由 1-16 个小写英文字母、数字或“_”组成",
+        ),
+        (r"two groups share a code or a name", "两个组别的代码或名称相同"),
+        (r"must be a table of category = number", "请按“分类=题数”填写各分类的抽题数"),
+        (r"'(.+?)': the number must be 1 or more", r"“\1”的题数至少为 1"),
+        (
+            r"'(.+?)': (\d+) questions asked but the bank has (\d+)",
+            r"“\1”要抽 \2 道题,但题库中这个分类只有 \3 道知识题",
+        ),
+        (r"needs a \[contest\] table", "缺少竞赛设置"),
     )
 )
 

@@ -30,15 +30,20 @@ from quiz.campaign.spec import (
     parse_campaign,
 )
 from quiz.db import utcnow
+from quiz.editor import contest_form
 from quiz.editor.bank_xlsx import FIELD_COLUMNS, BankImportError, ImportedRow
 from quiz.engine.sheets import OPT_OUT_TEXT
 from quiz.engine.shuffle import letter_spread
 from quiz.models import Campaign, CampaignTextVersion, Draw, Participant, Question, StaffUser
 from quiz.staff import audit
 
-# The campaign file each kind starts from. Only prize_quiz has its flow today; the other
-# kinds get theirs (and their template) with their own issues.
-TEMPLATES: dict[str, Path] = {"prize_quiz": default_campaign_path()}
+# The campaign file each kind starts from (the shipped demo of the kind). The drawing
+# contest's [artwork] settings have no form yet: it starts as a copy of an earlier one.
+TEMPLATES: dict[str, Path] = {
+    "prize_quiz": default_campaign_path(),
+    "list_draw": default_campaign_path().with_name("reinstatement-draw.toml"),
+    "staff_contest": default_campaign_path().with_name("staff-contest.toml"),
+}
 RULES_TEXTS = ("entry_conditions", "draw_method", "prize_claim", "rules")
 
 
@@ -130,6 +135,7 @@ def locked_changes(session: Session, campaign: Campaign, new: CampaignSpec) -> d
         old_counts = [(p["tier"], p["count"]) for p in content.get("prizes", [])]
         if [(p.tier, p.count) for p in new.prizes] != old_counts:
             locked["prizes"] = "已有人参加本活动,奖项和名额不能修改:这会改变参与者的中奖机会。"
+    locked.update(contest_form.locked_changes(session, campaign, new))
     if draw_frozen(session, campaign):
         for key in ("randomness_source", "randomness_format", "randomness_example"):
             if getattr(new, key) != content.get(key):
@@ -339,7 +345,7 @@ def create(
         origin = f"copy:{copy_of.slug}"
     else:
         if kind not in TEMPLATES:
-            raise EditorError({"kind": ["请选择活动类型(目前可用:有奖竞答)。"]})
+            raise EditorError({"kind": ["请选择活动类型。"]})
         doc = template_document(kind)
         doc["campaign"]["kind"] = kind
         origin = f"template:{kind}"

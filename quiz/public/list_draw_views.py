@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import render_template
-from flask.typing import ResponseReturnValue
 
 from quiz.draw import service
 from quiz.draw.plans import DrawPlan, plans_of
@@ -28,7 +27,7 @@ class PlanView:
     total: int
 
 
-def render_list_draw(campaign: Campaign, state: str) -> ResponseReturnValue:
+def render_list_draw(campaign: Campaign, state: str) -> str:
     """The campaign page of a list draw."""
     views = []
     for plan in plans_of(campaign):

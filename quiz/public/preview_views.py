@@ -11,16 +11,18 @@ from flask import abort, render_template
 from flask.typing import ResponseReturnValue
 
 from quiz.campaign.lifecycle import window_state
+from quiz.contest.paper import settings_of
 from quiz.engine.bank import question_bank
 from quiz.engine.sheets import Outcome, SheetItem
 from quiz.engine.shuffle import shown_options
+from quiz.fraud.codes import sms_required
 from quiz.models import Campaign
 from quiz.public import bp
+from quiz.public.contest_views import SignInForm
 from quiz.public.forms import ConsentForm, RegistrationForm
-from quiz.web.preview import PREVIEW_CSP, campaign_of_token
+from quiz.public.list_draw_views import render_list_draw
+from quiz.web.preview import PREVIEW_CSP, campaign_of_token, preview_pages
 from quiz.web.request import db
-
-PREVIEW_PAGES = ("campaign", "register", "question", "intent", "result", "privacy")
 
 
 # Unscoped: the token names the campaign (a draft has no public /c/<slug>/ yet).
@@ -28,12 +30,23 @@ PREVIEW_PAGES = ("campaign", "register", "question", "intent", "result", "privac
 def preview(token: str, page: str) -> ResponseReturnValue:
     campaign_id = campaign_of_token(token)
     campaign = db().get(Campaign, campaign_id) if campaign_id is not None else None
-    if campaign is None or page not in PREVIEW_PAGES:
+    if campaign is None or page not in preview_pages(campaign.kind):
         abort(404)
     bank = question_bank(db(), campaign.id)
     # The draft is shown as it will be once open, whatever its dates.
     state = "open" if window_state(campaign) == "upcoming" else window_state(campaign)
-    if page == "campaign":
+    if page == "campaign" and campaign.kind == "list_draw":
+        html = render_list_draw(campaign, state)
+    elif page == "campaign" and campaign.kind == "staff_contest":
+        html = render_template(
+            "contest/sign_in.html",
+            campaign=campaign,
+            form=SignInForm(formdata=None),
+            state=state,
+            sms=sms_required(campaign),
+            settings=settings_of(campaign),
+        )
+    elif page == "campaign":
         html = render_template(
             "public/campaign.html", campaign=campaign, state=state, form=ConsentForm()
         )

@@ -37,3 +37,16 @@ def campaign_of_token(token: str) -> int | None:
         return None
     value = data.get("c") if isinstance(data, dict) else None
     return value if isinstance(value, int) else None
+
+
+PREVIEW_PAGES = ("campaign", "register", "question", "intent", "result", "privacy")
+# The public pages of the kinds without the quiz's steps: their own first page, the rules.
+KIND_PREVIEW_PAGES = {
+    "list_draw": ("campaign", "privacy"),
+    "staff_contest": ("campaign", "privacy"),
+}
+
+
+def preview_pages(kind: str) -> tuple[str, ...]:
+    """The pages the editor previews for a campaign of `kind`."""
+    return KIND_PREVIEW_PAGES.get(kind, PREVIEW_PAGES)

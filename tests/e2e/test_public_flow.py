@@ -152,7 +152,8 @@ def test_resume_with_wrong_mobile_is_refused_beside_the_field(phone: Any) -> Non
     page.get_by_label("身份证号码").fill(person.resident_id)
     other = "13700000001"  # new_person() numbers all start with 139
     page.get_by_label("手机号码").fill(other)
-    page.get_by_role("button", name="继续").click()
+    with page.expect_navigation(wait_until="domcontentloaded"):
+        page.get_by_role("button", name="继续").click()
     mobile = page.get_by_label("手机号码")
     error_id = (mobile.get_attribute("aria-describedby") or "").split()[-1]
     assert "没有找到" in page.locator(f"#{error_id}").inner_text()

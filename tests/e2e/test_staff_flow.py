@@ -166,8 +166,8 @@ def test_head_office_logs_in_exports_a_branch_and_runs_the_draw(
         # The click does not wait for the confirmation page: count() alone could read the
         # page before it came (CI failed so once); expect() waits for it.
         expect(page.get_by_text(rule)).to_have_count(1)
-        page.get_by_role("button", name=f"确认冻结 {ADDRESSES} 人的名单").click()
-        page.wait_for_load_state()
+        with page.expect_navigation(wait_until="domcontentloaded"):
+            page.get_by_role("button", name=f"确认冻结 {ADDRESSES} 人的名单").click()
         assert page.url.endswith("/admin/draw"), page.locator(".flash").all_inner_texts()
         expect(page.get_by_text(f"参与人数 {ADDRESSES}")).to_have_count(1)
         excluded = f"同一邮寄地址限一人获奖 {PARTICIPANTS - ADDRESSES} 人"
