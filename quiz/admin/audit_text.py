@@ -77,6 +77,7 @@ ACTION_LABELS = {
     "draw.shipping": "更新奖品寄送",
     "draw.winners_export": "导出中奖名单",
     "draw.list_import": "导入抽奖名单",
+    "draw.list_import_abandoned": "清除中断的名单导入",
     "referrals.branch_links": "生成机构推广链接",
     "referrals.channel_create": "新建推广渠道",
     "referrals.agents_import": "导入业务员",

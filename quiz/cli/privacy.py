@@ -116,16 +116,19 @@ def keys_rotate(new_hash_key: str | None, batch_size: int) -> None:
 @with_appcontext
 def purge_command(dry_run: bool, batch_size: int) -> None:
     """Anonymise participants whose retention period (campaign [privacy]) has ended."""
+    from quiz.draw.lists import clear_abandoned, find_abandoned
     from quiz.privacy.retention import purge
 
     if dry_run:
         with database().transaction(write=False) as session:
             report = purge(session, _protector(), dry_run=True)
+            abandoned = len(find_abandoned(session))
         click.echo(
             f"would anonymise {report.non_winners} non-winner(s) and {report.winners} "
             f"winner(s), and {report.list_non_winners} non-winner(s) and "
             f"{report.list_winners} winner(s) on imported lists; "
-            f"{report.winners_pending} winner(s) kept: prize not fulfilled yet"
+            f"{report.winners_pending} winner(s) kept: prize not fulfilled yet; "
+            f"would delete the rows of {abandoned} list import(s) a stopped process left behind"
         )
         return
     non_winners = winners = listed = pending = 0
@@ -161,9 +164,7 @@ def purge_command(dry_run: bool, batch_size: int) -> None:
         f"people on imported lists; {pending} winner(s) kept: prize not fulfilled yet"
     )
     # Rows a killed list import left behind belong to no list: they go too.
-    from quiz.draw.lists import clear_abandoned
-
-    cleared = clear_abandoned(database())
+    cleared = clear_abandoned(database(), actor_name=_actor())
     if cleared:
         click.echo(f"deleted the rows of {cleared} list import(s) a stopped process left behind")
 

@@ -364,40 +364,82 @@ def _discard(database: Database, import_id: int) -> None:
         session.execute(delete(ListImport).where(ListImport.id == import_id))
 
 
+@dataclass(frozen=True)
+class Abandoned:
+    """What killed imports left behind: imports that never became a list (their rows and
+    themselves go) and replaced imports that still hold rows (the rows go)."""
+
+    stale: tuple[int, ...]
+    replaced: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.stale) + len(self.replaced)
+
+
+def find_abandoned(
+    session: Session, campaign_id: int | None = None, now: datetime | None = None
+) -> Abandoned:
+    """The imports of one campaign (all with None) that clear_abandoned would clear: those
+    'writing' or 'failed' for longer than ABANDONED_AFTER, and 'replaced' ones with rows."""
+    cutoff = (now or utcnow()) - ABANDONED_AFTER
+    of_campaign = [] if campaign_id is None else [ListImport.campaign_id == campaign_id]
+    stale = session.scalars(
+        select(ListImport.id).where(
+            *of_campaign,
+            ListImport.status.in_(("writing", "failed")),
+            ListImport.started_at < cutoff,
+        )
+    )
+    replaced = session.scalars(
+        select(ListImport.id)
+        .where(*of_campaign, ListImport.status == "replaced")
+        .where(select(ListEntrant.id).where(ListEntrant.import_id == ListImport.id).exists())
+    )
+    return Abandoned(tuple(stale), tuple(replaced))
+
+
 def clear_abandoned(
-    database: Database, campaign_id: int | None = None, now: datetime | None = None
+    database: Database,
+    campaign_id: int | None = None,
+    now: datetime | None = None,
+    actor_name: str = "system",
 ) -> int:
     """Delete what killed imports left (of one campaign, or of all with None): the rows of
     an import 'writing' or 'failed' for longer than ABANDONED_AFTER (personal data no list
     holds) and the import itself, and any rows still under a 'replaced' import (killed
     between the switch and their deletion; the import stays for the notary record).
-    Returns the imports cleared."""
-    cutoff = (now or utcnow()) - ABANDONED_AFTER
-    of_campaign = [] if campaign_id is None else [ListImport.campaign_id == campaign_id]
+    Each import cleared is audited (file, rows deleted). Returns the imports cleared."""
     with database.transaction(write=False) as session:
-        stale = list(
-            session.scalars(
-                select(ListImport.id).where(
-                    *of_campaign,
-                    ListImport.status.in_(("writing", "failed")),
-                    ListImport.started_at < cutoff,
-                )
+        found = find_abandoned(session, campaign_id, now)
+    for import_id in (*found.stale, *found.replaced):
+        with database.transaction(write=False) as session:
+            done = session.get(ListImport, import_id)
+            if done is None:
+                continue  # another process cleared it meanwhile
+            facts = {
+                "file_name": done.file_name,
+                "status": done.status,
+                "started_at": done.started_at.isoformat(),
+                "rows": session.scalar(
+                    select(func.count()).where(ListEntrant.import_id == import_id)
+                ),
+            }
+            campaign = done.campaign_id
+        if import_id in found.stale:
+            _discard(database, import_id)
+        else:
+            _delete_rows(database, import_id)
+        with database.transaction(write=True) as session:
+            audit.record(
+                session,
+                None,
+                "draw.list_import_abandoned",
+                f"list_import:{import_id}",
+                facts,
+                actor_name=actor_name,
+                campaign_id=campaign,
             )
-        )
-        replaced = list(
-            session.scalars(
-                select(ListImport.id)
-                .where(*of_campaign, ListImport.status == "replaced")
-                .where(
-                    select(ListEntrant.id).where(ListEntrant.import_id == ListImport.id).exists()
-                )
-            )
-        )
-    for import_id in stale:
-        _discard(database, import_id)
-    for import_id in replaced:
-        _delete_rows(database, import_id)
-    return len(stale) + len(replaced)
+    return len(found)
 
 
 def _delete_lines(database: Database, import_id: int, lines: Sequence[int]) -> None:

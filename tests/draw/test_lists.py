@@ -509,9 +509,21 @@ def test_quiz_purge_clears_an_import_left_by_a_killed_process(
     stale = _stale_import(session, campaign, timedelta(hours=2))
     stale_id = stale.id
     _copy_rows(session, done.import_id, [stale_id])
+    dry = app.test_cli_runner().invoke(purge_command, ["--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would delete the rows of 1 list import(s)" in dry.output
+    session.expire_all()
+    assert _rows_of(session, stale_id) == 2  # the dry run deleted nothing
+    session.commit()
     result = app.test_cli_runner().invoke(purge_command, [])
     assert result.exit_code == 0, result.output
     assert "deleted the rows of 1 list import(s)" in result.output
     session.expire_all()
     assert session.get(ListImport, stale_id) is None and _rows_of(session, stale_id) == 0
     assert _rows_of(session, done.import_id) == 2
+    # The deletion is in the audit log: which file, how many rows, of which campaign.
+    entry = session.scalars(
+        select(AuditLog).where(AuditLog.action == "draw.list_import_abandoned")
+    ).one()
+    assert (entry.target, entry.campaign_id) == (f"list_import:{stale_id}", campaign.id)
+    assert entry.detail["rows"] == 2 and entry.detail["status"] == "writing"
