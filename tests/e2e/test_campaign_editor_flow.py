@@ -4,6 +4,7 @@ phone at /c/<slug>/; afterwards the answer key is locked, and the editor says wh
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -153,4 +154,57 @@ def test_build_publish_take_on_a_phone_then_the_answer_key_is_locked(
         .filter(has_text="已有人参加本活动,不能修改已有题目的正确答案")
         .first
     ).to_be_visible()
+    desk.close()
+
+
+def test_head_office_sets_a_staff_contest_up_in_the_browser(
+    browser: Any, editor_site: Site, artifacts: Path
+) -> None:
+    """From the staff contest's template: the contest's own settings, a quota the bank
+    cannot fill refused beside its field, then the phone preview of the sign-in page."""
+    from quiz.staff import auth
+
+    database = Database(editor_site.database_url)
+    with database.transaction() as session:
+        auth.create_user(session, "hq-contest", PASSWORD, "admin", display_name="竞赛组织者")
+    database.dispose()
+    desk = browser.new_context(**DESKTOP, base_url=editor_site.url)
+    desk.set_default_timeout(20_000)
+    page = desk.new_page()
+    log_in(page, artifacts, username="hq-contest")
+
+    page.goto("/admin/campaigns")
+    page.get_by_label("从模板或已有活动开始").select_option(label="模板:员工知识竞赛")
+    page.get_by_label("活动名称").fill("2027 年理赔服务知识竞赛")
+    page.get_by_label("活动地址", exact=False).fill("claims-contest-2027")
+    page.get_by_role("button", name="创建草稿").click()
+    page.wait_for_url("**/edit")
+    expect(page.get_by_role("group", name="竞赛设置")).to_be_visible()
+    expect(page.get_by_label("每人抽取知识题数")).to_have_count(0)  # groups' quotas instead
+
+    quotas = page.get_by_label(re.compile(r"^各分类抽题数.*第2组"))
+    expect(quotas).to_have_value("理赔流程=3,理赔时效=2,服务规范=5")
+    page.get_by_label("答题限时", exact=False).fill("15")
+    quotas.fill("理赔流程=99")
+    page.get_by_role("button", name="保存", exact=True).click()
+    error = page.get_by_role("alert").filter(has_text="题库中这个分类只有 6 道知识题")
+    expect(error).to_be_visible()
+    expect(page.get_by_label(re.compile(r"^各分类抽题数.*第2组"))).to_have_value("理赔流程=99")
+    expect(page.get_by_label(re.compile(r"^各分类抽题数.*第2组"))).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    page.screenshot(path=artifacts / "desktop-editor-contest-refused.png", full_page=True)
+
+    page.get_by_label(re.compile(r"^各分类抽题数.*第2组")).fill("理赔流程=2,服务规范=3")
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page.locator(".flash", has_text="已保存")).to_have_count(1)
+    expect(page.get_by_label("答题限时", exact=False)).to_have_value("15")
+
+    page.get_by_role("link", name="手机预览").click()
+    frames = page.locator("iframe")
+    expect(frames).to_have_count(2)
+    sign_in = page.frame_locator("iframe").first
+    expect(sign_in.get_by_text("每人限答一次,限时15分钟")).to_be_visible()
+    expect(sign_in.get_by_label("工号")).to_be_visible()
+    page.screenshot(path=artifacts / "desktop-editor-contest-preview.png", full_page=True)
     desk.close()
