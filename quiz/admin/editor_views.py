@@ -7,7 +7,7 @@ are shown under that field with a 422, nothing saved.
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -19,7 +19,7 @@ from quiz.admin.access import current_staff, manage_campaigns
 from quiz.campaign.document import Document, document_of
 from quiz.campaign.kinds import KINDS
 from quiz.campaign.spec import OPTION_KEYS
-from quiz.editor import contest_form, service
+from quiz.editor import contest_form, draws_form, fields, service
 from quiz.editor.bank_xlsx import (
     BankImportError,
     bank_to_xlsx,
@@ -62,7 +62,8 @@ SETTINGS: tuple[tuple[str, str, str, bool], ...] = (
     ("privacy.follow_up_retention_days", "未获奖者信息保存天数", "int", True),
     ("privacy.winner_retention_days", "获奖者信息保存天数", "int", True),
 )
-PRIZE_FIELDS = (("tier", "奖项"), ("count", "名额"), ("prize", "奖品"), ("value_yuan", "价值(元)"))
+# The kinds whose campaigns draw winners: they may declare further draws ([[draws]]).
+DRAWN = frozenset({"prize_quiz", "list_draw"})
 # Settings a kind has no use for: not shown, and left in the file as they are.
 _NOT_DRAWN = frozenset(
     {
@@ -114,26 +115,17 @@ def _get(doc: Document, path: str) -> Any:
     return doc.get(table, {}).get(key)
 
 
-def _shown(value: Any, kind: str) -> str:
-    """A document value as the form shows it."""
-    if value is None:
-        return ""
-    if kind == "datetime" and isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M")
-    if kind == "lines" and isinstance(value, list):
-        return "\n".join(str(v) for v in value)
-    return str(value)
-
-
 def _kind(doc: Document) -> str:
     return str(doc.get("campaign", {}).get("kind", "prize_quiz"))
 
 
 def _settings_values(doc: Document) -> dict[str, str]:
-    values = {path: _shown(_get(doc, path), kind) for path, _, kind, _ in settings_of(_kind(doc))}
-    for i, prize in enumerate([*doc.get("prizes", []), {}]):
-        for key, _ in PRIZE_FIELDS:
-            values[f"prizes[{i}].{key}"] = _shown(prize.get(key), "text")
+    values = {
+        path: fields.shown(_get(doc, path), kind) for path, _, kind, _ in settings_of(_kind(doc))
+    }
+    values |= draws_form.prize_values("prizes", doc.get("prizes", []))
+    if _kind(doc) in DRAWN:
+        values |= draws_form.values(doc)
     if _kind(doc) == "staff_contest":
         values |= contest_form.values(doc)
     return values
@@ -150,33 +142,15 @@ def _parse_settings(doc: Document) -> tuple[Document, dict[str, list[str]]]:
         if not raw:
             target.pop(key, None)  # the check names a missing required field
             continue
-        if kind == "int":
-            if not raw.isdigit() or len(raw) > 9:
-                problems[path] = ["请填写整数。"]
-                continue
-            target[key] = int(raw)
-        elif kind == "datetime":
-            try:
-                target[key] = datetime.fromisoformat(raw).replace(second=0, microsecond=0)
-            except ValueError:
-                problems[path] = ["请填写日期和时间,如 2027-03-01 09:00。"]
-        elif kind == "lines":
-            target[key] = [line.strip() for line in raw.splitlines() if line.strip()]
+        value, problem = fields.parse(raw, kind)
+        if problem:
+            problems[path] = [problem]
         else:
-            target[key] = raw
-    prizes = []
-    for i in range(len(doc.get("prizes", [])) + 1):
-        row = {key: _form(f"prizes[{i}].{key}") for key, _ in PRIZE_FIELDS}
-        if not any(row.values()):
-            continue  # a blank row (the empty one to add a tier, or a tier removed)
-        prize: dict[str, Any] = {"tier": row["tier"], "prize": row["prize"]}
-        for key in ("count", "value_yuan"):
-            if row[key].isdigit() and len(row[key]) <= 9:
-                prize[key] = int(row[key])
-            else:
-                problems[f"prizes[{i}].{key}"] = ["请填写整数。"]
-        prizes.append(prize)
-    doc["prizes"] = prizes
+            target[key] = value
+    rows = len(doc.get("prizes", [])) + 1
+    doc["prizes"] = draws_form.parse_prizes(_form, "prizes", rows, problems)
+    if _kind(doc) in DRAWN:
+        problems |= draws_form.apply(doc, _form)
     if _kind(doc) == "staff_contest":
         problems |= contest_form.apply(doc, _form)
     return doc, problems
@@ -255,8 +229,10 @@ def _settings_page(
         "admin/campaign_settings.html",
         campaign=campaign,
         settings=settings_of(campaign.kind),
-        prize_fields=PRIZE_FIELDS,
-        prize_rows=sum(1 for k in values if k.endswith(".tier")),
+        prize_fields=draws_form.PRIZE_FIELDS,
+        prize_rows=partial(draws_form.prize_rows, values),
+        draw_fields=draws_form.draw_fields(campaign.kind) if campaign.kind in DRAWN else (),
+        draw_rows=draws_form.draw_rows(values),
         contest=contest_form if contest else None,
         award_rows=contest_form.rows(values, "awards"),
         group_rows=contest_form.rows(values, "groups"),

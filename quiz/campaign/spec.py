@@ -458,13 +458,15 @@ class _Checker:
         self.keys(value, (name,), allowed, required)
         return value
 
-    def array_of_tables(self, data: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    def array_of_tables(
+        self, data: Mapping[str, Any], name: str, base: Path_ = ()
+    ) -> list[Mapping[str, Any]]:
         value = data.get(name)
         if value is None:
-            self.fail((name,), f"required array of tables [[{name}]] is missing")
+            self.fail((*base, name), f"required array of tables [[{name}]] is missing")
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.fail((name,), f"must be written as [[{name}]] tables")
+            self.fail((*base, name), f"must be written as [[{name}]] tables")
             return []
         return value
 
@@ -494,14 +496,15 @@ def _check_rank_tiers(c: _Checker, data: Mapping[str, Any]) -> list[dict[str, An
     return tiers
 
 
-def _check_prizes(c: _Checker, data: Mapping[str, Any]) -> list[PrizeTier]:
+def _check_prizes(c: _Checker, data: Mapping[str, Any], base: Path_ = ()) -> list[PrizeTier]:
+    """The [[prizes]] tiers of `data` (the file's, or a [[draws]] table's at `base`)."""
     prizes: list[PrizeTier] = []
     seen: set[str] = set()
-    tables = c.array_of_tables(data, "prizes")
+    tables = c.array_of_tables(data, "prizes", base)
     if "prizes" in data and not tables and isinstance(data["prizes"], list):
-        c.fail(("prizes",), "at least one [[prizes]] tier is required")
+        c.fail((*base, "prizes"), "at least one [[prizes]] tier is required")
     for i, table in enumerate(tables):
-        path: Path_ = ("prizes", i)
+        path: Path_ = (*base, "prizes", i)
         c.keys(table, path, _PRIZE_KEYS, _PRIZE_KEYS)
         tier = c.text(table, path, "tier", 32)
         prize = c.text(table, path, "prize", 200)
@@ -530,7 +533,7 @@ def _check_draws(c: _Checker, data: Mapping[str, Any]) -> list[dict[str, Any]]:
         if number is not None and number in seen:
             c.fail((*path, "number"), f"draw number {number} is used twice (1 is [draw])")
         seen.add(number or 0)
-        prizes = _check_prizes(c, table)
+        prizes = _check_prizes(c, table, path)
         when = {k: c.when(table, path, k) for k in ("draw_at", "closes_at", "freeze_deadline")}
         fmt = c.text(table, path, "randomness_format", 200)
         example = c.text(table, path, "randomness_example", 200)
@@ -1026,6 +1029,8 @@ _CHINESE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"at least one intent question", "至少需要一道投保意向题"),
         (r"not valid UTF-8", "文件不是 UTF-8 编码"),
+        (r"draw number (\d+) is used twice", r"抽奖序号 \1 重复(第 1 次是上面的抽奖设置)"),
+        (r"must be earlier than draw_at", "必须早于这次的抽奖时间"),
         # The staff contest's [contest] table (quiz.campaign.contest_spec).
         (r"must be a whole number from (\d+) to (\d+)", r"请填写 \1 至 \2 之间的整数"),
         (

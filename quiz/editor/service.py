@@ -30,7 +30,7 @@ from quiz.campaign.spec import (
     parse_campaign,
 )
 from quiz.db import utcnow
-from quiz.editor import contest_form
+from quiz.editor import contest_form, draws_form
 from quiz.editor.bank_xlsx import FIELD_COLUMNS, BankImportError, ImportedRow
 from quiz.engine.sheets import OPT_OUT_TEXT
 from quiz.engine.shuffle import letter_spread
@@ -145,6 +145,8 @@ def locked_changes(session: Session, campaign: Campaign, new: CampaignSpec) -> d
             old_deadline = datetime.fromisoformat(old_deadline).replace(microsecond=0)
         if new.freeze_deadline != old_deadline:
             locked["draw.freeze_deadline"] = "抽奖名单已冻结,抽奖设置不能再修改。"
+        if new.draws != (content.get("draws") or []):
+            locked["draws"] = draws_form.FROZEN
     return locked
 
 

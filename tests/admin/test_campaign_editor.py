@@ -40,8 +40,11 @@ def settings_form(client, campaign_id):
     """The settings form as the page fills it."""
     html = client.get(f"/admin/campaigns/{campaign_id}/edit").get_data(as_text=True)
     data = {}
-    for m in re.finditer(r'<input id="[^"]+" name="([^"]+)" type="[^"]+" value="([^"]*)"', html):
-        data[m.group(1)] = m.group(2).replace("&#34;", '"').replace("&amp;", "&")
+    inputs = r'<input id="[^"]+" name="([^"]+)" type="([^"]+)" value="([^"]*)"( checked)?'
+    for m in re.finditer(inputs, html):
+        if m.group(2) == "checkbox" and not m.group(4):
+            continue  # a browser posts only the ticked boxes
+        data[m.group(1)] = m.group(3).replace("&#34;", '"').replace("&amp;", "&")
     for m in re.finditer(r'<textarea id="[^"]+" name="([^"]+)"[^>]*>([^<]*)</textarea>', html):
         data[m.group(1)] = (
             m.group(2).replace("&#34;", '"').replace("&amp;", "&").replace("&#39;", "'")

@@ -91,10 +91,11 @@ def test_build_publish_take_on_a_phone_then_the_answer_key_is_locked(
 
     # The window around now (the template keeps the demo's dates).
     now = datetime.now(UTC)
-    page.get_by_label("开始时间(北京时间)").fill(local(now - timedelta(hours=1)))
-    page.get_by_label("结束时间(北京时间)").fill(local(now + timedelta(days=10)))
-    page.get_by_label("抽奖时间(北京时间)").fill(local(now + timedelta(days=20)))
-    page.get_by_label("名单冻结截止时间(北京时间)").fill(local(now + timedelta(days=15)))
+    page.get_by_label("开始时间(北京时间)", exact=True).fill(local(now - timedelta(hours=1)))
+    page.get_by_label("结束时间(北京时间)", exact=True).fill(local(now + timedelta(days=10)))
+    page.get_by_label("抽奖时间(北京时间)", exact=True).fill(local(now + timedelta(days=20)))
+    freeze_by = page.get_by_label("名单冻结截止时间(北京时间)", exact=True)
+    freeze_by.fill(local(now + timedelta(days=15)))
     page.get_by_role("button", name="保存", exact=True).click()
     page.wait_for_url("**/edit")
     expect(page.locator(".flash", has_text="已保存")).to_have_count(1)  # same URL: wait
