@@ -42,6 +42,12 @@ class ContestError(FlowError):
     status = 422
 
 
+class WrongCode(ContestError):
+    """A wrong, spent or expired SMS code. The try was counted on the code (five wrong
+    tries void it): the caller commits before answering, or the code could be guessed
+    without end."""
+
+
 class NotSignedIn(ContestError):
     status = 401
 
@@ -101,6 +107,9 @@ def contestant_by_no(session: Session, campaign_id: int, staff_no: str) -> Conte
     ).first()
 
 
+# Codes one network may have sent a day: only roster mobiles receive them (each under the
+# per-mobile limits), and a whole branch signs in from its office's one address.
+OFFICE_SMS_PER_DAY = 5_000
 UNKNOWN = "工号不在本次竞赛的参赛名单中,请核对工号,或联系本机构竞赛负责人。"
 
 
@@ -154,15 +163,20 @@ def send_sign_in_code(
     client: str,
     *,
     now: datetime | None = None,
+    limits: sms_codes.SmsLimits | None = None,
 ) -> sms_codes.IssuedCode:
-    """An SMS code to the roster's mobile of this 工号 (the caller commits, then delivers)."""
+    """An SMS code to the roster's mobile of this 工号 (the caller commits, then delivers),
+    under the site's SMS limits (`limits`: per mobile, and the campaign's daily budget)
+    except the per-network one: a branch's staff sign in together from one office."""
     now = now or utcnow()
     ensure_running(campaign, now)
     contestant = contestant_by_no(session, campaign.id, staff_no)
     if contestant is None:
         raise ContestError(UNKNOWN)
+    mobile = contestant_mobile(protector, contestant)
+    office = replace(limits or sms_codes.SmsLimits(), per_client_day=OFFICE_SMS_PER_DAY)
     return sms_codes.issue_code(
-        session, protector, campaign.id, contestant_mobile(protector, contestant), client, now=now
+        session, protector, campaign.id, mobile, client, now=now, limits=office
     )
 
 
@@ -186,7 +200,7 @@ def sign_in_with_sms(
             session, protector, campaign.id, contestant_mobile(protector, contestant), code, now=now
         )
     except sms_codes.CodeRejected as exc:
-        raise ContestError(str(exc)) from None
+        raise WrongCode(str(exc)) from None
     return contestant, _new_session(session, contestant, now)
 
 
@@ -213,6 +227,12 @@ def signed_in(
     ):
         return None
     return contestant
+
+
+def sign_out(session: Session, contestant: Contestant) -> None:
+    """End the contestant's session on the server too: a copied cookie no longer works."""
+    contestant.session_token = None
+    session.flush()
 
 
 # --- the paper ---------------------------------------------------------------------------

@@ -130,7 +130,10 @@ def contest_sign_in() -> ResponseReturnValue:
         contestant, token = sign_in(db(), protector(), campaign, staff_no, code)
         db().commit()
     except papers.ContestError as exc:
-        db().rollback()
+        if isinstance(exc, papers.WrongCode):
+            db().commit()  # the wrong try is counted: five of them void the code
+        else:
+            db().rollback()
         form.code.errors = [*form.code.errors, str(exc)]
         return _sign_in_page(campaign, form, exc.status)
     _remember(campaign, contestant, token)
@@ -141,14 +144,20 @@ def _send_code(campaign: Campaign, form: SignInForm, staff_no: str) -> ResponseR
     try:
         issued = sms_step.send_code(
             lambda: papers.send_sign_in_code(
-                db(), protector(), campaign, staff_no, client_address()
+                db(),
+                protector(),
+                campaign,
+                staff_no,
+                client_address(),
+                limits=current_app.extensions["quiz.sms_limits"],
             )
         )
     except sms_step.StepRefused as exc:
         form.code.errors = [str(exc)]
         return _sign_in_page(campaign, form, exc.status)
     form.code.data = ""
-    flash(f"验证码已发送至名单中的手机号码 {issued.mobile[:3]}****{issued.mobile[-4:]}。", "info")
+    # Only the last four digits: anyone may type a 工号, and learns no more than that.
+    flash(f"验证码已发送至名单中尾号为 {issued.mobile[-4:]} 的手机。", "info")
     return _sign_in_page(campaign, form)
 
 
@@ -286,6 +295,10 @@ def contest_away() -> ResponseReturnValue:
 @bp.post("/contest/sign-out")
 def contest_sign_out() -> ResponseReturnValue:
     campaign, _bank = _served()
+    me = _me(campaign)
+    if me is not None:
+        papers.sign_out(db(), me)
+        db().commit()
     held = dict(session.get(SESSION_KEY) or {})
     held.pop(str(campaign.id), None)
     session[SESSION_KEY] = held
