@@ -154,7 +154,8 @@ def contest_invitations() -> ResponseReturnValue:
     branch_id = scope
     raw = request.form.get("branch", "")
     if scope is None and raw:
-        if not (raw.isascii() and raw.isdigit()) or db().get(Branch, int(raw)) is None:
+        whole = raw.isascii() and raw.isdigit() and len(raw) < 10
+        if not whole or db().get(Branch, int(raw)) is None:
             abort(404)
         branch_id = int(raw)
     staff_no = (request.form.get("staff_no") or "").strip()[:32] or None

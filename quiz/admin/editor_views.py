@@ -177,7 +177,8 @@ def editor_create() -> ResponseReturnValue:
     source = _form("source")
     if source.startswith("copy:"):
         ident = source[5:]
-        copy_of = db().get(Campaign, int(ident)) if ident.isdigit() else None
+        whole = ident.isascii() and ident.isdigit() and len(ident) < 10
+        copy_of = db().get(Campaign, int(ident)) if whole else None
         if copy_of is None:
             abort(404)
     try:

@@ -25,6 +25,11 @@ class AssignForm(SafeForm):
     """The CSRF token; the agents and the leads are read from the request's lists."""
 
 
+def _whole(value: str) -> bool:
+    """An id as posted: ASCII digits that fit the database's integer."""
+    return value.isascii() and value.isdigit() and len(value) < 10
+
+
 def _user() -> StaffUser:
     user = current_staff()
     assert user is not None
@@ -85,16 +90,18 @@ def owners_assign() -> ResponseReturnValue:
     campaign = selected_campaign()
     if campaign is None or not AssignForm().validate():
         abort(400)
-    branch_id = user.branch_id if user.role == "branch" else request.form.get("branch", type=int)
+    posted = request.form.get("branch", "")
+    branch_id = (
+        user.branch_id if user.role == "branch" else (int(posted) if _whole(posted) else None)
+    )
     if branch_id is None:
         abort(400)
-    agent_ids = [int(v) for v in request.form.getlist("agent") if v.isdigit()]
-    lead_ids = [int(v) for v in request.form.getlist("lead") if v.isdigit()][:MAX_BULK]
-    count = request.form.get("count", type=int)
+    agent_ids = [int(v) for v in request.form.getlist("agent") if _whole(v)]
+    lead_ids = [int(v) for v in request.form.getlist("lead") if _whole(v)][:MAX_BULK]
+    raw_count = request.form.get("count", "")
+    count = min(int(raw_count), MAX_BULK) if _whole(raw_count) and int(raw_count) else MAX_BULK
     if not lead_ids:
-        lead_ids = owners.unowned_lead_ids(
-            db(), branch_id, campaign.id, min(count or MAX_BULK, MAX_BULK)
-        )
+        lead_ids = owners.unowned_lead_ids(db(), branch_id, campaign.id, count)
     try:
         given = owners.assign(db(), user, lead_ids, agent_ids)
     except owners.OwnerError as exc:

@@ -40,6 +40,8 @@ _KEYS = frozenset(
     }
 )
 _GROUP_CODE = re.compile(r"[a-z0-9_]{1,16}")
+# Places of one award: the ranking hands them out one per rank.
+MAX_AWARD = 10_000
 DEFAULT_AWARDS = (
     {"name": "一等奖", "count": 1},
     {"name": "二等奖", "count": 3},
@@ -120,9 +122,17 @@ def _awards(raw: Any, problems: list[Problem]) -> list[dict[str, Any]]:
         name, count = (
             (award.get("name"), award.get("count")) if isinstance(award, dict) else (None, None)
         )
-        if not isinstance(name, str) or not name.strip() or not isinstance(count, int) or count < 1:
+        if (
+            not isinstance(name, str)
+            or not name.strip()
+            or not isinstance(count, int)
+            or not 1 <= count <= MAX_AWARD
+        ):
             problems.append(
-                (("contest", "awards"), "each award needs a name and a count of 1 or more")
+                (
+                    ("contest", "awards"),
+                    f"each award needs a name and a count from 1 to {MAX_AWARD}",
+                )
             )
             continue
         awards.append({"name": name.strip(), "count": count})

@@ -141,6 +141,9 @@ _RANK_TIER_KEYS = frozenset({"name", "from", "to"})
 SOURCE_TABLES = ("artwork", "race", "draws")
 
 Path_ = tuple[str | int, ...]
+# Campaign times and retention periods, within reason (and within date arithmetic).
+YEARS = (2000, 2100)
+MAX_DAYS = 3650
 
 
 class CampaignFileError(ValueError):
@@ -419,7 +422,14 @@ class _Checker:
             return None
         return [p.strip() for p in value]
 
-    def integer(self, table: Mapping[str, Any], path: Path_, key: str, minimum: int) -> int | None:
+    def integer(
+        self,
+        table: Mapping[str, Any],
+        path: Path_,
+        key: str,
+        minimum: int,
+        maximum: int = 1_000_000_000,
+    ) -> int | None:
         if key not in table:
             return None
         value = table[key]
@@ -428,6 +438,9 @@ class _Checker:
             return None
         if value < minimum:
             self.fail((*path, key), f"must be at least {minimum}, not {value}")
+            return None
+        if value > maximum:
+            self.fail((*path, key), f"must be at most {maximum}, not {value}")
             return None
         return value
 
@@ -441,6 +454,10 @@ class _Checker:
                 (*path, key),
                 f"must be a local date-time such as 2026-11-01T00:00:00, not {kind}",
             )
+            return None
+        if not YEARS[0] <= value.year <= YEARS[1]:
+            # Far dates overflow the date arithmetic of retention and the draw.
+            self.fail((*path, key), f"must be in the years {YEARS[0]} to {YEARS[1]}")
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=LOCAL_TZ)
@@ -482,8 +499,8 @@ def _check_rank_tiers(c: _Checker, data: Mapping[str, Any]) -> list[dict[str, An
         path: Path_ = ("leaderboard_tiers", i)
         c.keys(table, path, _RANK_TIER_KEYS, _RANK_TIER_KEYS)
         name = c.text(table, path, "name", 32)
-        low = c.integer(table, path, "from", 1)
-        high = c.integer(table, path, "to", 1)
+        low = c.integer(table, path, "from", 1, 100_000)
+        high = c.integer(table, path, "to", 1, 100_000)
         if low is not None and high is not None:
             if high < low:
                 c.fail((*path, "to"), f"must be at least from ({low}), not {high}")
@@ -508,8 +525,8 @@ def _check_prizes(c: _Checker, data: Mapping[str, Any], base: Path_ = ()) -> lis
         c.keys(table, path, _PRIZE_KEYS, _PRIZE_KEYS)
         tier = c.text(table, path, "tier", 32)
         prize = c.text(table, path, "prize", 200)
-        count = c.integer(table, path, "count", 1)
-        value = c.integer(table, path, "value_yuan", 0)
+        count = c.integer(table, path, "count", 1, 1_000_000)
+        value = c.integer(table, path, "value_yuan", 0, 100_000_000)
         if tier is not None and tier in seen:
             c.fail((*path, "tier"), f"duplicate prize tier {tier!r}")
         if tier is not None:
@@ -529,7 +546,7 @@ def _check_draws(c: _Checker, data: Mapping[str, Any]) -> list[dict[str, Any]]:
     for i, table in enumerate(c.array_of_tables(data, "draws")):
         path: Path_ = ("draws", i)
         c.keys(table, path, _DRAW_KEYS, _DRAW_REQUIRED)
-        number = c.integer(table, path, "number", 2)
+        number = c.integer(table, path, "number", 2, 1000)
         if number is not None and number in seen:
             c.fail((*path, "number"), f"draw number {number} is used twice (1 is [draw])")
         seen.add(number or 0)
@@ -717,8 +734,8 @@ def parse_campaign(text: str) -> CampaignSpec:
     privacy = c.table(data, "privacy")
     privacy_version = c.text(privacy, ("privacy",), "version", 64)
     notice = c.paragraphs(privacy, ("privacy",), "notice")
-    follow_up_days = c.integer(privacy, ("privacy",), "follow_up_retention_days", 1)
-    winner_days = c.integer(privacy, ("privacy",), "winner_retention_days", 1)
+    follow_up_days = c.integer(privacy, ("privacy",), "follow_up_retention_days", 1, MAX_DAYS)
+    winner_days = c.integer(privacy, ("privacy",), "winner_retention_days", 1, MAX_DAYS)
 
     quiz = c.table(data, "quiz") if "quiz" in data else {}
     per_participant = c.integer(quiz, ("quiz",), "questions_per_participant", 1)
@@ -987,6 +1004,8 @@ _CHINESE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"must be an integer", "请填写整数"),
         (r"must be at least from \((\d+)\)", r"结束名次不能小于起始名次(\1)"),
         (r"must be at least (\d+)", r"不能小于 \1"),
+        (r"must be at most (\d+)", r"不能大于 \1"),
+        (r"must be in the years (\d+) to (\d+)", r"年份应在 \1 至 \2 之间"),
         (r"must be a local date-time", "请填写日期和时间(北京时间)"),
         (r"required table", "缺少这一部分"),
         (r"must be a table(?! of)", "格式不正确"),
@@ -1039,7 +1058,10 @@ _CHINESE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"adding up to 100", "参赛率和平均分的权重应为整数,两者之和为 100"),
         (r"must be a list of \{ name, count \} tables", "至少设置一个奖项"),
-        (r"each award needs a name and a count", "每个奖项需要名称和至少 1 个名额"),
+        (
+            r"each award needs a name and a count from 1 to (\d+)",
+            r"每个奖项需要名称和 1 至 \1 个名额",
+        ),
         (r"needs at least one \[\[contest.groups\]\]", "至少设置一个组别"),
         (
             r"must be 1-16 lowercase letters, digits or _",

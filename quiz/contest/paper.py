@@ -48,6 +48,11 @@ class WrongCode(ContestError):
     without end."""
 
 
+class StaleBank(LookupError):
+    """The worker's cached question bank lacks a question of this paper (added to the
+    bank moments ago, drawn by another worker): read the bank again and retry."""
+
+
 class NotSignedIn(ContestError):
     status = 401
 
@@ -412,7 +417,9 @@ def answer(
     item = next((it for it in view.items if it.position == position), None)
     if item is None:
         raise ContestError("题目不存在,请返回继续答题。")
-    question = bank.by_id[item.question_id]
+    question = bank.by_id.get(item.question_id)
+    if question is None:
+        raise StaleBank(item.question_id)
     picked = sorted(set(choices))
     if not picked:
         raise ContestError("请选择答案。")

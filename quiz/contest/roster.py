@@ -26,6 +26,7 @@ from quiz.models import Branch, Campaign, Contestant, ContestPaper
 from quiz.privacy.protection import Protector
 from quiz.referrals.links import ALPHABET, ReferralError, csv_text
 from quiz.text_safety import strip_invisible
+from quiz.uploads.workbook import safe_rows
 
 COLUMNS = {
     "staff_no": ("工号", "staff_no"),
@@ -112,7 +113,9 @@ def _records(data: bytes, file_name: str) -> Iterable[tuple[int, list[str], list
         except Exception as exc:  # openpyxl raises many kinds on a broken file
             raise RosterError("无法读取该XLSX文件,请用Excel重新保存后再上传") from exc
         sheet = book.worksheets[0]
-        for n, row in enumerate(sheet.iter_rows(), start=1):
+        unreadable = "无法读取该XLSX文件,请用Excel重新保存后再上传"
+        rows = safe_rows(sheet.iter_rows(), lambda: RosterError(unreadable))
+        for n, row in enumerate(rows, start=1):
             cells = ["" if c.value is None else strip_invisible(str(c.value)).strip() for c in row]
             formulas = [c.data_type == "f" for c in row]
             yield n, cells, formulas

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from quiz.text_safety import strip_invisible
+from quiz.uploads.workbook import safe_rows
 
 # Header -> field. 客户号 or 保单号 identifies a person (duplicates merge on it).
 COLUMNS: Final[dict[str, str]] = {
@@ -181,7 +182,8 @@ def _xlsx_rows(path: Path) -> Iterator[Row]:
         raise ListFileError(message) from None
     try:
         sheet = book.worksheets[0]
-        values = sheet.iter_rows(values_only=True)
+        unreadable = "无法读取该Excel文件;请在Excel中重新保存为.xlsx或CSV后再导入。"
+        values = safe_rows(sheet.iter_rows(values_only=True), lambda: ListFileError(unreadable))
         first = next(values, None)
         if first is None or not any(_cell(v) for v in first):
             raise ListFileError("文件是空的,没有表头和名单行。")

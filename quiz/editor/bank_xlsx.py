@@ -32,6 +32,7 @@ import xlsxwriter
 
 from quiz.campaign.spec import OPTION_KEYS
 from quiz.text_safety import strip_invisible
+from quiz.uploads.workbook import safe_rows
 
 OPTION_COLUMNS = tuple(f"选项{k}" for k in OPTION_KEYS)
 COLUMNS = ("题目编号", "题型", "分类", "题目", *OPTION_COLUMNS, "正确答案", "多选", "解析")
@@ -183,7 +184,8 @@ def read_bank_xlsx(data: bytes) -> list[ImportedRow]:
         ) from None
     try:
         sheet = book.worksheets[0]
-        rows = sheet.iter_rows(max_row=MAX_ROWS + 2)
+        unreadable = [(None, "文件", "无法读取该文件,请上传 Excel 的 .xlsx 文件。")]
+        rows = safe_rows(sheet.iter_rows(max_row=MAX_ROWS + 2), lambda: BankImportError(unreadable))
         header_cells = next(rows, None)
         header = [_cell_text(c.value) for c in header_cells or ()]
         while header and not header[-1]:

@@ -30,7 +30,7 @@ def parse(raw: str, kind: str) -> tuple[Any, str | None]:
     """The posted text as the document's value, or (the text, the Chinese problem) when it
     is not even of its kind (a word where a number goes). `raw` is non-empty."""
     if kind == "int":
-        if not raw.isdigit() or len(raw) > 9:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
             return raw, WHOLE_NUMBER
         return int(raw), None
     if kind == "datetime":

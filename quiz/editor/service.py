@@ -75,9 +75,10 @@ def validate(doc: Document) -> CampaignSpec:
 
 
 def has_entries(session: Session, campaign: Campaign) -> bool:
-    """Whether anyone has entered the campaign (from then on the locks hold)."""
+    """Whether anyone has entered the campaign (from then on the locks hold): a
+    participant, or a staff contestant who has begun the paper."""
     first = select(Participant.id).where(Participant.campaign_id == campaign.id).limit(1)
-    return session.scalar(first) is not None
+    return session.scalar(first) is not None or contest_form.begun(session, campaign)
 
 
 def draw_frozen(session: Session, campaign: Campaign) -> bool:

@@ -49,11 +49,23 @@ def _answer_limit() -> str:
     return str(current_app.config["QUIZ_ANSWER_LIMIT"])
 
 
-def _served() -> tuple[Campaign, QuestionBank]:
-    served = current_app.extensions["quiz.campaign"].served(g.get("campaign_slug"))
+def _served(fresh: bool = False) -> tuple[Campaign, QuestionBank]:
+    """The contest and its bank from the worker's short cache (`fresh`: read again, for a
+    paper drawn by another worker from a question added moments ago)."""
+    cache = current_app.extensions["quiz.campaign"]
+    if fresh:
+        cache.clear()
+    served = cache.served(g.get("campaign_slug"))
     if served is None or not kinds.has_public_step(served[0].kind, "contest"):
         abort(404)
     return served  # type: ignore[no-any-return]
+
+
+def _covering(bank: QuestionBank, view: papers.PaperView | None) -> QuestionBank:
+    """`bank`, or the bank read again when it lacks a question of the paper."""
+    if view is not None and any(it.question_id not in bank.by_id for it in view.items):
+        return _served(fresh=True)[1]
+    return bank
 
 
 def _me(campaign: Campaign) -> Contestant | None:
@@ -169,6 +181,7 @@ def _paper_page(
     error: str | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
+    bank = _covering(bank, view)
     names = group_names(papers.settings_of(campaign))
     common: dict[str, Any] = {
         "campaign": campaign,
@@ -245,7 +258,12 @@ def contest_answer() -> ResponseReturnValue:
         abort(400)
     choices = [c[:8] for c in request.form.getlist("choice")[:20]]
     try:
-        view = papers.answer(db(), campaign, bank, me, paper_id, position, choices)
+        try:
+            view = papers.answer(db(), campaign, bank, me, paper_id, position, choices)
+        except papers.StaleBank:
+            db().rollback()
+            campaign, bank = _served(fresh=True)
+            view = papers.answer(db(), campaign, bank, me, paper_id, position, choices)
         db().commit()
     except papers.NotYourPaper as exc:
         db().rollback()

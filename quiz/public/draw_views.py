@@ -82,7 +82,7 @@ def _number() -> int | None:
     raw = request.args.get("draw", "")
     if not raw:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
         abort(404)
     return int(raw)
 

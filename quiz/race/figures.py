@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from quiz.models import Branch, MetricFigure
+from quiz.uploads.workbook import safe_rows
 
 COLUMNS = ("日期", "机构代码", "指标", "数量")
 MAX_ROWS = 50_000
@@ -55,7 +56,9 @@ def _cells(data: bytes, filename: str) -> Iterator[list[str]]:
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception:  # noqa: BLE001 - any unreadable workbook is the same answer
             raise FigureImportError("无法读取该文件,请上传 CSV 或 Excel(.xlsx)文件。") from None
-        for row in book.worksheets[0].iter_rows(values_only=True, max_row=MAX_ROWS + 2):
+        rows = book.worksheets[0].iter_rows(values_only=True, max_row=MAX_ROWS + 2)
+        unreadable = "无法读取该文件,请上传 CSV 或 Excel(.xlsx)文件。"
+        for row in safe_rows(rows, lambda: FigureImportError(unreadable)):
             yield [_text(v) for v in row]
         return
     try:

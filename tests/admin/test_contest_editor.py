@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from quiz.contest import paper
+from quiz.editor import contest_form
 from quiz.editor.contest_form import parse_quotas, quotas_text
 from quiz.engine.bank import question_bank
 from quiz.models import AuditLog, Campaign, Contestant
@@ -55,7 +56,8 @@ def rostered(session, campaign_id: int, protector) -> Campaign:
 
 def begin(session, campaign: Campaign, staff_no: str) -> paper.PaperView:
     """The contest open since a minute ago, and `staff_no` begins the paper (committed)."""
-    campaign.opens_at = paper.utcnow() - timedelta(minutes=1)
+    # To the minute, as the form shows it (so a save that keeps it keeps it exactly).
+    campaign.opens_at = (paper.utcnow() - timedelta(minutes=1)).replace(second=0, microsecond=0)
     session.flush()
     who = session.scalar(select(Contestant).where(Contestant.staff_no == staff_no))
     view = paper.start_paper(session, campaign, question_bank(session, campaign.id), who)
@@ -140,7 +142,8 @@ def test_a_contest_set_up_in_the_browser_is_the_paper_contestants_get(
         ("contest.time_limit_minutes", "0", "请填写 1 至 600 之间的整数"),
         ("contest.multiple_choice", "half", "只能是 partial"),
         ("contest.branch_weights.average", "70", "两者之和为 100"),
-        ("contest.awards[0].count", "0", "至少 1 个名额"),
+        ("contest.awards[0].count", "0", "1 至 10000 个名额"),
+        ("contest.awards[0].count", "999999999", "1 至 10000 个名额"),
         ("contest.groups[0].code", "Sales!", "组别代码只能由"),
         ("contest.groups[1].name", "业务员组", "两个组别的代码或名称相同"),
         ("contest.groups[0].quotas", "理赔流程 四道", "请按“分类=题数”填写"),
@@ -179,15 +182,18 @@ def test_a_begun_contest_keeps_its_scoring_and_its_rostered_groups(
     before = content(session, campaign_id)
     page = client.get(f"/admin/campaigns/{campaign_id}/edit").get_data(as_text=True)
     assert "已有人答题,不能修改" in page
-    for field, value in (
-        ("contest.time_limit_minutes", "5"),
-        ("contest.multiple_choice", "all_or_nothing"),
-        ("contest.groups[0].quotas", "理赔流程=5,理赔时效=3,服务规范=2"),
+    for field, value, words in (
+        ("contest.time_limit_minutes", "5", contest_form.STARTED),
+        ("contest.multiple_choice", "all_or_nothing", contest_form.STARTED),
+        ("contest.groups[0].quotas", "理赔流程=5,理赔时效=3,服务规范=2", contest_form.STARTED),
+        # The invitation links and QR codes handed out name the address.
+        ("campaign.slug", "claims-contest-2027b", "活动地址不能修改"),
+        ("campaign.opens_at", "2026-11-01T00:00", "开始时间不能修改"),
     ):
         data = settings_form(client, campaign_id) | {field: value}
         resp = client.post(f"/admin/campaigns/{campaign_id}/edit", data=data)
         assert resp.status_code == 422, field
-        assert "竞赛已开始(已有人答题),不能修改" in resp.get_data(as_text=True)
+        assert words in resp.get_data(as_text=True), field
         assert content(session, campaign_id) == before
     # What does not change a paper still does: the awards, the freeze, the weights.
     data = settings_form(client, campaign_id) | {"contest.freeze_minutes": "15"}

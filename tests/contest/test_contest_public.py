@@ -149,3 +149,64 @@ def test_answer_after_the_deadline_is_refused_409(client, session, running, prot
 def test_contest_routes_404_for_a_prize_quiz(client, app):
     assert client.get("/contest/paper").status_code == 404
     assert client.post("/contest/sign-in", data={"staff_no": "A", "code": "B"}).status_code == 404
+
+
+def test_a_question_added_after_this_worker_read_the_bank_is_answered_and_shown(
+    database_url, tmp_path
+):
+    """Another worker drew a paper with a question added to the bank moments ago; this
+    worker's cached bank lacks it: the answer and the page read the bank again, no 500."""
+    from quiz.db import Base
+    from quiz.models import ContestAnswer, Question
+    from tests.conftest import make_app
+    from tests.factories import install_test_campaign
+
+    app = make_app(database_url, tmp_path / "instance", QUIZ_CAMPAIGN_CACHE_SECONDS=3600)
+    database = app.extensions["quiz.db"]
+    Base.metadata.create_all(database.engine)
+    protector = app.extensions["quiz.protector"]
+
+    def add_question_at(position: int, key: str) -> tuple[int, list[str]]:
+        """A new question, put at `position` of the paper as another worker would draw it
+        (this worker's cache, read before, does not have it)."""
+        with database.transaction() as s:
+            first = s.scalars(select(Question).where(Question.campaign_id == campaign_id)).first()
+            added = Question(
+                campaign_id=campaign_id,
+                key=key,
+                kind="knowledge",
+                multiple=False,
+                position=900 + position,
+                text=f"刚刚加入题库的第 {position} 题?",
+                options=first.options,
+                correct=first.correct,
+                category=first.category,
+                active=True,
+            )
+            s.add(added)
+            s.flush()
+            item = s.scalars(select(ContestAnswer).where(ContestAnswer.position == position)).one()
+            item.question_id = added.id
+            item.option_order = [o["key"] for o in first.options]
+            return item.paper_id, list(first.correct)
+
+    try:
+        with database.transaction() as s:
+            install_test_campaign(s)
+            campaign = running_contest(s, protector)
+            slug, campaign_id = campaign.slug, campaign.id
+            [issued] = roster.issue_invitations(s, campaign, protector, staff_nos=["YW0001"])
+        client = app.test_client()
+        assert _sign_in(client, slug, "YW0001", issued.code).status_code == 302
+        assert client.post(f"/c/{slug}/contest/start").status_code == 302  # bank now cached
+        paper_id, correct = add_question_at(1, "added-1")
+        answered = client.post(
+            f"/c/{slug}/contest/paper", data={"paper": paper_id, "position": 1, "choice": correct}
+        )
+        assert answered.status_code == 302, answered.get_data(as_text=True)[:2000]
+        add_question_at(2, "added-2")
+        page = client.get(f"/c/{slug}/contest/paper")
+        assert page.status_code == 200
+        assert "刚刚加入题库的第 2 题" in page.get_data(as_text=True)
+    finally:
+        database.dispose()

@@ -1,0 +1,1 @@
+"""Reading files staff upload (lists, rosters, question banks, figures) safely."""
