@@ -1,6 +1,7 @@
 """One editor field's value: as the form shows it, and read back from what was posted.
 
-Kinds: text, textarea, int (a whole number), datetime (Beijing time, to the minute),
+Kinds: text, textarea, int (a whole number), datetime (Beijing time, to the minute or,
+when the campaign file has them, the second),
 lines (one paragraph per line), bool (a checkbox).
 """
 
@@ -18,7 +19,8 @@ def shown(value: Any, kind: str) -> str:
     if value is None:
         return ""
     if kind == "datetime" and isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M")
+        # To the second when it has seconds (a file's 23:59:59): a save keeps them.
+        return value.strftime("%Y-%m-%dT%H:%M:%S" if value.second else "%Y-%m-%dT%H:%M")
     if kind == "lines" and isinstance(value, list):
         return "\n".join(str(v) for v in value)
     if kind == "bool":
@@ -35,7 +37,7 @@ def parse(raw: str, kind: str) -> tuple[Any, str | None]:
         return int(raw), None
     if kind == "datetime":
         try:
-            return datetime.fromisoformat(raw).replace(second=0, microsecond=0), None
+            return datetime.fromisoformat(raw).replace(microsecond=0), None
         except ValueError:
             return raw, DATE_TIME
     if kind == "lines":

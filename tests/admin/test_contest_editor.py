@@ -236,3 +236,20 @@ def test_the_preview_shows_the_kinds_own_public_pages(client, editor, kind, slug
     assert client.get(frames[1]).status_code == 200
     # The quiz's own steps are not pages of these kinds.
     assert client.get(frames[0].replace("/campaign", "/register")).status_code == 404
+
+
+def test_a_save_keeps_the_seconds_of_the_campaign_file(client, session, editor):
+    """The shipped file closes at 23:59:59; saving another field in the browser must not
+    move the close (the form once showed minutes only, and a save cut the 59 seconds)."""
+    campaign_id = create(client, "list_draw", "policy-reinstatement-2027")
+    before = session.get(Campaign, campaign_id).closes_at
+    session.commit()
+    assert before.second == 59
+    data = settings_form(client, campaign_id)
+    assert data["campaign.closes_at"] == "2027-04-30T23:59:59"
+    data["campaign.name"] = "保单复效客户抽奖(改名)"
+    assert client.post(f"/admin/campaigns/{campaign_id}/edit", data=data).status_code == 302
+    session.expire_all()
+    assert session.get(Campaign, campaign_id).closes_at == before
+    windows = session.scalars(select(AuditLog).where(AuditLog.action == "campaign.window"))
+    assert list(windows) == []  # nobody changed the window
