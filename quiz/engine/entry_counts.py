@@ -171,8 +171,15 @@ def move(session: Session, where: Any, **new: Any) -> None:
     it reads them FOR UPDATE and moves their counters (the intent answers' with the branch)."""
     # NO KEY UPDATE: the lock an UPDATE of these (non-key) columns takes anyway; it does
     # not wait on rows that only reference the entry (a follow-up being inserted).
-    rows = session.execute(select(*_DIMS).where(where).with_for_update(key_share=True)).all()
-    before = [dims(*r) for r in rows]
+    rows = session.execute(select(_P.id, *_DIMS).where(where).with_for_update(key_share=True)).all()
+    before = [dims(*r[1:]) for r in rows]
+    # A lead loaded before this lock may hold a stale value equal to the one the caller
+    # sets next: the ORM would see no change and write nothing, leaving the row and its
+    # counters apart. Expired, the caller's assignment is always written.
+    locked = {r[0] for r in rows}
+    for held in list(session.identity_map.values()):
+        if isinstance(held, Participant) and held.id in locked:
+            session.expire(held, list(new))
     swapped = {
         "branch_id": lambda v: v if v is not None else NO_BRANCH,
         "province_code": lambda v: v or NO_PROVINCE,

@@ -466,6 +466,7 @@ def record_follow_up(
         raise LeadError(f"跟进备注不能超过{NOTE_MAX}个字。")
     # Locks the lead before the follow-up row (whose foreign key share-locks it) is written.
     entry_counts.move(session, Participant.id == participant.id, follow_up_status=status)
+    session.expire(participant, ["next_contact_on"])  # as the status: written even if "same"
     entry = FollowUp(
         participant_id=participant.id,
         status=status,

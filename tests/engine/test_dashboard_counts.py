@@ -219,3 +219,38 @@ def test_two_staff_changing_one_lead_at_once_leave_it_counted_once(app, session,
     session.expire_all()
     _exact(session, campaign.id)
     assert sum(b.entries for b in stats.by_branch(session, campaign.id)) == 1
+
+
+def test_a_lead_loaded_before_another_change_is_still_written_and_counted(app, session, protector):
+    """A staff member's page loaded the lead while it was 已联系; a colleague then saved
+    已拜访; the first now saves 已联系 again. The lead must end 已联系, as its counters say
+    (the ORM saw "已联系" = "已联系" and wrote nothing, while the counters moved)."""
+    from quiz.leads import service as leads
+    from quiz.models import Participant, StaffUser
+    from tests.factories import make_staff
+
+    campaign = current_campaign(session)
+    lead = make_participant(session, protector, campaign, 7, complete=True)
+    first, second = make_staff(session, "ho-first"), make_staff(session, "ho-second")
+    session.commit()
+    database: Database = app.extensions["quiz.db"]
+    with database.transaction() as s:
+        colleague, same = s.get(StaffUser, second.id), s.get(Participant, lead.id)
+        leads.record_follow_up(s, colleague, same, "已联系")
+    page = database.session(write=True)  # the first member's request, its lead loaded
+    try:
+        stale = page.get(Participant, lead.id)
+        me = page.get(StaffUser, first.id)
+        assert stale.follow_up_status == "已联系"
+        page.commit()
+        with database.transaction() as s:  # the colleague's save in between
+            leads.record_follow_up(
+                s, s.get(StaffUser, second.id), s.get(Participant, lead.id), "已拜访"
+            )
+        leads.record_follow_up(page, me, stale, "已联系")
+        page.commit()
+    finally:
+        page.close()
+    session.expire_all()
+    assert session.get(Participant, lead.id).follow_up_status == "已联系"
+    _exact(session, campaign.id)
