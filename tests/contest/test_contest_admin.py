@@ -7,7 +7,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from quiz.campaign.workspace import choose_campaign
@@ -83,6 +83,52 @@ def test_too_many_rows_from_the_web(client, contest, contest_admin, monkeypatch)
         "/admin/contest/roster", data=body, content_type="multipart/form-data; boundary=b"
     )
     assert huge.status_code == 413 and "quiz contest import-roster" in huge.get_data(as_text=True)
+
+
+def _upload_as_body(client, data: bytes, name: str):
+    """An import posted as a body built by hand: the test client spools a file part over
+    500 KB to a temporary file it never closes when the view refuses it."""
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="action"\r\n\r\nimport\r\n'
+        + f'--b\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'.encode()
+        + data
+        + b"\r\n--b--\r\n"
+    )
+    return client.post(
+        "/admin/contest/roster", data=body, content_type="multipart/form-data; boundary=b"
+    )
+
+
+def _hundred_thousand_rows() -> list[list[str]]:
+    return [["工号", "姓名", "机构代码", "组别"]] + [
+        [f"N{n:06d}", "王某", "B41", "内勤组"] for n in range(100_000)
+    ]
+
+
+def test_a_real_roster_of_100000_rows_from_the_web_is_refused_and_the_roster_kept(
+    client, session, contest, contest_admin
+):
+    """The issue's case at its size: a CSV of 100,000 rows is over the request limit, an
+    XLSX of them fits (it is compressed) but is over the page's row limit; both are a
+    Chinese 413 and the roster already saved is kept."""
+    login_as(client, contest_admin)
+    assert _upload(client, ROSTER.read_bytes(), "import").status_code == 200
+    rows = _hundred_thousand_rows()
+    csv_body = "".join(",".join(row) + "\n" for row in rows).encode()
+    as_csv = _upload_as_body(client, csv_body, "roster.csv")
+    assert as_csv.status_code == 413
+    assert "quiz contest import-roster" in as_csv.get_data(as_text=True)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    for row in rows:
+        sheet.append(row)
+    xlsx = io.BytesIO()
+    book.save(xlsx)
+    assert xlsx.tell() < 2 * 1024 * 1024  # under the request limit: the rows are counted
+    as_xlsx = _upload_as_body(client, xlsx.getvalue(), "roster.xlsx")
+    text = as_xlsx.get_data(as_text=True)
+    assert as_xlsx.status_code == 413 and f"最多导入{roster.WEB_MAX_ROWS:,}行" in text
+    assert _contestants(session) == 10
 
 
 def test_branch_staff_see_their_branch_and_cannot_upload(
