@@ -71,6 +71,7 @@ CHUNK: Final = 10_000
 IN_CHUNK: Final = 500
 MAX_RANDOMNESS: Final = 1000
 _LAST4 = re.compile(r"[0-9]{3}[0-9X]")
+_CUSTOMER_LAST4 = re.compile(r"[0-9A-Z-]{4}")  # a 客户号 or 保单号 ending (lists._CUSTOMER)
 
 Progress = Callable[[int], object]
 
@@ -798,6 +799,33 @@ def normalise_last4(value: str) -> str | None:
     """The last four characters of an ID number, upper-cased, or None if malformed."""
     value = (value or "").strip().upper()
     return value if _LAST4.fullmatch(value) else None
+
+
+def normalise_customer_last4(value: str) -> str | None:
+    """The last four characters of a 客户号 or 保单号, upper-cased, or None if malformed."""
+    value = (value or "").strip().upper()
+    return value if _CUSTOMER_LAST4.fullmatch(value) else None
+
+
+def list_prizes_by_contact(
+    session: Session, protector: Protector, draw: Draw, mobile: str, last4: str
+) -> list[Winner]:
+    """Winner rows of a drawn list draw whose list entry has this mobile and a 客户号 ending
+    in `last4`. Only the draw's winners are read, never the whole list (it has no index on
+    the mobile's hash, see ListEntrant)."""
+    if draw.status != "drawn":
+        return []
+    rows = session.execute(
+        select(Winner, ListEntrant.customer_masked)
+        .join(ListEntrant, ListEntrant.id == Winner.list_entrant_id)
+        .where(
+            Winner.draw_id == draw.id,
+            ListEntrant.mobile_hash == protector.lookup_hash("mobile", mobile),
+        )
+        .order_by(Winner.rank)
+    ).all()
+    # The masked 客户号 keeps its last four characters (lists._mask_customer).
+    return [winner for winner, masked in rows if masked[-4:].upper() == last4]
 
 
 def participants_by_contact(

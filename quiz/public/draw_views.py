@@ -49,11 +49,8 @@ def _lookup_limit() -> str:
     return str(current_app.config.get("QUIZ_LOOKUP_LIMIT", "10/minute;60/hour"))
 
 
-class ContactForm(SafeForm):
-    """Mobile and the last four characters of the ID number: enough to find one's entry."""
-
+class _MobileForm(SafeForm):
     mobile = StringField("手机号码")
-    id_last4 = StringField("身份证号码后四位")
 
     def validate_mobile(self, field: Any) -> None:
         try:
@@ -61,10 +58,32 @@ class ContactForm(SafeForm):
         except identity.IdentityError as exc:
             raise ValidationError(str(exc)) from exc
 
+
+class ContactForm(_MobileForm):
+    """Mobile and the last four characters of the ID number: enough to find one's entry."""
+
+    HINT = "请输入报名时填写的手机号码和身份证号码后四位。"
+    id_last4 = StringField("身份证号码后四位")
+
     def validate_id_last4(self, field: Any) -> None:
         value = service.normalise_last4((field.data or "")[:8])
         if value is None:
             raise ValidationError("请填写身份证号码的后四位(数字或字母X)")
+        field.data = value
+
+
+class ListContactForm(_MobileForm):
+    """A list draw's people never registered: the mobile and the last four characters of
+    the 客户号 (or 保单号) the insurer's list holds for them. The field keeps ContactForm's
+    name so that one macro renders both."""
+
+    HINT = "请输入保单登记的手机号码和客户号(或保单号)后四位。"
+    id_last4 = StringField("客户号或保单号后四位")
+
+    def validate_id_last4(self, field: Any) -> None:
+        value = service.normalise_customer_last4((field.data or "")[:8])
+        if value is None:
+            raise ValidationError("请填写客户号或保单号的后四位(数字或字母)")
         field.data = value
 
 
@@ -176,6 +195,10 @@ def entrants_digest() -> ResponseReturnValue:
 def entry_check() -> ResponseReturnValue:
     """A participant finds their own entry number in the published list."""
     campaign = _campaign()
+    if campaign.kind == "list_draw":
+        # Not offered: finding one entry would scan the whole list (no index on the mobile's
+        # hash, see ListEntrant); the winner look-up reads only the winners.
+        abort(404)
     draw = _published(campaign)
     form = ContactForm()
     context: dict[str, Any] = {"campaign": campaign, "draw": draw, "form": form}
@@ -197,7 +220,9 @@ def winners() -> ResponseReturnValue:
     campaign = _campaign()
     draw = _published(campaign)
     if draw is None or draw.status != "drawn":
-        return render_template("draw/winners.html", campaign=campaign, draw=draw, rows=[])
+        return render_template(
+            "draw/winners.html", campaign=campaign, draw=draw, number=_number(), rows=[]
+        )
     total = service.winner_count(db(), draw)
     pages = max(1, -(-total // WINNERS_PER_PAGE))
     page = page_arg(pages)
@@ -208,6 +233,7 @@ def winners() -> ResponseReturnValue:
         "draw/winners.html",
         campaign=campaign,
         draw=draw,
+        number=_number(),
         rows=rows,
         page=page,
         pages=pages,
@@ -221,14 +247,24 @@ def winner_lookup() -> ResponseReturnValue:
     """中奖 with the prize, or 未中奖; nothing else (not even whether the person entered)."""
     campaign = _campaign()
     draw = _published(campaign)
-    form = ContactForm()
-    context: dict[str, Any] = {"campaign": campaign, "draw": draw, "form": form}
+    on_list = campaign.kind == "list_draw"
+    form = ListContactForm() if on_list else ContactForm()
+    context: dict[str, Any] = {
+        "campaign": campaign,
+        "draw": draw,
+        "form": form,
+        "number": _number(),
+    }
     if request.method == "GET":
         return render_template("draw/lookup.html", **context)
     if not form.validate_on_submit():
         return render_template("draw/lookup.html", **context), 422
     prizes = []
-    if draw is not None and draw.status == "drawn":
+    if draw is not None and draw.status == "drawn" and on_list:
+        prizes = service.list_prizes_by_contact(
+            db(), protector(), draw, form.mobile.data, form.id_last4.data
+        )
+    elif draw is not None and draw.status == "drawn":
         ids = service.participants_by_contact(
             db(), protector(), campaign, form.mobile.data, form.id_last4.data
         )
