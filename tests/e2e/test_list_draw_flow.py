@@ -1,9 +1,10 @@
 """A list draw in the browser: head office imports a list (report, then confirmation),
 freezes it and runs the draw (two people); the public page on a phone then shows the
-entrant digest, the winners and how to check them."""
+entrant digest, the winners and how to check them, and a winner looks the prize up."""
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -124,5 +125,17 @@ def test_head_office_imports_freezes_runs_and_the_phone_page_shows_it(
         page.screenshot(path=artifacts / "phone-list-draw-drawn.png", full_page=True, scale="css")
         assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
         assert not run_axe(page)
+
+        # A person on the list looks their prize up with the mobile and 客户号 on the list
+        # (every one of the 40 wins: 225 prizes).
+        with listed.open(encoding="utf-8-sig", newline="") as source:
+            customer, _, mobile, *_ = list(csv.reader(source))[1]
+        page.get_by_role("link", name="中奖查询").click()
+        page.get_by_label("手机号码").fill(mobile)
+        page.get_by_label("客户号或保单号后四位").fill(customer[-4:])
+        page.get_by_role("button", name="查询").click()
+        expect(page.locator("#lookup-result")).to_contain_text("中奖")
+        expect(page.locator("#lookup-result")).not_to_contain_text("未中奖")
+        page.screenshot(path=artifacts / "phone-list-draw-lookup.png", full_page=True, scale="css")
     finally:
         phone.close()
