@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Response, abort, current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
@@ -49,7 +49,13 @@ def _lookup_limit() -> str:
     return str(current_app.config.get("QUIZ_LOOKUP_LIMIT", "10/minute;60/hour"))
 
 
-class _MobileForm(SafeForm):
+class _LookupForm(SafeForm):
+    """A mobile and the last four characters of something only its owner knows: enough to
+    find one's own entry, never anyone else's. Each kind of draw says which four."""
+
+    HINT: ClassVar[str]
+    LAST4_ERROR: ClassVar[str]
+    normalise_last4: ClassVar[Callable[[str], str | None]]
     mobile = StringField("手机号码")
 
     def validate_mobile(self, field: Any) -> None:
@@ -58,33 +64,31 @@ class _MobileForm(SafeForm):
         except identity.IdentityError as exc:
             raise ValidationError(str(exc)) from exc
 
-
-class ContactForm(_MobileForm):
-    """Mobile and the last four characters of the ID number: enough to find one's entry."""
-
-    HINT = "请输入报名时填写的手机号码和身份证号码后四位。"
-    id_last4 = StringField("身份证号码后四位")
-
     def validate_id_last4(self, field: Any) -> None:
-        value = service.normalise_last4((field.data or "")[:8])
+        value = type(self).normalise_last4((field.data or "")[:8])
         if value is None:
-            raise ValidationError("请填写身份证号码的后四位(数字或字母X)")
+            raise ValidationError(self.LAST4_ERROR)
         field.data = value
 
 
-class ListContactForm(_MobileForm):
+class ContactForm(_LookupForm):
+    """A quiz participant: the mobile and the last four characters of the ID number."""
+
+    HINT = "请输入报名时填写的手机号码和身份证号码后四位。"
+    LAST4_ERROR = "请填写身份证号码的后四位(数字或字母X)"
+    normalise_last4 = staticmethod(service.normalise_last4)
+    id_last4 = StringField("身份证号码后四位")
+
+
+class ListContactForm(_LookupForm):
     """A list draw's people never registered: the mobile and the last four characters of
     the 客户号 (or 保单号) the insurer's list holds for them. The field keeps ContactForm's
     name so that one macro renders both."""
 
     HINT = "请输入保单登记的手机号码和客户号(或保单号)后四位。"
+    LAST4_ERROR = "请填写客户号或保单号的后四位(数字或字母)"
+    normalise_last4 = staticmethod(service.normalise_customer_last4)
     id_last4 = StringField("客户号或保单号后四位")
-
-    def validate_id_last4(self, field: Any) -> None:
-        value = service.normalise_customer_last4((field.data or "")[:8])
-        if value is None:
-            raise ValidationError("请填写客户号或保单号的后四位(数字或字母)")
-        field.data = value
 
 
 def _campaign() -> Campaign:
