@@ -83,8 +83,9 @@ def test_branch_clerk_calls_a_lead_and_moves_to_the_next(
     page = context.new_page()
     try:
         _sign_in(page, CLERK)
-        # The menu is one button on a phone; it opens without any script.
-        assert page.get_by_role("link", name="线索管理").is_hidden()
+        # The menu is one button on a phone; it opens without any script. (Waited for: the
+        # sign-in returns at DOMContentLoaded, before the stylesheet may have applied.)
+        expect(page.get_by_role("link", name="线索管理")).to_be_hidden()
         page.locator("label.menu-button").click()
         with page.expect_navigation(timeout=STAFF_STEP_MS):
             page.get_by_role("link", name="线索管理").click()
