@@ -264,13 +264,11 @@ def winner_lookup() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("draw/lookup.html", **context), 422
     prizes = []
-    if draw is not None and draw.status == "drawn" and on_list:
-        prizes = service.list_prizes_by_contact(
-            db(), protector(), draw, form.mobile.data, form.id_last4.data
-        )
-    elif draw is not None and draw.status == "drawn":
-        ids = service.participants_by_contact(
-            db(), protector(), campaign, form.mobile.data, form.id_last4.data
-        )
-        prizes = service.prizes_of(db(), draw, ids)
+    if draw is not None and draw.status == "drawn":
+        mobile, last4 = form.mobile.data, form.id_last4.data
+        if on_list:
+            prizes = service.list_prizes_by_contact(db(), protector(), draw, mobile, last4)
+        else:
+            ids = service.participants_by_contact(db(), protector(), campaign, mobile, last4)
+            prizes = service.prizes_of(db(), draw, ids)
     return render_template("draw/lookup.html", prizes=prizes, checked=True, **context)

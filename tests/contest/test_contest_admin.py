@@ -66,25 +66,6 @@ def test_upload_checks_then_imports(client, session, contest, contest_admin):
     assert _contestants(session) == 10
 
 
-def test_too_many_rows_from_the_web(client, contest, contest_admin, monkeypatch):
-    login_as(client, contest_admin)
-    monkeypatch.setattr(roster, "WEB_MAX_ROWS", 50)
-    big = "工号,姓名,机构代码,组别\n" + "".join(f"N{n},某,B41,内勤组\n" for n in range(51))
-    refused = _upload(client, big.encode(), "import")
-    assert refused.status_code == 413 and "最多导入50行" in refused.get_data(as_text=True)
-    # Past 2 MB the request itself is refused, with the command to use instead.
-    # (A body built by hand: the test client's spooled file is never closed when refused.)
-    body = (
-        b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
-        + b"x" * (3 * 1024 * 1024)
-        + b"\r\n--b--\r\n"
-    )
-    huge = client.post(
-        "/admin/contest/roster", data=body, content_type="multipart/form-data; boundary=b"
-    )
-    assert huge.status_code == 413 and "quiz contest import-roster" in huge.get_data(as_text=True)
-
-
 def _upload_as_body(client, data: bytes, name: str):
     """An import posted as a body built by hand: the test client spools a file part over
     500 KB to a temporary file it never closes when the view refuses it."""
@@ -97,6 +78,17 @@ def _upload_as_body(client, data: bytes, name: str):
     return client.post(
         "/admin/contest/roster", data=body, content_type="multipart/form-data; boundary=b"
     )
+
+
+def test_too_many_rows_from_the_web(client, contest, contest_admin, monkeypatch):
+    login_as(client, contest_admin)
+    monkeypatch.setattr(roster, "WEB_MAX_ROWS", 50)
+    big = "工号,姓名,机构代码,组别\n" + "".join(f"N{n},某,B41,内勤组\n" for n in range(51))
+    refused = _upload(client, big.encode(), "import")
+    assert refused.status_code == 413 and "最多导入50行" in refused.get_data(as_text=True)
+    # Past 2 MB the request itself is refused, with the command to use instead.
+    huge = _upload_as_body(client, b"x" * (3 * 1024 * 1024), "big.csv")
+    assert huge.status_code == 413 and "quiz contest import-roster" in huge.get_data(as_text=True)
 
 
 def _hundred_thousand_rows() -> list[list[str]]:
