@@ -73,6 +73,9 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_STORAGE_URI": REDIS_URL or "memory://",
         "RATELIMIT_ENABLED": False,
+        # Each app its own key space: with Redis (the PostgreSQL half of CI) every xdist
+        # worker shares one server, and the bot check's counters live there too.
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex[:10]}",
         # Tests change the campaign between requests; the cache has its own tests.
         "QUIZ_CAMPAIGN_CACHE_SECONDS": 0,
         # Visits are written at once (batching has its own test).

@@ -365,11 +365,13 @@ def register() -> ResponseReturnValue:
 def _count(key: str, seconds: int) -> int:
     """A shared counter in the rate-limit storage (Redis across hosts): the count after
     adding one, forgotten after `seconds`. With rate limiting switched off the limiter
-    has no storage: then one in memory per app."""
+    has no storage: then one in memory per app. Keys carry RATELIMIT_KEY_PREFIX, as the
+    limiter's own do, so sites sharing one Redis keep their allowances apart."""
     storage = getattr(limiter, "_storage", None) or current_app.extensions.setdefault(
         "quiz.local_counts", MemoryStorage()
     )
-    return int(storage.incr(key, seconds))
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    return int(storage.incr(f"{prefix}/{key}" if prefix else key, seconds))
 
 
 def _challenge_keys() -> challenge.Keys:

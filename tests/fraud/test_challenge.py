@@ -175,3 +175,32 @@ def test_the_demo_campaign_has_the_check() -> None:
 
     demo = load_campaign_file(default_campaign_path())
     assert demo.bot_challenge == "altcha" and demo.one_winner_per_address
+
+
+def test_sites_sharing_the_counter_store_keep_their_no_script_allowances_apart(tmp_path) -> None:
+    # The limiter's storage is one per process (Redis across hosts); two sites on it with
+    # their own RATELIMIT_KEY_PREFIX must not spend each other's allowance.
+    from quiz.db import Base
+
+    def site(name: str):
+        app = make_app(
+            f"sqlite:///{tmp_path / f'{name}.sqlite3'}",
+            tmp_path / name,
+            RATELIMIT_KEY_PREFIX=f"site-{name}",
+            RATELIMIT_ENABLED=True,  # the limiter then keeps a storage (the last app's)
+            QUIZ_REGISTER_LIMIT="100/minute",
+        )
+        Base.metadata.create_all(app.extensions["quiz.db"].engine)
+        with app.extensions["quiz.db"].transaction() as session:
+            install_test_campaign(session, bot_challenge="altcha")
+        return app
+
+    first, second = site("a"), site("b")
+    try:
+        for n in range(challenge.NO_SCRIPT_PER_HOUR):
+            assert _browser(first).post("/register", data=_fields(30 + n)).status_code == 302
+        assert _browser(first).post("/register", data=_fields(40)).status_code == 429
+        assert _browser(second).post("/register", data=_fields(41)).status_code == 302
+    finally:
+        for app in (first, second):
+            app.extensions["quiz.db"].dispose()
