@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 
 import pytest
 
@@ -186,7 +187,7 @@ def test_sites_sharing_the_counter_store_keep_their_no_script_allowances_apart(t
         app = make_app(
             f"sqlite:///{tmp_path / f'{name}.sqlite3'}",
             tmp_path / name,
-            RATELIMIT_KEY_PREFIX=f"site-{name}",
+            RATELIMIT_KEY_PREFIX=f"site-{name}-{uuid.uuid4().hex[:10]}",  # Redis outlives runs
             RATELIMIT_ENABLED=True,  # the limiter then keeps a storage (the last app's)
             QUIZ_REGISTER_LIMIT="100/minute",
         )
