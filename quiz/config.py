@@ -76,6 +76,8 @@ class Settings:
         default_factory=lambda: _env_optional_int("QUIZ_REFERRAL_BURST_WINDOW_MINUTES")
     )
     ratelimit_default: str | None = field(default_factory=lambda: _env("RATELIMIT_DEFAULT"))
+    # Sites sharing one Redis (e.g. staging beside production) keep their counts apart.
+    ratelimit_key_prefix: str | None = field(default_factory=lambda: _env("RATELIMIT_KEY_PREFIX"))
     # The task queue (quiz.tasks; README "Task queue") and the CRM webhooks' timing.
     queue_url: str | None = field(default_factory=lambda: _env("QUIZ_QUEUE_URL"))
     queue_name: str | None = field(default_factory=lambda: _env("QUIZ_QUEUE_NAME"))
@@ -132,6 +134,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "QUIZ_REFERRAL_BURST_LIMIT": settings.referral_burst_limit,
         "QUIZ_REFERRAL_BURST_WINDOW_MINUTES": settings.referral_burst_window_minutes,
         "RATELIMIT_DEFAULT": settings.ratelimit_default,
+        "RATELIMIT_KEY_PREFIX": settings.ratelimit_key_prefix,
         "QUIZ_QUEUE_URL": settings.queue_url,
         "QUIZ_QUEUE_NAME": settings.queue_name,
         "QUIZ_WEBHOOK_BACKOFF_SECONDS": settings.webhook_backoff_seconds,

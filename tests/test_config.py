@@ -12,6 +12,7 @@ DOCUMENTED = {
     "QUIZ_REFERRAL_BURST_LIMIT": ("7", 7),
     "QUIZ_REFERRAL_BURST_WINDOW_MINUTES": ("30", 30),
     "RATELIMIT_DEFAULT": ("1000/hour", "1000/hour"),
+    "RATELIMIT_KEY_PREFIX": ("staging", "staging"),
 }
 
 

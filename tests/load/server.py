@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -221,6 +222,8 @@ def run_server(
         "QUIZ_ENV": "development",
         "DATABASE_URL": database_url,
         "RATELIMIT_STORAGE_URI": storage_uri,
+        # Servers of parallel test runs may share one Redis: each counts on its own.
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex[:10]}",
         "QUIZ_REGISTER_LIMIT": register_limit,
         "QUIZ_ANSWER_LIMIT": answer_limit,
         "QUIZ_LOGIN_LIMIT": HIGH_LIMIT,
