@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-import uuid
 
 import pytest
 
@@ -107,17 +106,24 @@ def test_without_javascript_a_few_registrations_an_hour() -> None:
 # --- through the registration form -------------------------------------------------------
 
 
-@pytest.fixture
-def altcha_app(database_url, tmp_path):
+def _altcha_site(database_url, instance, **overrides):
+    """The app with the test campaign asking for the proof of work. make_app gives each
+    app its own RATELIMIT_KEY_PREFIX, so its counters are its own even on a shared Redis."""
     from quiz.db import Base
 
-    app = make_app(database_url, tmp_path / "instance")
+    app = make_app(database_url, instance, **overrides)
     database = app.extensions["quiz.db"]
     Base.metadata.create_all(database.engine)
     with database.transaction() as session:
         install_test_campaign(session, bot_challenge="altcha")
+    return app
+
+
+@pytest.fixture
+def altcha_app(database_url, tmp_path):
+    app = _altcha_site(database_url, tmp_path / "instance")
     yield app
-    database.dispose()
+    app.extensions["quiz.db"].dispose()
 
 
 def _fields(n: int) -> dict[str, str]:
@@ -179,24 +185,18 @@ def test_the_demo_campaign_has_the_check() -> None:
 
 
 def test_sites_sharing_the_counter_store_keep_their_no_script_allowances_apart(tmp_path) -> None:
-    # The limiter's storage is one per process (Redis across hosts); two sites on it with
-    # their own RATELIMIT_KEY_PREFIX must not spend each other's allowance.
-    from quiz.db import Base
-
+    # The limiter's storage is one per process (Redis across hosts); two sites on it, each
+    # with its own RATELIMIT_KEY_PREFIX, must not spend each other's allowance.
     def site(name: str):
-        app = make_app(
+        return _altcha_site(
             f"sqlite:///{tmp_path / f'{name}.sqlite3'}",
             tmp_path / name,
-            RATELIMIT_KEY_PREFIX=f"site-{name}-{uuid.uuid4().hex[:10]}",  # Redis outlives runs
             RATELIMIT_ENABLED=True,  # the limiter then keeps a storage (the last app's)
             QUIZ_REGISTER_LIMIT="100/minute",
         )
-        Base.metadata.create_all(app.extensions["quiz.db"].engine)
-        with app.extensions["quiz.db"].transaction() as session:
-            install_test_campaign(session, bot_challenge="altcha")
-        return app
 
     first, second = site("a"), site("b")
+    assert first.config["RATELIMIT_KEY_PREFIX"] != second.config["RATELIMIT_KEY_PREFIX"]
     try:
         for n in range(challenge.NO_SCRIPT_PER_HOUR):
             assert _browser(first).post("/register", data=_fields(30 + n)).status_code == 302

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,8 +38,6 @@ def limited_app(database_url: str, tmp_path: Path, **overrides: Any) -> Flask:
     config: dict[str, Any] = {
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": REDIS_URL or "memory://",
-        # A fresh key space per test, so runs against a shared Redis never interfere.
-        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex[:10]}",
         "QUIZ_REGISTER_LIMIT": "2/minute",
     }
     config.update(overrides)
